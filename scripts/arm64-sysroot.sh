@@ -18,6 +18,7 @@ PACKAGES=(
   libwolfssl-dev libwolfssl35
   libsqlite3-dev libsqlite3-0
   libcjson-dev libcjson1
+  libjansson-dev libjansson4
   libcbor-dev libcbor0.8
   libinih-dev libinih1
   libmicrohttpd-dev libmicrohttpd12

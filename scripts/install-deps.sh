@@ -13,7 +13,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake pkg-config git file
   # libraries gridlet links against
-  libmodbus-dev libpaho-mqtt-dev libwolfssl-dev libsqlite3-dev libcjson-dev
+  libmodbus-dev libpaho-mqtt-dev libwolfssl-dev libsqlite3-dev libjansson-dev libcjson-dev
   libcbor-dev libinih-dev libmicrohttpd-dev
   # tests: unit framework, real broker, real pty pair, independent Modbus peer
   libcmocka-dev mosquitto mosquitto-clients sqlite3 socat python3-pymodbus

@@ -83,9 +83,8 @@ int gl_ed25519_sign(const gl_ed25519_key *key, const void *msg, size_t len,
     return GL_ECRYPTO;
   /* trusted=1: the public half was derived from this seed by us, so
    * wolfCrypt need not recompute it (which would double the cost). */
-  int rc = wc_ed25519_import_private_key_ex(key->seed, GL_ED25519_SEED_LEN,
-                                            key->pub, GL_ED25519_PUB_LEN, &k,
-                                            1);
+  int rc = wc_ed25519_import_private_key_ex(
+      key->seed, GL_ED25519_SEED_LEN, key->pub, GL_ED25519_PUB_LEN, &k, 1);
   word32 siglen = GL_ED25519_SIG_LEN;
   if (rc == 0)
     rc = wc_ed25519_sign_msg(msg, (word32)len, sig, &siglen, &k);

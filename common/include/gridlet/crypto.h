@@ -101,7 +101,9 @@ int gl_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t cap,
                   size_t *outlen);
 
 /* gl_base64_len - characters needed for the padded base64 of n bytes. */
-static inline size_t gl_base64_len(size_t n) { return (n + 2) / 3 * 4; }
+static inline size_t gl_base64_len(size_t n) {
+  return (n + 2) / 3 * 4;
+}
 
 /*
  * gl_base64_encode - standard padded base64 (RFC 4648 section 4) of `len`

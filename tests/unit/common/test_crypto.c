@@ -22,11 +22,13 @@ static void test_sha256_matches_fips_vectors(void **state) {
   uint8_t h[32];
   char hex[65];
   assert_int_equal(gl_sha256("abc", 3, h), 0);
-  assert_string_equal(gl_hex_encode(h, 32, hex),
-                      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  assert_string_equal(
+      gl_hex_encode(h, 32, hex),
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert_int_equal(gl_sha256("", 0, h), 0);
-  assert_string_equal(gl_hex_encode(h, 32, hex),
-                      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert_string_equal(
+      gl_hex_encode(h, 32, hex),
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   /* pieces hash like their concatenation */
   gl_bytes parts[] = {{"a", 1}, {"", 0}, {"bc", 2}};
   uint8_t h2[32];
@@ -56,7 +58,8 @@ static void test_ed25519_matches_rfc8032(void **state) {
     unhex(v[i].seed, seed, 32);
     unhex(v[i].pub, pub, 32);
     unhex(v[i].sig, sig, 64);
-    assert_int_equal(gl_hex_decode(v[i].msg, strlen(v[i].msg), msg, 1, &mlen), 0);
+    assert_int_equal(gl_hex_decode(v[i].msg, strlen(v[i].msg), msg, 1, &mlen),
+                     0);
     gl_ed25519_key key;
     assert_int_equal(gl_ed25519_from_seed(seed, &key), 0);
     assert_memory_equal(key.pub, pub, 32);
@@ -78,17 +81,21 @@ static void test_ed25519_rejects_any_change(void **state) {
   uint8_t sig[64];
   assert_int_equal(gl_ed25519_sign(&key, msg, sizeof msg, sig), 0);
   assert_int_equal(gl_ed25519_verify(key.pub, msg, sizeof msg, sig), 0);
-  assert_int_equal(gl_ed25519_verify(other.pub, msg, sizeof msg, sig), GL_EVERIFY);
-  assert_int_equal(gl_ed25519_verify(key.pub, msg, sizeof msg - 1, sig), GL_EVERIFY);
+  assert_int_equal(gl_ed25519_verify(other.pub, msg, sizeof msg, sig),
+                   GL_EVERIFY);
+  assert_int_equal(gl_ed25519_verify(key.pub, msg, sizeof msg - 1, sig),
+                   GL_EVERIFY);
   for (int bit = 0; bit < 512; bit += 7) {
     uint8_t bad[64];
     memcpy(bad, sig, 64);
     bad[bit / 8] ^= (uint8_t)(1 << (bit % 8));
-    assert_int_equal(gl_ed25519_verify(key.pub, msg, sizeof msg, bad), GL_EVERIFY);
+    assert_int_equal(gl_ed25519_verify(key.pub, msg, sizeof msg, bad),
+                     GL_EVERIFY);
   }
   uint8_t junkpub[32];
   memset(junkpub, 0xff, 32);
-  assert_int_equal(gl_ed25519_verify(junkpub, msg, sizeof msg, sig), GL_EVERIFY);
+  assert_int_equal(gl_ed25519_verify(junkpub, msg, sizeof msg, sig),
+                   GL_EVERIFY);
   gl_seeded_rand_free(sr);
 }
 
@@ -106,25 +113,30 @@ static void test_hex_round_trip_and_errors(void **state) {
 
 static void test_base64_rfc4648_vectors_and_strictness(void **state) {
   (void)state;
-  static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  static const char *const in[] = {"",     "f",     "fo",    "foo",
+                                   "foob", "fooba", "foobar"};
   static const char *const out[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
                                     "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
   for (int i = 0; i < 7; i++) {
     char enc[16];
     uint8_t dec[16];
     size_t n;
-    assert_int_equal(gl_base64_encode(in[i], strlen(in[i]), enc, sizeof enc), 0);
+    assert_int_equal(gl_base64_encode(in[i], strlen(in[i]), enc, sizeof enc),
+                     0);
     assert_string_equal(enc, out[i]);
-    assert_int_equal(gl_base64_decode(enc, strlen(enc), dec, sizeof dec, &n), 0);
+    assert_int_equal(gl_base64_decode(enc, strlen(enc), dec, sizeof dec, &n),
+                     0);
     assert_int_equal(n, strlen(in[i]));
     assert_memory_equal(dec, in[i], n);
   }
   uint8_t dec[16];
   size_t n;
-  const char *bad[] = {"Zg=", "Zh==", "Zm9=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zg="};
+  const char *bad[] = {
+      "Zg=", "Zh==", "Zm9=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zg="};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    assert_int_equal(gl_base64_decode(bad[i], strlen(bad[i]), dec, sizeof dec, &n),
-                     GL_EPARSE);
+    assert_int_equal(
+        gl_base64_decode(bad[i], strlen(bad[i]), dec, sizeof dec, &n),
+        GL_EPARSE);
   char small[4];
   assert_int_equal(gl_base64_encode("foo", 3, small, sizeof small), GL_ETOOBIG);
   assert_int_equal(gl_base64_decode("Zm9vYmFy", 8, dec, 5, &n), GL_ETOOBIG);

@@ -55,6 +55,11 @@ void gt_tmpdir(const char *tag, char out[GT_PATH_MAX]) {
 }
 
 int gt_rmtree(const char *path) {
+  /* GT_KEEP_TMP=1 keeps a failing test's files for a post-mortem. */
+  if (getenv("GT_KEEP_TMP")) {
+    fprintf(stderr, "testutil: keeping %s\n", path);
+    return 0;
+  }
   struct stat st;
   if (lstat(path, &st) != 0)
     return errno == ENOENT ? 0 : -1;
@@ -313,14 +318,17 @@ pid_t gt_mosquitto_start(const char *dir, uint16_t *port,
   char conf_path[GT_PATH_MAX], log_path[GT_PATH_MAX];
   gt_path(conf_path, dir, "mosquitto.conf");
   gt_path(log_path, dir, "mosquitto.log");
-  char conf[8192];
+  /* Started as root, mosquitto switches to the "mosquitto" user and then
+   * cannot read the test's private temp dir; keep it as who we are. */
+  const char *stay = geteuid() == 0 ? "user root\n" : "";
+  char conf[16384];
   if (full_conf)
-    snprintf(conf, sizeof conf, "%s\n", extra_conf ? extra_conf : "");
+    snprintf(conf, sizeof conf, "%s\n%s", extra_conf ? extra_conf : "", stay);
   else
     snprintf(conf, sizeof conf,
              "listener %u 127.0.0.1\nallow_anonymous true\npersistence false\n"
-             "log_dest stdout\n%s\n",
-             *port, extra_conf ? extra_conf : "");
+             "log_dest stdout\n%s%s\n",
+             *port, stay, extra_conf ? extra_conf : "");
   gt_write_file(conf_path, conf, (size_t)-1);
   /* Debian installs the broker in /usr/sbin, which is not always on a
    * non-root PATH. */

@@ -39,7 +39,8 @@ static void test_process_output_goes_to_log_and_env_is_passed(void **state) {
   char dir[GT_PATH_MAX], log[GT_PATH_MAX];
   gt_tmpdir("tu", dir);
   gt_path(log, dir, "out.log");
-  char *argv[] = {"sh", "-c", "echo hello $GT_VALUE; echo err >&2; exit 3", NULL};
+  char *argv[] = {"sh", "-c", "echo hello $GT_VALUE; echo err >&2; exit 3",
+                  NULL};
   char *env[] = {"GT_VALUE=42", NULL};
   pid_t pid = gt_proc_start(argv, log, env);
   int status = gt_proc_wait(pid, 5000);

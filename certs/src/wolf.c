@@ -353,16 +353,14 @@ static int sigalg_from(const pki__der *algid, pki__sigalg *alg) {
   pki__der a = *algid, oid;
   if (pki__der_expect(&a, PKI__T_OID, &oid, NULL))
     return GL_EPARSE;
-  /* RFC 8410 and RFC 5758: both algorithms have absent parameters. */
-  if (a.len != 0)
-    return GL_EPARSE;
   if (pki__der_oid_is(&oid, oid_ed25519, sizeof oid_ed25519))
     *alg = PKI__SIG_ED25519;
   else if (pki__der_oid_is(&oid, oid_ecdsa_sha256, sizeof oid_ecdsa_sha256))
     *alg = PKI__SIG_ECDSA_SHA256;
   else
     return GL_ENOTSUP;
-  return 0;
+  /* RFC 8410 and RFC 5758: both algorithms have absent parameters. */
+  return a.len == 0 ? 0 : GL_EPARSE;
 }
 
 /* Our own reading of the outer structure and the TBS fields we rely on. */

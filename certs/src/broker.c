@@ -83,7 +83,8 @@ int pki_broker_acl_text(const char *community, const char *const *denied,
       c);
   add(&t,
       "# Every meter: publish under its own id, read its own results and\n"
-      "# the public community topics. (pattern lines apply to all users.)\n"
+      "# the public community topics. pattern lines apply to every user;\n"
+      "# mosquitto warns that the public one has no %%u, which is meant.\n"
       "pattern write gridlet/%s/meter/%%u/#\n"
       "pattern read gridlet/%s/result/%%u/#\n"
       "pattern read gridlet/%s/public/#\n\n",

@@ -471,6 +471,10 @@ int pki_crl_verify(const pki_crl *c, const pki_cert *ca, int64_t now,
     return pki__fail(why, GL_EVERIFY,
                      "revocation list signature does not verify with the CA "
                      "key (altered, or from another CA)");
+  return pki__crl_check_time(c, now, why);
+}
+
+int pki__crl_check_time(const pki_crl *c, int64_t now, pki_why *why) {
   if (c->this_update > now + CRL_SKEW)
     return pki__fail(why, GL_EEXPIRED,
                      "revocation list %llu is not valid yet (issued in the "

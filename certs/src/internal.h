@@ -42,6 +42,14 @@ int pki__fail_quiet(pki_why *why, int err, const char *fmt, ...)
 /* pki__why_prefix - prepend "prefix: " to the reason in `why`. */
 void pki__why_prefix(pki_why *why, const char *prefix);
 
+/* ---- CRL time check (crl.c) --------------------------------------------- */
+
+struct pki_crl;
+/* pki__crl_check_time - the validity-period part of pki_crl_verify, for a
+ * CRL whose signature was verified when it was loaded. */
+int pki__crl_check_time(const struct pki_crl *crl, int64_t now,
+                        pki_why *why);
+
 /* ---- DER reading (der.c) ------------------------------------------------ */
 
 /* A cursor over DER bytes. */
@@ -173,7 +181,10 @@ bool pki__pem_has(const char *text, size_t len, const char *label);
 /* ---- Files (file.c) ----------------------------------------------------- */
 
 #define PKI__W_EXCL 0x1u   /* fail with GL_EEXIST if the file exists */
-#define PKI__W_NOSYNC 0x2u /* skip fsync (development communities) */
+/* Skip fsync, and write in place rather than through a renamed temporary
+ * file (development communities, where nothing is worth a crash-safe
+ * write). */
+#define PKI__W_NOSYNC 0x2u
 
 /*
  * pki__write_file - write `len` bytes to `path` atomically: a temporary

@@ -75,8 +75,8 @@ int pki_ca_init(const char *dir, const pki_ca_init_opts *opts,
                 const gl_rand *rand, const gl_clock *clock, pki_why *why);
 
 typedef struct pki_ca_open_opts {
-  /* Skip fsync and SQLite's synchronous writes: for throw-away
-   * development communities only. */
+  /* Skip fsync, SQLite's synchronous writes and atomic file replacement:
+   * for throw-away development communities only. */
   bool no_sync;
 } pki_ca_open_opts;
 

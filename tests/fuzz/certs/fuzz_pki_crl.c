@@ -39,5 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         !pki_crl_find(crl, e->serial, e->serial_len, NULL))
       __builtin_trap();
   }
+  pki_crl_free(crl);
   return 0;
 }

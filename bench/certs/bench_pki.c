@@ -131,15 +131,21 @@ static void bench_verify(void) {
   int64_t day = INT64_C(86400) * GL_NS_PER_SEC;
   check(pki_key_generate(PKI_KEY_ED25519, &rand, &ca_key), NULL, "key");
   check(pki_serial_random(&rand, serial), NULL, "serial");
-  pki_issue_opts co = {.subject_cn = "bench CA", .is_ca = true,
-                       .not_before = now - day, .not_after = now + 3650 * day,
-                       .serial = serial, .serial_len = sizeof serial};
+  pki_issue_opts co = {.subject_cn = "bench CA",
+                       .is_ca = true,
+                       .not_before = now - day,
+                       .not_after = now + 3650 * day,
+                       .serial = serial,
+                       .serial_len = sizeof serial};
   check(pki_issue(&ca_key, NULL, &ca_key.pub, &co, &ca, NULL), NULL, "ca");
   check(pki_key_generate(PKI_KEY_ED25519, &rand, &k), NULL, "key");
   check(pki_serial_random(&rand, serial), NULL, "serial");
-  pki_issue_opts lo = {.subject_cn = "meter-001", .eku = PKI_EKU_CLIENT,
-                       .not_before = now - day, .not_after = now + 365 * day,
-                       .serial = serial, .serial_len = sizeof serial};
+  pki_issue_opts lo = {.subject_cn = "meter-001",
+                       .eku = PKI_EKU_CLIENT,
+                       .not_before = now - day,
+                       .not_after = now + 365 * day,
+                       .serial = serial,
+                       .serial_len = sizeof serial};
   check(pki_issue(&ca_key, ca, &k.pub, &lo, &leaf, NULL), NULL, "leaf");
   enum { NREV = 1000 };
   pki_crl_entry *e = calloc(NREV, sizeof *e);
@@ -170,12 +176,12 @@ static void bench_verify(void) {
   for (int r = 0; r < RUNS; r++) {
     int64_t t0 = gb_now_ns();
     for (int i = 0; i < ITER; i++)
-      check(pki_trust_verify(t, leaf, PKI_ROLE_METER, &clock, NULL, NULL),
-            NULL, "verify");
+      check(pki_trust_verify(t, leaf, PKI_ROLE_METER, &clock, NULL, NULL), NULL,
+            "verify");
     s[r] = gb_now_ns() - t0;
   }
-  gb_report("trust verify of a meter certificate (CRL of 1000)", s, RUNS,
-            ITER, 1e3, "us");
+  gb_report("trust verify of a meter certificate (CRL of 1000)", s, RUNS, ITER,
+            1e3, "us");
   free(pem);
   free(e);
   pki_trust_free(t);

@@ -68,9 +68,9 @@ int pki__write_file(const char *path, const void *data, size_t len, mode_t mode,
    * half the metadata operations of the rename dance, which is what a
    * loaded ext4 charges for. */
   bool direct = (flags & PKI__W_NOSYNC) && !(flags & PKI__W_EXCL);
-  int n = direct ? snprintf(tmp, sizeof tmp, "%s", path)
-                 : snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path,
-                            (long)getpid());
+  int n = direct
+              ? snprintf(tmp, sizeof tmp, "%s", path)
+              : snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
   if (n < 0 || (size_t)n >= sizeof tmp || dir_of(path, dir, sizeof dir))
     return pki__fail(why, GL_EIO, "path too long: %s", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

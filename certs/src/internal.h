@@ -47,8 +47,7 @@ void pki__why_prefix(pki_why *why, const char *prefix);
 struct pki_crl;
 /* pki__crl_check_time - the validity-period part of pki_crl_verify, for a
  * CRL whose signature was verified when it was loaded. */
-int pki__crl_check_time(const struct pki_crl *crl, int64_t now,
-                        pki_why *why);
+int pki__crl_check_time(const struct pki_crl *crl, int64_t now, pki_why *why);
 
 /* ---- DER reading (der.c) ------------------------------------------------ */
 
@@ -180,7 +179,7 @@ bool pki__pem_has(const char *text, size_t len, const char *label);
 
 /* ---- Files (file.c) ----------------------------------------------------- */
 
-#define PKI__W_EXCL 0x1u   /* fail with GL_EEXIST if the file exists */
+#define PKI__W_EXCL 0x1u /* fail with GL_EEXIST if the file exists */
 /* Skip fsync, and write in place rather than through a renamed temporary
  * file (development communities, where nothing is worth a crash-safe
  * write). */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define DEFAULT_DIR "/var/lib/gridlet/ca"
@@ -330,6 +331,10 @@ static int cmd_service(env *e, int argc, char **argv) {
   if (optind + 1 != argc || !out)
     return usage("service needs NAME and --out DIR");
   so.name = argv[optind];
+  if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "%s: cannot create %s: %s\n", prog, out, strerror(errno));
+    return 1;
+  }
   pki_ca *ca;
   int rc = open_ca(e, &ca);
   if (rc)

@@ -584,7 +584,9 @@ static int crl_cb(void *ctx, const pki_ca_record *r) {
 }
 
 int pki_ca_write_crl(pki_ca *ca, int64_t lifetime, pki_why *why) {
-  int64_t now = gl_clock_now(ca->clock);
+  /* Whole seconds, as the CRL states them. */
+  int64_t now =
+      gl_floor_div(gl_clock_now(ca->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;
   if (lifetime <= 0)
     lifetime = ca->crl_lifetime;
   crl_ctx c = {0};

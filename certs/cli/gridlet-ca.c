@@ -58,8 +58,9 @@ static const char usage_text[] =
     "  broker-config --out DIR [--port P] [--bind ADDR] [--user USER]\n"
     "       [--log-dest DEST] [--persistence] [--dns HOST]... [--ip ADDR]...\n"
     "       [--renew-cert]             write mosquitto.conf, acl and certs\n"
-    "  verify [--role meter|aggregator|broker|any] CERT\n"
-    "                                  check a certificate against the CA\n"
+    "  verify [--role meter|aggregator|broker|any] FILE\n"
+    "                                  check a certificate (or CRL) against\n"
+    "                                  the CA and its revocation list\n"
     "  show FILE                       describe a certificate, CSR or CRL\n"
     "  dev-community OUT [--meters N] [--community NAME] [--port P]\n"
     "       [--user USER] [--key-type T]\n"
@@ -619,6 +620,25 @@ static int cmd_verify(env *e, int argc, char **argv) {
   int rc = pki_trust_load(ca_path, crl_path, &e->clock, &trust, &why);
   if (rc)
     return fail(rc, &why, "verify");
+  /* A revocation list: is it the CA's, and current? */
+  size_t len;
+  char *text = slurp(argv[optind], &len);
+  if (text && strstr(text, "X509 CRL")) {
+    pki_crl *crl = NULL;
+    rc = pki_crl_parse(text, len, &crl, &why);
+    if (rc == 0)
+      rc = pki_crl_verify(crl, pki_trust_ca(trust), gl_clock_now(&e->clock),
+                          &why);
+    if (rc == 0)
+      printf("%s: OK: revocation list %llu of this CA, %zu revoked\n",
+             argv[optind], (unsigned long long)pki_crl_number(crl),
+             pki_crl_count(crl));
+    pki_crl_free(crl);
+    free(text);
+    pki_trust_free(trust);
+    return rc ? fail(rc, &why, "verify") : 0;
+  }
+  free(text);
   pki_cert *cert;
   rc = pki_cert_load_file(argv[optind], &cert, &why);
   if (rc == 0) {
@@ -660,7 +680,7 @@ static int cmd_show(env *e, int argc, char **argv) {
     pki_crl *crl;
     rc = pki_crl_parse(text, len, &crl, &why);
     if (rc == 0) {
-      printf("revocation list %llu (signature not checked; use verify)\n"
+      printf("revocation list %llu (signature not checked: use verify)\n"
              "  this update %s\n  next update %s\n  revoked     %zu\n",
              (unsigned long long)pki_crl_number(crl),
              fmt_time(pki_crl_this_update(crl), t1),
@@ -680,7 +700,7 @@ static int cmd_show(env *e, int argc, char **argv) {
     rc = pki_cert_parse_pem(text, len, &cert, &why);
     if (rc == 0) {
       const pki_cert_info *in = pki_cert_get_info(cert);
-      printf("certificate (signature not checked; use verify)\n"
+      printf("certificate (signature not checked: use verify)\n"
              "  subject   CN=%s\n  issuer    CN=%s\n  serial    %s\n"
              "  key       %s\n  valid     %s .. %s\n  CA        %s\n"
              "  usage     %s%s\n  names     %s\n",

@@ -127,6 +127,7 @@ static void test_cli_operator_and_household_workflow(void **state) {
   expect(1, "no unrevoked certificate", CA("revoke", "meter-010"));
   expect(0, "new revocation list", CA("crl", "--days", "30"));
   expect(0, "revoked     2", CA("show", p("broker/crl.pem")));
+  expect(0, "OK: revocation list", CA("verify", p("broker/crl.pem")));
 }
 
 static void test_cli_refuses_bad_input_with_reasons(void **state) {

@@ -322,27 +322,26 @@ typedef struct issue_req {
   bool replace;
 } issue_req;
 
-static int issue_and_record(pki_ca *ca, const issue_req *q,
-                            const pki_pubkey *pub, pki_cert **out,
-                            pki_why *why) {
-  *out = NULL;
-  int64_t now = gl_clock_now(ca->clock);
+static int write_crl_locked(pki_ca *ca, int64_t lifetime, pki_why *why);
+
+/* Checks, issue and record under the index's write lock (BEGIN IMMEDIATE),
+ * so two operators signing for the same meter at once cannot both pass
+ * the one-certificate check. */
+static int issue_locked(pki_ca *ca, const issue_req *q, const pki_pubkey *pub,
+                        int64_t now, current_ctx *cur, pki_cert **out,
+                        pki_why *why) {
   const pki_cert_info *cai = pki_cert_get_info(ca->cert);
-  if (now >= cai->not_after)
-    return pki__fail(why, GL_EEXPIRED,
-                     "the CA certificate has expired; a new CA is needed");
-  current_ctx cur = {.n = 0};
-  int rc = pki__index_current(ca->ix, q->cn, now, collect_cb, &cur);
+  int rc = pki__index_current(ca->ix, q->cn, now, collect_cb, cur);
   if (rc)
     return rc;
-  if (cur.n && !q->replace) {
+  if (cur->n && !q->replace) {
     char t[GL_TIME_STR_MAX];
     return pki__fail(why, GL_EEXIST,
                      "\"%s\" is already enrolled (certificate %s, valid until "
                      "%s); to re-enrol, replace it (gridlet-ca: --replace), "
                      "which revokes the old certificate as superseded",
-                     q->cn, cur.recs[0].serial_hex,
-                     gl_time_format(cur.recs[0].not_after, t));
+                     q->cn, cur->recs[0].serial_hex,
+                     gl_time_format(cur->recs[0].not_after, t));
   }
   rc = check_key(ca, q->cn, pub, why);
   if (rc)
@@ -364,8 +363,8 @@ static int issue_and_record(pki_ca *ca, const issue_req *q,
   };
   pki_cert *cert = NULL;
   /* Serials are random; a collision with an earlier one is astronomically
-   * unlikely but checked by the index's primary key and retried. */
-  for (int attempt = 0; attempt < 4; attempt++) {
+   * unlikely but caught by the index's primary key and retried. */
+  for (int attempt = 0; attempt < 4 && !cert; attempt++) {
     uint8_t serial[PKI_SERIAL_RANDOM_LEN];
     rc = pki_serial_random(ca->rand, serial);
     if (rc)
@@ -375,38 +374,60 @@ static int issue_and_record(pki_ca *ca, const issue_req *q,
     rc = pki_issue(&ca->key, ca->cert, pub, &io, &cert, why);
     if (rc)
       return rc;
-    rc = pki__index_begin(ca->ix);
-    if (rc == 0)
-      rc = insert(ca, cert, q->kind, now);
-    if (rc == 0 && cur.n) {
-      for (size_t i = 0; i < cur.n && rc == 0; i++) {
-        bool changed;
-        rc = pki__index_revoke(ca->ix, cur.recs[i].serial_hex, now,
-                               PKI_REASON_SUPERSEDED, &changed);
-      }
-    }
-    if (rc == 0)
-      rc = pki__index_commit(ca->ix);
-    if (rc == 0)
-      break;
-    pki__index_rollback(ca->ix);
-    pki_cert_free(cert);
-    cert = NULL;
-    if (rc != GL_EEXIST)
+    rc = insert(ca, cert, q->kind, now);
+    if (rc == GL_EEXIST) {
+      GL_WARN(PKI__LOG, "serial collision, drawing a new serial");
+      pki_cert_free(cert);
+      cert = NULL;
+    } else if (rc) {
+      pki_cert_free(cert);
       return pki__fail(why, rc, "cannot record the certificate in the index");
-    GL_WARN(PKI__LOG, "serial collision, drawing a new serial");
+    }
   }
   if (!cert)
     return pki__fail(why, GL_ESTORE, "could not find an unused serial");
+  for (size_t i = 0; i < cur->n && rc == 0; i++) {
+    bool changed;
+    rc = pki__index_revoke(ca->ix, cur->recs[i].serial_hex, now,
+                           PKI_REASON_SUPERSEDED, &changed);
+  }
+  if (rc == 0 && cur->n)
+    rc = write_crl_locked(ca, 0, why);
+  if (rc) {
+    pki_cert_free(cert);
+    return rc;
+  }
+  *out = cert;
+  return 0;
+}
 
+static int issue_and_record(pki_ca *ca, const issue_req *q,
+                            const pki_pubkey *pub, pki_cert **out,
+                            pki_why *why) {
+  *out = NULL;
+  int64_t now = gl_clock_now(ca->clock);
+  if (now >= pki_cert_get_info(ca->cert)->not_after)
+    return pki__fail(why, GL_EEXPIRED,
+                     "the CA certificate has expired; a new CA is needed");
+  int rc = pki__index_begin(ca->ix);
+  if (rc)
+    return pki__fail(why, rc, "the CA index is busy or unwritable");
+  current_ctx cur = {.n = 0};
+  pki_cert *cert = NULL;
+  rc = issue_locked(ca, q, pub, now, &cur, &cert, why);
+  if (rc == 0)
+    rc = pki__index_commit(ca->ix);
+  if (rc) {
+    pki__index_rollback(ca->ix);
+    pki_cert_free(cert);
+    return rc;
+  }
   const pki_cert_info *in = pki_cert_get_info(cert);
   char name[PKI_CN_MAX + 8], p[PATH_MAX_];
   snprintf(name, sizeof name, "certs/%s.pem", q->cn);
   rc = ca_path(ca, name, p, sizeof p);
   if (rc == 0)
     rc = write_cert(ca, cert, p, why);
-  if (rc == 0 && cur.n)
-    rc = pki_ca_write_crl(ca, 0, why);
   if (rc) {
     pki_cert_free(cert);
     return rc;
@@ -494,41 +515,40 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
   if ((subject == NULL) == (serial_hex == NULL))
     return pki__fail(why, GL_EINVAL,
                      "name either a subject or a serial number to revoke");
-  if (reason < 0 || reason > PKI_REASON_CESSATION || reason == 2)
+  if (reason < 0 || reason > PKI_REASON_CESSATION ||
+      reason == PKI_REASON_CA_COMPROMISE)
     return pki__fail(why, GL_EINVAL, "unsupported revocation reason %d",
                      reason);
   /* Whole seconds: the time the CRL will state. */
   int64_t now =
       gl_floor_div(gl_clock_now(ca->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;
+  int rc = pki__index_begin(ca->ix);
+  if (rc)
+    return pki__fail(why, rc, "the CA index is busy or unwritable");
   current_ctx targets = {.n = 0};
-  int rc;
   if (serial_hex) {
     pki_ca_record r;
     rc = pki_ca_find(ca, serial_hex, &r);
     if (rc == GL_ENOENT)
-      return pki__fail(why, rc, "no certificate with serial %s", serial_hex);
-    if (rc)
-      return rc;
-    if (r.revoked)
-      return pki__fail(why, GL_ENOENT, "certificate %s is already revoked",
-                       r.serial_hex);
-    targets.recs[targets.n++] = r;
+      rc = pki__fail(why, rc, "no certificate with serial %s", serial_hex);
+    else if (rc == 0 && r.revoked)
+      rc = pki__fail(why, GL_ENOENT, "certificate %s is already revoked",
+                     r.serial_hex);
+    else if (rc == 0)
+      targets.recs[targets.n++] = r;
   } else {
     /* Every unrevoked certificate of the subject, expired ones included:
      * revoking is about the identity. */
     rc = pki__index_current(ca->ix, subject, INT64_MIN, collect_cb, &targets);
-    if (rc)
-      return rc;
-    if (targets.n == 0)
-      return pki__fail(why, GL_ENOENT, "\"%s\" has no unrevoked certificate",
-                       subject);
+    if (rc == 0 && targets.n == 0)
+      rc = pki__fail(why, GL_ENOENT, "\"%s\" has no unrevoked certificate",
+                     subject);
   }
-  for (size_t i = 0; i < targets.n; i++)
+  for (size_t i = 0; rc == 0 && i < targets.n; i++)
     if (strcmp(targets.recs[i].kind, "ca") == 0)
-      return pki__fail(why, GL_EPERM,
-                       "the CA's own certificate cannot be revoked; retire "
-                       "the CA instead");
-  rc = pki__index_begin(ca->ix);
+      rc = pki__fail(why, GL_EPERM,
+                     "the CA's own certificate cannot be revoked; retire "
+                     "the CA instead");
   unsigned count = 0;
   for (size_t i = 0; i < targets.n && rc == 0; i++) {
     bool changed = false;
@@ -537,18 +557,20 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
     count += changed;
   }
   if (rc == 0)
+    rc = write_crl_locked(ca, 0, why);
+  if (rc == 0)
     rc = pki__index_commit(ca->ix);
-  else
+  if (rc) {
     pki__index_rollback(ca->ix);
-  if (rc)
     return rc;
+  }
   for (size_t i = 0; i < targets.n; i++)
     GL_NOTICE(PKI__LOG, "revoked certificate %s of \"%s\" (%s)",
               targets.recs[i].serial_hex, targets.recs[i].subject,
               pki_reason_name(reason));
   if (n_out)
     *n_out = count;
-  return pki_ca_write_crl(ca, 0, why);
+  return 0;
 }
 
 /* ---- CRL ---------------------------------------------------------------- */
@@ -584,6 +606,20 @@ static int crl_cb(void *ctx, const pki_ca_record *r) {
 }
 
 int pki_ca_write_crl(pki_ca *ca, int64_t lifetime, pki_why *why) {
+  /* Under the write lock from number to file, so two CA processes cannot
+   * leave an older list in crl.pem than the newest number says. */
+  int rc = pki__index_begin(ca->ix);
+  if (rc)
+    return pki__fail(why, rc, "the CA index is busy or unwritable");
+  rc = write_crl_locked(ca, lifetime, why);
+  if (rc == 0)
+    rc = pki__index_commit(ca->ix);
+  if (rc)
+    pki__index_rollback(ca->ix);
+  return rc;
+}
+
+static int write_crl_locked(pki_ca *ca, int64_t lifetime, pki_why *why) {
   /* Whole seconds, as the CRL states them. */
   int64_t now =
       gl_floor_div(gl_clock_now(ca->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;

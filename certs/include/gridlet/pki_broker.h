@@ -16,9 +16,10 @@
  *   broker.pem, broker.key  the broker's server certificate (CN "broker",
  *                   subjectAltName DNS/IP) and key, issued by the CA when
  *                   missing or when asked to renew
- * and records the directory in the CA index, so that later revocations and
- * enrolments refresh crl.pem and acl there (pki_broker_refresh). mosquitto
- * re-reads both on SIGHUP (`systemctl reload mosquitto`).
+ * and records the directory in the CA index, so that after later
+ * revocations and enrolments the caller (gridlet-ca does) can refresh
+ * crl.pem and acl there with pki_broker_refresh. mosquitto re-reads both
+ * on SIGHUP (`systemctl reload mosquitto`).
  *
  * ACL (MQTT username = certificate CN, `%u` in patterns):
  *   user aggregator: read  gridlet/<c>/meter/#

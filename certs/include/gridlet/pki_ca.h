@@ -23,8 +23,10 @@
  *   - validity starts one hour before the injected clock's time (boards
  *     without a real-time clock boot a little behind) and never ends after
  *     the CA's own certificate.
- * Every issue and revocation is recorded in the index (SQLite,
- * synchronous=FULL) before the certificate or CRL file is written.
+ * Every issue and revocation runs under the index's write lock (SQLite
+ * BEGIN IMMEDIATE, synchronous=FULL), so CA processes never race; a
+ * revocation's new crl.pem is written before the record commits, a new
+ * certificate's file after.
  *
  * Thread-safety: one pki_ca per thread; SQLite serialises processes.
  */

@@ -99,6 +99,8 @@ static bool parse_days(const char *s, int64_t *ns) {
   return true;
 }
 
+/* The whole file, NUL-terminated (callers use string functions on it),
+ * at most 4 MiB; NULL with errno set on failure. */
 static char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)
@@ -106,27 +108,27 @@ static char *slurp(const char *path, size_t *len) {
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
   while (buf) {
-    size_t r = fread(buf + n, 1, cap - n, f);
+    size_t r = fread(buf + n, 1, cap - n - 1, f);
     n += r;
     if (r == 0)
       break;
-    if (n == cap) {
-      if (cap >= 4 * 1024 * 1024) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      char *b = realloc(buf, cap *= 2);
+    if (n == cap - 1) {
+      char *b = cap < 4 * 1024 * 1024 ? realloc(buf, cap * 2) : NULL;
       if (!b) {
         free(buf);
         buf = NULL;
+        errno = EFBIG;
+        break;
       }
       buf = b;
+      cap *= 2;
     }
   }
   fclose(f);
-  if (buf)
+  if (buf) {
+    buf[n] = '\0';
     *len = n;
+  }
   return buf;
 }
 

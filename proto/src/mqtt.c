@@ -56,8 +56,8 @@ typedef struct pending {
 struct pr_mqtt {
   MQTTAsync client;
   /* copies of the configuration */
-  char *uri, *client_id, *ca_file, *cert_file, *key_file, *username,
-      *password, *will_topic;
+  char *uri, *client_id, *ca_file, *cert_file, *key_file, *username, *password,
+      *will_topic;
   uint8_t *will_payload;
   size_t will_len;
   bool will_retain;
@@ -70,7 +70,7 @@ struct pr_mqtt {
   gl_rand rand;
 
   pthread_mutex_t lock;
-  pthread_cond_t wake;   /* retry thread: something changed */
+  pthread_cond_t wake; /* retry thread: something changed */
   node *queue;
   size_t qcap, qhead, qlen, qmax;
   node current;
@@ -99,7 +99,9 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 static void *dup_bytes(const void *p, size_t n) {
   if (!p || n == 0)
@@ -164,8 +166,8 @@ static void schedule_retry_locked(pr_mqtt *m) {
   if (base >= 4 && gl_rand_below(&m->rand, (uint64_t)(base / 2), &r) == 0)
     jitter = (int)r - base / 4;
   m->next_attempt_ms = mono_ms() + base + jitter;
-  m->backoff_ms = base >= m->reconnect_max_ms / 2 ? m->reconnect_max_ms
-                                                  : base * 2;
+  m->backoff_ms =
+      base >= m->reconnect_max_ms / 2 ? m->reconnect_max_ms : base * 2;
   pthread_cond_signal(&m->wake);
 }
 
@@ -296,7 +298,8 @@ static int on_message(void *ctx, char *topic, int topic_len,
      * the sender publish it again. */
     m->stats.dropped++;
     if (m->stats.dropped == 1 || m->stats.dropped % 1000 == 0)
-      GL_ERROR("mqtt", "incoming queue full (%zu events): dropped %llu "
+      GL_ERROR("mqtt",
+               "incoming queue full (%zu events): dropped %llu "
                "message(s) so far; the sender will repeat them",
                m->qmax, (unsigned long long)m->stats.dropped);
     pthread_mutex_unlock(&m->lock);
@@ -316,13 +319,14 @@ static int on_message(void *ctx, char *topic, int topic_len,
   n.ev.payload_len = plen;
   n.ev.qos = msg->qos;
   n.ev.retained = msg->retained != 0;
-  MQTTProperty *rt =
-      MQTTProperties_getProperty(&msg->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+  MQTTProperty *rt = MQTTProperties_getProperty(
+      &msg->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
   if (rt && rt->value.data.len > 0) {
-    n.response_topic = dup_bytes(rt->value.data.data, (size_t)rt->value.data.len);
+    n.response_topic =
+        dup_bytes(rt->value.data.data, (size_t)rt->value.data.len);
   }
-  MQTTProperty *cd = MQTTProperties_getProperty(&msg->properties,
-                                                MQTTPROPERTY_CODE_CORRELATION_DATA);
+  MQTTProperty *cd = MQTTProperties_getProperty(
+      &msg->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
   if (cd && cd->value.data.len > 0) {
     n.correlation = dup_bytes(cd->value.data.data, (size_t)cd->value.data.len);
     n.ev.correlation_len = (size_t)cd->value.data.len;
@@ -569,7 +573,8 @@ int pr_mqtt_new(const pr_mqtt_config *cfg, pr_mqtt **out) {
   m->efd = -1;
   m->uri = paho_uri(cfg->uri, &m->tls);
   if (!m->uri) {
-    GL_ERROR("mqtt", "unsupported broker address \"%s\" (use mqtts://host:port)",
+    GL_ERROR("mqtt",
+             "unsupported broker address \"%s\" (use mqtts://host:port)",
              cfg->uri);
     free(m);
     return GL_EINVAL;
@@ -610,13 +615,15 @@ int pr_mqtt_new(const pr_mqtt_config *cfg, pr_mqtt **out) {
     co.sendWhileDisconnected = 0;
     /* Publishes waiting inside paho for the broker's receive window. */
     co.maxBufferedMessages = 1000;
-    int prc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
-                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    int prc =
+        MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
+                                    MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (prc == MQTTASYNC_SUCCESS)
       prc = MQTTAsync_setCallbacks(m->client, m, on_connection_lost, on_message,
                                    NULL);
     if (prc != MQTTASYNC_SUCCESS) {
-      GL_ERROR("mqtt", "paho refused the client options for %s (%d)", m->uri, prc);
+      GL_ERROR("mqtt", "paho refused the client options for %s (%d)", m->uri,
+               prc);
       rc = GL_EPROTO;
     }
   }
@@ -693,9 +700,13 @@ void pr_mqtt_free(pr_mqtt *m) {
   free(m);
 }
 
-int pr_mqtt_fd(const pr_mqtt *m) { return m->efd; }
+int pr_mqtt_fd(const pr_mqtt *m) {
+  return m->efd;
+}
 
-bool pr_mqtt_connected(const pr_mqtt *m) { return atomic_load(&m->connected); }
+bool pr_mqtt_connected(const pr_mqtt *m) {
+  return atomic_load(&m->connected);
+}
 
 int pr_mqtt_next(pr_mqtt *m, pr_mqtt_event *ev) {
   pthread_mutex_lock(&m->lock);
@@ -796,7 +807,8 @@ int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token) {
     MQTTProperties_add(&pm.properties, &prop);
   }
   if (msg->expiry_s) {
-    MQTTProperty prop = {.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL};
+    MQTTProperty prop = {.identifier =
+                             MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL};
     prop.value.integer4 = msg->expiry_s;
     MQTTProperties_add(&pm.properties, &prop);
   }

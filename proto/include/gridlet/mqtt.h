@@ -60,9 +60,10 @@ typedef struct pr_mqtt_config {
   /* Optional username/password (brokers without client certificates). */
   const char *username;
   const char *password;
-  int keepalive_s;          /* default 30 */
-  bool clean_start;         /* default false: keep the session */
-  uint32_t session_expiry_s; /* broker keeps the session this long; 0 = ends at disconnect */
+  int keepalive_s;           /* default 30 */
+  bool clean_start;          /* default false: keep the session */
+  uint32_t session_expiry_s; /* broker keeps the session this long; 0 = ends at
+                                disconnect */
   /* Last will: published by the broker if we vanish (retained status). */
   const char *will_topic;
   const void *will_payload;
@@ -77,11 +78,12 @@ typedef struct pr_mqtt_config {
 } pr_mqtt_config;
 
 typedef enum pr_mqtt_event_type {
-  PR_MQTT_CONNECTED = 1,   /* (re)connected; session_present says if the broker kept our session */
-  PR_MQTT_DISCONNECTED,    /* connection lost or a connect attempt failed */
-  PR_MQTT_MESSAGE,         /* a message arrived */
-  PR_MQTT_PUBLISHED,       /* the outcome of a publish: token, ok, reason */
-  PR_MQTT_SUBSCRIBED,      /* a subscription was granted (ok) or refused */
+  PR_MQTT_CONNECTED = 1, /* (re)connected; session_present says if the broker
+                            kept our session */
+  PR_MQTT_DISCONNECTED,  /* connection lost or a connect attempt failed */
+  PR_MQTT_MESSAGE,       /* a message arrived */
+  PR_MQTT_PUBLISHED,     /* the outcome of a publish: token, ok, reason */
+  PR_MQTT_SUBSCRIBED,    /* a subscription was granted (ok) or refused */
 } pr_mqtt_event_type;
 
 /* An event; its pointers stay valid until the next pr_mqtt_next() or
@@ -89,18 +91,18 @@ typedef enum pr_mqtt_event_type {
 typedef struct pr_mqtt_event {
   pr_mqtt_event_type type;
   bool ok;
-  int reason;            /* MQTT 5 reason code, 0 if none */
-  bool session_present;  /* CONNECTED */
-  uint64_t token;        /* PUBLISHED */
-  const char *text;      /* DISCONNECTED / refusals: why, human-readable */
+  int reason;           /* MQTT 5 reason code, 0 if none */
+  bool session_present; /* CONNECTED */
+  uint64_t token;       /* PUBLISHED */
+  const char *text;     /* DISCONNECTED / refusals: why, human-readable */
   /* MESSAGE */
   const char *topic;
   const uint8_t *payload;
   size_t payload_len;
   int qos;
   bool retained;
-  const char *response_topic;      /* MQTT 5 request/response, or NULL */
-  const uint8_t *correlation;      /* MQTT 5 correlation data, or NULL */
+  const char *response_topic; /* MQTT 5 request/response, or NULL */
+  const uint8_t *correlation; /* MQTT 5 correlation data, or NULL */
   size_t correlation_len;
 } pr_mqtt_event;
 
@@ -109,12 +111,12 @@ typedef struct pr_mqtt_msg {
   const char *topic;
   const void *payload;
   size_t payload_len;
-  int qos;     /* 0 or 1 (gridlet does not use 2) */
+  int qos; /* 0 or 1 (gridlet does not use 2) */
   bool retain;
-  const char *response_topic;   /* optional MQTT 5 properties */
+  const char *response_topic; /* optional MQTT 5 properties */
   const void *correlation;
   size_t correlation_len;
-  uint32_t expiry_s;            /* message expiry interval; 0 = none */
+  uint32_t expiry_s; /* message expiry interval; 0 = none */
 } pr_mqtt_msg;
 
 /*
@@ -176,13 +178,13 @@ int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token);
 
 /* Counters for status pages and metrics (read from the owner thread). */
 typedef struct pr_mqtt_stats {
-  uint64_t connects;       /* successful connections */
-  uint64_t disconnects;    /* lost connections and failed attempts */
+  uint64_t connects;    /* successful connections */
+  uint64_t disconnects; /* lost connections and failed attempts */
   uint64_t published_ok;
   uint64_t published_failed;
   uint64_t received;
-  uint64_t queue_depth;    /* events pending now */
-  uint64_t dropped;        /* messages dropped because the queue was full */
+  uint64_t queue_depth; /* events pending now */
+  uint64_t dropped;     /* messages dropped because the queue was full */
 } pr_mqtt_stats;
 
 /* pr_mqtt_get_stats - a snapshot of the counters. */

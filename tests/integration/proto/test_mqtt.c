@@ -76,7 +76,8 @@ static void test_publish_is_acknowledged_and_delivered(void **state) {
   pr_mqtt_event ev = wait_for(sub, PR_MQTT_SUBSCRIBED);
   assert_true(ev.ok);
   wait_for(pub, PR_MQTT_CONNECTED);
-  pr_mqtt_msg msg = {.topic = "gridlet/t/a", .payload = "hello", .payload_len = 5, .qos = 1};
+  pr_mqtt_msg msg = {
+      .topic = "gridlet/t/a", .payload = "hello", .payload_len = 5, .qos = 1};
   uint64_t tok = 0;
   assert_int_equal(pr_mqtt_publish(pub, &msg, &tok), 0);
   assert_true(tok >= 1);
@@ -103,8 +104,12 @@ static void test_response_topic_and_correlation_data_arrive(void **state) {
   wait_for(a, PR_MQTT_SUBSCRIBED);
   wait_for(b, PR_MQTT_CONNECTED);
   const uint8_t corr[] = {0, 1, 2, 0xff};
-  pr_mqtt_msg msg = {.topic = "req", .payload = "?", .payload_len = 1, .qos = 1,
-                     .response_topic = "resp/b", .correlation = corr,
+  pr_mqtt_msg msg = {.topic = "req",
+                     .payload = "?",
+                     .payload_len = 1,
+                     .qos = 1,
+                     .response_topic = "resp/b",
+                     .correlation = corr,
                      .correlation_len = sizeof corr};
   assert_int_equal(pr_mqtt_publish(b, &msg, NULL), 0);
   pr_mqtt_event ev = wait_for(a, PR_MQTT_MESSAGE);
@@ -115,7 +120,8 @@ static void test_response_topic_and_correlation_data_arrive(void **state) {
   pr_mqtt_free(b);
 }
 
-static void test_connects_once_broker_appears_and_renews_after_restart(void **state) {
+static void
+test_connects_once_broker_appears_and_renews_after_restart(void **state) {
   fixture *f = *state;
   /* Start with no broker at all: the client keeps trying. */
   gt_proc_stop(f->broker, 5000);
@@ -125,7 +131,8 @@ static void test_connects_once_broker_appears_and_renews_after_restart(void **st
   pr_mqtt_event ev = wait_for(m, PR_MQTT_DISCONNECTED);
   assert_false(ev.ok);
   assert_false(pr_mqtt_connected(m));
-  pr_mqtt_msg msg = {.topic = "renew/x", .payload = "1", .payload_len = 1, .qos = 1};
+  pr_mqtt_msg msg = {
+      .topic = "renew/x", .payload = "1", .payload_len = 1, .qos = 1};
   assert_int_equal(pr_mqtt_publish(m, &msg, NULL), GL_ECONN);
 
   f->broker = gt_mosquitto_start(f->dir, &f->port, NULL, false);
@@ -163,8 +170,10 @@ static void test_refused_publish_reports_failure(void **state) {
   f->broker = gt_mosquitto_start(f->dir, &f->port, extra, false);
   pr_mqtt *m = client(f->uri, "acl", 0);
   wait_for(m, PR_MQTT_CONNECTED);
-  pr_mqtt_msg ok = {.topic = "allowed/x", .payload = "1", .payload_len = 1, .qos = 1};
-  pr_mqtt_msg no = {.topic = "denied/x", .payload = "1", .payload_len = 1, .qos = 1};
+  pr_mqtt_msg ok = {
+      .topic = "allowed/x", .payload = "1", .payload_len = 1, .qos = 1};
+  pr_mqtt_msg no = {
+      .topic = "denied/x", .payload = "1", .payload_len = 1, .qos = 1};
   uint64_t t1, t2;
   assert_int_equal(pr_mqtt_publish(m, &ok, &t1), 0);
   pr_mqtt_event ev = wait_for(m, PR_MQTT_PUBLISHED);
@@ -185,7 +194,10 @@ static void flood(pr_mqtt *pub, int n) {
   for (int i = 0; i < n; i++) {
     char body[16];
     int len = snprintf(body, sizeof body, "%d", i);
-    pr_mqtt_msg msg = {.topic = "flood", .payload = body, .payload_len = (size_t)len, .qos = 1};
+    pr_mqtt_msg msg = {.topic = "flood",
+                       .payload = body,
+                       .payload_len = (size_t)len,
+                       .qos = 1};
     int rc;
     while ((rc = pr_mqtt_publish(pub, &msg, NULL)) == GL_EAGAIN) {
       eagain++;
@@ -272,12 +284,19 @@ static void test_bad_arguments_are_rejected(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_publish_is_acknowledged_and_delivered, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_response_topic_and_correlation_data_arrive, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_connects_once_broker_appears_and_renews_after_restart, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_refused_publish_reports_failure, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_slow_owner_loses_nothing, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_queue_overflow_is_counted_and_logged, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_publish_is_acknowledged_and_delivered, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_response_topic_and_correlation_data_arrive, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_connects_once_broker_appears_and_renews_after_restart, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_refused_publish_reports_failure,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_slow_owner_loses_nothing, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_queue_overflow_is_counted_and_logged,
+                                      setup, teardown),
       cmocka_unit_test(test_bad_arguments_are_rejected),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -388,12 +388,14 @@ static void read_identity(hal_device *d) {
 
 static int discover(hal_device *d) {
   d->stats.discoveries++;
-  uint32_t gen = hal_link_generation(d->link);
   if (d->prof.kind == HAL_PROFILE_SUNSPEC) {
     int rc = hal_ss_discover(d->link, d->unit, &d->map);
     if (rc != 0)
       return rc;
   }
+  /* The generation after discovery: its own first request may have been
+   * the one that connected. */
+  uint32_t gen = hal_link_generation(d->link);
   int rc = build_plan(d);
   if (rc != 0) {
     GL_ERROR(HAL_LOG, "%s: cannot plan the reads: %s", d->name,
@@ -634,8 +636,12 @@ int hal_device_poll(hal_device *d, hal_sample *out) {
   bool any_ok = false;
   int rc = 0;
   for (int pass = 0; pass < 2; pass++) {
+    /* A reconnection may mean another device (replaced while it was
+     * away): SunSpec devices are discovered again. Vendor register maps
+     * have nothing to discover. */
     if (d->need_discovery || !d->planned ||
-        hal_link_generation(d->link) != d->link_gen) {
+        (d->prof.kind == HAL_PROFILE_SUNSPEC &&
+         hal_link_generation(d->link) != d->link_gen)) {
       rc = discover(d);
       if (rc != 0)
         break;

@@ -77,7 +77,7 @@ sim_household *sim_household_new(const sim_household_cfg *cfg,
   if (cfg)
     h->cfg = *cfg;
   defaults(&h->cfg);
-  h->st.time_ns = start_ns;
+  h->st.time_ns = start_ns - start_ns % GL_NS_PER_MS;
   h->st.capacity_wms = (int64_t)h->cfg.battery_wh * SIM_WMS_PER_WH;
   h->st.stored_wms = h->st.capacity_wms * h->cfg.soc_start_pct / 100;
   h->charge_limit = h->discharge_limit = -1;
@@ -145,9 +145,13 @@ int32_t sim_household_load_w(const sim_household *h, int64_t t_ns) {
   return (int32_t)lround(w);
 }
 
+/* One piece of integration, within one grid cell: powers are those of
+ * the cell (evaluated at its middle), so any partition of a span into
+ * pieces integrates to the same energies. */
 static void step(sim_household *h, int64_t dt_ns) {
   sim_household_state *s = &h->st;
-  int64_t mid = s->time_ns + dt_ns / 2;
+  int64_t cell = gl_floor_div(s->time_ns, STEP_NS) * STEP_NS;
+  int64_t mid = cell + STEP_NS / 2;
   int32_t pv = sim_household_pv_w(h, mid);
   int32_t load = sim_household_load_w(h, mid);
   int64_t dt_ms = dt_ns / GL_NS_PER_MS;
@@ -211,12 +215,13 @@ uint64_t sim_household_advance(sim_household *h, int64_t now_ns) {
   /* Whole milliseconds only, so energies stay exact integers. */
   now_ns -= now_ns % GL_NS_PER_MS;
   while (h->st.time_ns < now_ns) {
-    int64_t dt = now_ns - h->st.time_ns;
-    if (dt > STEP_NS)
-      dt = STEP_NS;
-    if (dt < GL_NS_PER_MS)
-      break;
+    int64_t cell_end =
+        (gl_floor_div(h->st.time_ns, STEP_NS) + 1) * STEP_NS;
+    int64_t to = now_ns < cell_end ? now_ns : cell_end;
+    int64_t dt = to - h->st.time_ns;
     dt -= dt % GL_NS_PER_MS;
+    if (dt <= 0)
+      break;
     step(h, dt);
     steps++;
   }

@@ -7,8 +7,11 @@
  *
  * Energies are integrated in watt-milliseconds (int64), so counters never
  * drift through rounding: every Wh a device shows comes from the same
- * integral. Powers are whole watts, evaluated once per integration step
- * (at most 2 s of simulated time). Grid power is load - PV + battery
+ * integral. Powers are whole watts, constant within each 2-second cell of
+ * an absolute time grid, so how often the household is advanced does not
+ * change its energies (except at the instant the battery fills or
+ * empties, where the clamp depends on the step). Grid power is load - PV +
+ * battery
  * charging - battery discharging, so import - export equals load - PV +
  * charge - discharge exactly over any span.
  *

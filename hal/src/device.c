@@ -470,11 +470,15 @@ static void decode_qty(hal_device *d, int qi, hal_reading *r) {
   }
   r->sf = (int8_t)sf;
   int exp = sf + m->scale + (qi == HAL_Q_BATTERY_SOC ? 2 : 0);
-  hal_round mode =
-      hal_qty_is_counter(qi) ? HAL_ROUND_FLOOR : HAL_ROUND_NEAREST;
+  bool is_float = pq->type == HAL_SS_FLOAT32 || pq->type == HAL_SS_FLOAT64;
+  /* Integer counters are floored (a counter never shows energy it has not
+   * counted yet); floats are rounded to nearest: 3312.847 kWh is stored as
+   * 3312.8469..., which must read as 3312847 Wh. Rounding and flooring are
+   * both monotonic, so counters stay monotonic either way. */
+  hal_round mode = hal_qty_is_counter(qi) && !is_float ? HAL_ROUND_FLOOR
+                                                       : HAL_ROUND_NEAREST;
   int64_t value = 0;
   int rc;
-  bool is_float = pq->type == HAL_SS_FLOAT32 || pq->type == HAL_SS_FLOAT64;
   bool is_signed = pq->type == HAL_SS_INT16 || pq->type == HAL_SS_INT32 ||
                    pq->type == HAL_SS_INT64;
   unsigned words = pq->size;

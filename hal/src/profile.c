@@ -86,6 +86,8 @@ typedef struct pstate {
   uint32_t seen_keys[SEC_MAX];
   int key_line[SEC_MAX][K_MAX];
   int nerr;
+  bool said_profile_first;
+  int early_qty_line; /* a quantity section before kind was known */
 } pstate;
 
 static void err(pstate *s, int line, const char *fmt, ...)
@@ -538,11 +540,13 @@ static void begin_section(pstate *s, const char *name) {
     s->section = SEC_NONE - 1;
     return;
   }
-  if (sec != SEC_PROFILE && !s->seen_section[SEC_PROFILE]) {
+  if (sec != SEC_PROFILE && !s->seen_section[SEC_PROFILE] &&
+      !s->said_profile_first) {
     err(s, s->line, "the first section must be [profile]");
+    s->said_profile_first = true;
   }
-  if (q >= 0 && s->p->kind == 0 && s->seen_section[SEC_PROFILE])
-    err(s, s->line, "set kind in [profile] before the quantity sections");
+  if (q >= 0 && s->p->kind == 0 && !s->early_qty_line)
+    s->early_qty_line = s->line; /* reported at the end if kind comes */
   s->seen_section[sec] = true;
   s->section = sec;
   if (q >= 0) {
@@ -671,13 +675,18 @@ int hal_profile_parse(const char *name, const char *text, size_t len,
     do_line(&s, buf);
   }
   end_section(&s);
-  if (!s.seen_section[SEC_PROFILE])
-    err(&s, s.line > 0 ? s.line : 1, "missing [profile] section");
+  if (!s.seen_section[SEC_PROFILE]) {
+    if (!s.said_profile_first)
+      err(&s, s.line > 0 ? s.line : 1, "missing [profile] section");
+  }
   else {
     if (!has(&s, SEC_PROFILE, K_NAME))
       err(&s, 1, "[profile]: name is required");
     if (!has(&s, SEC_PROFILE, K_KIND))
       err(&s, 1, "[profile]: kind is required (sunspec or registers)");
+    else if (s.early_qty_line)
+      err(&s, s.early_qty_line,
+          "set kind in [profile] before the quantity sections");
     if (out->kind == HAL_PROFILE_REGISTERS && !has(&s, SEC_PROFILE, K_SOURCE))
       err(&s, 1,
           "[profile]: source is required for a registers profile (name the "

@@ -16,7 +16,9 @@
  * reading carries the raw register value, its width (16/32/64 bits for
  * integer counters) and the exponent used, so the agent can tell a counter
  * reset (raw went down), a rollover (raw went down by about 2^bits) and a
- * scale factor change (exp changed) apart; hal does not guess.
+ * scale factor change (exp changed) apart; hal does not guess. Integer
+ * counters are scaled with floor, everything else (floats included)
+ * rounded to nearest, half away from zero.
  *
  * Offline devices: a poll that cannot read the device marks it offline and
  * schedules the next real attempt with a growing delay (offline_min ..

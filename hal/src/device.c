@@ -651,6 +651,13 @@ int hal_device_poll(hal_device *d, hal_sample *out) {
         break;
     }
     rc = run_plan(d, &first_err, &any_ok);
+    if (rc == 0 && any_ok && d->prof.kind == HAL_PROFILE_SUNSPEC &&
+        hal_link_generation(d->link) != d->link_gen && pass == 0) {
+      /* The link reconnected during this poll (the device was away):
+       * make sure it is still the same device before using its values. */
+      d->need_discovery = true;
+      continue;
+    }
     if (rc != GL_ECONFLICT)
       break;
     d->stats.map_changes++;

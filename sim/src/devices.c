@@ -476,9 +476,17 @@ static int handle(sim_devices *sd, int h, uint8_t unit, const uint8_t *pdu,
   return ACT_REPLY;
 }
 
+/* Write everything; sockets with MSG_NOSIGNAL, so a client that hung up
+ * (say, after timing out on a delayed answer) cannot kill the process
+ * with SIGPIPE. */
 static void send_all(int fd, const uint8_t *p, size_t n, bool *failed) {
+  bool sock = true;
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = sock ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
+    if (w < 0 && errno == ENOTSOCK) {
+      sock = false;
+      continue;
+    }
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0) {

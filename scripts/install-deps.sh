@@ -17,6 +17,8 @@ PACKAGES=(
   libcbor-dev libinih-dev libmicrohttpd-dev
   # tests: unit framework, real broker, real pty pair, independent Modbus peer
   libcmocka-dev mosquitto mosquitto-clients sqlite3 socat python3-pymodbus
+  # pymodbus's server module imports pyserial-asyncio (only Recommended)
+  python3-serial-asyncio
   # fuzzing, sanitizers and formatting (clang's libFuzzer runtime)
   clang llvm libclang-rt-14-dev clang-format
   # arm64 cross build and emulation (make test-arm64)

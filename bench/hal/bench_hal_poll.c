@@ -40,7 +40,7 @@ static pid_t start_sim(uint16_t *port) {
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   char *argv[] = {GRIDLET_SIM_PATH, "devices", "-n", "1", "--seed", "1",
-                  "--log-level", "warn", NULL};
+                  "--log-level",    "warn",    NULL};
   pid_t pid;
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);

@@ -40,8 +40,8 @@ typedef struct plan_check {
 } plan_check;
 
 typedef struct plan_qty {
-  int status;   /* 0: readable; else reported for every poll */
-  int req;      /* request holding value (and scale factor) */
+  int status; /* 0: readable; else reported for every poll */
+  int req;    /* request holding value (and scale factor) */
   uint16_t addr;
   uint8_t type; /* hal_ss_type */
   uint8_t size;
@@ -95,12 +95,14 @@ struct hal_device {
   hal_device_stats stats;
 };
 
-/* ---- Lifecycle -------------------------------------------------------------- */
+/* ---- Lifecycle --------------------------------------------------------------
+ */
 
 hal_device *hal_device_new(hal_link *link, const hal_profile *profile,
                            const hal_device_cfg *cfg) {
-  if (!link || !profile || (profile->kind != HAL_PROFILE_SUNSPEC &&
-                            profile->kind != HAL_PROFILE_REGISTERS))
+  if (!link || !profile ||
+      (profile->kind != HAL_PROFILE_SUNSPEC &&
+       profile->kind != HAL_PROFILE_REGISTERS))
     return NULL;
   hal_device *d = calloc(1, sizeof *d);
   if (!d)
@@ -237,8 +239,7 @@ static void resolve_sunspec(hal_device *d, int qi, need *nd, int *nneeds,
               d->name, ref->id, pt->name, (unsigned)(hi - lo));
       return;
     }
-    nd[*nneeds] = (need){HAL_REG_HOLDING, (uint16_t)lo, (uint16_t)(hi - 1),
-                         qi};
+    nd[*nneeds] = (need){HAL_REG_HOLDING, (uint16_t)lo, (uint16_t)(hi - 1), qi};
     /* hi stored inclusive to stay within uint16_t */
     (*nneeds)++;
     used[qi] = ref;
@@ -259,8 +260,8 @@ static void resolve_registers(hal_device *d, int qi, need *nd, int *nneeds) {
     pq->status = GL_ERANGE;
     return;
   }
-  nd[*nneeds] = (need){m->table, m->addr,
-                       (uint16_t)(m->addr + pq->size - 1), qi};
+  nd[*nneeds] =
+      (need){m->table, m->addr, (uint16_t)(m->addr + pq->size - 1), qi};
   (*nneeds)++;
   pq->status = 0;
 }
@@ -304,8 +305,8 @@ static int build_plan(hal_device *d) {
     }
     if (d->nreqs == MAX_REQS)
       return GL_EFULL;
-    d->reqs[d->nreqs] = (plan_req){nd[i].table, (uint16_t)lo,
-                                   (uint16_t)(hi - lo), 0, 0};
+    d->reqs[d->nreqs] =
+        (plan_req){nd[i].table, (uint16_t)lo, (uint16_t)(hi - lo), 0, 0};
     d->q[nd[i].q].req = d->nreqs;
     d->nreqs++;
   }
@@ -475,8 +476,8 @@ static void decode_qty(hal_device *d, int qi, hal_reading *r) {
    * counted yet); floats are rounded to nearest: 3312.847 kWh is stored as
    * 3312.8469..., which must read as 3312847 Wh. Rounding and flooring are
    * both monotonic, so counters stay monotonic either way. */
-  hal_round mode = hal_qty_is_counter(qi) && !is_float ? HAL_ROUND_FLOOR
-                                                       : HAL_ROUND_NEAREST;
+  hal_round mode =
+      hal_qty_is_counter(qi) && !is_float ? HAL_ROUND_FLOOR : HAL_ROUND_NEAREST;
   int64_t value = 0;
   int rc;
   bool is_signed = pq->type == HAL_SS_INT16 || pq->type == HAL_SS_INT32 ||
@@ -498,8 +499,8 @@ static void decode_qty(hal_device *d, int qi, hal_reading *r) {
     else
       rc = hal_scale_uint(v.u, exp, mode, &value);
   } else {
-    uint64_t u = pq->little ? hal__le_words(regs, words)
-                            : hal__be_words(regs, words);
+    uint64_t u =
+        pq->little ? hal__le_words(regs, words) : hal__be_words(regs, words);
     if (m->has_nan && u == m->nan) {
       r->status = GL_ENOTSUP;
       return;
@@ -578,8 +579,7 @@ static void came_online(hal_device *d, int64_t now) {
   if (d->offline) {
     char b1[32];
     hal__rl_reset(&d->rl_offline);
-    GL_NOTICE(HAL_LOG, "%s: back online after %s (%llu failed polls)",
-              d->name,
+    GL_NOTICE(HAL_LOG, "%s: back online after %s (%llu failed polls)", d->name,
               gl_duration_format((now - d->offline_since) -
                                      (now - d->offline_since) % GL_NS_PER_SEC,
                                  b1, sizeof b1),
@@ -698,7 +698,8 @@ int hal_device_poll(hal_device *d, hal_sample *out) {
   return status;
 }
 
-/* ---- Battery control ------------------------------------------------------ */
+/* ---- Battery control ------------------------------------------------------
+ */
 
 static int control_allowed(hal_device *d) {
   const char *why = NULL;
@@ -711,8 +712,7 @@ static int control_allowed(hal_device *d) {
   if (!why)
     return 0;
   uint64_t suppressed = 0;
-  if (hal__rl_allow(&d->rl_control, gl_clock_monotonic(&d->clock),
-                    &suppressed))
+  if (hal__rl_allow(&d->rl_control, gl_clock_monotonic(&d->clock), &suppressed))
     GL_WARN(HAL_LOG, "%s: battery control refused: %s; nothing written",
             d->name, why);
   return GL_EPERM;
@@ -732,8 +732,7 @@ static int write_124(hal_device *d, bool release, int64_t cha_w,
   if (!ref || ref->length < 24)
     return GL_ENOENT;
   uint16_t r[26];
-  rc = hal_link_read(d->link, d->unit, HAL_REG_HOLDING, ref->addr, 26, r,
-                     NULL);
+  rc = hal_link_read(d->link, d->unit, HAL_REG_HOLDING, ref->addr, 26, r, NULL);
   if (rc != 0)
     return rc;
   if (r[0] != 124) {
@@ -754,8 +753,7 @@ static int write_124(hal_device *d, bool release, int64_t cha_w,
       return GL_ERANGE;
     /* Percent of WChaMax in units of 10^rsf, rounded, clamped to 100 %. */
     int64_t full;
-    if (hal_scale_int(100, -rsf, HAL_ROUND_NEAREST, &full) != 0 ||
-        full > 32767)
+    if (hal_scale_int(100, -rsf, HAL_ROUND_NEAREST, &full) != 0 || full > 32767)
       return GL_ERANGE;
     int64_t w[2] = {dis_w, cha_w};
     for (int i = 0; i < 2; i++) {

@@ -64,7 +64,8 @@ gl_clock hal__link_clock(struct hal_link *l);
 /* Whether the link was created with allow_write. */
 bool hal__link_write_allowed(struct hal_link *l);
 
-/* ---- Log rate limiting ---------------------------------------------------- */
+/* ---- Log rate limiting ----------------------------------------------------
+ */
 
 /*
  * A condition that repeats (a device that stays unreachable for weeks) is
@@ -77,7 +78,7 @@ bool hal__link_write_allowed(struct hal_link *l);
 
 typedef struct hal_ratelimit {
   bool active;
-  int64_t next_ns;  /* monotonic time from which the next line may go out */
+  int64_t next_ns; /* monotonic time from which the next line may go out */
   int64_t gap_ns;
   uint64_t suppressed; /* repeats since the last line */
 } hal_ratelimit;

@@ -129,7 +129,8 @@ void hal_link_free(hal_link *l) {
   free(l);
 }
 
-/* ---- Connection ------------------------------------------------------------ */
+/* ---- Connection ------------------------------------------------------------
+ */
 
 static const char *label(const hal_link *l) {
   return l->name[0] ? l->name : "device";
@@ -213,7 +214,8 @@ static void lost(hal_link *l) {
   l->next_connect_ns = 0;
 }
 
-/* ---- Requests ------------------------------------------------------------- */
+/* ---- Requests -------------------------------------------------------------
+ */
 
 static void pace(hal_link *l, uint8_t unit) {
   if (!l->any_request)

@@ -55,11 +55,10 @@ static void hint(FILE *out, int rc) {
             "other readers first\n");
     break;
   case GL_ETIMEDOUT:
-    fprintf(out,
-            "  hints: check the unit id (SunSpec inverters often use 1, "
-            "meters 240 or 2);\n"
-            "         on RS-485: wiring (A/B swapped?), termination, baud "
-            "rate and parity\n");
+    fprintf(out, "  hints: check the unit id (SunSpec inverters often use 1, "
+                 "meters 240 or 2);\n"
+                 "         on RS-485: wiring (A/B swapped?), termination, baud "
+                 "rate and parity\n");
     break;
   case GL_ENOENT:
     fprintf(out,
@@ -79,9 +78,8 @@ static void hint(FILE *out, int rc) {
   }
 }
 
-static void print_value(FILE *out, const hal_ss_point *p,
-                        const hal_ss_value *v, const uint16_t *regs,
-                        size_t nregs) {
+static void print_value(FILE *out, const hal_ss_point *p, const hal_ss_value *v,
+                        const uint16_t *regs, size_t nregs) {
   char b[96];
   if (!v->implemented) {
     fprintf(out, "n/i");
@@ -155,8 +153,8 @@ static void print_points(FILE *out, const hal_ss_model *m,
   }
 }
 
-static int probe_sunspec(hal_link *link, uint8_t unit,
-                         const hal_probe_opts *o, FILE *out) {
+static int probe_sunspec(hal_link *link, uint8_t unit, const hal_probe_opts *o,
+                         FILE *out) {
   hal_ss_map *map = malloc(sizeof *map);
   if (!map)
     return GL_ENOMEM;
@@ -227,8 +225,8 @@ static int probe_sunspec(hal_link *link, uint8_t unit,
   return 0;
 }
 
-static int probe_profile(hal_link *link, uint8_t unit,
-                         const hal_profile *prof, FILE *out) {
+static int probe_profile(hal_link *link, uint8_t unit, const hal_profile *prof,
+                         FILE *out) {
   hal_device_cfg cfg = {.unit = unit, .name = "probe"};
   hal_device *dev = hal_device_new(link, prof, &cfg);
   if (!dev)
@@ -258,9 +256,8 @@ static int probe_profile(hal_link *link, uint8_t unit,
     if (prof->kind == HAL_PROFILE_SUNSPEC && r->model)
       fprintf(out, "   from model %u", r->model);
     else if (prof->kind == HAL_PROFILE_REGISTERS)
-      fprintf(out, "   from %s %u", m->table == HAL_REG_INPUT ? "input"
-                                                              : "holding",
-              m->addr);
+      fprintf(out, "   from %s %u",
+              m->table == HAL_REG_INPUT ? "input" : "holding", m->addr);
     if (r->status == 0)
       fprintf(out, ", raw %" PRIu64 " x 10^%d", r->raw, r->exp);
     fprintf(out, "\n");

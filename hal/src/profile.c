@@ -58,22 +58,35 @@ int hal_qty_parse(const char *name) {
   return -1;
 }
 
-/* ---- Parser state ----------------------------------------------------------- */
+/* ---- Parser state -----------------------------------------------------------
+ */
 
 enum { SEC_NONE = -1, SEC_PROFILE = HAL_Q_COUNT, SEC_CONTROL, SEC_MAX };
 
 /* Keys, as bits in a per-section "seen" mask. */
 enum {
-  K_NAME, K_DESCRIPTION, K_SOURCE, K_KIND, K_UNIT, K_MERGE_GAP,
-  K_POINT, K_SUBDEVICE, K_REGISTER, K_TYPE, K_WORD_ORDER, K_NOT_IMPL,
-  K_SCALE, K_SIGN, K_BATTERY, K_MAX
+  K_NAME,
+  K_DESCRIPTION,
+  K_SOURCE,
+  K_KIND,
+  K_UNIT,
+  K_MERGE_GAP,
+  K_POINT,
+  K_SUBDEVICE,
+  K_REGISTER,
+  K_TYPE,
+  K_WORD_ORDER,
+  K_NOT_IMPL,
+  K_SCALE,
+  K_SIGN,
+  K_BATTERY,
+  K_MAX
 };
 
 static const char *const key_names[K_MAX] = {
-    "name",     "description", "source",     "kind",
-    "unit",     "merge_gap",   "point",      "subdevice",
-    "register", "type",        "word_order", "not_implemented",
-    "scale",    "sign",        "battery",
+    "name",       "description",     "source",    "kind",     "unit",
+    "merge_gap",  "point",           "subdevice", "register", "type",
+    "word_order", "not_implemented", "scale",     "sign",     "battery",
 };
 
 typedef struct pstate {
@@ -109,7 +122,8 @@ static void err(pstate *s, int line, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* ---- Small parsers -------------------------------------------------------- */
+/* ---- Small parsers --------------------------------------------------------
+ */
 
 static bool parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out) {
   int64_t x;
@@ -249,8 +263,8 @@ static bool parse_point(const char *tok, hal_point_ref *ref, char *why,
   const char *pname = dot + 1;
   const hal_ss_point *pt = hal_ss_point_find(m, pname);
   if (!pt) {
-    snprintf(why, wlen, "model %lld (%s) has no point \"%.24s\"",
-             (long long)id, m->name, pname);
+    snprintf(why, wlen, "model %lld (%s) has no point \"%.24s\"", (long long)id,
+             m->name, pname);
     return false;
   }
   if (!numeric_type(pt->type)) {
@@ -296,8 +310,7 @@ static void profile_key(pstate *s, int k, const char *v) {
   case K_NAME:
     if (!name_ok(v))
       err(s, s->line,
-          "name \"%.64s\" may contain only letters, digits, '-', '_', '.'",
-          v);
+          "name \"%.64s\" may contain only letters, digits, '-', '_', '.'", v);
     set_text(p->name, sizeof p->name, v, s, "name");
     break;
   case K_DESCRIPTION:
@@ -318,8 +331,7 @@ static void profile_key(pstate *s, int k, const char *v) {
     if (parse_i64(v, 1, 247, &x))
       p->unit = (uint8_t)x;
     else
-      err(s, s->line, "unit must be a Modbus unit id 1..247, not \"%.32s\"",
-          v);
+      err(s, s->line, "unit must be a Modbus unit id 1..247, not \"%.32s\"", v);
     break;
   case K_MERGE_GAP:
     if (parse_i64(v, 0, 64, &x))
@@ -452,7 +464,8 @@ static void control_key(pstate *s, const char *v) {
         v);
 }
 
-/* ---- Section checks -------------------------------------------------------- */
+/* ---- Section checks --------------------------------------------------------
+ */
 
 static bool has(const pstate *s, int sec, int k) {
   return (s->seen_keys[sec] >> k) & 1u;
@@ -485,21 +498,20 @@ static void check_quantity(pstate *s, int q) {
       err(s, s->key_line[q][K_WORD_ORDER],
           "[%s]: word_order means nothing for a 16-bit type", hal_qty_name(q));
     if (m->has_nan) {
-      unsigned bits = 16u * (unsigned)(m->type == HAL_SS_INT16 ||
-                                               m->type == HAL_SS_UINT16
-                                           ? 1
-                                       : m->type == HAL_SS_INT32 ||
-                                               m->type == HAL_SS_UINT32 ||
-                                               m->type == HAL_SS_FLOAT32
-                                           ? 2
-                                           : 4);
+      unsigned bits =
+          16u *
+          (unsigned)(m->type == HAL_SS_INT16 || m->type == HAL_SS_UINT16 ? 1
+                     : m->type == HAL_SS_INT32 || m->type == HAL_SS_UINT32 ||
+                             m->type == HAL_SS_FLOAT32
+                         ? 2
+                         : 4);
       if (bits < 64) {
         uint64_t mask = (UINT64_C(1) << bits) - 1;
         /* A negative decimal for a signed type: keep its low bits. */
         if ((m->nan & ~mask) != 0 && (m->nan | mask) != UINT64_MAX)
           err(s, s->key_line[q][K_NOT_IMPL],
-              "[%s]: not_implemented does not fit in %u bits",
-              hal_qty_name(q), bits);
+              "[%s]: not_implemented does not fit in %u bits", hal_qty_name(q),
+              bits);
         m->nan &= mask;
       }
     }
@@ -555,7 +567,8 @@ static void begin_section(pstate *s, const char *name) {
   }
 }
 
-/* ---- Lines ----------------------------------------------------------------- */
+/* ---- Lines -----------------------------------------------------------------
+ */
 
 static char *trim(char *a) {
   while (*a == ' ' || *a == '\t')
@@ -678,8 +691,7 @@ int hal_profile_parse(const char *name, const char *text, size_t len,
   if (!s.seen_section[SEC_PROFILE]) {
     if (!s.said_profile_first)
       err(&s, s.line > 0 ? s.line : 1, "missing [profile] section");
-  }
-  else {
+  } else {
     if (!has(&s, SEC_PROFILE, K_NAME))
       err(&s, 1, "[profile]: name is required");
     if (!has(&s, SEC_PROFILE, K_KIND))

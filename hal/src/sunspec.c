@@ -15,7 +15,8 @@
 #include <math.h>
 #include <string.h>
 
-/* ---- Tables ------------------------------------------------------------------ */
+/* ---- Tables
+ * ------------------------------------------------------------------ */
 
 const hal_ss_model *hal_ss_model_find(uint16_t id) {
   size_t lo = 0, hi = hal__ss_n_models;
@@ -59,18 +60,18 @@ const hal_ss_point *hal_ss_group_point_find(const hal_ss_model *m,
 }
 
 static const char *const type_names[HAL_SS_TYPE_MAX] = {
-    [HAL_SS_INT16] = "int16",         [HAL_SS_UINT16] = "uint16",
-    [HAL_SS_INT32] = "int32",         [HAL_SS_UINT32] = "uint32",
-    [HAL_SS_INT64] = "int64",         [HAL_SS_UINT64] = "uint64",
-    [HAL_SS_ACC16] = "acc16",         [HAL_SS_ACC32] = "acc32",
-    [HAL_SS_ACC64] = "acc64",         [HAL_SS_BITFIELD16] = "bitfield16",
+    [HAL_SS_INT16] = "int16",           [HAL_SS_UINT16] = "uint16",
+    [HAL_SS_INT32] = "int32",           [HAL_SS_UINT32] = "uint32",
+    [HAL_SS_INT64] = "int64",           [HAL_SS_UINT64] = "uint64",
+    [HAL_SS_ACC16] = "acc16",           [HAL_SS_ACC32] = "acc32",
+    [HAL_SS_ACC64] = "acc64",           [HAL_SS_BITFIELD16] = "bitfield16",
     [HAL_SS_BITFIELD32] = "bitfield32", [HAL_SS_BITFIELD64] = "bitfield64",
-    [HAL_SS_ENUM16] = "enum16",       [HAL_SS_ENUM32] = "enum32",
-    [HAL_SS_FLOAT32] = "float32",     [HAL_SS_FLOAT64] = "float64",
-    [HAL_SS_STRING] = "string",       [HAL_SS_PAD] = "pad",
-    [HAL_SS_SUNSSF] = "sunssf",       [HAL_SS_COUNT] = "count",
-    [HAL_SS_RAW16] = "raw16",         [HAL_SS_IPADDR] = "ipaddr",
-    [HAL_SS_IPV6ADDR] = "ipv6addr",   [HAL_SS_EUI48] = "eui48",
+    [HAL_SS_ENUM16] = "enum16",         [HAL_SS_ENUM32] = "enum32",
+    [HAL_SS_FLOAT32] = "float32",       [HAL_SS_FLOAT64] = "float64",
+    [HAL_SS_STRING] = "string",         [HAL_SS_PAD] = "pad",
+    [HAL_SS_SUNSSF] = "sunssf",         [HAL_SS_COUNT] = "count",
+    [HAL_SS_RAW16] = "raw16",           [HAL_SS_IPADDR] = "ipaddr",
+    [HAL_SS_IPV6ADDR] = "ipv6addr",     [HAL_SS_EUI48] = "eui48",
 };
 
 const char *hal_ss_type_name(int type) {
@@ -254,7 +255,8 @@ done:
   return len;
 }
 
-/* ---- Scaling ----------------------------------------------------------------- */
+/* ---- Scaling
+ * ----------------------------------------------------------------- */
 
 static const int64_t pow10_i[19] = {1,
                                     10,
@@ -351,7 +353,8 @@ int hal_scale_double(double f, int exp, hal_round mode, int64_t *out) {
   return 0;
 }
 
-/* ---- Discovery ------------------------------------------------------------- */
+/* ---- Discovery -------------------------------------------------------------
+ */
 
 typedef int (*reg_reader)(void *ctx, uint16_t addr, uint16_t n, uint16_t *dst,
                           uint8_t *exc);
@@ -391,15 +394,14 @@ static int walk(reg_reader rd, void *ctx, hal_ss_map *map, const char *who) {
   int device = -1;
   for (;;) {
     if (addr + 2 > 65536u) {
-      GL_WARN(HAL_LOG, "%s: SunSpec model chain runs past register 65535",
-              who);
+      GL_WARN(HAL_LOG, "%s: SunSpec model chain runs past register 65535", who);
       return GL_EPROTO;
     }
     int rc = rd(ctx, (uint16_t)addr, 2, r, &exc);
     if (rc == GL_EDEVICE && exc == HAL_EXC_ILLEGAL_ADDRESS) {
       GL_WARN(HAL_LOG,
-              "%s: SunSpec model chain ends at %u without the end marker",
-              who, (unsigned)addr);
+              "%s: SunSpec model chain ends at %u without the end marker", who,
+              (unsigned)addr);
       return GL_EPROTO;
     }
     if (rc != 0)
@@ -411,8 +413,8 @@ static int walk(reg_reader rd, void *ctx, hal_ss_map *map, const char *who) {
       /* Seen on devices that leave the rest of the map zeroed: treat as the
        * end, but say so. */
       GL_WARN(HAL_LOG,
-              "%s: model id 0 at %u; treating it as the end of the chain",
-              who, (unsigned)addr);
+              "%s: model id 0 at %u; treating it as the end of the chain", who,
+              (unsigned)addr);
       break;
     }
     if (map->n == HAL_SS_MAX_MODELS) {

@@ -29,7 +29,8 @@ typedef struct mb_transport {
   char err[128];
 } mb_transport;
 
-/* ---- Error translation ---------------------------------------------------- */
+/* ---- Error translation ----------------------------------------------------
+ */
 
 static int translate(mb_transport *t, int e, uint8_t *exc) {
   if (exc)
@@ -70,7 +71,8 @@ static int translate(mb_transport *t, int e, uint8_t *exc) {
   }
 }
 
-/* ---- Operations ----------------------------------------------------------- */
+/* ---- Operations -----------------------------------------------------------
+ */
 
 static void apply_timeout(mb_transport *t) {
   int64_t us = t->timeout_ns / 1000;
@@ -237,8 +239,8 @@ int hal_transport_modbus_new(const hal_endpoint *ep, hal_transport *out) {
       free(t);
       return GL_EINVAL;
     }
-    t->mb = modbus_new_rtu(ep->device, ep->baud ? (int)ep->baud : 9600,
-                           parity, ep->data_bits ? ep->data_bits : 8,
+    t->mb = modbus_new_rtu(ep->device, ep->baud ? (int)ep->baud : 9600, parity,
+                           ep->data_bits ? ep->data_bits : 8,
                            ep->stop_bits ? ep->stop_bits : 1);
   } else {
     free(t);
@@ -264,7 +266,8 @@ void hal_transport_destroy(hal_transport *t) {
   }
 }
 
-/* ---- Endpoint syntax ------------------------------------------------------ */
+/* ---- Endpoint syntax ------------------------------------------------------
+ */
 
 static int ep_fail(char *err, size_t errlen, const char *fmt, const char *arg) {
   if (err && errlen)
@@ -354,8 +357,8 @@ static int parse_rtu(const char *s, hal_endpoint *ep, char *err,
   if (!c2)
     return 0;
   const char *f = c2 + 1;
-  if (strlen(f) != 3 || (f[0] != '7' && f[0] != '8') ||
-      !strchr("NEO", f[1]) || (f[2] != '1' && f[2] != '2'))
+  if (strlen(f) != 3 || (f[0] != '7' && f[0] != '8') || !strchr("NEO", f[1]) ||
+      (f[2] != '1' && f[2] != '2'))
     return ep_fail(err, errlen,
                    "bad frame format \"%s\" (data bits 7/8, parity N/E/O, "
                    "stop bits 1/2, e.g. 8N1)",

@@ -35,8 +35,8 @@ bool hal__rl_allow(hal_ratelimit *rl, int64_t now_ns, uint64_t *suppressed) {
   *suppressed = rl->suppressed;
   rl->suppressed = 0;
   if (rl->gap_ns < HAL_RL_MAX_GAP)
-    rl->gap_ns = rl->gap_ns * 2 > HAL_RL_MAX_GAP ? HAL_RL_MAX_GAP
-                                                 : rl->gap_ns * 2;
+    rl->gap_ns =
+        rl->gap_ns * 2 > HAL_RL_MAX_GAP ? HAL_RL_MAX_GAP : rl->gap_ns * 2;
   rl->next_ns = now_ns + rl->gap_ns;
   return true;
 }

@@ -25,21 +25,20 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: gridlet-probe [options] ENDPOINT\n"
-          "\n"
-          "ENDPOINT is tcp:HOST[:PORT] or rtu:DEVICE[:BAUD[:8N1]]\n"
-          "\n"
-          "  -u, --unit N        Modbus unit id (default: the profile's, "
-          "else 1)\n"
-          "  -p, --profile FILE  also read the quantities of this device "
-          "profile\n"
-          "  -t, --timeout DUR   response timeout (default 2s)\n"
-          "  -a, --all           also list points the device does not "
-          "implement\n"
-          "  -m, --models        list the model chain only\n"
-          "  -v, --verbose       debug logging (every request)\n"
-          "  -h, --help          this text\n");
+  fprintf(f, "usage: gridlet-probe [options] ENDPOINT\n"
+             "\n"
+             "ENDPOINT is tcp:HOST[:PORT] or rtu:DEVICE[:BAUD[:8N1]]\n"
+             "\n"
+             "  -u, --unit N        Modbus unit id (default: the profile's, "
+             "else 1)\n"
+             "  -p, --profile FILE  also read the quantities of this device "
+             "profile\n"
+             "  -t, --timeout DUR   response timeout (default 2s)\n"
+             "  -a, --all           also list points the device does not "
+             "implement\n"
+             "  -m, --models        list the model chain only\n"
+             "  -v, --verbose       debug logging (every request)\n"
+             "  -h, --help          this text\n");
 }
 
 int main(int argc, char **argv) {

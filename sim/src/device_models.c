@@ -27,7 +27,8 @@
 
 #define MPPT_MODULES 2
 
-/* ---- Helpers -------------------------------------------------------------- */
+/* ---- Helpers --------------------------------------------------------------
+ */
 
 static uint64_t fnv(const char *s, uint64_t h) {
   h ^= UINT64_C(0xcbf29ce484222325);
@@ -142,16 +143,16 @@ static void fill_point(sim_image *img, int m, int grp, const hal_ss_point *p,
 static const struct {
   const char *name;
   double v;
-} plausible_sf[] = {{"A_SF", -2},  {"V_SF", -1},   {"Hz_SF", -2},
+} plausible_sf[] = {{"A_SF", -2},   {"V_SF", -1},  {"Hz_SF", -2},
                     {"Tmp_SF", -1}, {"PF_SF", -2}, {"DCA_SF", -2},
                     {"DCV_SF", -1}},
-  plausible[] = {{"A", 6.52},       {"AphA", 2.17},    {"AphB", 2.18},
-                 {"AphC", 2.17},    {"PhV", 230.1},    {"PhVphA", 230.1},
-                 {"PhVphB", 229.8}, {"PhVphC", 231.0}, {"PPV", 399.6},
+  plausible[] = {{"A", 6.52},        {"AphA", 2.17},     {"AphB", 2.18},
+                 {"AphC", 2.17},     {"PhV", 230.1},     {"PhVphA", 230.1},
+                 {"PhVphB", 229.8},  {"PhVphC", 231.0},  {"PPV", 399.6},
                  {"PPVphAB", 399.6}, {"PPVphBC", 400.2}, {"PPVphCA", 398.9},
-                 {"LNV", 230.1},    {"LLV", 399.6},    {"Hz", 50.01},
-                 {"PF", 0.99},      {"TmpCab", 35.5},  {"TmpSnk", 41.0},
-                 {"DCV", 380.5},    {"DCA", 11.8},     {"V", 51.2}};
+                 {"LNV", 230.1},     {"LLV", 399.6},     {"Hz", 50.01},
+                 {"PF", 0.99},       {"TmpCab", 35.5},   {"TmpSnk", 41.0},
+                 {"DCV", 380.5},     {"DCA", 11.8},      {"V", 51.2}};
 
 static void make_plausible(sim_image *img, int m) {
   for (size_t i = 0; i < sizeof plausible_sf / sizeof plausible_sf[0]; i++)
@@ -180,7 +181,8 @@ static void fill_model(sim_image *img, int m, uint64_t seed) {
     make_plausible(img, m);
 }
 
-/* ---- Layout ------------------------------------------------------------------ */
+/* ---- Layout
+ * ------------------------------------------------------------------ */
 
 static size_t dev_specs(const sim_dev *d, sim_model_spec *s) {
   size_t n = 0;
@@ -328,8 +330,8 @@ static int build_images(sim_hh *hh) {
       d->own_img = true;
       int rc;
       if (is_vendor(d->model)) {
-        d->m_common = d->m_main = d->m_160 = d->m_701 = d->m_802 =
-            d->m_124 = -1;
+        d->m_common = d->m_main = d->m_160 = d->m_701 = d->m_802 = d->m_124 =
+            -1;
         rc = build_vendor(hh, d);
       } else {
         size_t n = dev_specs(d, specs);
@@ -373,8 +375,7 @@ static int build_images(sim_hh *hh) {
   return 0;
 }
 
-int sim__hh_build(sim_hh *hh, int64_t start_ns,
-                  const sim_household_cfg *tmpl) {
+int sim__hh_build(sim_hh *hh, int64_t start_ns, const sim_household_cfg *tmpl) {
   sim_household_cfg hc = tmpl ? *tmpl : (sim_household_cfg){0};
   hc.seed = hh->seed;
   hh->phys = sim_household_new(&hc, start_ns);
@@ -408,7 +409,8 @@ void sim__hh_destroy(sim_hh *hh) {
   hh->phys = NULL;
 }
 
-/* ---- Following the physics ------------------------------------------------- */
+/* ---- Following the physics -------------------------------------------------
+ */
 
 static void put_f32(uint16_t *r, double v) {
   float f = (float)v;
@@ -578,7 +580,8 @@ void sim__hh_after_write(sim_hh *hh, int dev) {
   sim_household_set_limits(hh->phys, cha, dis);
 }
 
-/* ---- What the devices show ------------------------------------------------- */
+/* ---- What the devices show -------------------------------------------------
+ */
 
 /* The whole watts hal reports for power p sent with scale factor sf: a
  * finer scale factor is exact, a coarser one rounds to its step. */
@@ -614,7 +617,8 @@ void sim__hh_view(const sim_hh *hh, sim_devices_state *out) {
   }
 }
 
-/* ---- State-changing faults -------------------------------------------------- */
+/* ---- State-changing faults --------------------------------------------------
+ */
 
 static bool has_int_sf(const sim_dev *d) {
   return !is_vendor(d->model) && !is_float_model(d->model);
@@ -659,8 +663,8 @@ int sim__dev_rollover(sim_hh *hh, int dev, uint64_t margin_wh) {
   if (!has_int_sf(d) || dev == SIM_DEV_BATTERY || d->model == 701)
     return GL_ENOTSUP;
   int e = d->energy_sf;
-  int64_t span = e >= 0 ? (INT64_C(1) << 32) * pow10i(e)
-                        : (INT64_C(1) << 32) / pow10i(-e);
+  int64_t span =
+      e >= 0 ? (INT64_C(1) << 32) * pow10i(e) : (INT64_C(1) << 32) / pow10i(-e);
   if ((int64_t)margin_wh >= span)
     return GL_EINVAL;
   sim_household_state s;

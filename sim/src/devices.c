@@ -44,7 +44,7 @@ static const uint16_t meter_models[] = {203, 201, 202, 204, 211, 212, 213};
 
 typedef struct conn {
   int fd;
-  int hh;       /* household, or -1 for a control connection */
+  int hh; /* household, or -1 for a control connection */
   bool control;
   uint8_t in[1024];
   size_t inlen;
@@ -183,8 +183,7 @@ int sim_devices_new(const sim_devices_cfg *cfg, gl_clock clock, gl_clock io,
         c.variety ? meter_models[(size_t)i % nm] : c.meter_model;
     for (int k = 0; k < SIM_DEV_COUNT; k++) {
       hh->dev[k].unit_tcp = c.chain_layout ? c.unit[0] : c.unit[k];
-      hh->dev[k].unit_rtu =
-          (uint8_t)(10 * i + (c.chain_layout ? 1 : k + 1));
+      hh->dev[k].unit_rtu = (uint8_t)(10 * i + (c.chain_layout ? 1 : k + 1));
     }
     rc = sim__hh_build(hh, start, &c.household);
     if (rc != 0)
@@ -239,7 +238,8 @@ void sim_devices_free(sim_devices *sd) {
   free(sd);
 }
 
-/* ---- Binding -------------------------------------------------------------- */
+/* ---- Binding --------------------------------------------------------------
+ */
 
 static int listen_on(const char *host, uint16_t port, uint16_t *bound) {
   struct addrinfo hints = {0}, *ai = NULL;
@@ -310,8 +310,8 @@ int sim_devices_bind(sim_devices *sd) {
     uint16_t want = sd->cfg.base_port ? (uint16_t)(sd->cfg.base_port + i) : 0;
     sd->hh[i].listen_fd = listen_on(sd->host, want, &sd->hh[i].port);
     if (sd->hh[i].listen_fd < 0) {
-      GL_ERROR(SIM_LOG, "household %d: cannot listen on %s:%u: %s", i,
-               sd->host, want, strerror(errno));
+      GL_ERROR(SIM_LOG, "household %d: cannot listen on %s:%u: %s", i, sd->host,
+               want, strerror(errno));
       rc = GL_EIO;
       break;
     }
@@ -369,15 +369,15 @@ void sim_devices_print(sim_devices *sd, FILE *out) {
       fprintf(out,
               "listen household=%d tcp=%s:%u inverter=%u battery=%u "
               "meter=%u inverter_model=%s meter_model=%s\n",
-              i, sd->host, hh->port, hh->dev[0].unit_tcp,
-              hh->dev[1].unit_tcp, hh->dev[2].unit_tcp,
-              model_name(hh->dev[0].model, b1, sizeof b1),
+              i, sd->host, hh->port, hh->dev[0].unit_tcp, hh->dev[1].unit_tcp,
+              hh->dev[2].unit_tcp, model_name(hh->dev[0].model, b1, sizeof b1),
               model_name(hh->dev[2].model, b2, sizeof b2));
   }
   if (sd->pty_master >= 0)
     for (int i = 0; i < sd->n; i++)
-      fprintf(out, "listen household=%d rtu=%s inverter=%u battery=%u "
-                   "meter=%u\n",
+      fprintf(out,
+              "listen household=%d rtu=%s inverter=%u battery=%u "
+              "meter=%u\n",
               i, sd->pty_path, sd->hh[i].dev[0].unit_rtu,
               sd->hh[i].dev[1].unit_rtu, sd->hh[i].dev[2].unit_rtu);
   if (sd->ctl_fd >= 0)
@@ -387,7 +387,8 @@ void sim_devices_print(sim_devices *sd, FILE *out) {
   pthread_mutex_unlock(&sd->lock);
 }
 
-/* ---- Requests ------------------------------------------------------------- */
+/* ---- Requests -------------------------------------------------------------
+ */
 
 enum { ACT_REPLY, ACT_DROP, ACT_IGNORE };
 
@@ -513,8 +514,8 @@ static void process_tcp(sim_devices *sd, conn *c) {
     size_t rlen = 0;
     uint32_t delay = 0;
     pthread_mutex_lock(&sd->lock);
-    int act = handle(sd, c->hh, c->in[6], c->in + 7, len - 1u, resp, &rlen,
-                     &delay);
+    int act =
+        handle(sd, c->hh, c->in[6], c->in + 7, len - 1u, resp, &rlen, &delay);
     pthread_mutex_unlock(&sd->lock);
     if (act == ACT_REPLY) {
       c->out[0] = c->in[0];
@@ -561,8 +562,8 @@ static void process_rtu(sim_devices *sd) {
     }
     size_t L = (size_t)need;
     uint16_t crc = sim__crc16(sd->rtu_in, L - 2);
-    bool ok = sd->rtu_in[L - 2] == (crc & 0xFF) &&
-              sd->rtu_in[L - 1] == (crc >> 8);
+    bool ok =
+        sd->rtu_in[L - 2] == (crc & 0xFF) && sd->rtu_in[L - 1] == (crc >> 8);
     if (!ok) {
       sd->rtu_len = 0; /* devices ignore frames with a bad CRC */
       return;
@@ -597,7 +598,8 @@ static void process_rtu(sim_devices *sd) {
   }
 }
 
-/* ---- Control port ----------------------------------------------------------- */
+/* ---- Control port -----------------------------------------------------------
+ */
 
 static void reply(conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -666,9 +668,8 @@ static void control_line(sim_devices *sd, conn *c, char *line) {
             (unsigned long long)st.requests, (unsigned long long)st.reads,
             (unsigned long long)st.writes,
             (unsigned long long)st.writes_applied,
-            (unsigned long long)st.exceptions,
-            (unsigned long long)st.dropped, (unsigned long long)st.delayed,
-            (unsigned long long)st.connections,
+            (unsigned long long)st.exceptions, (unsigned long long)st.dropped,
+            (unsigned long long)st.delayed, (unsigned long long)st.connections,
             (unsigned long long)st.refused);
     }
     return;
@@ -710,7 +711,8 @@ static void process_control(sim_devices *sd, conn *c) {
   }
 }
 
-/* ---- The loop ---------------------------------------------------------------- */
+/* ---- The loop
+ * ---------------------------------------------------------------- */
 
 static conn *new_conn(sim_devices *sd, int fd, int h, bool control) {
   for (int i = 0; i < MAX_CONNS; i++) {
@@ -928,7 +930,8 @@ void sim_devices_join(sim_devices *sd) {
   }
 }
 
-/* ---- Faults and introspection --------------------------------------------- */
+/* ---- Faults and introspection ---------------------------------------------
+ */
 
 int sim_devices_fault(sim_devices *sd, const sim_fault *f) {
   if (!f || f->household >= sd->n || f->device >= SIM_DEV_COUNT)
@@ -1031,8 +1034,8 @@ int sim_devices_point(sim_devices *sd, int h, int dev, uint16_t model,
   sim_hh *hh = &sd->hh[h];
   sim__hh_refresh(hh, gl_clock_now(&sd->clock));
   int m = sim_image_model(hh->dev[dev].img, model, nth);
-  int rc = m < 0 ? GL_ENOENT
-                 : sim_image_point(hh->dev[dev].img, m, grp, point, out);
+  int rc =
+      m < 0 ? GL_ENOENT : sim_image_point(hh->dev[dev].img, m, grp, point, out);
   pthread_mutex_unlock(&sd->lock);
   return rc;
 }

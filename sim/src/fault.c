@@ -17,11 +17,11 @@ static const struct {
   const char *name;
   int kind;
 } kinds[] = {
-    {"delay", SIM_FAULT_DELAY},     {"drop", SIM_FAULT_DROP},
+    {"delay", SIM_FAULT_DELAY},         {"drop", SIM_FAULT_DROP},
     {"exception", SIM_FAULT_EXCEPTION}, {"sf", SIM_FAULT_SF},
-    {"reset", SIM_FAULT_RESET},     {"rollover", SIM_FAULT_ROLLOVER},
-    {"len65", SIM_FAULT_LEN65},     {"offline", SIM_FAULT_OFFLINE},
-    {"online", SIM_FAULT_ONLINE},   {"clear", SIM_FAULT_CLEAR},
+    {"reset", SIM_FAULT_RESET},         {"rollover", SIM_FAULT_ROLLOVER},
+    {"len65", SIM_FAULT_LEN65},         {"offline", SIM_FAULT_OFFLINE},
+    {"online", SIM_FAULT_ONLINE},       {"clear", SIM_FAULT_CLEAR},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -60,8 +60,9 @@ int sim_fault_parse(const char *text, sim_fault *f, char *err, size_t errlen) {
   char *save = NULL;
   char *tok = strtok_r(buf, " \t\r\n", &save);
   if (!tok)
-    return fail(err, errlen, "empty fault (kinds: delay drop exception sf "
-                             "reset rollover len65 offline online clear)");
+    return fail(err, errlen,
+                "empty fault (kinds: delay drop exception sf "
+                "reset rollover len65 offline online clear)");
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (strcmp(tok, kinds[i].name) == 0)
       f->kind = kinds[i].kind;

@@ -215,8 +215,7 @@ uint64_t sim_household_advance(sim_household *h, int64_t now_ns) {
   /* Whole milliseconds only, so energies stay exact integers. */
   now_ns -= now_ns % GL_NS_PER_MS;
   while (h->st.time_ns < now_ns) {
-    int64_t cell_end =
-        (gl_floor_div(h->st.time_ns, STEP_NS) + 1) * STEP_NS;
+    int64_t cell_end = (gl_floor_div(h->st.time_ns, STEP_NS) + 1) * STEP_NS;
     int64_t to = now_ns < cell_end ? now_ns : cell_end;
     int64_t dt = to - h->st.time_ns;
     dt -= dt % GL_NS_PER_MS;
@@ -228,7 +227,6 @@ uint64_t sim_household_advance(sim_household *h, int64_t now_ns) {
   return steps;
 }
 
-void sim_household_state_get(const sim_household *h,
-                             sim_household_state *out) {
+void sim_household_state_get(const sim_household *h, sim_household_state *out) {
   *out = h->st;
 }

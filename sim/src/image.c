@@ -60,10 +60,11 @@ void sim_image_free(sim_image *img) {
   free(img);
 }
 
-/* ---- Blocks ---------------------------------------------------------------- */
+/* ---- Blocks ----------------------------------------------------------------
+ */
 
-static block *find_block(const sim_image *img, hal_regtype table,
-                         uint32_t addr, uint32_t n) {
+static block *find_block(const sim_image *img, hal_regtype table, uint32_t addr,
+                         uint32_t n) {
   for (size_t i = 0; i < img->nblocks; i++) {
     block *b = &img->blocks[i];
     if (b->table == table && addr >= b->addr && addr + n <= b->addr + b->n)
@@ -133,7 +134,8 @@ int sim_image_poke(sim_image *img, hal_regtype table, uint16_t addr,
   return 0;
 }
 
-/* ---- Encoding ------------------------------------------------------------- */
+/* ---- Encoding -------------------------------------------------------------
+ */
 
 /* Big-endian, high word first: written without hal's helpers on purpose,
  * so the decoder is checked against an independent encoder. */
@@ -395,7 +397,8 @@ int sim_image_point(const sim_image *img, int m, int grp, const char *point,
   return 0;
 }
 
-/* ---- SunSpec layout ------------------------------------------------------- */
+/* ---- SunSpec layout -------------------------------------------------------
+ */
 
 int sim_image_model(const sim_image *img, uint16_t id, unsigned nth) {
   for (size_t i = 0; i < img->nmodels; i++)
@@ -447,10 +450,10 @@ int sim_image_sunspec(sim_image *img, uint16_t base,
     const hal_ss_model *def = hal_ss_model_find(models[i].id);
     if (!def)
       return GL_ENOENT;
-    uint32_t len = models[i].length
-                       ? models[i].length
-                       : def->length + (uint32_t)models[i].repeats *
-                                           def->group_length;
+    uint32_t len =
+        models[i].length
+            ? models[i].length
+            : def->length + (uint32_t)models[i].repeats * def->group_length;
     total += 2 + len;
   }
   total += 2;
@@ -470,10 +473,10 @@ int sim_image_sunspec(sim_image *img, uint16_t base,
   uint32_t a = 2;
   for (size_t i = 0; i < n; i++) {
     const hal_ss_model *def = hal_ss_model_find(models[i].id);
-    uint32_t len = models[i].length
-                       ? models[i].length
-                       : def->length + (uint32_t)models[i].repeats *
-                                           def->group_length;
+    uint32_t len =
+        models[i].length
+            ? models[i].length
+            : def->length + (uint32_t)models[i].repeats * def->group_length;
     model_inst *mi = &img->models[img->nmodels];
     memset(mi, 0, sizeof *mi);
     mi->id = def->id;
@@ -505,8 +508,8 @@ int sim_image_sunspec(sim_image *img, uint16_t base,
     }
     r[0] = def->id;
     r[1] = (uint16_t)len;
-    mi->vals[0] = (sim_point_value){.implemented = true, .i = def->id,
-                                    .u = def->id};
+    mi->vals[0] =
+        (sim_point_value){.implemented = true, .i = def->id, .u = def->id};
     mi->vals[1] = (sim_point_value){.implemented = true, .i = len, .u = len};
     /* ID and L are not writable even if a definition said so. */
     b->wr[a] = b->wr[a + 1] = 0;

@@ -59,8 +59,7 @@ int sim__pdu_parse(const uint8_t *pdu, size_t len, sim_mb_req *req) {
     req->addr = be16(pdu + 1);
     req->n = be16(pdu + 3);
     uint8_t bc = pdu[5];
-    if (req->n < 1 || req->n > 123 || bc != 2 * req->n ||
-        len != 6u + bc)
+    if (req->n < 1 || req->n > 123 || bc != 2 * req->n || len != 6u + bc)
       return HAL_EXC_ILLEGAL_VALUE;
     if ((uint32_t)req->addr + req->n > 65536u)
       return HAL_EXC_ILLEGAL_ADDRESS;

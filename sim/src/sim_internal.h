@@ -59,8 +59,7 @@ typedef struct sim_hh {
 
 /* Build the devices and images of a household (models already chosen in
  * hh->dev[k].model). Returns 0 or a GL_E* code. */
-int sim__hh_build(sim_hh *hh, int64_t start_ns,
-                  const sim_household_cfg *tmpl);
+int sim__hh_build(sim_hh *hh, int64_t start_ns, const sim_household_cfg *tmpl);
 
 /* Release what sim__hh_build made. */
 void sim__hh_destroy(sim_hh *hh);
@@ -81,7 +80,8 @@ int sim__dev_reset(sim_hh *hh, int dev);
 int sim__dev_rollover(sim_hh *hh, int dev, uint64_t margin_wh);
 int sim__dev_len65(sim_hh *hh, int dev, bool on);
 
-/* ---- Modbus PDUs ------------------------------------------------------------ */
+/* ---- Modbus PDUs ------------------------------------------------------------
+ */
 
 typedef struct sim_mb_req {
   uint8_t unit;

@@ -102,10 +102,27 @@ static bool parse_model(const char *v, bool inverter, uint16_t *out) {
 }
 
 enum {
-  OPT_HOST = 256, OPT_PORT, OPT_UNITS, OPT_RTU, OPT_NO_TCP, OPT_INVERTER,
-  OPT_METER, OPT_VARIETY, OPT_CHAIN, OPT_BASE, OPT_MAX_CLIENTS, OPT_SPEED,
-  OPT_START, OPT_SEED, OPT_PV_PEAK, OPT_BATTERY_WH, OPT_NO_BATTERY,
-  OPT_CONTROL, OPT_CONTROL_PORT, OPT_FAULT, OPT_LOG_LEVEL
+  OPT_HOST = 256,
+  OPT_PORT,
+  OPT_UNITS,
+  OPT_RTU,
+  OPT_NO_TCP,
+  OPT_INVERTER,
+  OPT_METER,
+  OPT_VARIETY,
+  OPT_CHAIN,
+  OPT_BASE,
+  OPT_MAX_CLIENTS,
+  OPT_SPEED,
+  OPT_START,
+  OPT_SEED,
+  OPT_PV_PEAK,
+  OPT_BATTERY_WH,
+  OPT_NO_BATTERY,
+  OPT_CONTROL,
+  OPT_CONTROL_PORT,
+  OPT_FAULT,
+  OPT_LOG_LEVEL
 };
 
 #define MAX_FAULTS 32
@@ -215,8 +232,9 @@ int sim_cmd_devices(int argc, char **argv) {
       break;
     case OPT_START:
       if (gl_time_parse(optarg, &start) != 0) {
-        fprintf(stderr, "gridlet-sim devices: bad --start \"%s\" (RFC 3339, "
-                        "e.g. 2026-06-21T06:00:00Z)\n",
+        fprintf(stderr,
+                "gridlet-sim devices: bad --start \"%s\" (RFC 3339, "
+                "e.g. 2026-06-21T06:00:00Z)\n",
                 optarg);
         return 2;
       }
@@ -267,8 +285,7 @@ int sim_cmd_devices(int argc, char **argv) {
     case OPT_LOG_LEVEL: {
       int level;
       if (gl_log_level_parse(optarg, &level) != 0) {
-        fprintf(stderr, "gridlet-sim devices: bad log level \"%s\"\n",
-                optarg);
+        fprintf(stderr, "gridlet-sim devices: bad log level \"%s\"\n", optarg);
         return 2;
       }
       gl_log_set_level(level);
@@ -308,8 +325,7 @@ int sim_cmd_devices(int argc, char **argv) {
   for (int i = 0; rc == 0 && i < nfaults; i++) {
     int frc = sim_devices_fault(sd, &faults[i]);
     if (frc != 0) {
-      GL_ERROR("sim", "fault %d does not apply: %s", i + 1,
-               gl_strerror(frc));
+      GL_ERROR("sim", "fault %d does not apply: %s", i + 1, gl_strerror(frc));
       rc = frc;
     }
   }
@@ -323,7 +339,8 @@ int sim_cmd_devices(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     sim_devices_print(sd, stdout);
-    GL_INFO("sim", "serving %d household(s)%s", cfg.households ? cfg.households : 1,
+    GL_INFO("sim", "serving %d household(s)%s",
+            cfg.households ? cfg.households : 1,
             speed > 1 ? " on an accelerated clock" : "");
     rc = sim_devices_run(sd);
     running = NULL;

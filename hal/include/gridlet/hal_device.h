@@ -68,15 +68,15 @@ typedef struct hal_reading {
    * factor outside -10..10 or a value that does not fit. Any other code:
    * the read failed (as returned by the link). */
   int status;
-  int64_t value;  /* in the quantity's unit (hal_qty_unit), sign applied */
-  uint64_t raw;   /* the register value as read (two's complement bits for
-                     signed types; floats: their value floored / rounded
-                     like `value`, before sign) */
+  int64_t value;    /* in the quantity's unit (hal_qty_unit), sign applied */
+  uint64_t raw;     /* the register value as read (two's complement bits for
+                       signed types; floats: their value floored / rounded
+                       like `value`, before sign) */
   uint8_t raw_bits; /* 16, 32 or 64 for integer registers; 0 for floats */
-  int8_t exp;     /* value = sign * raw * 10^exp for integer registers */
-  int8_t sf;      /* the device's SunSpec scale factor read with it (0 if
-                     none) */
-  uint16_t model; /* SunSpec model it came from; 0 for vendor registers */
+  int8_t exp;       /* value = sign * raw * 10^exp for integer registers */
+  int8_t sf;        /* the device's SunSpec scale factor read with it (0 if
+                       none) */
+  uint16_t model;   /* SunSpec model it came from; 0 for vendor registers */
 } hal_reading;
 
 typedef struct hal_sample {
@@ -160,8 +160,8 @@ typedef struct hal_device_stats {
   uint64_t polls_failed;
   uint64_t polls_skipped; /* returned at once while waiting (offline) */
   uint64_t discoveries;
-  uint64_t map_changes;   /* ID/length check failed: map changed */
-  uint64_t bad_values;    /* scale factors out of range, overflows */
+  uint64_t map_changes; /* ID/length check failed: map changed */
+  uint64_t bad_values;  /* scale factors out of range, overflows */
 } hal_device_stats;
 
 /* hal_device_stats_get - counters so far. */

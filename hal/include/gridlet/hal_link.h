@@ -117,20 +117,20 @@ const char *hal_link_name(const hal_link *link);
 const char *hal_link_describe(hal_link *link);
 
 typedef struct hal_link_stats {
-  uint64_t requests;        /* requests asked for (read + write) */
-  uint64_t attempts;        /* requests put on the wire, retries included */
-  uint64_t ok;              /* requests that succeeded */
+  uint64_t requests; /* requests asked for (read + write) */
+  uint64_t attempts; /* requests put on the wire, retries included */
+  uint64_t ok;       /* requests that succeeded */
   uint64_t retries;
-  uint64_t timeouts;        /* attempts that timed out */
-  uint64_t exceptions;      /* attempts answered with an exception */
-  uint64_t proto_errors;    /* attempts with a malformed response */
-  uint64_t conn_failures;   /* failed (re)connection attempts */
-  uint64_t connects;        /* successful connections */
-  uint64_t fast_fails;      /* requests refused while waiting to reconnect */
-  uint64_t writes;          /* writes sent */
-  uint64_t writes_refused;  /* writes refused because writing is off */
-  int last_error;           /* last failure (GL_E*), 0 if none yet */
-  uint8_t last_exception;   /* last exception code seen, 0 if none */
+  uint64_t timeouts;       /* attempts that timed out */
+  uint64_t exceptions;     /* attempts answered with an exception */
+  uint64_t proto_errors;   /* attempts with a malformed response */
+  uint64_t conn_failures;  /* failed (re)connection attempts */
+  uint64_t connects;       /* successful connections */
+  uint64_t fast_fails;     /* requests refused while waiting to reconnect */
+  uint64_t writes;         /* writes sent */
+  uint64_t writes_refused; /* writes refused because writing is off */
+  int last_error;          /* last failure (GL_E*), 0 if none yet */
+  uint8_t last_exception;  /* last exception code seen, 0 if none */
 } hal_link_stats;
 
 /* hal_link_stats_get - a snapshot of the counters. */

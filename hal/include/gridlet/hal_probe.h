@@ -24,10 +24,10 @@ extern "C" {
 #endif
 
 typedef struct hal_probe_opts {
-  uint8_t unit;              /* 0: the profile's, else 1 */
+  uint8_t unit;               /* 0: the profile's, else 1 */
   const hal_profile *profile; /* NULL: SunSpec discovery only */
-  bool all_points;           /* also print points that are not implemented */
-  bool no_points;            /* print the model chain only */
+  bool all_points;            /* also print points that are not implemented */
+  bool no_points;             /* print the model chain only */
 } hal_probe_opts;
 
 /*

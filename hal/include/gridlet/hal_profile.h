@@ -134,9 +134,9 @@ typedef struct hal_profile {
   char name[HAL_PROFILE_NAME_MAX];
   char description[HAL_PROFILE_TEXT_MAX];
   char source[HAL_PROFILE_TEXT_MAX];
-  int kind;              /* hal_profile_kind */
-  uint8_t unit;          /* default unit id, 0 = none given */
-  uint8_t merge_gap;     /* registers kind */
+  int kind;               /* hal_profile_kind */
+  uint8_t unit;           /* default unit id, 0 = none given */
+  uint8_t merge_gap;      /* registers kind */
   uint16_t control_model; /* 124, or 0: no control, never write */
   hal_qty_map q[HAL_Q_COUNT];
 } hal_profile;

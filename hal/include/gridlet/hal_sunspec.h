@@ -79,16 +79,16 @@ typedef enum hal_ss_type {
 #define HAL_SS_SF_POINT 0x08u  /* scale factor is the point sf_index */
 
 typedef struct hal_ss_point {
-  const char *name;   /* "TotWhImp" */
-  const char *label;  /* "Total Watt-hours Imported" ("" if none) */
-  const char *units;  /* "Wh" ("" if none) */
-  uint16_t offset;    /* registers from the model's ID register (or from the
-                         start of one repeating-group instance) */
-  uint16_t size;      /* registers */
-  uint8_t type;       /* hal_ss_type */
-  uint8_t flags;      /* HAL_SS_* */
-  int16_t sf_index;   /* HAL_SS_SF_POINT: index into the model's points[] */
-  int8_t sf_fixed;    /* HAL_SS_SF_FIXED: the constant exponent */
+  const char *name;  /* "TotWhImp" */
+  const char *label; /* "Total Watt-hours Imported" ("" if none) */
+  const char *units; /* "Wh" ("" if none) */
+  uint16_t offset;   /* registers from the model's ID register (or from the
+                        start of one repeating-group instance) */
+  uint16_t size;     /* registers */
+  uint8_t type;      /* hal_ss_type */
+  uint8_t flags;     /* HAL_SS_* */
+  int16_t sf_index;  /* HAL_SS_SF_POINT: index into the model's points[] */
+  int8_t sf_fixed;   /* HAL_SS_SF_FIXED: the constant exponent */
 } hal_ss_point;
 
 typedef struct hal_ss_model {
@@ -175,7 +175,8 @@ int hal_ss_decode(const hal_ss_model *m, const hal_ss_point *p,
 size_t hal_ss_decode_string(const hal_ss_point *p, const uint16_t *regs,
                             size_t nregs, char *buf, size_t size);
 
-/* ---- Scaling -------------------------------------------------------------- */
+/* ---- Scaling --------------------------------------------------------------
+ */
 
 typedef enum hal_round {
   HAL_ROUND_NEAREST, /* half away from zero: instantaneous values */
@@ -201,7 +202,8 @@ int hal_scale_uint(uint64_t raw, int exp, hal_round mode, int64_t *out);
  */
 int hal_scale_double(double f, int exp, hal_round mode, int64_t *out);
 
-/* ---- Discovery ------------------------------------------------------------ */
+/* ---- Discovery ------------------------------------------------------------
+ */
 
 #define HAL_SS_MARKER_HI 0x5375u /* "Su" */
 #define HAL_SS_MARKER_LO 0x6e53u /* "nS" */
@@ -210,15 +212,15 @@ int hal_scale_double(double f, int exp, hal_round mode, int64_t *out);
 
 typedef struct hal_ss_model_ref {
   uint16_t id;
-  uint16_t length;   /* L as the device reports it */
-  uint16_t addr;     /* address of the model's ID register */
-  uint8_t device;    /* sub-device index: 0 for the first model 1, ... */
+  uint16_t length;         /* L as the device reports it */
+  uint16_t addr;           /* address of the model's ID register */
+  uint8_t device;          /* sub-device index: 0 for the first model 1, ... */
   const hal_ss_model *def; /* NULL when gridlet does not know the model */
 } hal_ss_model_ref;
 
 typedef struct hal_ss_map {
-  uint16_t base;  /* address of the "SunS" marker */
-  uint16_t n;     /* models found (end marker not counted) */
+  uint16_t base; /* address of the "SunS" marker */
+  uint16_t n;    /* models found (end marker not counted) */
   uint8_t n_devices;
   bool truncated; /* more than HAL_SS_MAX_MODELS models: the rest ignored */
   hal_ss_model_ref models[HAL_SS_MAX_MODELS];

@@ -90,23 +90,27 @@ typedef struct hal_transport {
   void *ctx;
 } hal_transport;
 
-/* ---- Endpoints ------------------------------------------------------------ */
+/* ---- Endpoints ------------------------------------------------------------
+ */
 
-typedef enum hal_endpoint_kind { HAL_EP_TCP = 1, HAL_EP_RTU = 2 } hal_endpoint_kind;
+typedef enum hal_endpoint_kind {
+  HAL_EP_TCP = 1,
+  HAL_EP_RTU = 2
+} hal_endpoint_kind;
 
 #define HAL_HOST_MAX 256
 #define HAL_DEVICE_MAX 256
 
 /* Where a device is. Zero fields take the defaults named below. */
 typedef struct hal_endpoint {
-  int kind;                 /* hal_endpoint_kind */
-  char host[HAL_HOST_MAX];  /* TCP: name or address (IPv6 without []) */
-  uint16_t port;            /* TCP: 0 = 502 */
+  int kind;                    /* hal_endpoint_kind */
+  char host[HAL_HOST_MAX];     /* TCP: name or address (IPv6 without []) */
+  uint16_t port;               /* TCP: 0 = 502 */
   char device[HAL_DEVICE_MAX]; /* RTU: "/dev/ttyUSB0" */
-  uint32_t baud;            /* RTU: 0 = 9600 */
-  char parity;              /* RTU: 'N', 'E' or 'O'; 0 = 'N' */
-  uint8_t data_bits;        /* RTU: 7 or 8; 0 = 8 */
-  uint8_t stop_bits;        /* RTU: 1 or 2; 0 = 1 */
+  uint32_t baud;               /* RTU: 0 = 9600 */
+  char parity;                 /* RTU: 'N', 'E' or 'O'; 0 = 'N' */
+  uint8_t data_bits;           /* RTU: 7 or 8; 0 = 8 */
+  uint8_t stop_bits;           /* RTU: 1 or 2; 0 = 1 */
 } hal_endpoint;
 
 /*

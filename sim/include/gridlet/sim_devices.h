@@ -69,22 +69,22 @@ typedef enum sim_dev_kind {
 
 /* Zero fields take the defaults in brackets. */
 typedef struct sim_devices_cfg {
-  int households;         /* 1..SIM_MAX_HOUSEHOLDS [1] */
-  const char *bind_host;  /* [127.0.0.1] */
-  uint16_t base_port;     /* household i on base_port + i; 0: any free */
+  int households;              /* 1..SIM_MAX_HOUSEHOLDS [1] */
+  const char *bind_host;       /* [127.0.0.1] */
+  uint16_t base_port;          /* household i on base_port + i; 0: any free */
   uint8_t unit[SIM_DEV_COUNT]; /* TCP unit ids [1, 2, 3] */
-  bool tcp_off;           /* serve no TCP ports (RTU only) */
-  bool rtu;               /* also serve one RTU bus on a pty */
-  uint32_t sunspec_base;  /* 40000 or 50000, SIM_SUNSPEC_BASE_0 [40000] */
-  uint16_t inverter_model; /* see above [103] */
-  uint16_t meter_model;   /* see above [203] */
-  bool variety;           /* household i uses the i-th model of each list */
-  bool chain_layout;      /* inverter, battery and meter in one chain */
-  int max_clients;        /* connections per port [4] */
-  bool control;           /* open a control port (line protocol) */
-  uint16_t control_port;  /* [any free] */
+  bool tcp_off;                /* serve no TCP ports (RTU only) */
+  bool rtu;                    /* also serve one RTU bus on a pty */
+  uint32_t sunspec_base;       /* 40000 or 50000, SIM_SUNSPEC_BASE_0 [40000] */
+  uint16_t inverter_model;     /* see above [103] */
+  uint16_t meter_model;        /* see above [203] */
+  bool variety;          /* household i uses the i-th model of each list */
+  bool chain_layout;     /* inverter, battery and meter in one chain */
+  int max_clients;       /* connections per port [4] */
+  bool control;          /* open a control port (line protocol) */
+  uint16_t control_port; /* [any free] */
   sim_household_cfg household; /* template; seeds differ per household */
-  int64_t start_ns;       /* household clocks start [clock now] */
+  int64_t start_ns;            /* household clocks start [clock now] */
 } sim_devices_cfg;
 
 /* ---- Faults -------------------------------------------------------------- */
@@ -108,11 +108,11 @@ typedef struct sim_fault {
   int device;     /* sim_dev_kind, -1: all */
   uint32_t count; /* requests affected; 0: until cleared */
   uint32_t ms;
-  uint8_t code;   /* exception code, 1..255 [4: device failure] */
-  int sf;         /* power scale factor, -3..3 */
-  int energy_sf;  /* energy scale factor, -3..3 */
+  uint8_t code;    /* exception code, 1..255 [4: device failure] */
+  int sf;          /* power scale factor, -3..3 */
+  int energy_sf;   /* energy scale factor, -3..3 */
   uint64_t margin; /* Wh before a rollover [100] */
-  int value;      /* len65: 1 on, 0 off [1] */
+  int value;       /* len65: 1 on, 0 off [1] */
 } sim_fault;
 
 /*
@@ -191,22 +191,22 @@ int sim_devices_state_get(sim_devices *sd, int household,
  * device `dev` of household h, the nth instance of `model` in its image,
  * repeating-group instance grp (-1: fixed block). Advances to now first.
  */
-int sim_devices_point(sim_devices *sd, int household, int dev,
-                      uint16_t model, unsigned nth, int grp,
-                      const char *point, sim_point_value *out);
+int sim_devices_point(sim_devices *sd, int household, int dev, uint16_t model,
+                      unsigned nth, int grp, const char *point,
+                      sim_point_value *out);
 
 /* sim_devices_chain - model ids of device dev's image, in order. Returns
  * how many (at most max written). */
-size_t sim_devices_chain(sim_devices *sd, int household, int dev,
-                         uint16_t *ids, size_t max);
+size_t sim_devices_chain(sim_devices *sd, int household, int dev, uint16_t *ids,
+                         size_t max);
 
 typedef struct sim_devices_stats {
-  uint64_t requests;    /* Modbus requests received */
+  uint64_t requests; /* Modbus requests received */
   uint64_t reads;
-  uint64_t writes;      /* write requests received (function 6 or 16) */
+  uint64_t writes; /* write requests received (function 6 or 16) */
   uint64_t writes_applied;
-  uint64_t exceptions;  /* exception responses sent */
-  uint64_t dropped;     /* requests left unanswered by a fault */
+  uint64_t exceptions; /* exception responses sent */
+  uint64_t dropped;    /* requests left unanswered by a fault */
   uint64_t delayed;
   uint64_t connections; /* TCP connections accepted */
   uint64_t refused;     /* over max_clients or offline */

@@ -34,16 +34,16 @@ extern "C" {
 
 /* Household parameters; zero fields take the defaults in brackets. */
 typedef struct sim_household_cfg {
-  uint32_t pv_peak_w;      /* clear-sky peak PV output [5000] */
-  uint32_t load_base_w;    /* standby load [250] */
-  uint32_t load_peak_w;    /* evening peak on top of the base [2000] */
-  uint32_t battery_wh;     /* usable capacity; 0 with no_battery [10000] */
-  uint32_t battery_max_w;  /* charge and discharge limit [3000] */
+  uint32_t pv_peak_w;       /* clear-sky peak PV output [5000] */
+  uint32_t load_base_w;     /* standby load [250] */
+  uint32_t load_peak_w;     /* evening peak on top of the base [2000] */
+  uint32_t battery_wh;      /* usable capacity; 0 with no_battery [10000] */
+  uint32_t battery_max_w;   /* charge and discharge limit [3000] */
   uint32_t battery_eff_pct; /* round-trip efficiency, 50..100 [90] */
-  uint32_t reserve_pct;    /* never discharge below [10] */
-  uint32_t soc_start_pct;  /* state of charge at start [50] */
+  uint32_t reserve_pct;     /* never discharge below [10] */
+  uint32_t soc_start_pct;   /* state of charge at start [50] */
   bool no_battery;
-  int32_t utc_offset_s;    /* local solar time = UTC + offset [0] */
+  int32_t utc_offset_s; /* local solar time = UTC + offset [0] */
   uint64_t seed;
 } sim_household_cfg;
 

@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const hal_qty_map *m = &p.q[q];
       if (!m->mapped)
         continue;
-      if ((m->sign != 1 && m->sign != -1) || m->scale < -10 ||
-          m->scale > 10 || m->n_alts > HAL_PROFILE_ALTS ||
+      if ((m->sign != 1 && m->sign != -1) || m->scale < -10 || m->scale > 10 ||
+          m->n_alts > HAL_PROFILE_ALTS ||
           (hal_qty_is_counter(q) && m->sign < 0))
         __builtin_trap();
       for (int a = 0; a < m->n_alts; a++) {

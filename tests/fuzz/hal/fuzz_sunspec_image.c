@@ -51,8 +51,7 @@ static void check_points(const hal_ss_model *m, const uint16_t *regs,
       __builtin_trap();
     if (v.has_sf && v.sf_status == 0 && (v.sf < -10 || v.sf > 10))
       __builtin_trap();
-    if (hal_ss_decode_string(&m->points[i], regs, n, s, sizeof s) >=
-        sizeof s)
+    if (hal_ss_decode_string(&m->points[i], regs, n, s, sizeof s) >= sizeof s)
       __builtin_trap();
   }
   if (!m->group_points || !m->group_length)
@@ -108,9 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (n)
     hal_memdev_set(md, 1, HAL_REG_HOLDING, base, regs, n, true);
   hal_link_cfg lc = {.attempts = 1, .allow_write = data[0] & 0x80};
-  hal_link *link = hal_link_new(hal_memdev_transport(md), &lc,
-                                gl_manual_clock_clock(mc),
-                                gl_seeded_rand_rand(sr), "fuzz");
+  hal_link *link =
+      hal_link_new(hal_memdev_transport(md), &lc, gl_manual_clock_clock(mc),
+                   gl_seeded_rand_rand(sr), "fuzz");
   for (size_t k = 0; link && k < sizeof profiles / sizeof profiles[0]; k++) {
     hal_profile p;
     if (hal_profile_parse("p", profiles[k], strlen(profiles[k]), &p, NULL))

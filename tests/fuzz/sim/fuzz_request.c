@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[160];
     if (sim_fault_parse(text, &f, err, sizeof err) == 0) {
       if (f.household < -1 || f.household >= SIM_MAX_HOUSEHOLDS ||
-          f.device < -1 || f.device >= SIM_DEV_COUNT || f.sf < -3 ||
-          f.sf > 3 || f.kind < SIM_FAULT_DELAY || f.kind > SIM_FAULT_CLEAR)
+          f.device < -1 || f.device >= SIM_DEV_COUNT || f.sf < -3 || f.sf > 3 ||
+          f.kind < SIM_FAULT_DELAY || f.kind > SIM_FAULT_CLEAR)
         __builtin_trap();
     } else if (!err[0]) {
       __builtin_trap();

@@ -50,8 +50,8 @@ static int setup(void **state) {
   f->sr = gl_seeded_rand_new(3);
   sim_devices_cfg cfg = {.households = 1};
   assert_int_equal(sim_devices_new(&cfg, gl_manual_clock_clock(f->mc),
-                                   gl_clock_real(),
-                                   gl_seeded_rand_rand(f->sr), &f->sd),
+                                   gl_clock_real(), gl_seeded_rand_rand(f->sr),
+                                   &f->sd),
                    0);
   assert_int_equal(sim_devices_bind(f->sd), 0);
   assert_int_equal(sim_devices_start(f->sd), 0);
@@ -68,8 +68,8 @@ static int setup(void **state) {
   f->link = hal_link_new(t, &lc, gl_manual_clock_clock(f->mc),
                          gl_seeded_rand_rand(f->sr), "faults");
   hal_profile p = profile("sunspec-meter");
-  hal_device_cfg dc = {.unit = 3, .name = "meter",
-                       .offline_min_ns = 5 * GL_NS_PER_SEC};
+  hal_device_cfg dc = {
+      .unit = 3, .name = "meter", .offline_min_ns = 5 * GL_NS_PER_SEC};
   f->meter = hal_device_new(f->link, &p, &dc);
   hal_sample s;
   assert_int_equal(hal_device_poll(f->meter, &s), 0);
@@ -241,8 +241,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_faults_long_delay_times_out_and_is_retried, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_faults_dropped_responses_are_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_faults_dropped_responses_are_retried,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_faults_silent_device_goes_offline_and_returns, setup, teardown),
       cmocka_unit_test_setup_teardown(

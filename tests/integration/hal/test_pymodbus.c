@@ -68,8 +68,8 @@ static int setup(void **state) {
   gt_path(logp, f->dir, "server.log");
   uint16_t p = gt_free_port();
   snprintf(port, sizeof port, "%u", p);
-  char *argv[] = {(char *)py, script,  "--port", port, "--json-dir",
-                  jdir,       "--expect", exp,   NULL};
+  char *argv[] = {(char *)py, script,     "--port", port, "--json-dir",
+                  jdir,       "--expect", exp,      NULL};
   f->server = gt_proc_start(argv, logp, NULL);
   if (!gt_wait_port(p, 20000)) {
     char *log = gt_read_file(logp, NULL);
@@ -185,8 +185,8 @@ static void test_pymodbus_image_reads_exactly(void **state) {
     for (size_t got = 0; got < n;) {
       uint16_t c = (uint16_t)(n - got > 125 ? 125 : n - got);
       assert_int_equal(hal_link_read(f->link, 1, HAL_REG_HOLDING,
-                                     (uint16_t)(ref->addr + got), c,
-                                     regs + got, NULL),
+                                     (uint16_t)(ref->addr + got), c, regs + got,
+                                     NULL),
                        0);
       got += c;
     }
@@ -219,19 +219,19 @@ static void test_pymodbus_profile_poll(void **state) {
   char path[GT_PATH_MAX];
   hal_profile p;
   gl_conf_errors errs;
-  assert_int_equal(hal_profile_load(gt_source_path(path,
-                                                   "hal/profiles/"
-                                                   "sunspec-meter.profile"),
-                                    &p, &errs),
-                   0);
+  assert_int_equal(
+      hal_profile_load(gt_source_path(path, "hal/profiles/"
+                                            "sunspec-meter.profile"),
+                       &p, &errs),
+      0);
   hal_device_cfg dc = {.unit = 1};
   hal_device *d = hal_device_new(f->link, &p, &dc);
   hal_sample s;
   assert_int_equal(hal_device_poll(d, &s), 0);
   const cJSON *em;
   const cJSON *pts = NULL;
-  cJSON_ArrayForEach(em, cJSON_GetObjectItemCaseSensitive(f->expect,
-                                                          "models")) {
+  cJSON_ArrayForEach(em,
+                     cJSON_GetObjectItemCaseSensitive(f->expect, "models")) {
     if (num(em, "id") == 203)
       pts = cJSON_GetObjectItemCaseSensitive(em, "points");
   }
@@ -246,9 +246,9 @@ static void test_pymodbus_profile_poll(void **state) {
     const hal_reading *r = &s.r[map[i].q];
     assert_int_equal(r->model, 203);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(pts, map[i].point);
-    if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e,
-                                                                     "kind")),
-               "ni") == 0) {
+    if (strcmp(
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "kind")),
+            "ni") == 0) {
       assert_int_equal(r->status, GL_ENOTSUP);
       continue;
     }

@@ -38,11 +38,13 @@ static fx *bus_up(int households, bool variety) {
   fx *f = calloc(1, sizeof *f);
   f->mc = gl_manual_clock_new(NOON);
   f->sr = gl_seeded_rand_new(9);
-  sim_devices_cfg cfg = {.households = households, .variety = variety,
-                         .rtu = true, .tcp_off = true};
+  sim_devices_cfg cfg = {.households = households,
+                         .variety = variety,
+                         .rtu = true,
+                         .tcp_off = true};
   assert_int_equal(sim_devices_new(&cfg, gl_manual_clock_clock(f->mc),
-                                   gl_clock_real(),
-                                   gl_seeded_rand_rand(f->sr), &f->sd),
+                                   gl_clock_real(), gl_seeded_rand_rand(f->sr),
+                                   &f->sd),
                    0);
   assert_int_equal(sim_devices_bind(f->sd), 0);
   assert_int_equal(sim_devices_start(f->sd), 0);
@@ -59,8 +61,8 @@ static fx *bus_up(int households, bool variety) {
   hal_link_cfg lc = {.timeout_ns = 500 * GL_NS_PER_MS,
                      .pause_ns = 2 * GL_NS_PER_MS,
                      .unit_pause_ns = 5 * GL_NS_PER_MS};
-  f->link = hal_link_new(t, &lc, gl_clock_real(), gl_seeded_rand_rand(f->sr),
-                         "rtu");
+  f->link =
+      hal_link_new(t, &lc, gl_clock_real(), gl_seeded_rand_rand(f->sr), "rtu");
   assert_non_null(f->link);
   return f;
 }
@@ -126,8 +128,8 @@ static void test_rtu_profiles_on_a_shared_bus(void **state) {
    * repeated. */
   sim_fault ft;
   char err[100];
-  assert_int_equal(sim_fault_parse("drop household=1 device=meter count=1",
-                                   &ft, err, sizeof err),
+  assert_int_equal(sim_fault_parse("drop household=1 device=meter count=1", &ft,
+                                   err, sizeof err),
                    0);
   assert_int_equal(sim_devices_fault(f->sd, &ft), 0);
   hal_sample s;
@@ -138,9 +140,9 @@ static void test_rtu_profiles_on_a_shared_bus(void **state) {
   /* A unit nobody answers to on the bus times out. */
   uint16_t r[2];
   gl_log_set_level(GL_LOG_ERROR);
-  assert_int_equal(hal_link_read(f->link, 200, HAL_REG_HOLDING, 40000, 2, r,
-                                 NULL),
-                   GL_ETIMEDOUT);
+  assert_int_equal(
+      hal_link_read(f->link, 200, HAL_REG_HOLDING, 40000, 2, r, NULL),
+      GL_ETIMEDOUT);
   for (int h = 0; h < 2; h++)
     for (int k = 0; k < 3; k++)
       hal_device_free(dev[h][k]);

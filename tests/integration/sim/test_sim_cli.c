@@ -55,10 +55,9 @@ static int setup(void **state) {
   gt_path(f->log, f->dir, "sim.log");
   char bin[GT_PATH_MAX];
   gt_build_path(bin, "sim/gridlet-sim");
-  char *argv[] = {bin,       "devices", "-n",      "3",
-                  "--control", "--rtu",   "--speed", "300",
-                  "--start",   "2026-06-21T06:00:00Z", "--seed", "1",
-                  NULL};
+  char *argv[] = {bin,      "devices", "-n",  "3",       "--control",
+                  "--rtu",  "--speed", "300", "--start", "2026-06-21T06:00:00Z",
+                  "--seed", "1",       NULL};
   f->pid = gt_proc_start(argv, f->log, NULL);
   char *out = wait_ready(f->log);
   char *save = NULL;
@@ -101,7 +100,8 @@ static hal_link *link_to(fx *f, const char *endpoint) {
   assert_int_equal(hal_endpoint_parse(endpoint, &ep, err, sizeof err), 0);
   hal_transport t;
   assert_int_equal(hal_transport_modbus_new(&ep, &t), 0);
-  hal_link_cfg lc = {.timeout_ns = GL_NS_PER_SEC, .attempts = 2,
+  hal_link_cfg lc = {.timeout_ns = GL_NS_PER_SEC,
+                     .attempts = 2,
                      .backoff_ns = 10 * GL_NS_PER_MS};
   return hal_link_new(t, &lc, gl_clock_real(), gl_seeded_rand_rand(f->sr),
                       "cli");
@@ -184,7 +184,8 @@ static void test_sim_cli_control_port_injects_faults(void **state) {
   assert_string_equal(control(f, "fault drop household=1 device=meter "
                                  "count=1\n"),
                       "ok\n");
-  assert_non_null(strstr(control(f, "fault explode\n"), "error: unknown fault"));
+  assert_non_null(
+      strstr(control(f, "fault explode\n"), "error: unknown fault"));
   assert_non_null(strstr(control(f, "bogus\n"), "error: unknown command"));
   char ep[64];
   snprintf(ep, sizeof ep, "tcp:127.0.0.1:%u", f->port[1]);

@@ -32,8 +32,8 @@ static int compare_point(sim_devices *sd, int h, int dev, const hal_ss_model *m,
   hal_ss_value v;
   assert_int_equal(hal_ss_decode(m, p, regs, n, g, gn, &v), 0);
   if (v.implemented != want.implemented) {
-    print_error("household %d model %u point %s: implemented %d, meant %d\n",
-                h, m->id, p->name, v.implemented, want.implemented);
+    print_error("household %d model %u point %s: implemented %d, meant %d\n", h,
+                m->id, p->name, v.implemented, want.implemented);
     fail();
   }
   if (!v.implemented)
@@ -46,8 +46,8 @@ static int compare_point(sim_devices *sd, int h, int dev, const hal_ss_model *m,
     assert_true(v.f == want.f);
   } else {
     if (v.u != want.u) {
-      print_error("household %d model %u point %s: read %llu, meant %llu\n",
-                  h, m->id, p->name, (unsigned long long)v.u,
+      print_error("household %d model %u point %s: read %llu, meant %llu\n", h,
+                  m->id, p->name, (unsigned long long)v.u,
                   (unsigned long long)want.u);
       fail();
     }
@@ -65,7 +65,8 @@ static int compare_point(sim_devices *sd, int h, int dev, const hal_ss_model *m,
 
 /* Discover one device, read each model whole and compare every point.
  * Returns the number of points compared. */
-static int check_device(sim_devices *sd, hal_link *l, int h, int dev, bool rtu) {
+static int check_device(sim_devices *sd, hal_link *l, int h, int dev,
+                        bool rtu) {
   uint8_t unit = sim_devices_unit(sd, h, dev, rtu);
   hal_ss_map map;
   assert_int_equal(hal_ss_discover(l, unit, &map), 0);
@@ -87,18 +88,16 @@ static int check_device(sim_devices *sd, hal_link *l, int h, int dev, bool rtu) 
     for (size_t got = 0; got < n;) {
       uint16_t c = (uint16_t)(n - got > 125 ? 125 : n - got);
       assert_int_equal(hal_link_read(l, unit, HAL_REG_HOLDING,
-                                     (uint16_t)(ref->addr + got), c,
-                                     regs + got, NULL),
+                                     (uint16_t)(ref->addr + got), c, regs + got,
+                                     NULL),
                        0);
       got += c;
     }
     for (uint16_t p = 0; p < m->n_points; p++)
       points += compare_point(sd, h, dev, m, nth, -1, &m->points[p], regs, n,
                               NULL, 0);
-    for (int g = 0; m->group_points && 2u + m->length +
-                                              (size_t)(g + 1) *
-                                                  m->group_length <=
-                                          n;
+    for (int g = 0; m->group_points &&
+                    2u + m->length + (size_t)(g + 1) * m->group_length <= n;
          g++) {
       const uint16_t *gr = regs + 2 + m->length + (size_t)g * m->group_length;
       for (uint16_t p = 0; p < m->n_group_points; p++)

@@ -289,8 +289,8 @@ static void test_device_reads_vendor_registers(void **state) {
   hal_device_free(d);
 }
 
-static void test_device_sentinel_and_word_order_of_vendor_registers(
-    void **state) {
+static void
+test_device_sentinel_and_word_order_of_vendor_registers(void **state) {
   fx *f = *state;
   static const char text[] =
       "[profile]\nname = v\nkind = registers\nsource = test\n"
@@ -358,8 +358,8 @@ static void test_device_battery_readings_and_sign(void **state) {
   hal_device_free(d);
 }
 
-static void test_device_battery_control_needs_profile_config_and_link(
-    void **state) {
+static void
+test_device_battery_control_needs_profile_config_and_link(void **state) {
   fx *f = *state;
   battery_image(f);
   hal_profile p = profile("sunspec-battery");
@@ -396,7 +396,7 @@ static void test_device_battery_control_needs_profile_config_and_link(
   uint16_t r[26];
   assert_int_equal(hal_memdev_get(f->md, 1, HAL_REG_HOLDING, ref->addr, r, 26),
                    0);
-  assert_int_equal(r[5], 3);   /* StorCtl_Mod: charge and discharge limits */
+  assert_int_equal(r[5], 3);    /* StorCtl_Mod: charge and discharge limits */
   assert_int_equal(r[13], 500); /* InWRte 50.0 % of 3000 W */
   assert_int_equal(r[12], 200); /* OutWRte 20.0 % */
   assert_int_equal(hal_device_battery_release(d), 0);
@@ -408,18 +408,18 @@ static void test_device_battery_control_needs_profile_config_and_link(
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(
-          test_device_polls_inverter_in_one_request, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_device_follows_a_scale_factor_change, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_polls_inverter_in_one_request,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_follows_a_scale_factor_change,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_device_reports_not_implemented_points, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_device_rediscovers_when_the_map_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_backs_off_while_offline,
                                       setup, teardown),
-      cmocka_unit_test_setup_teardown(test_device_reads_vendor_registers,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_reads_vendor_registers, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(
           test_device_sentinel_and_word_order_of_vendor_registers, setup,
           teardown),

@@ -43,12 +43,10 @@ static int setup(void **state) {
   f->sr = gl_seeded_rand_new(42);
   f->md = hal_memdev_new();
   uint16_t regs[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-  assert_int_equal(hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 100, regs, 10,
-                                  true),
-                   0);
-  assert_int_equal(hal_memdev_set(f->md, 2, HAL_REG_HOLDING, 100, regs, 10,
-                                  false),
-                   0);
+  assert_int_equal(
+      hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 100, regs, 10, true), 0);
+  assert_int_equal(
+      hal_memdev_set(f->md, 2, HAL_REG_HOLDING, 100, regs, 10, false), 0);
   hal_link_cfg cfg = {0};
   make_link(f, &cfg);
   *state = f;
@@ -91,8 +89,7 @@ static void test_link_reads_and_connects_lazily(void **state) {
   assert_int_equal(hal_link_read(f->link, 1, HAL_REG_HOLDING, 0, 0, r, NULL),
                    GL_EINVAL);
   assert_int_equal(
-      hal_link_read(f->link, 1, HAL_REG_HOLDING, 65535, 2, r, NULL),
-      GL_EINVAL);
+      hal_link_read(f->link, 1, HAL_REG_HOLDING, 65535, 2, r, NULL), GL_EINVAL);
 }
 
 static void test_link_retries_timeouts_with_growing_backoff(void **state) {
@@ -157,8 +154,8 @@ static void test_link_exceptions_retry_only_when_busy(void **state) {
                    GL_ETIMEDOUT);
 }
 
-static void test_link_reconnects_at_once_after_a_dropped_connection(
-    void **state) {
+static void
+test_link_reconnects_at_once_after_a_dropped_connection(void **state) {
   fx *f = *state;
   uint16_t r[1];
   assert_int_equal(hal_link_read(f->link, 1, HAL_REG_HOLDING, 100, 1, r, NULL),

@@ -111,9 +111,9 @@ static void test_profile_registers(void **state) {
 
 static void test_profile_shipped_profiles_parse(void **state) {
   (void)state;
-  static const char *const names[] = {
-      "sunspec-inverter", "sunspec-meter", "sunspec-battery",
-      "eastron-sdm630", "sma-sunnyboy"};
+  static const char *const names[] = {"sunspec-inverter", "sunspec-meter",
+                                      "sunspec-battery", "eastron-sdm630",
+                                      "sma-sunnyboy"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char rel[128], path[GT_PATH_MAX];
     snprintf(rel, sizeof rel, "hal/profiles/%s.profile", names[i]);
@@ -217,8 +217,8 @@ static void test_profile_errors_name_file_and_line(void **state) {
   expect_error("", "x.profile:1: missing [profile] section");
 }
 
-static void test_profile_rejects_control_characters_and_long_lines(
-    void **state) {
+static void
+test_profile_rejects_control_characters_and_long_lines(void **state) {
   (void)state;
   expect_first_error(HEAD "[grid_power]\npoint = 203.W\x01\n",
                      "x.profile:5: control character in line");
@@ -243,9 +243,9 @@ static void test_profile_collects_all_errors(void **state) {
   (void)state;
   hal_profile p;
   gl_conf_errors e;
-  assert_int_equal(parse(HEAD "[grid_power]\npoint = 203.Q 204.R\nsign = 0\n",
-                         &p, &e),
-                   GL_ECONFIG);
+  assert_int_equal(
+      parse(HEAD "[grid_power]\npoint = 203.Q 204.R\nsign = 0\n", &p, &e),
+      GL_ECONFIG);
   assert_int_equal(e.count, 3);
 }
 
@@ -262,9 +262,8 @@ static void test_endpoint_parse(void **state) {
   assert_int_equal(ep.port, 1502);
   assert_string_equal(hal_endpoint_format(&ep, buf, sizeof buf),
                       "tcp:[fe80::1]:1502");
-  assert_int_equal(hal_endpoint_parse("rtu:/dev/ttyUSB0:19200:8E1", &ep, err,
-                                      200),
-                   0);
+  assert_int_equal(
+      hal_endpoint_parse("rtu:/dev/ttyUSB0:19200:8E1", &ep, err, 200), 0);
   assert_int_equal(ep.kind, HAL_EP_RTU);
   assert_string_equal(ep.device, "/dev/ttyUSB0");
   assert_int_equal(ep.baud, 19200);
@@ -276,8 +275,7 @@ static void test_endpoint_parse(void **state) {
   assert_int_equal(hal_endpoint_parse("udp:x", &ep, err, 200), GL_EPARSE);
   assert_non_null(strstr(err, "must start with tcp: or rtu:"));
   assert_int_equal(hal_endpoint_parse("tcp:host:0", &ep, err, 200), GL_EPARSE);
-  assert_int_equal(hal_endpoint_parse("tcp:fe80::1", &ep, err, 200),
-                   GL_EPARSE);
+  assert_int_equal(hal_endpoint_parse("tcp:fe80::1", &ep, err, 200), GL_EPARSE);
   assert_int_equal(hal_endpoint_parse("tcp:", &ep, err, 200), GL_EPARSE);
   assert_int_equal(hal_endpoint_parse("rtu:/dev/x:12", &ep, err, 200),
                    GL_EPARSE);

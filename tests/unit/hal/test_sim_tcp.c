@@ -44,8 +44,8 @@ static fx *sim_up(const sim_devices_cfg *cfg) {
   f->mc = gl_manual_clock_new(NOON);
   f->sr = gl_seeded_rand_new(7);
   assert_int_equal(sim_devices_new(cfg, gl_manual_clock_clock(f->mc),
-                                   gl_clock_real(),
-                                   gl_seeded_rand_rand(f->sr), &f->sd),
+                                   gl_clock_real(), gl_seeded_rand_rand(f->sr),
+                                   &f->sd),
                    0);
   assert_int_equal(sim_devices_bind(f->sd), 0);
   assert_int_equal(sim_devices_start(f->sd), 0);
@@ -115,7 +115,8 @@ static void test_sim_tcp_every_model_decodes_exactly(void **state) {
 
 static void test_sim_tcp_sub_devices_and_other_bases(void **state) {
   (void)state;
-  sim_devices_cfg cfg = {.households = 1, .chain_layout = true,
+  sim_devices_cfg cfg = {.households = 1,
+                         .chain_layout = true,
                          .sunspec_base = SIM_SUNSPEC_BASE_0};
   fx *f = sim_up(&cfg);
   hal_link *l = tcp_link(f, 0, false);
@@ -265,7 +266,8 @@ static void test_sim_tcp_vendor_profiles(void **state) {
   sim_down(f);
 }
 
-/* ---- State-changing faults ------------------------------------------------ */
+/* ---- State-changing faults ------------------------------------------------
+ */
 
 static void fault(fx *f, const char *text) {
   sim_fault ft;
@@ -383,7 +385,8 @@ static void test_sim_tcp_model1_length_65(void **state) {
   sim_down(f);
 }
 
-/* ---- Read-only by default --------------------------------------------------- */
+/* ---- Read-only by default ---------------------------------------------------
+ */
 
 static void test_sim_tcp_default_never_writes(void **state) {
   (void)state;

@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-/* ---- Tables ---------------------------------------------------------------- */
+/* ---- Tables ----------------------------------------------------------------
+ */
 
 static void test_sunspec_tables_have_every_supported_model(void **state) {
   (void)state;
@@ -39,8 +40,8 @@ static void test_sunspec_model_lengths_match_the_specification(void **state) {
   (void)state;
   static const struct {
     uint16_t id, len;
-  } want[] = {{1, 66},   {101, 50}, {102, 50}, {103, 50},  {111, 60},
-              {112, 60}, {113, 60}, {124, 24}, {160, 8},   {201, 105},
+  } want[] = {{1, 66},    {101, 50},  {102, 50},  {103, 50},  {111, 60},
+              {112, 60},  {113, 60},  {124, 24},  {160, 8},   {201, 105},
               {202, 105}, {203, 105}, {204, 105}, {211, 124}, {212, 124},
               {213, 124}, {701, 153}, {802, 62}};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
@@ -74,8 +75,8 @@ static void check_points(const hal_ss_model *m, const hal_ss_point *pts,
   assert_int_equal(off, total);
 }
 
-static void test_sunspec_points_are_contiguous_and_scale_factors_resolve(
-    void **state) {
+static void
+test_sunspec_points_are_contiguous_and_scale_factors_resolve(void **state) {
   (void)state;
   for (size_t i = 0; i < hal_ss_model_count(); i++) {
     const hal_ss_model *m = hal_ss_model_at(i);
@@ -235,8 +236,8 @@ static void test_sunspec_decode_64_bit_and_float(void **state) {
   assert_false(v.implemented);
 }
 
-static void test_sunspec_points_beyond_reported_length_are_absent(
-    void **state) {
+static void
+test_sunspec_points_beyond_reported_length_are_absent(void **state) {
   (void)state;
   const hal_ss_model *m = hal_ss_model_find(1);
   uint16_t r[67];
@@ -251,8 +252,8 @@ static void test_sunspec_points_beyond_reported_length_are_absent(
   hal_ss_decode(m, hal_ss_point_find(m, "Pad"), r, 67, NULL, 0, &v);
   assert_false(v.implemented);
   /* A point of another model is refused. */
-  assert_int_equal(hal_ss_decode(m, hal_ss_point_find(hal_ss_model_find(203),
-                                                      "W"),
+  assert_int_equal(hal_ss_decode(m,
+                                 hal_ss_point_find(hal_ss_model_find(203), "W"),
                                  r, 67, NULL, 0, &v),
                    GL_EINVAL);
 }
@@ -275,8 +276,8 @@ static void test_sunspec_decode_string_trims_and_sanitises(void **state) {
   assert_int_equal(hal_ss_decode_string(mn, r, 10, buf, sizeof buf), 0);
 }
 
-static void test_sunspec_group_points_use_the_fixed_block_scale_factor(
-    void **state) {
+static void
+test_sunspec_group_points_use_the_fixed_block_scale_factor(void **state) {
   (void)state;
   const hal_ss_model *m = hal_ss_model_find(160);
   uint16_t r[10 + 40];
@@ -294,7 +295,8 @@ static void test_sunspec_group_points_use_the_fixed_block_scale_factor(
   assert_int_equal(v.sf, -2);
 }
 
-/* ---- Scaling --------------------------------------------------------------- */
+/* ---- Scaling ---------------------------------------------------------------
+ */
 
 static void test_scale_rounding_modes(void **state) {
   (void)state;
@@ -311,8 +313,7 @@ static void test_scale_rounding_modes(void **state) {
   assert_int_equal(o, -124);
   assert_int_equal(hal_scale_int(42, 3, HAL_ROUND_FLOOR, &o), 0);
   assert_int_equal(o, 42000);
-  assert_int_equal(hal_scale_int(INT64_MAX, 1, HAL_ROUND_FLOOR, &o),
-                   GL_ERANGE);
+  assert_int_equal(hal_scale_int(INT64_MAX, 1, HAL_ROUND_FLOOR, &o), GL_ERANGE);
   assert_int_equal(hal_scale_int(0, 25, HAL_ROUND_FLOOR, &o), 0);
   assert_int_equal(o, 0);
   assert_int_equal(hal_scale_int(1, 19, HAL_ROUND_FLOOR, &o), GL_ERANGE);
@@ -351,7 +352,8 @@ static void test_scale_double(void **state) {
   assert_int_equal(hal_scale_double(1e19, 0, HAL_ROUND_FLOOR, &o), GL_ERANGE);
 }
 
-/* ---- Discovery on images ------------------------------------------------------ */
+/* ---- Discovery on images
+ * ------------------------------------------------------ */
 
 /* Build a chain at `base` in img (indexed from `start`): models given as
  * id/length pairs. Returns the number of registers used. */

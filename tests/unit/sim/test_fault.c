@@ -29,18 +29,16 @@ static void test_fault_parse_valid(void **state) {
   assert_int_equal(f.household, -1);
   assert_int_equal(f.device, -1);
   assert_int_equal(f.ms, 250);
-  assert_int_equal(sim_fault_parse("exception code=6 count=1", &f, err,
-                                   sizeof err),
-                   0);
+  assert_int_equal(
+      sim_fault_parse("exception code=6 count=1", &f, err, sizeof err), 0);
   assert_int_equal(f.code, 6);
-  assert_int_equal(sim_fault_parse("sf sf=-1 energy_sf=2", &f, err,
-                                   sizeof err),
+  assert_int_equal(sim_fault_parse("sf sf=-1 energy_sf=2", &f, err, sizeof err),
                    0);
   assert_int_equal(f.sf, -1);
   assert_int_equal(f.energy_sf, 2);
-  assert_int_equal(sim_fault_parse("rollover margin=10 household=all", &f, err,
-                                   sizeof err),
-                   0);
+  assert_int_equal(
+      sim_fault_parse("rollover margin=10 household=all", &f, err, sizeof err),
+      0);
   assert_int_equal(f.margin, 10);
 }
 
@@ -60,8 +58,7 @@ static void test_fault_parse_errors(void **state) {
   assert_int_equal(sim_fault_parse("sf energy_sf=1", &f, err, sizeof err),
                    GL_EPARSE);
   assert_int_equal(sim_fault_parse("delay", &f, err, sizeof err), GL_EPARSE);
-  assert_int_equal(sim_fault_parse("drop x=1", &f, err, sizeof err),
-                   GL_EPARSE);
+  assert_int_equal(sim_fault_parse("drop x=1", &f, err, sizeof err), GL_EPARSE);
 }
 
 static void test_pdu_parse_and_reply(void **state) {

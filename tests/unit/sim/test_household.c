@@ -83,8 +83,10 @@ static void test_household_steps_do_not_change_the_energies(void **state) {
 
 static void test_household_battery_limits_and_reserve(void **state) {
   (void)state;
-  sim_household_cfg cfg = {.seed = 2, .battery_wh = 5000,
-                           .battery_max_w = 2000, .reserve_pct = 20,
+  sim_household_cfg cfg = {.seed = 2,
+                           .battery_wh = 5000,
+                           .battery_max_w = 2000,
+                           .reserve_pct = 20,
                            .soc_start_pct = 25};
   sim_household *h = sim_household_new(&cfg, MIDNIGHT);
   sim_household_state s;

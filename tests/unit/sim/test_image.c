@@ -62,9 +62,9 @@ static void test_image_encodes_and_records(void **state) {
   assert_int_equal(sim_image_point(img, 1, -1, "W", &v), 0);
   assert_false(v.implemented);
   assert_int_equal(sim_image_set_float(img, 1, -1, "W", -1234.5), 0);
-  uint16_t a = (uint16_t)(sim_image_model_addr(img, 1) +
-                          hal_ss_point_find(hal_ss_model_find(213), "W")
-                              ->offset);
+  uint16_t a =
+      (uint16_t)(sim_image_model_addr(img, 1) +
+                 hal_ss_point_find(hal_ss_model_find(213), "W")->offset);
   uint16_t r[4];
   sim_image_read(img, HAL_REG_HOLDING, a, 2, r);
   assert_int_equal(r[0], 0xC49A);
@@ -73,9 +73,9 @@ static void test_image_encodes_and_records(void **state) {
   assert_true(v.implemented && v.is_float && v.f == -1234.5);
   assert_int_equal(sim_image_set_int(img, 1, -1, "W", 1), GL_EINVAL);
   /* 64-bit counter, big-endian. */
-  assert_int_equal(sim_image_set_int(img, 2, -1, "TotWhInj",
-                                     INT64_C(0x0102030405060708)),
-                   0);
+  assert_int_equal(
+      sim_image_set_int(img, 2, -1, "TotWhInj", INT64_C(0x0102030405060708)),
+      0);
   a = (uint16_t)(sim_image_model_addr(img, 2) +
                  hal_ss_point_find(hal_ss_model_find(701), "TotWhInj")->offset);
   sim_image_read(img, HAL_REG_HOLDING, a, 4, r);

@@ -47,7 +47,7 @@ static int tindex(hal_regtype t) {
 }
 
 static bool bit(const uint8_t *m, unsigned i) {
-  return (m[i / 8] >> (i % 8)) & 1u;
+  return ((unsigned)m[i / 8] >> (i % 8)) & 1u;
 }
 
 static void set_bit(uint8_t *m, unsigned i, bool on) {

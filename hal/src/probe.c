@@ -258,8 +258,11 @@ static int probe_profile(hal_link *link, uint8_t unit, const hal_profile *prof,
     else if (prof->kind == HAL_PROFILE_REGISTERS)
       fprintf(out, "   from %s %u",
               m->table == HAL_REG_INPUT ? "input" : "holding", m->addr);
-    if (r->status == 0)
-      fprintf(out, ", raw %" PRIu64 " x 10^%d", r->raw, r->exp);
+    if (r->status == 0 && hal_qty_is_counter(q) && r->raw_bits)
+      fprintf(out, ", %u-bit counter %" PRIu64 " x 10^%d", r->raw_bits, r->raw,
+              r->exp);
+    else if (r->status == 0 && r->raw_bits)
+      fprintf(out, ", scale 10^%d", r->exp);
     fprintf(out, "\n");
   }
   free(s);

@@ -43,6 +43,8 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   gl_log_set_ident("gridlet-probe");
+  /* The report says what went wrong; log lines only with -v. */
+  gl_log_set_level(GL_LOG_ERROR);
   static const struct option longopts[] = {
       {"unit", required_argument, NULL, 'u'},
       {"profile", required_argument, NULL, 'p'},

@@ -150,6 +150,7 @@ static const struct {
                  {"AphC", 2.17},     {"PhV", 230.1},     {"PhVphA", 230.1},
                  {"PhVphB", 229.8},  {"PhVphC", 231.0},  {"PPV", 399.6},
                  {"PPVphAB", 399.6}, {"PPVphBC", 400.2}, {"PPVphCA", 398.9},
+                 {"PhVphAB", 399.6}, {"PhVphBC", 400.2}, {"PhVphCA", 398.9},
                  {"LNV", 230.1},     {"LLV", 399.6},     {"Hz", 50.01},
                  {"PF", 0.99},       {"TmpCab", 35.5},   {"TmpSnk", 41.0},
                  {"DCV", 380.5},     {"DCA", 11.8},      {"V", 51.2}};

@@ -37,10 +37,10 @@
 #endif
 #endif
 
+#ifndef NO_INTERPOSE
 static _Thread_local int counting;
 static _Thread_local long allocations;
 
-#ifndef NO_INTERPOSE
 void *__libc_malloc(size_t n);
 void *__libc_calloc(size_t n, size_t size);
 void *__libc_realloc(void *p, size_t n);
@@ -88,6 +88,7 @@ void *aligned_alloc(size_t align, size_t n) {
 
 #define NOON INT64_C(1782039600000000000)
 
+#ifndef NO_INTERPOSE
 static hal_profile profile(const char *name) {
   char rel[128], path[GT_PATH_MAX];
   snprintf(rel, sizeof rel, "hal/profiles/%s.profile", name);
@@ -96,6 +97,7 @@ static hal_profile profile(const char *name) {
   assert_int_equal(hal_profile_load(gt_source_path(path, rel), &p, &e), 0);
   return p;
 }
+#endif
 
 static void test_alloc_counter_sees_allocations(void **state) {
   (void)state;

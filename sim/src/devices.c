@@ -739,8 +739,10 @@ static int conns_of(const sim_devices *sd, int h) {
   return n;
 }
 
-/* Carry out offline/online changes recorded by the API. */
-static void sync_network(sim_devices *sd, int64_t now) {
+/* Carry out offline/online changes recorded by the API. Returns the
+ * earliest end of an offline period (or INT64_MAX). */
+static int64_t sync_network(sim_devices *sd, int64_t now) {
+  int64_t next = INT64_MAX;
   pthread_mutex_lock(&sd->lock);
   for (int i = 0; i < sd->n; i++) {
     sim_hh *hh = &sd->hh[i];
@@ -766,8 +768,11 @@ static void sync_network(sim_devices *sd, int64_t now) {
       else
         GL_INFO(SIM_LOG, "household %d online", i);
     }
+    if (hh->offline && hh->offline_until_ms && hh->offline_until_ms < next)
+      next = hh->offline_until_ms;
   }
   pthread_mutex_unlock(&sd->lock);
+  return next;
 }
 
 int sim_devices_run(sim_devices *sd) {
@@ -776,9 +781,10 @@ int sim_devices_run(sim_devices *sd) {
   enum { O_WAKE = -1, O_CTL = -2, O_PTY = -3 };
   while (!atomic_load(&sd->stop)) {
     int64_t now = now_ms(sd);
-    sync_network(sd, now);
+    int64_t next = sync_network(sd, now);
+    if (next > now + 1000)
+      next = now + 1000;
     int n = 0;
-    int64_t next = now + 1000;
     pf[n] = (struct pollfd){sd->wake[0], POLLIN, 0};
     owner[n++] = O_WAKE;
     for (int i = 0; i < sd->n; i++) {
@@ -786,9 +792,6 @@ int sim_devices_run(sim_devices *sd) {
         pf[n] = (struct pollfd){sd->hh[i].listen_fd, POLLIN, 0};
         owner[n++] = 1000 + i;
       }
-      if (sd->hh[i].offline && sd->hh[i].offline_until_ms &&
-          sd->hh[i].offline_until_ms < next)
-        next = sd->hh[i].offline_until_ms;
     }
     if (sd->ctl_fd >= 0) {
       pf[n] = (struct pollfd){sd->ctl_fd, POLLIN, 0};

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #define NOON INT64_C(1782039600000000000)
-#define TIMEOUT_MS 300
+#define TIMEOUT_MS 500
 
 typedef struct fx {
   gl_manual_clock *mc;
@@ -109,11 +109,11 @@ static int64_t real_ms(fx *f) {
 
 static void test_faults_short_delay_is_just_slow(void **state) {
   fx *f = *state;
-  fault(f, "delay device=meter ms=150 count=1");
+  fault(f, "delay device=meter ms=100 count=1");
   hal_sample s;
   int64_t t0 = real_ms(f);
   assert_int_equal(hal_device_poll(f->meter, &s), 0);
-  assert_true(real_ms(f) - t0 >= 150);
+  assert_true(real_ms(f) - t0 >= 100);
   expect_exact(f, &s);
   hal_link_stats ls;
   hal_link_stats_get(f->link, &ls);
@@ -122,7 +122,7 @@ static void test_faults_short_delay_is_just_slow(void **state) {
 
 static void test_faults_long_delay_times_out_and_is_retried(void **state) {
   fx *f = *state;
-  fault(f, "delay device=meter ms=600 count=1");
+  fault(f, "delay device=meter ms=900 count=1");
   hal_sample s;
   assert_int_equal(hal_device_poll(f->meter, &s), 0);
   expect_exact(f, &s);
@@ -234,6 +234,22 @@ static void test_faults_unreachable_household_reconnects(void **state) {
   assert_true(ds.discoveries >= 2); /* reconnected: discovered again */
 }
 
+static void test_faults_timed_offline_ends_by_itself(void **state) {
+  fx *f = *state;
+  fault(f, "offline household=0 ms=300");
+  gl_log_set_level(GL_LOG_ERROR);
+  hal_sample s;
+  assert_int_equal(hal_device_poll(f->meter, &s), GL_ECONN);
+  int rc = GL_ECONN;
+  for (int i = 0; i < 100 && rc != 0; i++) {
+    gt_sleep_ms(20);
+    gl_manual_clock_advance(f->mc, 60 * GL_NS_PER_SEC);
+    rc = hal_device_poll(f->meter, &s);
+  }
+  assert_int_equal(rc, 0);
+  expect_exact(f, &s);
+}
+
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
@@ -249,6 +265,8 @@ int main(void) {
           test_faults_exceptions_are_reported_or_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_faults_unreachable_household_reconnects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_faults_timed_offline_ends_by_itself,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

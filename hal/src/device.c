@@ -413,6 +413,16 @@ static int discover(hal_device *d) {
     }
     h = fnv(h, d->info.serial, strlen(d->info.serial));
   }
+  int usable = 0, mapped = 0;
+  for (int qi = 0; qi < HAL_Q_COUNT; qi++) {
+    mapped += d->prof.q[qi].mapped;
+    usable += d->prof.q[qi].mapped && d->q[qi].status != GL_ENOENT;
+  }
+  if (mapped > 0 && usable == 0)
+    GL_WARN(HAL_LOG,
+            "%s: unit %u has none of the models profile %s reads; check the "
+            "unit id and the profile (gridlet-probe lists the models)",
+            d->name, d->unit, d->prof.name);
   if (!d->planned || h != d->identity_hash) {
     d->identity++;
     if (d->prof.kind == HAL_PROFILE_SUNSPEC)
@@ -594,7 +604,9 @@ static void came_online(hal_device *d, int64_t now) {
  * GL_ECONFLICT when the map changed and discovery must run again. */
 static int run_plan(hal_device *d, int *first_err, bool *any_ok) {
   *first_err = 0;
-  *any_ok = false;
+  /* Nothing to read (the device has none of the profile's models): the
+   * device did answer discovery, so it is online with empty readings. */
+  *any_ok = d->nreqs == 0;
   for (int i = 0; i < d->nreqs; i++) {
     plan_req *r = &d->reqs[i];
     uint8_t exc = 0;

@@ -405,6 +405,24 @@ test_device_battery_control_needs_profile_config_and_link(void **state) {
   hal_device_free(d);
 }
 
+static void test_device_profile_for_another_device_reads_nothing(void **state) {
+  fx *f = *state;
+  build(f, inverter, 3);
+  set_inverter(f, 1000, 0, 5000);
+  publish(f, 40000);
+  hal_profile p = profile("sunspec-meter");
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_true(gt_log_contains("has none of the models profile sunspec-meter"));
+  gt_log_capture_end();
+  assert_true(s.online);
+  assert_int_equal(s.r[HAL_Q_GRID_IMPORT_WH].status, GL_ENOENT);
+  hal_device_free(d);
+}
+
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
@@ -427,6 +445,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_device_battery_control_needs_profile_config_and_link, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_device_profile_for_another_device_reads_nothing, setup,
           teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

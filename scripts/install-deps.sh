@@ -19,6 +19,8 @@ PACKAGES=(
   libcmocka-dev mosquitto mosquitto-clients sqlite3 socat python3-pymodbus
   # tests: an independent TLS client to check the broker's handshake (certs/)
   openssl
+  # pymodbus's server module imports pyserial-asyncio (only Recommended)
+  python3-serial-asyncio
   # fuzzing, sanitizers and formatting (clang's libFuzzer runtime)
   clang llvm libclang-rt-14-dev clang-format
   # arm64 cross build and emulation (make test-arm64)

@@ -178,6 +178,7 @@ static int parse_key_text(const char *text, size_t len, char *name,
 
 int lg_vkey_parse(const char *text, size_t len, lg_vkey *key) {
   lg_vkey k;
+  memset(&k, 0, sizeof k); /* whole struct defined: keys compare bytewise */
   int rc = parse_key_text(text, len, k.name, &k.id, &k.type, k.pub);
   if (rc != 0)
     return rc;
@@ -221,6 +222,7 @@ int lg_signer_from_seed(const char *name, uint8_t type,
   if (!lg_key_name_valid(name, name_len) || !type_known(type))
     return GL_EINVAL;
   lg_signer s;
+  memset(&s, 0, sizeof s);
   int rc = gl_ed25519_from_seed(seed, &s.key);
   if (rc == 0)
     rc = lg_key_id(name, type, s.key.pub, &s.vkey.id);

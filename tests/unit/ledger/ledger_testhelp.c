@@ -168,6 +168,35 @@ void th_sql(const char *path, const char *sql) {
   sqlite3_close(db);
 }
 
+void th_flip_entry_byte(const char *path, uint64_t idx, size_t offset) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT data FROM lg_entries WHERE idx=?",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  size_t n = (size_t)sqlite3_column_bytes(st, 0);
+  assert_true(offset < n);
+  uint8_t *data = malloc(n);
+  memcpy(data, sqlite3_column_blob(st, 0), n);
+  sqlite3_finalize(st);
+  data[offset] ^= 1;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "UPDATE lg_entries SET data=? WHERE idx=?",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_blob(st, 1, data, (int)n, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  free(data);
+  sqlite3_close(db);
+}
+
 struct gl_manual_clock *th_clock(void) {
   gl_manual_clock *mc = gl_manual_clock_new(T0);
   assert_non_null(mc);

@@ -52,6 +52,9 @@ void th_unhex(const char *hex, uint8_t *out, size_t n);
 /* Run one SQL statement on a database file (tampering, setup). */
 void th_sql(const char *path, const char *sql);
 
+/* Flip the lowest bit of byte `offset` of stored entry `idx`. */
+void th_flip_entry_byte(const char *path, uint64_t idx, size_t offset);
+
 /* A manual clock at 2026-01-01T00:00:00Z (owned; gl_manual_clock_free). */
 struct gl_manual_clock *th_clock(void);
 

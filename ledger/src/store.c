@@ -324,6 +324,7 @@ const char *lg__store_name(const lg__store *s) {
 
 /* ---- Schema -------------------------------------------------------------- */
 
+
 static int table_exists(lg__store *s, const char *table, bool *yes) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
@@ -340,8 +341,18 @@ static int table_exists(lg__store *s, const char *table, bool *yes) {
 }
 
 int lg__store_init_ledger(lg__store *s, bool create) {
-  if (create)
-    return exec(s, ledger_schema);
+  if (create) {
+    /* All tables or none, so a crash during creation leaves no half
+     * schema behind. */
+    int rc = lg__store_begin(s, true);
+    if (rc == 0)
+      rc = exec(s, ledger_schema);
+    if (rc == 0)
+      rc = lg__store_commit(s);
+    else
+      lg__store_rollback(s);
+    return rc;
+  }
   static const char *const tables[] = {"lg_meta", "lg_entries", "lg_tiles",
                                        "lg_checkpoints", "lg_cosigs"};
   for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {

@@ -49,8 +49,7 @@ static uint8_t *entry(uint64_t i, size_t *len) {
   lg_order *o = &e.u.order;
   o->interval_start =
       INT64_C(1767225600000000000) + (int64_t)(i / 1000) * 900 * GL_NS_PER_SEC;
-  snprintf(o->meter_id, sizeof o->meter_id, "oak-%04u",
-           (unsigned)(i % 1000));
+  snprintf(o->meter_id, sizeof o->meter_id, "oak-%04u", (unsigned)(i % 1000));
   o->seq = i / 1000 + 1;
   o->side = (uint8_t)(i % 3 ? LG_SIDE_BUY : LG_SIDE_SELL);
   o->quantity_wh = (int64_t)(i * 7919 % 4000);
@@ -144,8 +143,7 @@ static void build_big(const char *path, uint64_t n, const lg_signer *key) {
   lg_ledger_free(lg);
 }
 
-static int sum_len(void *ctx, uint64_t index, const uint8_t *data,
-                   size_t len) {
+static int sum_len(void *ctx, uint64_t index, const uint8_t *data, size_t len) {
   (void)index;
   (void)data;
   *(uint64_t *)ctx += len;
@@ -158,8 +156,7 @@ static void report_rate(const char *name, int64_t *ns, size_t runs,
   printf("%s: median %.0f/s (%.2f us each; min %.0f/s, max %.0f/s, %zu "
          "runs)\n",
          name, ops / ((double)med / 1e9), (double)med / ops / 1e3,
-         ops / ((double)ns[runs - 1] / 1e9), ops / ((double)ns[0] / 1e9),
-         runs);
+         ops / ((double)ns[runs - 1] / 1e9), ops / ((double)ns[0] / 1e9), runs);
 }
 
 int main(int argc, char **argv) {
@@ -233,8 +230,8 @@ int main(int argc, char **argv) {
     ver[rep] = gb_now_ns() - t0;
     t0 = gb_now_ns();
     for (size_t i = 0; i < PROOFS; i++)
-      check(lg_ledger_consistency_proof(lg, sz1[i], n, proofs[i],
-                                        LG_PROOF_MAX, &plen[i]),
+      check(lg_ledger_consistency_proof(lg, sz1[i], n, proofs[i], LG_PROOF_MAX,
+                                        &plen[i]),
             "consistency proof");
     cgen[rep] = gb_now_ns() - t0;
     t0 = gb_now_ns();
@@ -249,8 +246,8 @@ int main(int argc, char **argv) {
            n);
   report_rate(name, gen, REPEATS, PROOFS);
   report_rate("inclusion proof verification", ver, REPEATS, PROOFS);
-  snprintf(name, sizeof name,
-           "consistency proof generation (%" PRIu64 " log)", n);
+  snprintf(name, sizeof name, "consistency proof generation (%" PRIu64 " log)",
+           n);
   report_rate(name, cgen, REPEATS, PROOFS);
   report_rate("consistency proof verification", cver, REPEATS, PROOFS);
 

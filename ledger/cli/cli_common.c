@@ -256,11 +256,10 @@ int cli_vkey(const char *arg, uint8_t type, lg_vkey *out) {
                      "(name+hexid+base64, or a file holding one)",
                      arg);
   if (type && out->type != type)
-    return cli_usage("%s is a %s key; a %s key is needed here", out->name,
-                     out->type == LG_SIG_ED25519 ? "log (Ed25519)"
-                                                 : "witness (cosignature)",
-                     type == LG_SIG_ED25519 ? "log (Ed25519)"
-                                            : "witness (cosignature)");
+    return cli_usage(
+        "%s is a %s key; a %s key is needed here", out->name,
+        out->type == LG_SIG_ED25519 ? "log (Ed25519)" : "witness (cosignature)",
+        type == LG_SIG_ED25519 ? "log (Ed25519)" : "witness (cosignature)");
   return 0;
 }
 
@@ -323,8 +322,8 @@ void cli_describe(FILE *out, const uint8_t *data, size_t len) {
     fprintf(out,
             "settlement interval=%s len_s=%" PRIu32 " participants=%zu "
             "utility_money=%" PRId64 " fee_money=%" PRId64,
-            gl_time_format(s->interval_start, t), s->interval_len_s,
-            s->n_rows, s->utility_money, s->fee_money);
+            gl_time_format(s->interval_start, t), s->interval_len_s, s->n_rows,
+            s->utility_money, s->fee_money);
     break;
   }
   case LG_ENTRY_PARAM:

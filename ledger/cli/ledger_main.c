@@ -92,7 +92,8 @@ static bool community_valid(const char *c) {
   return true;
 }
 
-/* ---- Log operator --------------------------------------------------------- */
+/* ---- Log operator ---------------------------------------------------------
+ */
 
 static const cli_opt keygen_opts[] = {
     {"name", true, false}, {"out", true, false}, {"witness", false, false}};
@@ -172,9 +173,8 @@ static int cmd_init(int argc, char **argv) {
       if (strcmp(key.vkey.name, origin) != 0 ||
           key.vkey.type != LG_SIG_ED25519) {
         lg_signer_wipe(&key);
-        return cli_fail(CLI_USAGE,
-                        "%s is not an Ed25519 log key named \"%s\"", keypath,
-                        origin);
+        return cli_fail(CLI_USAGE, "%s is not an Ed25519 log key named \"%s\"",
+                        keypath, origin);
       }
     } else {
       gl_rand r = gl_rand_system();
@@ -332,7 +332,8 @@ static int cmd_info(int argc, char **argv) {
   return rc ? cli_fail(cli_code(rc), "%s", gl_strerror(rc)) : CLI_OK;
 }
 
-/* ---- Proofs --------------------------------------------------------------- */
+/* ---- Proofs ---------------------------------------------------------------
+ */
 
 static const cli_opt prove_opts[] = {{"db", true, false},
                                      {"index", true, false},
@@ -402,8 +403,8 @@ static int cmd_prove(int argc, char **argv) {
     print_hash("proof", proof[i].b);
   lg_ledger_free(lg);
   if (rc == GL_ERANGE)
-    return cli_fail(CLI_USAGE, "no such index or size in a log of %" PRIu64
-                               " entries",
+    return cli_fail(CLI_USAGE,
+                    "no such index or size in a log of %" PRIu64 " entries",
                     cur);
   return rc ? cli_fail(cli_code(rc), "%s", gl_strerror(rc)) : CLI_OK;
 }
@@ -526,9 +527,8 @@ static int cmd_bundle(int argc, char **argv) {
   int rc = lg_ledger_bundle(lg, index, size, !cli_has(&a, "no-entry"), &text);
   lg_ledger_free(lg);
   if (rc == GL_ENOENT)
-    return cli_fail(CLI_INVALID, "no signed checkpoint covers entry %" PRIu64
-                                 " yet",
-                    index);
+    return cli_fail(CLI_INVALID,
+                    "no signed checkpoint covers entry %" PRIu64 " yet", index);
   if (rc != 0)
     return cli_fail(cli_code(rc), "%s", gl_strerror(rc));
   fputs(text, stdout);
@@ -611,9 +611,8 @@ static int cmd_verify_bundle(int argc, char **argv) {
   return code;
 }
 
-static const cli_opt vcp_opts[] = {{"vkey", true, false},
-                                   {"witness", true, true},
-                                   {"quorum", true, false}};
+static const cli_opt vcp_opts[] = {
+    {"vkey", true, false}, {"witness", true, true}, {"quorum", true, false}};
 
 static int cmd_verify_checkpoint(int argc, char **argv) {
   PARSE(vcp_opts);
@@ -639,12 +638,12 @@ static int cmd_verify_checkpoint(int argc, char **argv) {
   }
   char hex[65];
   printf("valid: %s size %" PRIu64 " root %s (%zu witness cosignatures)\n",
-         cp.origin, cp.size, gl_hex_encode(cp.root, 32, hex),
-         res.witnesses_ok);
+         cp.origin, cp.size, gl_hex_encode(cp.root, 32, hex), res.witnesses_ok);
   return CLI_OK;
 }
 
-/* ---- Witnesses ------------------------------------------------------------ */
+/* ---- Witnesses ------------------------------------------------------------
+ */
 
 static const cli_opt wreq_opts[] = {{"db", true, false}, {"old", true, false}};
 
@@ -699,8 +698,8 @@ static int cmd_add_cosignatures(int argc, char **argv) {
   code = open_log(db, true, &lg);
   if (code == 0) {
     size_t added = 0;
-    int rc = lg_ledger_add_cosignatures(lg, size, lines, len, wkeys, nw,
-                                        &added);
+    int rc =
+        lg_ledger_add_cosignatures(lg, size, lines, len, wkeys, nw, &added);
     if (rc != 0)
       code = cli_fail(cli_code(rc) == CLI_USAGE ? CLI_INVALID : cli_code(rc),
                       "cosignatures not added: %s", gl_strerror(rc));
@@ -712,7 +711,8 @@ static int cmd_add_cosignatures(int argc, char **argv) {
   return code;
 }
 
-/* ---- Audit, balances, mirrors ---------------------------------------------- */
+/* ---- Audit, balances, mirrors ----------------------------------------------
+ */
 
 static void print_balances(lg_balances *b) {
   printf("# meter money_micro fees_micro local_bought_wh local_sold_wh "
@@ -721,9 +721,9 @@ static void print_balances(lg_balances *b) {
     const lg_balance *x = lg_balances_at(b, i);
     printf("%s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
            " %" PRId64 " %" PRIu64 " %" PRIu64 "\n",
-           x->meter_id, x->money, x->fees, x->local_bought_wh,
-           x->local_sold_wh, x->grid_import_wh, x->grid_export_wh,
-           x->intervals, x->missing_readings);
+           x->meter_id, x->money, x->fees, x->local_bought_wh, x->local_sold_wh,
+           x->grid_import_wh, x->grid_export_wh, x->intervals,
+           x->missing_readings);
   }
   lg_balance_totals t;
   lg_balances_totals(b, &t);
@@ -927,15 +927,15 @@ static int cmd_import(int argc, char **argv) {
   rc = lg_ledger_import(lg, from, &io, &size);
   lg_ledger_free(lg);
   if (rc != 0)
-    return cli_fail(rc == GL_EVERIFY || rc == GL_ECONFLICT ? CLI_INVALID
-                                                           : CLI_ERROR,
-                    "import refused: %s (the mirror is unchanged)",
-                    gl_strerror(rc));
+    return cli_fail(
+        rc == GL_EVERIFY || rc == GL_ECONFLICT ? CLI_INVALID : CLI_ERROR,
+        "import refused: %s (the mirror is unchanged)", gl_strerror(rc));
   printf("mirror %s now has %" PRIu64 " entries\n", db, size);
   return CLI_OK;
 }
 
-/* ---- Dispatch ------------------------------------------------------------- */
+/* ---- Dispatch -------------------------------------------------------------
+ */
 
 typedef struct command {
   const char *name;
@@ -950,7 +950,8 @@ static const command commands[] = {
     {"keygen", cmd_keygen,
      "--name NAME --out KEYFILE [--witness]\n"
      "      create a signer key (mode 0600); prints its verifier key"},
-    {"vkey", cmd_vkey, "--key KEYFILE\n      print a signer key's verifier key"},
+    {"vkey", cmd_vkey,
+     "--key KEYFILE\n      print a signer key's verifier key"},
     {"append", cmd_append,
      "--db FILE [ENTRIES|-]\n"
      "      append hex-encoded entries (one per line) in one transaction"},

@@ -174,8 +174,9 @@ static int cmd_add_checkpoint(int argc, char **argv) {
                     gl_strerror(rc));
   if (res.status == 409 && rc == GL_ECONFLICT &&
       strstr(res.why, "forked") == NULL)
-    return cli_fail(CLI_INVALID, "refused (409): %s; latest cosigned size %" PRIu64,
-                    res.why, res.latest_size);
+    return cli_fail(CLI_INVALID,
+                    "refused (409): %s; latest cosigned size %" PRIu64, res.why,
+                    res.latest_size);
   return cli_fail(CLI_INVALID, "refused (%d): %s", res.status, res.why);
 }
 
@@ -204,8 +205,8 @@ static int cmd_status(int argc, char **argv) {
   if (rc != 0 || rc2 != 0)
     return cli_fail(CLI_ERROR, "%s", gl_strerror(rc ? rc : rc2));
   char hex[65];
-  printf("origin %s\nsize %" PRIu64 "\nroot %s\nevidence %" PRIu64 "\n",
-         origin, size, gl_hex_encode(root, 32, hex), evidence);
+  printf("origin %s\nsize %" PRIu64 "\nroot %s\nevidence %" PRIu64 "\n", origin,
+         size, gl_hex_encode(root, 32, hex), evidence);
   return CLI_OK;
 }
 

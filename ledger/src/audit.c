@@ -72,8 +72,7 @@ static void problem(audit *a, int64_t entry, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(a->rep->problem, sizeof a->rep->problem, fmt, ap);
   va_end(ap);
-  GL_WARN(COMPONENT, "audit of %s: %s", lg__store_name(a->st),
-          a->rep->problem);
+  GL_WARN(COMPONENT, "audit of %s: %s", lg__store_name(a->st), a->rep->problem);
 }
 
 /* ---- Stored hashes ------------------------------------------------------- */
@@ -106,8 +105,9 @@ static int on_subtree(void *ctx, uint64_t start, unsigned height,
   const uint8_t *stored;
   int rc = stored_hash(a, height / LG__TILE_HEIGHT, start >> height, &stored);
   if (rc != 0) {
-    problem(a, -1, "storage error reading the tile of entries [%" PRIu64
-                   ", %" PRIu64 "): %s",
+    problem(a, -1,
+            "storage error reading the tile of entries [%" PRIu64 ", %" PRIu64
+            "): %s",
             start, start + ((uint64_t)1 << height), gl_strerror(rc));
     return STOP;
   }
@@ -260,8 +260,9 @@ static int check_checkpoints(audit *a, const lg_vkey *key,
     char *lines;
     int rc = lg__store_cosig_lines(a->st, c->size, &lines);
     if (rc != 0) {
-      problem(a, -1, "checkpoint of size %" PRIu64 ": cannot read its "
-                     "cosignatures (%s)",
+      problem(a, -1,
+              "checkpoint of size %" PRIu64 ": cannot read its "
+              "cosignatures (%s)",
               c->size, gl_strerror(rc));
       return 0;
     }
@@ -288,8 +289,8 @@ static int check_checkpoints(audit *a, const lg_vkey *key,
     }
     if (cp.size != c->size || memcmp(cp.root, c->root, LG_HASH_LEN) != 0) {
       problem(a, -1,
-              "checkpoint of size %" PRIu64 ": its signed note says size %" PRIu64
-              " with another root",
+              "checkpoint of size %" PRIu64
+              ": its signed note says size %" PRIu64 " with another root",
               c->size, cp.size);
       return 0;
     }
@@ -340,8 +341,8 @@ static int resolve_key(audit *a, const lg_audit_options *opt, lg_vkey *key,
     char want[LG_KEY_TEXT_MAX];
     if (lg_vkey_format(opt->log_key, want, sizeof want) == 0 && recorded &&
         strcmp(want, text) != 0)
-      problem(a, -1, "the database records log key %s, not the given %s",
-              text, want);
+      problem(a, -1, "the database records log key %s, not the given %s", text,
+              want);
     return 0;
   }
   if (!recorded)
@@ -390,8 +391,9 @@ int lg_audit_run(lg_ledger *lg, const lg_audit_options *opt,
     }
   }
   if (rc == 0 && rep->ok && a->ncp > 0 && !have_key)
-    problem(a, -1, "no log key recorded or given: checkpoints cannot be "
-                   "verified");
+    problem(a, -1,
+            "no log key recorded or given: checkpoints cannot be "
+            "verified");
   if (rc == 0 && rep->ok) {
     int r = reach_checkpoints(a); /* a checkpoint of size 0 */
     if (r < 0)

@@ -79,8 +79,7 @@ int lg_bundle_parse(const char *text, size_t len, lg_bundle *b) {
     b->extra = malloc(cap);
     if (!b->extra)
       return GL_ENOMEM;
-    if (gl_base64_decode(line + 6, b64_len, b->extra, cap, &b->extra_len) !=
-        0)
+    if (gl_base64_decode(line + 6, b64_len, b->extra, cap, &b->extra_len) != 0)
       return GL_EPARSE;
     if (next_line(text, len, &pos, &line, &line_len) != 0)
       return GL_EPARSE;
@@ -111,13 +110,13 @@ int lg_bundle_parse(const char *text, size_t len, lg_bundle *b) {
 
 int lg_bundle_format(uint64_t index, const lg_hash *proof, size_t nproof,
                      const void *extra, size_t extra_len,
-                     const char *checkpoint, size_t checkpoint_len,
-                     char **out, size_t *out_len) {
+                     const char *checkpoint, size_t checkpoint_len, char **out,
+                     size_t *out_len) {
   if (nproof > LG_PROOF_MAX || index > (uint64_t)INT64_MAX ||
       (extra && (extra_len == 0 || extra_len > LG_BUNDLE_EXTRA_MAX)))
     return GL_EINVAL;
-  size_t cap = strlen(LG_BUNDLE_HEADER) + 1 + 32 + nproof * 46 + 2 +
-               checkpoint_len + 1;
+  size_t cap =
+      strlen(LG_BUNDLE_HEADER) + 1 + 32 + nproof * 46 + 2 + checkpoint_len + 1;
   if (extra)
     cap += 7 + gl_base64_len(extra_len);
   char *s = malloc(cap);
@@ -172,8 +171,8 @@ int lg_bundle_verify(const lg_bundle *b, const lg_policy *policy,
     leaf_hash = lh;
   }
   lg_checkpoint c;
-  int rc = lg_policy_verify(policy, b->checkpoint, b->checkpoint_len, &c, NULL,
-                            why);
+  int rc =
+      lg_policy_verify(policy, b->checkpoint, b->checkpoint_len, &c, NULL, why);
   if (rc != 0)
     return rc;
   rc = lg_verify_inclusion(leaf_hash, b->index, c.size, b->proof, b->nproof,

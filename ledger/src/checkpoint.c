@@ -80,8 +80,8 @@ int lg_checkpoint_format(const lg_checkpoint *cp, char *buf, size_t cap,
   int rc = gl_base64_encode(cp->root, LG_HASH_LEN, root, sizeof root);
   if (rc != 0)
     return rc;
-  int n = snprintf(buf, cap, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size,
-                   root);
+  int n =
+      snprintf(buf, cap, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size, root);
   if (n < 0 || (size_t)n >= cap)
     return GL_ETOOBIG;
   if (len)

@@ -115,7 +115,8 @@ lg__store *lg__ledger_store(lg_ledger *lg) {
   return lg->st;
 }
 
-/* ---- Open and close -------------------------------------------------------- */
+/* ---- Open and close --------------------------------------------------------
+ */
 
 static int init_meta(lg_ledger *lg, const lg_ledger_options *opt) {
   bool create = opt->create && !opt->read_only;
@@ -145,8 +146,9 @@ static int init_meta(lg_ledger *lg, const lg_ledger_options *opt) {
       if (!opt->origin ||
           !lg_key_name_valid(opt->origin, strlen(opt->origin)) ||
           strlen(opt->origin) > LG_ORIGIN_MAX) {
-        GL_ERROR(COMPONENT, "%s: a new ledger needs a valid origin "
-                            "(no spaces or '+')",
+        GL_ERROR(COMPONENT,
+                 "%s: a new ledger needs a valid origin "
+                 "(no spaces or '+')",
                  lg__store_name(lg->st));
         rc = GL_EINVAL;
       } else {
@@ -235,7 +237,8 @@ int lg_ledger_size(lg_ledger *lg, uint64_t *size) {
   return lg__store_size(lg->st, size);
 }
 
-/* ---- Appending ------------------------------------------------------------- */
+/* ---- Appending -------------------------------------------------------------
+ */
 
 /* A tile row being filled during one append. */
 typedef struct pending_tile {
@@ -437,7 +440,8 @@ int lg_ledger_append_entries(lg_ledger *lg, const lg_entry *entries, size_t n,
   return rc;
 }
 
-/* ---- Reading --------------------------------------------------------------- */
+/* ---- Reading ---------------------------------------------------------------
+ */
 
 int lg_ledger_entry(lg_ledger *lg, uint64_t index, uint8_t **data,
                     size_t *len) {
@@ -564,11 +568,11 @@ int lg_ledger_consistency_proof(lg_ledger *lg, uint64_t size1, uint64_t size2,
   return with_read(lg, do_consistency, &p);
 }
 
-/* ---- Checkpoints -------------------------------------------------------------- */
+/* ---- Checkpoints
+ * -------------------------------------------------------------- */
 
 /* The stored note followed by its cosignature lines, as one owned string. */
-static int note_with_cosigs(lg_ledger *lg, const lg__cp_row *row,
-                            char **out) {
+static int note_with_cosigs(lg_ledger *lg, const lg__cp_row *row, char **out) {
   char *lines;
   int rc = lg__store_cosig_lines(lg->st, row->size, &lines);
   if (rc != 0)
@@ -610,8 +614,7 @@ static int stored_cp_sane(lg_ledger *lg, const lg__cp_row *row) {
   return 0;
 }
 
-static int checkpoint_locked(lg_ledger *lg, const lg_signer *key,
-                             char **note) {
+static int checkpoint_locked(lg_ledger *lg, const lg_signer *key, char **note) {
   char vkey[LG_KEY_TEXT_MAX], stored[LG_KEY_TEXT_MAX];
   int rc = lg_vkey_format(&key->vkey, vkey, sizeof vkey);
   if (rc != 0)
@@ -709,8 +712,9 @@ int lg_ledger_checkpoint(lg_ledger *lg, const lg_signer *key, char **note) {
     return GL_EINVAL;
   }
   if (lg__store_in_txn(lg->st)) {
-    GL_ERROR(COMPONENT, "%s: checkpoint requested inside an open "
-                        "transaction; commit first",
+    GL_ERROR(COMPONENT,
+             "%s: checkpoint requested inside an open "
+             "transaction; commit first",
              lg__store_name(lg->st));
     return GL_ESTATE;
   }
@@ -732,8 +736,7 @@ int lg_ledger_checkpoint(lg_ledger *lg, const lg_signer *key, char **note) {
   return rc;
 }
 
-int lg_ledger_latest_checkpoint(lg_ledger *lg, char **note,
-                                lg_checkpoint *cp) {
+int lg_ledger_latest_checkpoint(lg_ledger *lg, char **note, lg_checkpoint *cp) {
   lg__cp_row row;
   int rc = lg__store_cp_latest(lg->st, &row);
   if (rc != 0)
@@ -796,8 +799,8 @@ int lg_ledger_add_cosignatures(lg_ledger *lg, uint64_t size, const char *lines,
       rc = 0;
       memset(ok, 0, (n_witnesses ? n_witnesses : 1) * sizeof *ok);
     } else {
-      GL_WARN(COMPONENT, "cosignature for size %" PRIu64 " rejected: %s",
-              size, why);
+      GL_WARN(COMPONENT, "cosignature for size %" PRIu64 " rejected: %s", size,
+              why);
       goto out;
     }
   }
@@ -817,8 +820,8 @@ int lg_ledger_add_cosignatures(lg_ledger *lg, uint64_t size, const char *lines,
       }
       memcpy(line, s->line, s->line_len);
       line[s->line_len] = '\0';
-      rc = lg__store_cosig_put(lg->st, size, witnesses[k].name,
-                               witnesses[k].id, line);
+      rc = lg__store_cosig_put(lg->st, size, witnesses[k].name, witnesses[k].id,
+                               line);
       kept++;
     }
   }
@@ -836,7 +839,8 @@ out:
   return rc;
 }
 
-/* ---- Bundles and witness requests -------------------------------------------- */
+/* ---- Bundles and witness requests
+ * -------------------------------------------- */
 
 typedef struct bundle_args {
   uint64_t index, size;
@@ -856,15 +860,16 @@ static int do_bundle(lg_ledger *lg, void *arg) {
   size_t entry_len = 0, n = 0;
   lg_hash proof[LG_PROOF_MAX];
   if (b->index >= row.size) {
-    GL_INFO(COMPONENT, "no checkpoint covers entry %" PRIu64 " yet (latest "
-                       "size %" PRIu64 ")",
+    GL_INFO(COMPONENT,
+            "no checkpoint covers entry %" PRIu64 " yet (latest "
+            "size %" PRIu64 ")",
             b->index, row.size);
     rc = GL_ENOENT;
   }
   if (rc == 0) {
     lg_hash_source src = lg__ledger_source(lg);
-    rc = lg_make_inclusion_proof(&src, b->index, row.size, proof,
-                                 LG_PROOF_MAX, &n);
+    rc = lg_make_inclusion_proof(&src, b->index, row.size, proof, LG_PROOF_MAX,
+                                 &n);
   }
   if (rc == 0)
     rc = note_with_cosigs(lg, &row, &note);

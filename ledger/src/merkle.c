@@ -86,10 +86,9 @@ size_t lg_inclusion_proof_len(uint64_t index, uint64_t size) {
   return len;
 }
 
-int lg_root_from_inclusion(const uint8_t leaf_hash[LG_HASH_LEN],
-                           uint64_t index, uint64_t size, const lg_hash *proof,
-                           size_t n, uint8_t root[LG_HASH_LEN],
-                           const char **why) {
+int lg_root_from_inclusion(const uint8_t leaf_hash[LG_HASH_LEN], uint64_t index,
+                           uint64_t size, const lg_hash *proof, size_t n,
+                           uint8_t root[LG_HASH_LEN], const char **why) {
   if (size > LG_MAX_SIZE)
     return fail(why, "tree size too large");
   if (index >= size)
@@ -233,8 +232,8 @@ typedef struct proof_out {
   size_t cap, n;
 } proof_out;
 
-static int emit_range(const lg_hash_source *src, proof_out *po,
-                      uint64_t begin, uint64_t end) {
+static int emit_range(const lg_hash_source *src, proof_out *po, uint64_t begin,
+                      uint64_t end) {
   if (po->n == po->cap)
     return GL_ETOOBIG;
   int rc = lg_range_hash(src, begin, end, po->out[po->n].b);
@@ -347,8 +346,7 @@ int lg_frontier_root(const lg_frontier *f, uint8_t root[LG_HASH_LEN]) {
   return 0;
 }
 
-int lg_frontier_load(lg_frontier *f, const lg_hash_source *src,
-                     uint64_t size) {
+int lg_frontier_load(lg_frontier *f, const lg_hash_source *src, uint64_t size) {
   if (size > LG_MAX_SIZE)
     return GL_EINVAL;
   memset(f, 0, sizeof *f);

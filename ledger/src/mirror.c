@@ -32,9 +32,9 @@
 typedef struct chunk {
   gl_bytes b[CHUNK];
   size_t n;
-  uint64_t next;    /* the index the next scanned entry must have */
-  lg_ledger *dst;   /* appended to with lg_ledger_append (own txn) ... */
-  bool locked;      /* ... or inside the caller's open transaction */
+  uint64_t next;  /* the index the next scanned entry must have */
+  lg_ledger *dst; /* appended to with lg_ledger_append (own txn) ... */
+  bool locked;    /* ... or inside the caller's open transaction */
   int rc;
 } chunk;
 
@@ -195,8 +195,9 @@ int lg_ledger_export(lg_ledger *lg, const char *path, uint64_t size) {
     if (rc == 0)
       rc = lg_ledger_root(dst, size, b);
     if (rc == 0 && memcmp(a, b, LG_HASH_LEN) != 0) {
-      GL_ERROR(COMPONENT, "export: rebuilt root differs from the log's root "
-                          "at size %" PRIu64 "; the log is damaged",
+      GL_ERROR(COMPONENT,
+               "export: rebuilt root differs from the log's root "
+               "at size %" PRIu64 "; the log is damaged",
                size);
       rc = GL_EVERIFY;
     }
@@ -272,8 +273,8 @@ static int import_cp(void *ctx, const lg__cp_row *row) {
   lg_policy pol = {im->opt->log_key, NULL, 0, 0};
   lg_checkpoint cp;
   const char *why = NULL;
-  int rc = lg_policy_verify(&pol, row->note, strlen(row->note), &cp, NULL,
-                            &why);
+  int rc =
+      lg_policy_verify(&pol, row->note, strlen(row->note), &cp, NULL, &why);
   if (rc != 0 || cp.size != row->size ||
       memcmp(cp.root, row->root, LG_HASH_LEN) != 0) {
     GL_ERROR(COMPONENT, "import: checkpoint of size %" PRIu64 " rejected: %s",
@@ -313,8 +314,7 @@ static int import_cp(void *ctx, const lg__cp_row *row) {
       /* A cosignature that fails to verify is dropped, not fatal: the
        * checkpoint itself is what the log signed. */
       if (r2 == GL_EVERIFY || r2 == GL_EPARSE)
-        GL_WARN(COMPONENT,
-                "import: cosignatures for size %" PRIu64 " not kept",
+        GL_WARN(COMPONENT, "import: cosignatures for size %" PRIu64 " not kept",
                 cp.size);
       else
         rc = r2;
@@ -334,8 +334,8 @@ static int import_locked(lg_ledger *lg, lg_ledger *src,
     return rc;
   rc = lg__store_meta_get(m, "log_vkey", have, sizeof have);
   if (rc == 0 && strcmp(have, want) != 0) {
-    GL_ERROR(COMPONENT, "import: the mirror follows log key %s, not %s",
-             have, want);
+    GL_ERROR(COMPONENT, "import: the mirror follows log key %s, not %s", have,
+             want);
     return GL_ECONFLICT;
   }
   if (rc == GL_ENOENT)
@@ -377,8 +377,9 @@ int lg_ledger_import(lg_ledger *lg, const char *path,
   if (!opt || !opt->log_key || opt->log_key->type != LG_SIG_ED25519)
     return GL_EINVAL;
   if (strcmp(opt->log_key->name, lg_ledger_origin(lg)) != 0) {
-    GL_ERROR(COMPONENT, "import: log key \"%s\" does not name this mirror's "
-                        "origin \"%s\"",
+    GL_ERROR(COMPONENT,
+             "import: log key \"%s\" does not name this mirror's "
+             "origin \"%s\"",
              opt->log_key->name, lg_ledger_origin(lg));
     return GL_ECONFLICT;
   }

@@ -91,10 +91,9 @@ bool lg_text_valid(const char *text, size_t len) {
 
 /* Unicode White_Space (what Go's unicode.IsSpace reports). */
 static bool is_unicode_space(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 ||
-         cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
-         cp == 0x3000;
+  return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+         cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 bool lg_key_name_valid(const char *name, size_t len) {
@@ -115,10 +114,8 @@ bool lg_key_name_valid(const char *name, size_t len) {
 
 int lg_key_id(const char *name, uint8_t type,
               const uint8_t pub[GL_ED25519_PUB_LEN], uint32_t *id) {
-  gl_bytes parts[4] = {{name, strlen(name)},
-                       {"\n", 1},
-                       {&type, 1},
-                       {pub, GL_ED25519_PUB_LEN}};
+  gl_bytes parts[4] = {
+      {name, strlen(name)}, {"\n", 1}, {&type, 1}, {pub, GL_ED25519_PUB_LEN}};
   uint8_t h[GL_SHA256_LEN];
   int rc = gl_sha256_parts(parts, 4, h);
   if (rc != 0)
@@ -193,8 +190,8 @@ int lg_vkey_parse(const char *text, size_t len, lg_vkey *key) {
 }
 
 static int format_key_text(const char *prefix, const char *name, uint32_t id,
-                           uint8_t type, const uint8_t material[32],
-                           char *buf, size_t cap) {
+                           uint8_t type, const uint8_t material[32], char *buf,
+                           size_t cap) {
   uint8_t raw[33];
   raw[0] = type;
   memcpy(raw + 1, material, 32);
@@ -211,8 +208,7 @@ static int format_key_text(const char *prefix, const char *name, uint32_t id,
 }
 
 int lg_vkey_format(const lg_vkey *key, char *buf, size_t cap) {
-  return format_key_text("", key->name, key->id, key->type, key->pub, buf,
-                         cap);
+  return format_key_text("", key->name, key->id, key->type, key->pub, buf, cap);
 }
 
 int lg_signer_from_seed(const char *name, uint8_t type,
@@ -270,8 +266,8 @@ int lg_signer_parse(const char *text, size_t len, lg_signer *out) {
 }
 
 int lg_signer_format(const lg_signer *s, char *buf, size_t cap) {
-  return format_key_text(signer_prefix, s->vkey.name, s->vkey.id,
-                         s->vkey.type, s->key.seed, buf, cap);
+  return format_key_text(signer_prefix, s->vkey.name, s->vkey.id, s->vkey.type,
+                         s->key.seed, buf, cap);
 }
 
 void lg_signer_wipe(lg_signer *s) {
@@ -458,8 +454,7 @@ int lg_note_parse(const char *msg, size_t len, lg_note *note) {
 static uint8_t *cosig_message(uint64_t ts, const char *text, size_t len,
                               size_t *out_len) {
   char head[64];
-  int n = snprintf(head, sizeof head, "cosignature/v1\ntime %" PRIu64 "\n",
-                   ts);
+  int n = snprintf(head, sizeof head, "cosignature/v1\ntime %" PRIu64 "\n", ts);
   uint8_t *m = malloc((size_t)n + len);
   if (!m)
     return NULL;
@@ -487,8 +482,7 @@ static int verify_one(const lg_vkey *key, const lg_note *note,
     if (raw_len != 4 + GL_ED25519_SIG_LEN)
       return GL_EVERIFY;
     *ts = 0;
-    return gl_ed25519_verify(key->pub, note->text, note->text_len, raw + 4) ==
-                   0
+    return gl_ed25519_verify(key->pub, note->text, note->text_len, raw + 4) == 0
                ? 0
                : GL_EVERIFY;
   }

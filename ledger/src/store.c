@@ -52,12 +52,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_META_SET] = "INSERT INTO lg_meta(key, value) VALUES(?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_SIZE] = "SELECT max(idx) FROM lg_entries",
-    [ST_ENTRY_PUT] = "INSERT INTO lg_entries(idx, type, data) VALUES(?1, ?2, ?3)",
+    [ST_ENTRY_PUT] =
+        "INSERT INTO lg_entries(idx, type, data) VALUES(?1, ?2, ?3)",
     [ST_ENTRY_GET] = "SELECT type, data FROM lg_entries WHERE idx = ?1",
     [ST_ENTRY_SCAN] = "SELECT idx, type, data FROM lg_entries "
                       "WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
     [ST_TILE_GET] = "SELECT hashes FROM lg_tiles WHERE id = ?1",
-    [ST_TILE_PUT] = "INSERT OR REPLACE INTO lg_tiles(id, hashes) VALUES(?1, ?2)",
+    [ST_TILE_PUT] =
+        "INSERT OR REPLACE INTO lg_tiles(id, hashes) VALUES(?1, ?2)",
     [ST_CP_PUT] = "INSERT INTO lg_checkpoints(size, root, note, signed_ns) "
                   "VALUES(?1, ?2, ?3, ?4)",
     [ST_CP_LATEST] = "SELECT size, root, note, signed_ns FROM lg_checkpoints "
@@ -324,7 +326,6 @@ const char *lg__store_name(const lg__store *s) {
 
 /* ---- Schema -------------------------------------------------------------- */
 
-
 static int table_exists(lg__store *s, const char *table, bool *yes) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
@@ -383,8 +384,8 @@ int lg__store_begin(lg__store *s, bool write) {
   if (s->depth == TXN_DEPTH_MAX)
     return GL_EINTERNAL;
   bool own = sqlite3_get_autocommit(s->db) != 0;
-  int rc = exec(s, own ? (write ? "BEGIN IMMEDIATE" : "BEGIN")
-                       : "SAVEPOINT lg_op");
+  int rc =
+      exec(s, own ? (write ? "BEGIN IMMEDIATE" : "BEGIN") : "SAVEPOINT lg_op");
   if (rc == 0)
     s->txn_owned[s->depth++] = own;
   return rc;
@@ -493,8 +494,8 @@ int lg__store_entry_put(lg__store *s, uint64_t idx, uint8_t type,
   return step_done(s, st, "entry insert");
 }
 
-int lg__store_entry_get(lg__store *s, uint64_t idx, uint8_t **data,
-                        size_t *len, int *type) {
+int lg__store_entry_get(lg__store *s, uint64_t idx, uint8_t **data, size_t *len,
+                        int *type) {
   sqlite3_stmt *st = NULL;
   int rc = prep(s, ST_ENTRY_GET, &st);
   if (rc != 0)
@@ -531,7 +532,8 @@ int lg__store_entry_scan(lg__store *s, uint64_t from, uint64_t to,
   if (r != SQLITE_OK)
     return xlate(s, r, "prepare scan");
   sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-  sqlite3_bind_int64(st, 2, (sqlite3_int64)(to > LG_MAX_SIZE ? LG_MAX_SIZE : to));
+  sqlite3_bind_int64(st, 2,
+                     (sqlite3_int64)(to > LG_MAX_SIZE ? LG_MAX_SIZE : to));
   int rc = 0;
   while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t idx = sqlite3_column_int64(st, 0);
@@ -756,8 +758,8 @@ int lg__store_seal(lg__store *s) {
   char jm[16];
   int rc = pragma_text(s, "PRAGMA journal_mode=DELETE", jm, sizeof jm);
   if (rc == 0 && strcmp(jm, "delete") != 0) {
-    GL_ERROR(COMPONENT, "%s: cannot leave WAL mode (journal mode %s)",
-             s->name, jm);
+    GL_ERROR(COMPONENT, "%s: cannot leave WAL mode (journal mode %s)", s->name,
+             jm);
     rc = GL_ESTORE;
   }
   return rc;
@@ -840,8 +842,7 @@ int lg__store_wit_evidence_put(lg__store *s, const char *origin,
     return rc;
   sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_text64(st, 3, request, request_len, SQLITE_STATIC,
-                      SQLITE_UTF8);
+  sqlite3_bind_text64(st, 3, request, request_len, SQLITE_STATIC, SQLITE_UTF8);
   sqlite3_bind_int64(st, 4, now_ns);
   return step_done(s, st, "witness evidence insert");
 }

@@ -110,8 +110,8 @@ int lg__store_size(lg__store *s, uint64_t *size);
 int lg__store_entry_put(lg__store *s, uint64_t idx, uint8_t type,
                         const void *data, size_t len);
 /* An owned copy (free()) of entry idx; GL_ENOENT when absent. */
-int lg__store_entry_get(lg__store *s, uint64_t idx, uint8_t **data,
-                        size_t *len, int *type);
+int lg__store_entry_get(lg__store *s, uint64_t idx, uint8_t **data, size_t *len,
+                        int *type);
 
 /* Called for each entry in index order; data is valid during the call.
  * A non-zero return stops the scan and is returned. */

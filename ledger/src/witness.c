@@ -125,10 +125,10 @@ static int parse_request(const char *text, size_t len, wit_request *r) {
   return 0;
 }
 
-/* ---- add-checkpoint ------------------------------------------------------- */
+/* ---- add-checkpoint -------------------------------------------------------
+ */
 
-static int answer(lg_witness_result *res, int status, const char *why,
-                  int rc) {
+static int answer(lg_witness_result *res, int status, const char *why, int rc) {
   res->status = status;
   res->why = why;
   return rc;
@@ -167,11 +167,12 @@ static int decide(lg_witness *w, const wit_request *r, const lg_checkpoint *cp,
     return answer(res, 400, "a proof from size 0 must be empty", GL_EINVAL);
   if (known && r->old == cp->size) {
     if (memcmp(root, cp->root, LG_HASH_LEN) != 0) {
-      keep_evidence(w, cp->origin, "same size, different root (fork)",
-                    request, len);
+      keep_evidence(w, cp->origin, "same size, different root (fork)", request,
+                    len);
       res->latest_size = size;
-      return answer(res, 409, "same size as the cosigned checkpoint but a "
-                              "different root: the log forked",
+      return answer(res, 409,
+                    "same size as the cosigned checkpoint but a "
+                    "different root: the log forked",
                     GL_ECONFLICT);
     }
     if (r->nproof != 0)
@@ -183,8 +184,9 @@ static int decide(lg_witness *w, const wit_request *r, const lg_checkpoint *cp,
                                r->nproof, &why);
     if (rc == GL_EVERIFY) {
       keep_evidence(w, cp->origin, why, request, len);
-      return answer(res, 422, "consistency proof does not verify: not an "
-                              "extension of the cosigned tree",
+      return answer(res, 422,
+                    "consistency proof does not verify: not an "
+                    "extension of the cosigned tree",
                     GL_EVERIFY);
     }
     if (rc != 0)

@@ -141,8 +141,7 @@ int lg_ledger_append_entries(lg_ledger *lg, const lg_entry *entries, size_t n,
 
 /* lg_ledger_entry - an owned copy (free()) of entry `index`. Returns 0,
  * GL_ENOENT, or a storage error. */
-int lg_ledger_entry(lg_ledger *lg, uint64_t index, uint8_t **data,
-                    size_t *len);
+int lg_ledger_entry(lg_ledger *lg, uint64_t index, uint8_t **data, size_t *len);
 
 /* Visitor for lg_ledger_scan: data is valid during the call only; a
  * non-zero return stops the scan and is returned by it. */
@@ -175,7 +174,8 @@ int lg_ledger_inclusion_proof(lg_ledger *lg, uint64_t index, uint64_t size,
 int lg_ledger_consistency_proof(lg_ledger *lg, uint64_t size1, uint64_t size2,
                                 lg_hash *proof, size_t cap, size_t *n);
 
-/* ---- Checkpoints ----------------------------------------------------------- */
+/* ---- Checkpoints -----------------------------------------------------------
+ */
 
 /*
  * lg_ledger_checkpoint - sign (or return the stored) checkpoint for the
@@ -194,8 +194,7 @@ int lg_ledger_checkpoint(lg_ledger *lg, const lg_signer *key, char **note);
  * cosignatures, as an owned note (free()); `cp` (may be NULL) gets its
  * fields. Returns 0, GL_ENOENT (never signed), or a storage error.
  */
-int lg_ledger_latest_checkpoint(lg_ledger *lg, char **note,
-                                lg_checkpoint *cp);
+int lg_ledger_latest_checkpoint(lg_ledger *lg, char **note, lg_checkpoint *cp);
 
 /*
  * lg_ledger_add_cosignatures - record witness cosignatures for the stored
@@ -229,7 +228,8 @@ int lg_ledger_bundle(lg_ledger *lg, uint64_t index, uint64_t size,
  */
 int lg_ledger_witness_request(lg_ledger *lg, uint64_t old_size, char **body);
 
-/* ---- Mirrors ----------------------------------------------------------------- */
+/* ---- Mirrors
+ * ----------------------------------------------------------------- */
 
 /*
  * lg_ledger_export - write the first `size` entries (0: up to the latest

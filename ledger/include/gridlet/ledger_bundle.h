@@ -69,8 +69,8 @@ void lg_bundle_clear(lg_bundle *b);
  */
 int lg_bundle_format(uint64_t index, const lg_hash *proof, size_t nproof,
                      const void *extra, size_t extra_len,
-                     const char *checkpoint, size_t checkpoint_len,
-                     char **out, size_t *out_len);
+                     const char *checkpoint, size_t checkpoint_len, char **out,
+                     size_t *out_len);
 
 /*
  * lg_bundle_verify - check a parsed bundle: the checkpoint satisfies

@@ -71,16 +71,16 @@ int lg_checkpoint_sign(const lg_checkpoint *cp, const lg_signer *signer,
 
 /* What a checkpoint must satisfy to be trusted. Borrowed pointers. */
 typedef struct lg_policy {
-  const lg_vkey *log_key;    /* type 0x01; its name is the expected origin */
-  const lg_vkey *witnesses;  /* type 0x04 cosigner keys, may be NULL */
+  const lg_vkey *log_key;   /* type 0x01; its name is the expected origin */
+  const lg_vkey *witnesses; /* type 0x04 cosigner keys, may be NULL */
   size_t n_witnesses;
-  size_t quorum;             /* witnesses that must have cosigned (k of n) */
+  size_t quorum; /* witnesses that must have cosigned (k of n) */
 } lg_policy;
 
 /* What lg_policy_verify found, for reports. */
 typedef struct lg_policy_result {
-  size_t witnesses_ok;            /* how many configured witnesses cosigned */
-  uint64_t newest_cosig_time;     /* POSIX seconds, 0 when none */
+  size_t witnesses_ok;        /* how many configured witnesses cosigned */
+  uint64_t newest_cosig_time; /* POSIX seconds, 0 when none */
 } lg_policy_result;
 
 /*

@@ -89,10 +89,9 @@ int lg_verify_inclusion(const uint8_t leaf_hash[LG_HASH_LEN], uint64_t index,
  * 9162 section 2.1.3.2 without the final comparison). Returns 0, or
  * GL_EVERIFY when the proof has the wrong shape for index and size.
  */
-int lg_root_from_inclusion(const uint8_t leaf_hash[LG_HASH_LEN],
-                           uint64_t index, uint64_t size, const lg_hash *proof,
-                           size_t n, uint8_t root[LG_HASH_LEN],
-                           const char **why);
+int lg_root_from_inclusion(const uint8_t leaf_hash[LG_HASH_LEN], uint64_t index,
+                           uint64_t size, const lg_hash *proof, size_t n,
+                           uint8_t root[LG_HASH_LEN], const char **why);
 
 /*
  * lg_verify_consistency - check that the tree of size2 leaves with root2
@@ -142,8 +141,7 @@ int lg_range_hash(const lg_hash_source *src, uint64_t begin, uint64_t end,
  * GL_ETOOBIG (cap too small) or the source's error.
  */
 int lg_make_inclusion_proof(const lg_hash_source *src, uint64_t index,
-                            uint64_t size, lg_hash *out, size_t cap,
-                            size_t *n);
+                            uint64_t size, lg_hash *out, size_t cap, size_t *n);
 
 /*
  * lg_make_consistency_proof - the RFC 9162 consistency proof PROOF(size1,
@@ -193,8 +191,7 @@ int lg_frontier_root(const lg_frontier *f, uint8_t root[LG_HASH_LEN]);
  * hash source (popcount(size) subtree lookups). Returns 0, GL_EINVAL for a
  * size beyond LG_MAX_SIZE, or the source's error.
  */
-int lg_frontier_load(lg_frontier *f, const lg_hash_source *src,
-                     uint64_t size);
+int lg_frontier_load(lg_frontier *f, const lg_hash_source *src, uint64_t size);
 
 #ifdef __cplusplus
 }

@@ -72,7 +72,8 @@ typedef struct lg_signer {
   gl_ed25519_key key;
 } lg_signer;
 
-/* ---- Keys ----------------------------------------------------------------- */
+/* ---- Keys -----------------------------------------------------------------
+ */
 
 /* lg_key_name_valid - a key name is non-empty, at most LG_KEY_NAME_MAX
  * bytes of valid UTF-8 without control characters, Unicode spaces or '+'. */
@@ -137,7 +138,8 @@ int lg_signer_read_file(const char *path, lg_signer *out);
 /* lg_signer_wipe - erase the secret half. */
 void lg_signer_wipe(lg_signer *s);
 
-/* ---- Notes ---------------------------------------------------------------- */
+/* ---- Notes ----------------------------------------------------------------
+ */
 
 /* One signature line of a parsed note; pointers borrow the note input. */
 typedef struct lg_note_sig {

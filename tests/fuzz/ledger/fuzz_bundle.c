@@ -28,9 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (lg_bundle_parse((const char *)data, size, b) == 0) {
     char *back;
     size_t len;
-    if (lg_bundle_format(b->index, b->proof, b->nproof, b->extra,
-                         b->extra_len, b->checkpoint, b->checkpoint_len, &back,
-                         &len) == 0) {
+    if (lg_bundle_format(b->index, b->proof, b->nproof, b->extra, b->extra_len,
+                         b->checkpoint, b->checkpoint_len, &back, &len) == 0) {
       if (len != size || memcmp(back, data, size) != 0)
         __builtin_trap();
       free(back);

@@ -107,8 +107,8 @@ static void run_shared(const char *dir, const lg_signer *key,
   sql(db, "CREATE TABLE IF NOT EXISTS writer(k INTEGER PRIMARY KEY, "
           "batch INTEGER NOT NULL)");
   lg_ledger *lg;
-  lg_ledger_options o = {.origin = CRASH_ORIGIN, .create = true,
-                         .clock = clock};
+  lg_ledger_options o = {
+      .origin = CRASH_ORIGIN, .create = true, .clock = clock};
   int rc = lg_ledger_open_db(db, &o, &lg);
   if (rc != 0)
     die("open_db", rc);
@@ -143,8 +143,8 @@ static void run_twophase(const char *dir, const lg_signer *key,
           "NOT NULL)");
   snprintf(path, sizeof path, "%s/log.db", dir);
   lg_ledger *lg;
-  lg_ledger_options o = {.origin = CRASH_ORIGIN, .create = true,
-                         .clock = clock};
+  lg_ledger_options o = {
+      .origin = CRASH_ORIGIN, .create = true, .clock = clock};
   int rc = lg_ledger_open(path, &o, &lg);
   if (rc != 0)
     die("open", rc);

@@ -96,9 +96,8 @@ static int setup(void **state) {
   gt_path(e->key, e->dir, "log.key");
   gt_path(e->out, e->dir, "stdout.txt");
   gt_path(e->err, e->dir, "stderr.txt");
-  assert_int_equal(L("init", "--db", e->db, "--community", "oakfield",
-                     "--key", e->key),
-                   0);
+  assert_int_equal(
+      L("init", "--db", e->db, "--community", "oakfield", "--key", e->key), 0);
   snprintf(e->vkey, sizeof e->vkey, "%s", e->stdout_text);
   e->vkey[strcspn(e->vkey, "\n")] = '\0';
   assert_true(strncmp(e->vkey, "gridlet/oakfield+", 17) == 0);
@@ -192,8 +191,8 @@ static void test_cli_verify_inclusion_exit_codes(void **state) {
                      "--size", "40", p[0]),
                    2);
   assert_non_null(strstr(e->stderr_text, "--root is required"));
-  assert_int_equal(L("verify-inclusion", "--leaf-hash", "abcd", "--index",
-                     "13", "--size", "40", "--root", root),
+  assert_int_equal(L("verify-inclusion", "--leaf-hash", "abcd", "--index", "13",
+                     "--size", "40", "--root", root),
                    2);
   assert_int_equal(L("verify-inclusion", "--leaf-hash", leaf, "--index", "x",
                      "--size", "40", "--root", root),
@@ -214,8 +213,11 @@ static void test_cli_verify_consistency_exit_codes(void **state) {
   assert_true(n >= 2 && n <= 8);
   for (int i = 0; i < n; i++)
     field(e, "proof", i, p[i], sizeof p[i]);
-  char *argv[32] = {e->ledger, "verify-consistency", "--size1", "11",
-                    "--size2", "40", "--root1", r1, "--root2", r2};
+  char *argv[32] = {e->ledger, "verify-consistency",
+                    "--size1", "11",
+                    "--size2", "40",
+                    "--root1", r1,
+                    "--root2", r2};
   for (int i = 0; i < n; i++)
     argv[10 + i] = p[i];
   argv[10 + n] = NULL;
@@ -236,9 +238,9 @@ static void test_cli_verify_consistency_exit_codes(void **state) {
   assert_int_equal(L("verify-consistency", "--size1", "40", "--size2", "40",
                      "--root1", r2, "--root2", r1),
                    1);
-  assert_int_equal(L("verify-consistency", "--size1", "11", "--root1", r1,
-                     "--root2", r2),
-                   2);
+  assert_int_equal(
+      L("verify-consistency", "--size1", "11", "--root1", r1, "--root2", r2),
+      2);
 }
 
 static void test_cli_audit_names_a_flipped_byte(void **state) {
@@ -261,9 +263,8 @@ static void test_cli_export_import_mirror(void **state) {
   gt_path(mirror, e->dir, "mirror.db");
   assert_int_equal(L("export", "--db", e->db, "--out", exp), 0);
   assert_int_equal(L("audit", "--db", exp, "--vkey", e->vkey), 0);
-  assert_int_equal(L("import", "--db", mirror, "--from", exp, "--vkey",
-                     e->vkey),
-                   0);
+  assert_int_equal(
+      L("import", "--db", mirror, "--from", exp, "--vkey", e->vkey), 0);
   assert_non_null(strstr(e->stdout_text, "now has 40 entries"));
   write_entries(e, "e2.hex", 40, 55);
   gt_path(path, e->dir, "e2.hex");
@@ -276,14 +277,12 @@ static void test_cli_export_import_mirror(void **state) {
   gt_path(bad, e->dir, "bad.db");
   assert_int_equal(L("export", "--db", e->db, "--out", bad), 0);
   th_flip_entry_byte(bad, 50, 20);
-  assert_int_equal(L("import", "--db", mirror, "--from", bad, "--vkey",
-                     e->vkey),
-                   1);
+  assert_int_equal(
+      L("import", "--db", mirror, "--from", bad, "--vkey", e->vkey), 1);
   assert_int_equal(L("info", "--db", mirror), 0);
   assert_non_null(strstr(e->stdout_text, "size 40\n"));
-  assert_int_equal(L("import", "--db", mirror, "--from", exp, "--vkey",
-                     e->vkey),
-                   0);
+  assert_int_equal(
+      L("import", "--db", mirror, "--from", exp, "--vkey", e->vkey), 0);
   assert_non_null(strstr(e->stdout_text, "now has 55 entries"));
   assert_int_equal(L("audit", "--db", mirror, "--vkey", e->vkey), 0);
 }
@@ -297,21 +296,20 @@ static void test_cli_witness_cosigns_and_refuses_a_fork(void **state) {
   gt_path(req, e->dir, "request.txt");
   gt_path(cosig, e->dir, "cosig.txt");
   gt_path(bundle, e->dir, "bundle.txt");
-  assert_int_equal(W(NULL, "init", "--db", wdb, "--name", "dso.example/w1",
-                     "--key", wkey),
-                   0);
+  assert_int_equal(
+      W(NULL, "init", "--db", wdb, "--name", "dso.example/w1", "--key", wkey),
+      0);
   snprintf(wv, sizeof wv, "%s", e->stdout_text);
   wv[strcspn(wv, "\n")] = '\0';
-  assert_int_equal(W(NULL, "add-log", "--db", wdb, "--key", wkey, "--vkey",
-                     e->vkey),
-                   0);
+  assert_int_equal(
+      W(NULL, "add-log", "--db", wdb, "--key", wkey, "--vkey", e->vkey), 0);
   /* Round 1: a new witness, old size 0. */
   assert_int_equal(L("witness-request", "--db", e->db), 0);
   gt_write_file(req, e->stdout_text, (size_t)-1);
   assert_int_equal(W(req, "add-checkpoint", "--db", wdb, "--key", wkey), 0);
   gt_write_file(cosig, e->stdout_text, (size_t)-1);
-  assert_int_equal(LIN(cosig, "add-cosignatures", "--db", e->db, "--size",
-                       "40", "--witness", wv),
+  assert_int_equal(LIN(cosig, "add-cosignatures", "--db", e->db, "--size", "40",
+                       "--witness", wv),
                    0);
   assert_non_null(strstr(e->stdout_text, "kept 1"));
   /* An offline bundle verifies with "log key + 1 of 1 witness". */

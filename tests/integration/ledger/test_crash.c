@@ -102,9 +102,9 @@ static void check_consistent(lg_ledger *lg, uint64_t old_size,
   assert_true(old_size <= size);
   lg_hash proof[LG_PROOF_MAX];
   size_t n;
-  assert_int_equal(lg_ledger_consistency_proof(lg, old_size, size, proof,
-                                               LG_PROOF_MAX, &n),
-                   0);
+  assert_int_equal(
+      lg_ledger_consistency_proof(lg, old_size, size, proof, LG_PROOF_MAX, &n),
+      0);
   const char *why = NULL;
   if (lg_verify_consistency(old_size, size, old_root, root, proof, n, &why))
     fail_msg("size %llu is not consistent with size %llu: %s",

@@ -185,10 +185,10 @@ void th_flip_entry_byte(const char *path, uint64_t idx, size_t offset) {
   memcpy(data, sqlite3_column_blob(st, 0), n);
   sqlite3_finalize(st);
   data[offset] ^= 1;
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "UPDATE lg_entries SET data=? WHERE idx=?",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(db, "UPDATE lg_entries SET data=? WHERE idx=?", -1,
+                         &st, NULL),
+      SQLITE_OK);
   sqlite3_bind_blob(st, 1, data, (int)n, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
   assert_int_equal(sqlite3_step(st), SQLITE_DONE);

@@ -77,8 +77,8 @@ static void audit(env *e, lg_audit_report *rep) {
   gt_log_capture_end();
 }
 
-static void test_audit_passes_a_clean_log_and_recomputes_balances(
-    void **state) {
+static void
+test_audit_passes_a_clean_log_and_recomputes_balances(void **state) {
   env *e = *state;
   lg_audit_report rep;
   audit(e, &rep);
@@ -240,8 +240,8 @@ static void test_audit_finds_a_missing_entry_and_a_lost_tail(void **state) {
   lg_audit_report_clear(&rep);
 }
 
-static void test_balances_refuse_overflow_without_partial_updates(
-    void **state) {
+static void
+test_balances_refuse_overflow_without_partial_updates(void **state) {
   (void)state;
   lg_balances *b = lg_balances_new();
   lg_entry s;

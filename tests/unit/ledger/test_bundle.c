@@ -64,9 +64,8 @@ static void make_fixture(fixture *f) {
   }
   lg_checkpoint cp = {.origin = "gridlet/b", .size = 20};
   th_mth(&f->tree, 0, 20, cp.root);
-  assert_int_equal(lg_checkpoint_sign(&cp, &f->log, f->note, sizeof f->note,
-                                      NULL),
-                   0);
+  assert_int_equal(
+      lg_checkpoint_sign(&cp, &f->log, f->note, sizeof f->note, NULL), 0);
 }
 
 static void free_fixture(fixture *f) {
@@ -80,10 +79,11 @@ static char *bundle_for(fixture *f, uint64_t index, bool extra) {
   lg_hash_source src = th_tree_source(&f->tree);
   lg_hash p[LG_PROOF_MAX];
   size_t n;
-  assert_int_equal(lg_make_inclusion_proof(&src, index, 20, p, LG_PROOF_MAX, &n),
-                   0);
+  assert_int_equal(
+      lg_make_inclusion_proof(&src, index, 20, p, LG_PROOF_MAX, &n), 0);
   char *out;
-  assert_int_equal(lg_bundle_format(index, p, n, extra ? f->entries[index] : NULL,
+  assert_int_equal(lg_bundle_format(index, p, n,
+                                    extra ? f->entries[index] : NULL,
                                     extra ? f->lens[index] : 0, f->note,
                                     strlen(f->note), &out, NULL),
                    0);
@@ -109,9 +109,9 @@ static void test_bundle_round_trips_and_verifies_every_entry(void **state) {
     assert_int_equal(lg_bundle_verify(&b, &pol, f.tree.leaves[i].b, NULL, NULL),
                      0);
     /* Another entry's hash does not verify at this index. */
-    assert_int_equal(lg_bundle_verify(&b, &pol, f.tree.leaves[(i + 1) % 20].b,
-                                      NULL, NULL),
-                     GL_EVERIFY);
+    assert_int_equal(
+        lg_bundle_verify(&b, &pol, f.tree.leaves[(i + 1) % 20].b, NULL, NULL),
+        GL_EVERIFY);
     lg_bundle_clear(&b);
     free(text);
   }

@@ -28,7 +28,8 @@ static void test_checkpoint_parse_accepts_the_spec_example(void **state) {
   assert_int_equal(lg_checkpoint_format(&cp, back, sizeof back, &len), 0);
   assert_string_equal(back, text);
   /* Extension lines are allowed (and ignored) when non-empty. */
-  const char ext[] = "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next\n";
+  const char ext[] =
+      "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next\n";
   assert_int_equal(lg_checkpoint_parse(ext, strlen(ext), &cp), 0);
   assert_int_equal(cp.size, 0);
 }
@@ -101,8 +102,8 @@ static char *cosigned(const keys *k, const lg_checkpoint *cp, unsigned mask) {
   return buf;
 }
 
-static void test_checkpoint_policy_needs_log_key_and_k_of_n_witnesses(
-    void **state) {
+static void
+test_checkpoint_policy_needs_log_key_and_k_of_n_witnesses(void **state) {
   (void)state;
   keys k;
   make_keys(&k);
@@ -131,24 +132,22 @@ static void test_checkpoint_policy_needs_log_key_and_k_of_n_witnesses(
   /* Quorum 0: the log key alone. */
   lg_policy alone = {&k.log.vkey, NULL, 0, 0};
   char *note = cosigned(&k, &cp, 0);
-  assert_int_equal(lg_policy_verify(&alone, note, strlen(note), &cp, NULL,
-                                    NULL),
-                   0);
+  assert_int_equal(
+      lg_policy_verify(&alone, note, strlen(note), &cp, NULL, NULL), 0);
   /* A policy that can never pass is a usage error. */
   lg_policy impossible = {&k.log.vkey, k.wk, 3, 4};
-  assert_int_equal(lg_policy_verify(&impossible, note, strlen(note), &cp, NULL,
-                                    NULL),
-                   GL_EINVAL);
+  assert_int_equal(
+      lg_policy_verify(&impossible, note, strlen(note), &cp, NULL, NULL),
+      GL_EINVAL);
   /* Signed by someone else's key with the same name: not the log. */
   gl_rand r = gl_seeded_rand_rand(k.sr);
   lg_signer impostor;
   assert_int_equal(
-      lg_signer_generate("gridlet/oakfield", LG_SIG_ED25519, &r, &impostor),
-      0);
+      lg_signer_generate("gridlet/oakfield", LG_SIG_ED25519, &r, &impostor), 0);
   lg_policy wrong = {&impostor.vkey, NULL, 0, 0};
-  assert_int_equal(lg_policy_verify(&wrong, note, strlen(note), &cp, NULL,
-                                    NULL),
-                   GL_EVERIFY);
+  assert_int_equal(
+      lg_policy_verify(&wrong, note, strlen(note), &cp, NULL, NULL),
+      GL_EVERIFY);
   free(note);
   /* A log key whose name is not the origin is refused. */
   lg_checkpoint other = cp;
@@ -159,8 +158,8 @@ static void test_checkpoint_policy_needs_log_key_and_k_of_n_witnesses(
   gl_seeded_rand_free(k.sr);
 }
 
-static void test_checkpoint_policy_rejects_a_tampered_cosignature(
-    void **state) {
+static void
+test_checkpoint_policy_rejects_a_tampered_cosignature(void **state) {
   (void)state;
   keys k;
   make_keys(&k);
@@ -172,8 +171,8 @@ static void test_checkpoint_policy_rejects_a_tampered_cosignature(
   last[10] = last[10] == 'A' ? 'B' : 'A';
   lg_policy pol = {&k.log.vkey, k.wk, 3, 1};
   const char *why = NULL;
-  assert_int_equal(
-      lg_policy_verify(&pol, note, strlen(note), &cp, NULL, &why), GL_EVERIFY);
+  assert_int_equal(lg_policy_verify(&pol, note, strlen(note), &cp, NULL, &why),
+                   GL_EVERIFY);
   free(note);
   gl_seeded_rand_free(k.sr);
 }

@@ -86,7 +86,8 @@ static void sample(int type, lg_entry *e) {
     e->type = LG_ENTRY_PARAM;
     e->u.param.effective_from = 1767225600000000000;
     snprintf(e->u.param.key, sizeof e->u.param.key, "market.price_rule");
-    snprintf(e->u.param.value, sizeof e->u.param.value, "mcafee (k=0.5) \xc3\xa9");
+    snprintf(e->u.param.value, sizeof e->u.param.value,
+             "mcafee (k=0.5) \xc3\xa9");
     break;
   case LG_ENTRY_ENROLMENT:
     e->type = LG_ENTRY_ENROLMENT;
@@ -133,8 +134,8 @@ static void test_entry_every_type_round_trips_byte_for_byte(void **state) {
   }
 }
 
-static void test_entry_decode_rejects_every_truncation_and_trailing_byte(
-    void **state) {
+static void
+test_entry_decode_rejects_every_truncation_and_trailing_byte(void **state) {
   (void)state;
   for (int type = 1; type <= 6; type++) {
     lg_entry e, d;
@@ -175,8 +176,8 @@ static void test_entry_values_out_of_range_are_refused(void **state) {
   (void)state;
   lg_entry e;
   /* Meter ids: upper case, a leading dash, empty, reserved, too long. */
-  static const char *const bad_ids[] = {"M1", "-m", "", "aggregator", "ca",
-                                        "a b"};
+  static const char *const bad_ids[] = {"M1",         "-m", "",
+                                        "aggregator", "ca", "a b"};
   for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
     sample(LG_ENTRY_ORDER, &e);
     snprintf(e.u.order.meter_id, 64, "%s", bad_ids[i]);

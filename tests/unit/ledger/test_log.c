@@ -71,8 +71,8 @@ static void reference(th_tree *t, uint64_t n) {
   }
 }
 
-static void test_ledger_roots_match_reference_across_tile_boundaries(
-    void **state) {
+static void
+test_ledger_roots_match_reference_across_tile_boundaries(void **state) {
   env *e = *state;
   /* Batches of awkward sizes so that appends start and end inside tiles
    * of levels 0, 1 and 2 (16, 256 and 4096 leaves). */
@@ -117,16 +117,16 @@ static void test_ledger_roots_match_reference_across_tile_boundaries(
     uint64_t size1 = 1 + (k * 31) % size2;
     lg_hash a[LG_PROOF_MAX], b[LG_PROOF_MAX];
     size_t na, nb;
-    assert_int_equal(lg_ledger_inclusion_proof(e->lg, index, size2, a,
-                                               LG_PROOF_MAX, &na),
-                     0);
+    assert_int_equal(
+        lg_ledger_inclusion_proof(e->lg, index, size2, a, LG_PROOF_MAX, &na),
+        0);
     assert_int_equal(
         lg_make_inclusion_proof(&src, index, size2, b, LG_PROOF_MAX, &nb), 0);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, na * sizeof *a);
-    assert_int_equal(lg_ledger_consistency_proof(e->lg, size1, size2, a,
-                                                 LG_PROOF_MAX, &na),
-                     0);
+    assert_int_equal(
+        lg_ledger_consistency_proof(e->lg, size1, size2, a, LG_PROOF_MAX, &na),
+        0);
     assert_int_equal(
         lg_make_consistency_proof(&src, size1, size2, b, LG_PROOF_MAX, &nb), 0);
     assert_int_equal(na, nb);
@@ -147,26 +147,25 @@ static void test_ledger_every_proof_up_to_64_matches_reference(void **state) {
     for (uint64_t index = 0; index < size; index++) {
       lg_hash a[LG_PROOF_MAX], b[LG_PROOF_MAX];
       size_t na, nb;
-      assert_int_equal(lg_ledger_inclusion_proof(e->lg, index, size, a,
-                                                 LG_PROOF_MAX, &na),
-                       0);
+      assert_int_equal(
+          lg_ledger_inclusion_proof(e->lg, index, size, a, LG_PROOF_MAX, &na),
+          0);
       assert_int_equal(
           lg_make_inclusion_proof(&src, index, size, b, LG_PROOF_MAX, &nb), 0);
       assert_int_equal(na, nb);
       assert_memory_equal(a, b, na * sizeof *a);
-      assert_int_equal(
-          lg_verify_inclusion(t.leaves[index].b, index, size, a, na, root,
-                              NULL),
-          0);
+      assert_int_equal(lg_verify_inclusion(t.leaves[index].b, index, size, a,
+                                           na, root, NULL),
+                       0);
     }
     for (uint64_t s1 = 1; s1 <= size; s1++) {
       lg_hash a[LG_PROOF_MAX];
       size_t na;
       uint8_t r1[32];
       assert_int_equal(lg_ledger_root(e->lg, s1, r1), 0);
-      assert_int_equal(lg_ledger_consistency_proof(e->lg, s1, size, a,
-                                                   LG_PROOF_MAX, &na),
-                       0);
+      assert_int_equal(
+          lg_ledger_consistency_proof(e->lg, s1, size, a, LG_PROOF_MAX, &na),
+          0);
       assert_int_equal(lg_verify_consistency(s1, size, r1, root, a, na, NULL),
                        0);
     }
@@ -177,8 +176,7 @@ static void test_ledger_every_proof_up_to_64_matches_reference(void **state) {
       lg_ledger_inclusion_proof(e->lg, 64, 64, a, LG_PROOF_MAX, &na),
       GL_ERANGE);
   assert_int_equal(
-      lg_ledger_inclusion_proof(e->lg, 3, 65, a, LG_PROOF_MAX, &na),
-      GL_ERANGE);
+      lg_ledger_inclusion_proof(e->lg, 3, 65, a, LG_PROOF_MAX, &na), GL_ERANGE);
   assert_int_equal(
       lg_ledger_consistency_proof(e->lg, 0, 10, a, LG_PROOF_MAX, &na),
       GL_ERANGE);
@@ -249,9 +247,8 @@ static void test_ledger_append_at_is_idempotent(void **state) {
 static sqlite3 *open_shared(const char *path, bool full) {
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL,
-                                NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
                                 full ? "PRAGMA synchronous=FULL"
                                      : "PRAGMA synchronous=NORMAL",
@@ -285,9 +282,9 @@ static void test_ledger_appends_inside_a_callers_transaction(void **state) {
   /* Rolled back by the caller: neither its row nor the entries stay. */
   assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                    SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "INSERT INTO intervals VALUES(1)", NULL,
-                                NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "INSERT INTO intervals VALUES(1)", NULL, NULL, NULL),
+      SQLITE_OK);
   th_append_orders(lg, 0, 10);
   char *note = NULL;
   gt_log_capture_begin();
@@ -303,9 +300,9 @@ static void test_ledger_appends_inside_a_callers_transaction(void **state) {
    * the caller's row: no stale state from the rolled-back attempt. */
   assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                    SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "INSERT INTO intervals VALUES(2)", NULL,
-                                NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "INSERT INTO intervals VALUES(2)", NULL, NULL, NULL),
+      SQLITE_OK);
   th_append_orders(lg, 0, 5);
   assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
   assert_int_equal(count_rows(db, "SELECT count(*) FROM intervals"), 1);
@@ -333,8 +330,7 @@ static void test_ledger_appends_inside_a_callers_transaction(void **state) {
   sqlite3_close(db);
 }
 
-static void test_ledger_never_signs_two_inconsistent_checkpoints(
-    void **state) {
+static void test_ledger_never_signs_two_inconsistent_checkpoints(void **state) {
   env *e = *state;
   th_append_orders(e->lg, 0, 10);
   char *n1, *n1b, *n2;
@@ -483,9 +479,8 @@ static void test_ledger_bundles_and_witness_cosignatures(void **state) {
   const char forged[] = "\xe2\x80\x94 witness.example/w1 "
                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
-  assert_int_equal(lg_ledger_add_cosignatures(e->lg, 80, forged,
-                                              strlen(forged), &wkey.vkey, 1,
-                                              &added),
+  assert_int_equal(lg_ledger_add_cosignatures(e->lg, 80, forged, strlen(forged),
+                                              &wkey.vkey, 1, &added),
                    0);
   assert_int_equal(added, 0); /* unknown key ID: ignored */
 }

@@ -28,8 +28,14 @@
 /* ---- Public vectors (transparency-dev/merkle, Apache-2.0) ---------------- */
 
 static const char *const leaf_data_hex[8] = {
-    "",         "00",         "10", "2021", "3031", "40414243",
-    "5051525354555657", "606162636465666768696a6b6c6d6e6f"};
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f"};
 
 static const char *const roots_hex[9] = {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -128,9 +134,8 @@ static void test_merkle_inclusion_5_of_8_matches_public_vector(void **state) {
   assert_memory_equal(got, want, sizeof want);
   uint8_t root[32];
   th_unhex(roots_hex[8], root, 32);
-  assert_int_equal(lg_verify_inclusion(t.leaves[5].b, 5, 8, want, 3, root,
-                                       NULL),
-                   0);
+  assert_int_equal(
+      lg_verify_inclusion(t.leaves[5].b, 5, 8, want, 3, root, NULL), 0);
   /* Every single-bit change of the leaf, each proof hash and the root. */
   for (int bit = 0; bit < 256; bit++) {
     uint8_t leaf[32], r[32];
@@ -140,16 +145,15 @@ static void test_merkle_inclusion_5_of_8_matches_public_vector(void **state) {
                      GL_EVERIFY);
     memcpy(r, root, 32);
     r[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-    assert_int_equal(lg_verify_inclusion(t.leaves[5].b, 5, 8, want, 3, r,
-                                         NULL),
+    assert_int_equal(lg_verify_inclusion(t.leaves[5].b, 5, 8, want, 3, r, NULL),
                      GL_EVERIFY);
     for (int k = 0; k < 3; k++) {
       lg_hash p[3];
       memcpy(p, want, sizeof p);
       p[k].b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-      assert_int_equal(lg_verify_inclusion(t.leaves[5].b, 5, 8, p, 3, root,
-                                           NULL),
-                       GL_EVERIFY);
+      assert_int_equal(
+          lg_verify_inclusion(t.leaves[5].b, 5, 8, p, 3, root, NULL),
+          GL_EVERIFY);
     }
   }
   th_tree_free(&t);
@@ -164,8 +168,8 @@ static void test_merkle_consistency_6_to_8_matches_public_vector(void **state) {
   for (int i = 0; i < 3; i++)
     th_unhex(cons_6_to_8[i], want[i].b, 32);
   size_t n;
-  assert_int_equal(
-      lg_make_consistency_proof(&src, 6, 8, got, LG_PROOF_MAX, &n), 0);
+  assert_int_equal(lg_make_consistency_proof(&src, 6, 8, got, LG_PROOF_MAX, &n),
+                   0);
   assert_int_equal(n, 3);
   assert_memory_equal(got, want, sizeof want);
   uint8_t r6[32], r8[32];
@@ -193,7 +197,8 @@ static void test_merkle_consistency_6_to_8_matches_public_vector(void **state) {
   th_tree_free(&t);
 }
 
-/* ---- The rules every verifier must enforce -------------------------------- */
+/* ---- The rules every verifier must enforce --------------------------------
+ */
 
 static void test_merkle_verifier_enforces_the_rules(void **state) {
   (void)state;
@@ -219,12 +224,12 @@ static void test_merkle_verifier_enforces_the_rules(void **state) {
   assert_int_equal(lg_verify_inclusion(t.leaves[5].b, 5, 8, p, 2, r8, NULL),
                    GL_EVERIFY);
   /* A tree of one leaf: the leaf hash is the root and the proof is empty. */
-  assert_int_equal(lg_verify_inclusion(t.leaves[0].b, 0, 1, NULL, 0,
-                                       t.leaves[0].b, NULL),
-                   0);
-  assert_int_equal(lg_verify_inclusion(t.leaves[0].b, 0, 1, p, 1,
-                                       t.leaves[0].b, NULL),
-                   GL_EVERIFY);
+  assert_int_equal(
+      lg_verify_inclusion(t.leaves[0].b, 0, 1, NULL, 0, t.leaves[0].b, NULL),
+      0);
+  assert_int_equal(
+      lg_verify_inclusion(t.leaves[0].b, 0, 1, p, 1, t.leaves[0].b, NULL),
+      GL_EVERIFY);
   /* Consistency from size 0 is an error, even with matching "roots". */
   uint8_t empty[32];
   assert_int_equal(lg_empty_root(empty), 0);
@@ -236,14 +241,12 @@ static void test_merkle_verifier_enforces_the_rules(void **state) {
   assert_int_equal(lg_verify_consistency(8, 8, r8, r8, NULL, 0, NULL), 0);
   assert_int_equal(lg_verify_consistency(8, 8, r8, r6, NULL, 0, NULL),
                    GL_EVERIFY);
-  assert_int_equal(lg_verify_consistency(8, 8, r8, r8, p, 1, NULL),
-                   GL_EVERIFY);
+  assert_int_equal(lg_verify_consistency(8, 8, r8, r8, p, 1, NULL), GL_EVERIFY);
   /* Second size below the first. */
   lg_hash c[3];
   for (int i = 0; i < 3; i++)
     th_unhex(cons_6_to_8[i], c[i].b, 32);
-  assert_int_equal(lg_verify_consistency(8, 6, r8, r6, c, 3, NULL),
-                   GL_EVERIFY);
+  assert_int_equal(lg_verify_consistency(8, 6, r8, r6, c, 3, NULL), GL_EVERIFY);
   /* Different sizes with an empty proof. */
   assert_int_equal(lg_verify_consistency(6, 8, r6, r8, NULL, 0, NULL),
                    GL_EVERIFY);
@@ -254,7 +257,8 @@ static void test_merkle_verifier_enforces_the_rules(void **state) {
   th_tree_free(&t);
 }
 
-/* ---- Exhaustive: every proof up to 64 leaves ------------------------------- */
+/* ---- Exhaustive: every proof up to 64 leaves -------------------------------
+ */
 
 #define MAXN 64
 
@@ -287,7 +291,8 @@ static void flip(lg_hash *h, uint64_t seq, size_t k) {
   h->b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 }
 
-static void test_merkle_every_inclusion_proof_up_to_64_verifies_and_any_change_fails(
+static void
+test_merkle_every_inclusion_proof_up_to_64_verifies_and_any_change_fails(
     void **state) {
   (void)state;
   th_tree t;
@@ -338,9 +343,9 @@ static void test_merkle_every_inclusion_proof_up_to_64_verifies_and_any_change_f
       for (size_t k = 0; k < n; k++) {
         memcpy(q, p, k * sizeof *p);
         memcpy(q + k, p + k + 1, (n - k - 1) * sizeof *p);
-        assert_int_equal(lg_verify_inclusion(leaf, index, size, q, n - 1,
-                                             roots[size], NULL),
-                         GL_EVERIFY);
+        assert_int_equal(
+            lg_verify_inclusion(leaf, index, size, q, n - 1, roots[size], NULL),
+            GL_EVERIFY);
       }
       /* Two hashes swapped. */
       for (size_t k = 0; k + 1 < n; k++) {
@@ -380,7 +385,8 @@ static void test_merkle_every_inclusion_proof_up_to_64_verifies_and_any_change_f
   th_tree_free(&t);
 }
 
-static void test_merkle_every_consistency_proof_up_to_64_verifies_and_any_change_fails(
+static void
+test_merkle_every_consistency_proof_up_to_64_verifies_and_any_change_fails(
     void **state) {
   (void)state;
   th_tree t;
@@ -429,9 +435,9 @@ static void test_merkle_every_consistency_proof_up_to_64_verifies_and_any_change
       for (size_t k = 0; k < n; k++) {
         memcpy(q, p, k * sizeof *p);
         memcpy(q + k, p + k + 1, (n - k - 1) * sizeof *p);
-        assert_int_equal(lg_verify_consistency(s1, s2, roots[s1], roots[s2],
-                                               q, n - 1, NULL),
-                         GL_EVERIFY);
+        assert_int_equal(
+            lg_verify_consistency(s1, s2, roots[s1], roots[s2], q, n - 1, NULL),
+            GL_EVERIFY);
       }
       /* Swapped hashes. */
       for (size_t k = 0; k + 1 < n; k++) {
@@ -491,8 +497,7 @@ static void test_merkle_frontier_reports_every_completed_subtree(void **state) {
   lg_frontier f = {0};
   announced a = {&t, 0};
   for (uint64_t i = 0; i < MAXN; i++) {
-    assert_int_equal(lg_frontier_push(&f, t.leaves[i].b, check_subtree, &a),
-                     0);
+    assert_int_equal(lg_frontier_push(&f, t.leaves[i].b, check_subtree, &a), 0);
     uint64_t n = i + 1;
     assert_int_equal(a.count, 2 * n - (uint64_t)__builtin_popcountll(n));
     assert_int_equal(f.count, (unsigned)__builtin_popcountll(n));

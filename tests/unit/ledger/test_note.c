@@ -67,8 +67,8 @@ static void test_note_public_vector_verifies(void **state) {
   free(m);
 }
 
-static void test_note_ignores_unknown_keys_and_rejects_without_trusted_one(
-    void **state) {
+static void
+test_note_ignores_unknown_keys_and_rejects_without_trusted_one(void **state) {
   (void)state;
   gl_seeded_rand *sr = gl_seeded_rand_new(7);
   gl_rand r = gl_seeded_rand_rand(sr);
@@ -124,7 +124,10 @@ static void test_note_ignores_unknown_keys_and_rejects_without_trusted_one(
 static void test_note_parser_rejects_malformed_notes(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "", "\n", "text\n", "text\n\n",
+      "",
+      "\n",
+      "text\n",
+      "text\n\n",
       /* no trailing newline */
       "text\n\n\xe2\x80\x94 k AAAAAAAA",
       /* signature line without the em dash */
@@ -148,7 +151,8 @@ static void test_note_parser_rejects_malformed_notes(void **state) {
       /* overlong encoding of '/' */
       "te\xc0\xaf\n\n\xe2\x80\x94 k AAAAAAAA\n",
       /* a non-breaking space inside the key name */
-      "text\n\n\xe2\x80\x94 a\xc2\xa0" "b AAAAAAAA\n",
+      "text\n\n\xe2\x80\x94 a\xc2\xa0"
+      "b AAAAAAAA\n",
       /* a blank line among the signatures makes them text */
       "text\n\n\xe2\x80\x94 k AAAAAAAA\n\n",
   };
@@ -200,11 +204,13 @@ static void test_note_key_formats_round_trip_and_are_strict(void **state) {
   snprintf(bad, sizeof bad, "%s", vector_vkey);
   bad[16] = 'D'; /* 530d903a -> 530D903a */
   assert_int_equal(lg_vkey_parse(bad, strlen(bad), &v), GL_EPARSE);
-  const char short_id[] = "example.com/foo+530d903+AekyeRrm56hApGFkyQR4ZCbV54Id2"
-                          "LKaANYcrnKv3U2k";
+  const char short_id[] =
+      "example.com/foo+530d903+AekyeRrm56hApGFkyQR4ZCbV54Id2"
+      "LKaANYcrnKv3U2k";
   assert_int_equal(lg_vkey_parse(short_id, strlen(short_id), &v), GL_EPARSE);
   /* Type 0x02 (ECDSA) is not supported: AgAA... is base64 of 0x02 || 0*32. */
-  const char ecdsa[] = "x+00000000+AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  const char ecdsa[] =
+      "x+00000000+AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
   assert_int_equal(lg_vkey_parse(ecdsa, strlen(ecdsa), &v), GL_ENOTSUP);
   /* Names with a space or a plus cannot make keys. */
   assert_int_equal(lg_signer_generate("a b", LG_SIG_ED25519, &r, &t),
@@ -218,8 +224,8 @@ static void test_note_key_formats_round_trip_and_are_strict(void **state) {
   gl_seeded_rand_free(sr);
 }
 
-static void test_note_key_file_is_private_and_refused_when_readable(
-    void **state) {
+static void
+test_note_key_file_is_private_and_refused_when_readable(void **state) {
   (void)state;
   char dir[GT_PATH_MAX], path[GT_PATH_MAX];
   gt_tmpdir("ledger-key", dir);
@@ -261,10 +267,10 @@ static void test_note_cosignature_carries_a_signed_timestamp(void **state) {
   /* Type 0x04 keys get a different key ID than type 0x01 for the same
    * name and key. */
   uint32_t id1;
-  assert_int_equal(lg_key_id(w.vkey.name, LG_SIG_ED25519, w.vkey.pub, &id1),
-                   0);
+  assert_int_equal(lg_key_id(w.vkey.name, LG_SIG_ED25519, w.vkey.pub, &id1), 0);
   assert_int_not_equal(id1, w.vkey.id);
-  const char text[] = "gridlet/x\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+  const char text[] =
+      "gridlet/x\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
   char line[LG_SIGLINE_MAX], msg[1024];
   assert_int_equal(
       lg_note_sign_line(&w, text, strlen(text), 1767225600, line, sizeof line),

@@ -195,9 +195,9 @@ static void test_witness_answers_bad_requests_with_their_status(void **state) {
 
   /* Stale old size: 409 with the latest cosigned size. */
   assert_int_equal(lg_ledger_witness_request(e->honest, 5, &req), 0);
-  assert_int_equal(lg_witness_add_checkpoint(e->w, req, strlen(req), &cosig,
-                                             &res),
-                   GL_ECONFLICT);
+  assert_int_equal(
+      lg_witness_add_checkpoint(e->w, req, strlen(req), &cosig, &res),
+      GL_ECONFLICT);
   assert_int_equal(res.status, 409);
   assert_int_equal(res.latest_size, 12);
   free(req);
@@ -208,9 +208,9 @@ static void test_witness_answers_bad_requests_with_their_status(void **state) {
   size_t len = strlen(p) + 16;
   char *big = malloc(len);
   snprintf(big, len, "old 21%s", p);
-  assert_int_equal(lg_witness_add_checkpoint(e->w, big, strlen(big), &cosig,
-                                             &res),
-                   GL_EINVAL);
+  assert_int_equal(
+      lg_witness_add_checkpoint(e->w, big, strlen(big), &cosig, &res),
+      GL_EINVAL);
   assert_int_equal(res.status, 400);
   free(big);
 
@@ -225,9 +225,9 @@ static void test_witness_answers_bad_requests_with_their_status(void **state) {
   assert_int_equal(lg_ledger_checkpoint(other, &impostor, &note), 0);
   free(note);
   assert_int_equal(lg_ledger_witness_request(other, 12, &bad), 0);
-  assert_int_equal(lg_witness_add_checkpoint(e->w, bad, strlen(bad), &cosig,
-                                             &res),
-                   GL_EPERM);
+  assert_int_equal(
+      lg_witness_add_checkpoint(e->w, bad, strlen(bad), &cosig, &res),
+      GL_EPERM);
   assert_int_equal(res.status, 403);
   free(bad);
   lg_ledger_free(other);
@@ -245,9 +245,9 @@ static void test_witness_answers_bad_requests_with_their_status(void **state) {
   assert_int_equal(lg_ledger_checkpoint(other, &stranger, &note), 0);
   free(note);
   assert_int_equal(lg_ledger_witness_request(other, 0, &bad), 0);
-  assert_int_equal(lg_witness_add_checkpoint(e->w, bad, strlen(bad), &cosig,
-                                             &res),
-                   GL_ENOENT);
+  assert_int_equal(
+      lg_witness_add_checkpoint(e->w, bad, strlen(bad), &cosig, &res),
+      GL_ENOENT);
   assert_int_equal(res.status, 404);
   free(bad);
   lg_ledger_free(other);
@@ -256,9 +256,9 @@ static void test_witness_answers_bad_requests_with_their_status(void **state) {
   static const char *const junk[] = {"", "old 1\n", "old x\n\nabc\n",
                                      "old 01\n\n", "old 12\nAAAA\n\n"};
   for (size_t i = 0; i < sizeof junk / sizeof *junk; i++) {
-    assert_int_equal(lg_witness_add_checkpoint(e->w, junk[i], strlen(junk[i]),
-                                               &cosig, &res),
-                     GL_EPARSE);
+    assert_int_equal(
+        lg_witness_add_checkpoint(e->w, junk[i], strlen(junk[i]), &cosig, &res),
+        GL_EPARSE);
     assert_int_equal(res.status, 400);
   }
   /* A damaged consistency proof: 422. */
@@ -280,13 +280,12 @@ static void test_witness_answers_bad_requests_with_their_status(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_witness_cosigns_a_growing_log,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_witness_cosigns_a_growing_log, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_witness_refuses_a_forked_history,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_witness_answers_bad_requests_with_their_status, setup,
-          teardown),
+          test_witness_answers_bad_requests_with_their_status, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,6 +308,8 @@ static int by_interval(const void *x, const void *y) {
 }
 
 static void check_settled_once(audit *a) {
+  if (a->nsettled < 2)
+    return;
   qsort(a->settled, a->nsettled, sizeof *a->settled, by_interval);
   for (size_t i = 1; i < a->nsettled; i++) {
     if (a->settled[i].interval_start == a->settled[i - 1].interval_start) {

@@ -254,8 +254,9 @@ typedef struct lg_import_options {
  * in it but what `log_key` signed: entries are validated and rehashed, the
  * mirror's resulting root must equal each imported checkpoint's root, and
  * the mirror's existing entries must be a prefix. All or nothing, in one
- * transaction. An empty mirror takes the log key's name as its origin.
- * *size (may be NULL) gets the mirror's new size. Returns 0, GL_EVERIFY
+ * transaction. The mirror must have been opened (or created) with the log
+ * key's name as its origin. *size (may be NULL) gets the mirror's new
+ * size. Returns 0, GL_EVERIFY
  * (bad signature, or the copy is inconsistent with the checkpoint or with
  * the mirror), GL_ECONFLICT (different origin), GL_ENOENT, or a storage
  * error.

@@ -116,7 +116,18 @@ void th_tree_add(th_tree *t, const void *data, size_t len) {
   t->n++;
 }
 
+static void memo_drop(th_tree *t) {
+  for (int h = 0; h < 64; h++) {
+    free(t->memo[h]);
+    free(t->have[h]);
+    t->memo[h] = NULL;
+    t->have[h] = NULL;
+  }
+  t->memo_n = 0;
+}
+
 void th_tree_free(th_tree *t) {
+  memo_drop(t);
   free(t->leaves);
   memset(t, 0, sizeof *t);
 }
@@ -139,15 +150,30 @@ void th_mth(const th_tree *t, uint64_t a, uint64_t b, uint8_t out[32]) {
 
 static int tree_subtree(void *ctx, uint64_t start, unsigned height,
                         uint8_t out[32]) {
-  const th_tree *t = ctx;
+  th_tree *t = ctx;
   if (start + ((uint64_t)1 << height) > t->n)
     return GL_ERANGE;
-  th_mth(t, start, start + ((uint64_t)1 << height), out);
+  if (t->memo_n != t->n)
+    memo_drop(t); /* leaves were added: start afresh */
+  t->memo_n = t->n;
+  size_t slots = (size_t)(t->n >> height);
+  if (!t->memo[height]) {
+    t->memo[height] = calloc(slots, sizeof(lg_hash));
+    t->have[height] = calloc(slots, 1);
+    assert_non_null(t->memo[height]);
+    assert_non_null(t->have[height]);
+  }
+  size_t k = (size_t)(start >> height);
+  if (!t->have[height][k]) {
+    th_mth(t, start, start + ((uint64_t)1 << height), t->memo[height][k].b);
+    t->have[height][k] = 1;
+  }
+  memcpy(out, t->memo[height][k].b, 32);
   return 0;
 }
 
-lg_hash_source th_tree_source(const th_tree *t) {
-  lg_hash_source s = {tree_subtree, (void *)t};
+lg_hash_source th_tree_source(th_tree *t) {
+  lg_hash_source s = {tree_subtree, t};
   return s;
 }
 

@@ -35,6 +35,11 @@ void th_append_orders(lg_ledger *lg, uint64_t from, uint64_t to);
 typedef struct th_tree {
   lg_hash *leaves; /* leaf hashes */
   size_t n, cap;
+  /* Memo of complete subtree hashes served by th_tree_source (computed by
+   * th_mth on first use), so proof generation in tests stays fast. */
+  lg_hash *memo[64];
+  uint8_t *have[64];
+  size_t memo_n;
 } th_tree;
 
 void th_tree_add(th_tree *t, const void *data, size_t len);
@@ -42,7 +47,7 @@ void th_tree_free(th_tree *t);
 /* MTH(D[a:b]) straight from the RFC 9162 definition (recursive). */
 void th_mth(const th_tree *t, uint64_t a, uint64_t b, uint8_t out[32]);
 /* A hash source over the reference tree (naive subtree hashing). */
-lg_hash_source th_tree_source(const th_tree *t);
+lg_hash_source th_tree_source(th_tree *t);
 
 /* ---- Misc ---- */
 

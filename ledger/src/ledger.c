@@ -41,7 +41,12 @@ struct lg_ledger {
   const gl_clock *clock;
   cached_tile cache[TILE_CACHE];
   unsigned cache_next;
+  lg_ledger_stats stats;
 };
+
+void lg_ledger_stats_get(const lg_ledger *lg, lg_ledger_stats *out) {
+  *out = lg->stats;
+}
 
 /* ---- Tile-backed hash source --------------------------------------------- */
 
@@ -324,8 +329,10 @@ int lg__ledger_append_locked(lg_ledger *lg, const gl_bytes *entries, size_t n,
     return GL_EFULL;
   for (size_t i = 0; i < n; i++) {
     rc = validate_entry(lg, size + i, &entries[i]);
-    if (rc != 0)
+    if (rc != 0) {
+      lg->stats.refused_batches++;
       return rc;
+    }
   }
   lg__ledger_cache_reset(lg);
   lg_frontier f;
@@ -351,8 +358,11 @@ int lg__ledger_append_locked(lg_ledger *lg, const gl_bytes *entries, size_t n,
       rc = flush_tile(a, level);
   free(a);
   lg__ledger_cache_reset(lg);
-  if (rc == 0 && first)
-    *first = size;
+  if (rc == 0) {
+    lg->stats.appended += n;
+    if (first)
+      *first = size;
+  }
   return rc;
 }
 
@@ -614,7 +624,8 @@ static int stored_cp_sane(lg_ledger *lg, const lg__cp_row *row) {
   return 0;
 }
 
-static int checkpoint_locked(lg_ledger *lg, const lg_signer *key, char **note) {
+static int checkpoint_locked(lg_ledger *lg, const lg_signer *key, char **note,
+                             bool *signed_new) {
   char vkey[LG_KEY_TEXT_MAX], stored[LG_KEY_TEXT_MAX];
   int rc = lg_vkey_format(&key->vkey, vkey, sizeof vkey);
   if (rc != 0)
@@ -697,6 +708,7 @@ static int checkpoint_locked(lg_ledger *lg, const lg_signer *key, char **note) {
   rc = lg__store_cp_put(lg->st, cp.size, cp.root, buf, now);
   if (rc != 0)
     return rc;
+  *signed_new = true;
   *note = strdup(buf);
   return *note ? 0 : GL_ENOMEM;
 }
@@ -723,11 +735,16 @@ int lg_ledger_checkpoint(lg_ledger *lg, const lg_signer *key, char **note) {
   if (rc != 0)
     return rc;
   *note = NULL;
-  rc = checkpoint_locked(lg, key, note);
+  bool signed_new = false;
+  rc = checkpoint_locked(lg, key, note, &signed_new);
   if (rc == 0)
     rc = lg__store_commit(lg->st);
   else
     lg__store_rollback(lg->st);
+  if (rc == 0 && signed_new)
+    lg->stats.checkpoints_signed++;
+  if (rc == GL_ECONFLICT || rc == GL_EPERM)
+    lg->stats.checkpoints_refused++;
   lg__ledger_cache_reset(lg);
   if (rc != 0) {
     free(*note);

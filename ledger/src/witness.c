@@ -23,7 +23,46 @@ struct lg_witness {
   lg__store *st;
   lg_signer key;
   const gl_clock *clock;
+  lg_witness_stats stats;
 };
+
+void lg_witness_stats_get(const lg_witness *w, lg_witness_stats *out) {
+  *out = w->stats;
+}
+
+/* Count an answer and log every refusal with its reason. */
+static void account(lg_witness *w, const lg_witness_result *res) {
+  lg_witness_stats *s = &w->stats;
+  switch (res->status) {
+  case 200:
+    s->cosigned++;
+    return;
+  case 400:
+    s->malformed++;
+    break;
+  case 403:
+    s->unsigned_cp++;
+    break;
+  case 404:
+    s->unknown_log++;
+    break;
+  case 409:
+    s->conflict++;
+    break;
+  case 422:
+    s->inconsistent++;
+    break;
+  default:
+    s->errors++;
+    break;
+  }
+  if (res->status == 409 && strstr(res->why, "forked") == NULL)
+    GL_INFO(COMPONENT,
+            "request refused (409): %s (latest cosigned size %" PRIu64 ")",
+            res->why, res->latest_size);
+  else
+    GL_WARN(COMPONENT, "request refused (%d): %s", res->status, res->why);
+}
 
 int lg_witness_open(const char *path, const lg_signer *key,
                     const gl_clock *clock, lg_witness **out) {
@@ -139,6 +178,7 @@ static void keep_evidence(lg_witness *w, const char *origin, const char *why,
                           const char *request, size_t len) {
   GL_WARN(COMPONENT, "refusing checkpoint from %s: %s (kept as evidence)",
           origin, why);
+  w->stats.evidence++;
   int rc = lg__store_wit_evidence_put(w->st, origin, why, request, len,
                                       gl_clock_now(w->clock));
   if (rc != 0)
@@ -212,11 +252,16 @@ int lg_witness_add_checkpoint(lg_witness *w, const char *request, size_t len,
     res = &dummy;
   memset(res, 0, sizeof *res);
   *cosig = NULL;
-  if (len > LG_NOTE_MAX + 64 * WITNESS_PROOF_MAX)
-    return answer(res, 400, "request too large", GL_EPARSE);
-  wit_request *r = malloc(sizeof *r);
-  lg_note *n = malloc(sizeof *n);
-  int rc = GL_ENOMEM;
+  wit_request *r = NULL;
+  lg_note *n = NULL;
+  int rc;
+  if (len > LG_NOTE_MAX + 64 * WITNESS_PROOF_MAX) {
+    rc = answer(res, 400, "request too large", GL_EPARSE);
+    goto out;
+  }
+  r = malloc(sizeof *r);
+  n = malloc(sizeof *n);
+  rc = GL_ENOMEM;
   if (!r || !n) {
     answer(res, 500, "out of memory", rc);
     goto out;
@@ -283,6 +328,7 @@ int lg_witness_add_checkpoint(lg_witness *w, const char *request, size_t len,
   else
     GL_INFO(COMPONENT, "cosigned %s at size %" PRIu64, cp.origin, cp.size);
 out:
+  account(w, res);
   free(r);
   free(n);
   return rc;

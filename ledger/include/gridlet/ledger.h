@@ -105,6 +105,19 @@ void lg_ledger_free(lg_ledger *lg);
 /* lg_ledger_origin - the log's origin (valid while the handle lives). */
 const char *lg_ledger_origin(const lg_ledger *lg);
 
+/* Counters of this handle since it was opened, for metrics. Entries
+ * appended inside a caller's transaction count even if the caller later
+ * rolls back. Every refusal is also logged with its reason. */
+typedef struct lg_ledger_stats {
+  uint64_t appended;            /* entries appended */
+  uint64_t refused_batches;     /* batches refused (invalid entries) */
+  uint64_t checkpoints_signed;  /* new checkpoints signed */
+  uint64_t checkpoints_refused; /* refused: inconsistent, wrong key, ... */
+} lg_ledger_stats;
+
+/* lg_ledger_stats_get - the handle's counters. */
+void lg_ledger_stats_get(const lg_ledger *lg, lg_ledger_stats *out);
+
 /* lg_ledger_size - the number of entries. Returns 0 or a storage error. */
 int lg_ledger_size(lg_ledger *lg, uint64_t *size);
 

@@ -74,6 +74,22 @@ int lg_witness_state(lg_witness *w, const char *origin, uint64_t *size,
  * checkpoints were kept for `origin`. */
 int lg_witness_evidence(lg_witness *w, const char *origin, uint64_t *count);
 
+/* Requests answered since the handle was opened, by outcome (for metrics;
+ * every refusal is also logged with its reason). */
+typedef struct lg_witness_stats {
+  uint64_t cosigned;     /* 200 */
+  uint64_t malformed;    /* 400 */
+  uint64_t unsigned_cp;  /* 403 */
+  uint64_t unknown_log;  /* 404 */
+  uint64_t conflict;     /* 409 (stale old size or a fork) */
+  uint64_t inconsistent; /* 422 */
+  uint64_t errors;       /* storage or crypto failures */
+  uint64_t evidence;     /* refusals kept as evidence of a fork */
+} lg_witness_stats;
+
+/* lg_witness_stats_get - the counters of this handle. */
+void lg_witness_stats_get(const lg_witness *w, lg_witness_stats *out);
+
 typedef struct lg_witness_result {
   int status;           /* the tlog-witness HTTP status: 200, 400, 403,
                            404, 409 or 422 */

@@ -30,7 +30,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#define ROUNDS 30
+#define ROUNDS 25
 
 static int64_t query(const char *path, const char *sql, int64_t dflt) {
   sqlite3 *db;
@@ -217,8 +217,8 @@ static void crash_loop(const char *mode, uint64_t seed) {
     char *argv[] = {writer, (char *)mode, dir, NULL};
     pid_t pid = gt_proc_start(argv, logpath, NULL);
     uint64_t wait;
-    assert_int_equal(gl_rand_below(&r, 220, &wait), 0);
-    gt_sleep_ms(30 + (int)wait);
+    assert_int_equal(gl_rand_below(&r, 170, &wait), 0);
+    gt_sleep_ms(20 + (int)wait);
     assert_true(gt_proc_alive(pid)); /* it must not have died by itself */
     gt_proc_kill9(pid);
     check(dir, mode, &key.vkey, &pub);

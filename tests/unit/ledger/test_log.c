@@ -198,6 +198,10 @@ static void test_ledger_append_is_all_or_nothing(void **state) {
   uint64_t size;
   assert_int_equal(lg_ledger_size(e->lg, &size), 0);
   assert_int_equal(size, 3);
+  lg_ledger_stats st;
+  lg_ledger_stats_get(e->lg, &st);
+  assert_int_equal(st.appended, 3);
+  assert_int_equal(st.refused_batches, 1);
   /* Unbalanced settlements are refused too. */
   lg_entry s;
   th_settlement(1767225600000000000, 4, 2, &s);
@@ -339,6 +343,9 @@ static void test_ledger_never_signs_two_inconsistent_checkpoints(void **state) {
   gl_manual_clock_advance(e->mc, GL_NS_PER_SEC);
   assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &n1b), 0);
   assert_string_equal(n1, n1b);
+  lg_ledger_stats st;
+  lg_ledger_stats_get(e->lg, &st);
+  assert_int_equal(st.checkpoints_signed, 1); /* the second was a reprint */
   th_append_orders(e->lg, 10, 20);
   assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &n2), 0);
   lg_checkpoint cp;
@@ -403,6 +410,8 @@ static void test_ledger_never_signs_two_inconsistent_checkpoints(void **state) {
   gt_log_capture_begin();
   assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &x), GL_ECONFLICT);
   gt_log_capture_end();
+  lg_ledger_stats_get(e->lg, &st);
+  assert_int_equal(st.checkpoints_refused, 2);
   free(n1);
   free(n2);
 }

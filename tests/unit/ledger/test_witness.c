@@ -176,6 +176,12 @@ static void test_witness_refuses_a_forked_history(void **state) {
   assert_memory_equal(root, honest_root, 32);
   assert_int_equal(lg_witness_evidence(e->w, ORIGIN, &evidence), 0);
   assert_int_equal(evidence, 2);
+  lg_witness_stats ws;
+  lg_witness_stats_get(e->w, &ws);
+  assert_int_equal(ws.cosigned, 2);
+  assert_int_equal(ws.conflict, 1);
+  assert_int_equal(ws.inconsistent, 1);
+  assert_int_equal(ws.evidence, 2);
   /* The honest log still gets cosigned. */
   th_append_orders(e->honest, 30, 40);
   assert_int_equal(submit(e, e->honest, 30, &res, &cosig), 0);

@@ -302,6 +302,38 @@ static void test_note_cosignature_carries_a_signed_timestamp(void **state) {
   gl_seeded_rand_free(sr);
 }
 
+/* The example of c2sp.org/tlog-cosignature: a checkpoint with the log's
+ * signature and one timestamped witness cosignature. Without the keys it
+ * cannot verify, but it must parse, with the key IDs and the layout
+ * (4-byte ID, 8-byte timestamp, 64-byte signature) of the spec. */
+static void test_note_parses_the_cosignature_spec_example(void **state) {
+  (void)state;
+  const char ex[] =
+      "example.com/behind-the-sofa\n20852163\n"
+      "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
+      "\xe2\x80\x94 example.com/behind-the-sofa "
+      "Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9"
+      "nTo+zyWE+xeMcTOAYQ8=\n"
+      "\xe2\x80\x94 witness.example.com/w1 "
+      "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin"
+      "1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
+  lg_note n;
+  assert_int_equal(lg_note_parse(ex, strlen(ex), &n), 0);
+  assert_int_equal(n.nsigs, 2);
+  assert_int_equal(n.sigs[0].id, 0x033de0ae);
+  assert_int_equal(n.sigs[1].id, 0x8d66cf3f);
+  uint8_t raw[80];
+  size_t rl;
+  assert_int_equal(gl_base64_decode(n.sigs[1].b64, n.sigs[1].b64_len, raw,
+                                    sizeof raw, &rl),
+                   0);
+  assert_int_equal(rl, 4 + 8 + 64);
+  uint64_t ts = 0;
+  for (int i = 0; i < 8; i++)
+    ts = ts << 8 | raw[4 + i];
+  assert_int_equal(ts, 1679315147); /* "time 1679315147" in the spec */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_note_public_vector_verifies),
@@ -311,6 +343,7 @@ int main(void) {
       cmocka_unit_test(test_note_key_formats_round_trip_and_are_strict),
       cmocka_unit_test(test_note_key_file_is_private_and_refused_when_readable),
       cmocka_unit_test(test_note_cosignature_carries_a_signed_timestamp),
+      cmocka_unit_test(test_note_parses_the_cosignature_spec_example),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
  * operational error. See docs/ledger.md.
  */
 #include "cli_common.h"
+#include "witness_http.h"
 
 #include "gridlet/clock.h"
 #include "gridlet/error.h"
@@ -210,6 +211,24 @@ static int cmd_status(int argc, char **argv) {
   return CLI_OK;
 }
 
+static const cli_opt serve_opts[] = {
+    {"db", true, false}, {"key", true, false}, {"listen", true, false}};
+
+static int cmd_serve(int argc, char **argv) {
+  PARSE(serve_opts);
+  const char *db = cli_need(&a, "db"), *kp = cli_need(&a, "key");
+  if (!db || !kp)
+    return CLI_USAGE;
+  const char *listen = cli_get(&a, "listen");
+  lg_witness *w;
+  int code = open_witness(db, kp, &w);
+  if (code)
+    return code;
+  code = witness_serve(w, listen ? listen : "127.0.0.1:7380");
+  lg_witness_free(w);
+  return code;
+}
+
 typedef struct command {
   const char *name;
   int (*fn)(int argc, char **argv);
@@ -227,6 +246,10 @@ static const command commands[] = {
      "--db FILE --key KEYFILE [REQUEST|-]\n"
      "      answer a tlog-witness add-checkpoint request: prints the "
      "cosignature"},
+    {"serve", cmd_serve,
+     "--db FILE --key KEYFILE [--listen ADDR:PORT]\n"
+     "      serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM; "
+     "default\n      127.0.0.1:7380"},
     {"status", cmd_status,
      "--db FILE --key KEYFILE --origin ORIGIN\n"
      "      the last cosigned size and root, and evidence kept"},

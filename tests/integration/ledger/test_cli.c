@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -345,6 +348,86 @@ static void test_cli_witness_cosigns_and_refuses_a_fork(void **state) {
   assert_non_null(strstr(e->stderr_text, "latest cosigned size 40"));
 }
 
+/* One HTTP/1.1 exchange with a server on 127.0.0.1:port; returns the
+ * whole response (owned). */
+static char *http(uint16_t port, const char *method, const char *path,
+                  const char *body) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  size_t blen = body ? strlen(body) : 0;
+  size_t cap = blen + 256;
+  char *req = malloc(cap);
+  int n = snprintf(req, cap,
+                   "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+                   "%zu\r\nConnection: close\r\n\r\n%s",
+                   method, path, blen, body ? body : "");
+  assert_int_equal(write(fd, req, (size_t)n), n);
+  free(req);
+  size_t len = 0, rcap = 4096;
+  char *resp = malloc(rcap);
+  for (;;) {
+    if (len + 1 == rcap)
+      resp = realloc(resp, rcap *= 2);
+    ssize_t r = read(fd, resp + len, rcap - len - 1);
+    if (r <= 0)
+      break;
+    len += (size_t)r;
+  }
+  resp[len] = '\0';
+  close(fd);
+  return resp;
+}
+
+static void test_cli_witness_serves_tlog_witness_over_http(void **state) {
+  env *e = *state;
+  char wdb[GT_PATH_MAX], wkey[GT_PATH_MAX], wlog[GT_PATH_MAX];
+  gt_path(wdb, e->dir, "witness.db");
+  gt_path(wkey, e->dir, "witness.key");
+  gt_path(wlog, e->dir, "witness.log");
+  assert_int_equal(
+      W(NULL, "init", "--db", wdb, "--name", "dso.example/w1", "--key", wkey),
+      0);
+  assert_int_equal(
+      W(NULL, "add-log", "--db", wdb, "--key", wkey, "--vkey", e->vkey), 0);
+  uint16_t port = gt_free_port();
+  char listen[32];
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)port);
+  char *argv[] = {e->witness, "serve",    "--db", wdb, "--key",
+                  wkey,       "--listen", listen, NULL};
+  pid_t pid = gt_proc_start(argv, wlog, NULL);
+  assert_true(gt_wait_port(port, 10000));
+
+  assert_int_equal(L("witness-request", "--db", e->db), 0);
+  char *resp = http(port, "POST", "/add-checkpoint", e->stdout_text);
+  assert_true(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+  assert_non_null(strstr(resp, "\r\n\r\n\xe2\x80\x94 dso.example/w1 "));
+  free(resp);
+  /* The same request again: the witness is now at 40, not 0. */
+  resp = http(port, "POST", "/add-checkpoint", e->stdout_text);
+  assert_true(strncmp(resp, "HTTP/1.1 409", 12) == 0);
+  assert_non_null(strstr(resp, "text/x.tlog.size"));
+  assert_non_null(strstr(resp, "\r\n\r\n40\n"));
+  free(resp);
+  resp = http(port, "POST", "/add-checkpoint", "old 0\n\nnonsense\n");
+  assert_true(strncmp(resp, "HTTP/1.1 400", 12) == 0);
+  free(resp);
+  resp = http(port, "GET", "/add-checkpoint", NULL);
+  assert_true(strncmp(resp, "HTTP/1.1 405", 12) == 0);
+  free(resp);
+  resp = http(port, "POST", "/elsewhere", "x");
+  assert_true(strncmp(resp, "HTTP/1.1 404", 12) == 0);
+  free(resp);
+  int status = gt_proc_stop(pid, 5000);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cli_verify_inclusion_exit_codes,
@@ -357,6 +440,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_cli_witness_cosigns_and_refuses_a_fork, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_cli_witness_serves_tlog_witness_over_http, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

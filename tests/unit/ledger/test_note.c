@@ -324,9 +324,9 @@ static void test_note_parses_the_cosignature_spec_example(void **state) {
   assert_int_equal(n.sigs[1].id, 0x8d66cf3f);
   uint8_t raw[80];
   size_t rl;
-  assert_int_equal(gl_base64_decode(n.sigs[1].b64, n.sigs[1].b64_len, raw,
-                                    sizeof raw, &rl),
-                   0);
+  assert_int_equal(
+      gl_base64_decode(n.sigs[1].b64, n.sigs[1].b64_len, raw, sizeof raw, &rl),
+      0);
   assert_int_equal(rl, 4 + 8 + 64);
   uint64_t ts = 0;
   for (int i = 0; i < 8; i++)

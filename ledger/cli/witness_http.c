@@ -57,8 +57,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     if (strcmp(url, "/add-checkpoint") != 0)
       return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
     if (strcmp(method, "POST") != 0)
-      return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
-                   "use POST\n");
+      return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "use POST\n");
     body *b = calloc(1, sizeof *b);
     if (!b)
       return MHD_NO;
@@ -92,8 +91,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
   }
   char *cosig = NULL;
   lg_witness_result res;
-  int rc = lg_witness_add_checkpoint(w, b->data ? b->data : "", b->len,
-                                     &cosig, &res);
+  int rc = lg_witness_add_checkpoint(w, b->data ? b->data : "", b->len, &cosig,
+                                     &res);
   enum MHD_Result ok;
   if (rc == 0) {
     ok = reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", cosig);
@@ -104,8 +103,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
   } else {
     char text[256];
     snprintf(text, sizeof text, "%s\n", res.why ? res.why : gl_strerror(rc));
-    ok = reply(c, (unsigned)(res.status ? res.status : 500), "text/plain",
-               text);
+    ok =
+        reply(c, (unsigned)(res.status ? res.status : 500), "text/plain", text);
   }
   free(cosig);
   return ok;
@@ -151,9 +150,9 @@ int witness_serve(lg_witness *w, const char *listen) {
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
       handle, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+      MHD_OPTION_END);
   if (!d)
     return cli_fail(CLI_ERROR, "cannot listen on %s", listen);
   GL_NOTICE(COMPONENT, "serving tlog-witness on http://%s/add-checkpoint",

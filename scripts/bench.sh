@@ -10,6 +10,8 @@
 set -euo pipefail
 build=${1:?usage: bench.sh BUILD [NAME...]}
 shift
+# Absolute, because each benchmark runs from its own directory below.
+build=$(cd "$build" && pwd)
 mapfile -t benches < <(find "$build/bench" -type f -perm -u+x -name 'bench_*' | sort)
 if (($# > 0)); then
   mapfile -t benches < <(printf '%s\n' "${benches[@]}" | grep -F -f <(printf '%s\n' "$@"))

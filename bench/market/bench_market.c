@@ -123,8 +123,9 @@ static void run(const char *name, const mkt_stream_rec *recs, size_t n,
     } else {
       mkt_replay_checksum(&st, again, sizeof again);
       if (strcmp(line, again) != 0) {
-        fprintf(stderr, "bench_market: checksum differs between runs:\n%s\n%s\n",
-                line, again);
+        fprintf(stderr,
+                "bench_market: checksum differs between runs:\n%s\n%s\n", line,
+                again);
         exit(1);
       }
     }

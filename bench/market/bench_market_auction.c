@@ -37,9 +37,8 @@ static void die(const char *what, int rc) {
 static mkt_order *make_orders(size_t n, uint64_t seed) {
   gl_seeded_rand *sr = gl_seeded_rand_new(seed);
   gl_rand rand = gl_seeded_rand_rand(sr);
-  mkt_gen_config cfg = {.households = (uint32_t)(n / 2),
-                        .intervals = 1,
-                        .orders = 2};
+  mkt_gen_config cfg = {
+      .households = (uint32_t)(n / 2), .intervals = 1, .orders = 2};
   mkt_gen *g;
   int rc = sr ? mkt_gen_new(&cfg, &rand, &g) : GL_ENOMEM;
   if (rc)
@@ -51,9 +50,9 @@ static mkt_order *make_orders(size_t n, uint64_t seed) {
   mkt_stream_rec r;
   while ((rc = mkt_gen_next(g, &r)) == 1)
     if (r.type == 'A' && k < n)
-      o[k++] = (mkt_order){r.id, r.participant,
-                           r.side == 'S' ? MKT_SELL : MKT_BUY, 0, r.qty,
-                           r.price};
+      o[k++] =
+          (mkt_order){r.id, r.participant, r.side == 'S' ? MKT_SELL : MKT_BUY,
+                      0,    r.qty,         r.price};
   if (rc < 0 || k != n)
     die("generate", rc ? rc : GL_EINTERNAL);
   mkt_gen_free(g);
@@ -77,8 +76,8 @@ static void time_clear(mkt_auction *a, const mkt_auction_config *cfg,
   snprintf(label, sizeof label, "%s N=%zu (volume %" PRId64 " Wh, %zu trades)",
            name, n, c.volume, c.trades);
   gb_report(label, samples, (size_t)repeats, 1.0, 1e6, "ms");
-  printf("    = %.1f ns/order\n", (double)gb_median(samples, (size_t)repeats) /
-                                     (double)n);
+  printf("    = %.1f ns/order\n",
+         (double)gb_median(samples, (size_t)repeats) / (double)n);
 }
 
 int main(int argc, char **argv) {
@@ -123,14 +122,11 @@ int main(int argc, char **argv) {
     time_clear(a, &off, "  marginal, no STP", n, reps);
     time_clear(a, &on, "  marginal, STP   ", n, reps);
     if (e == max_exp) {
-      mkt_auction_config k = {.rule = MKT_RULE_K, .k_ppm = 500000,
-                              .allow_self_trade = true},
-                         mc = {.rule = MKT_RULE_MCAFEE,
-                               .allow_self_trade = true},
-                         pab = {.rule = MKT_RULE_PAY_AS_BID,
-                                .allow_self_trade = true},
-                         time = {.rationing = MKT_RATION_TIME,
-                                 .allow_self_trade = true};
+      mkt_auction_config
+          k = {.rule = MKT_RULE_K, .k_ppm = 500000, .allow_self_trade = true},
+          mc = {.rule = MKT_RULE_MCAFEE, .allow_self_trade = true},
+          pab = {.rule = MKT_RULE_PAY_AS_BID, .allow_self_trade = true},
+          time = {.rationing = MKT_RATION_TIME, .allow_self_trade = true};
       time_clear(a, &k, "  k=0.5, no STP   ", n, reps);
       time_clear(a, &mc, "  mcafee, no STP  ", n, reps);
       time_clear(a, &pab, "  pay-as-bid, no STP", n, reps);

@@ -108,18 +108,18 @@ static int parse_pair(const char *text, int64_t lo, int64_t hi, int64_t *a,
     return -1;
   memcpy(buf, text, (size_t)(comma - text));
   buf[comma - text] = '\0';
-  if (gl_conf_parse_int(buf, a) || gl_conf_parse_int(comma + 1, b) ||
-      *a < lo || *a > hi || *b < lo || *b > hi)
+  if (gl_conf_parse_int(buf, a) || gl_conf_parse_int(comma + 1, b) || *a < lo ||
+      *a > hi || *b < lo || *b > hi)
     return -1;
   return 0;
 }
 
-static int parse_range(const char *text, int64_t lo, int64_t hi,
-                       int64_t *out) {
+static int parse_range(const char *text, int64_t lo, int64_t hi, int64_t *out) {
   return gl_conf_parse_int(text, out) || *out < lo || *out > hi ? -1 : 0;
 }
 
-/* ---- clear ------------------------------------------------------------------ */
+/* ---- clear ------------------------------------------------------------------
+ */
 
 typedef struct clear_ctx {
   const char *path;
@@ -219,8 +219,8 @@ static int cmd_clear(int argc, char **argv) {
   free(buf);
   if (rc) {
     if (errors)
-      fprintf(stderr, "%s: %zu malformed line%s in %s; nothing cleared\n",
-              prog, errors, errors == 1 ? "" : "s", path);
+      fprintf(stderr, "%s: %zu malformed line%s in %s; nothing cleared\n", prog,
+              errors, errors == 1 ? "" : "s", path);
     else
       fprintf(stderr, "%s: %s: %s\n", prog, path, gl_strerror(rc));
     mkt_auction_free(a);
@@ -263,7 +263,8 @@ static int cmd_clear(int argc, char **argv) {
   return fflush(stdout) == 0 ? 0 : EXIT_DATA;
 }
 
-/* ---- gen -------------------------------------------------------------------- */
+/* ---- gen --------------------------------------------------------------------
+ */
 
 static int cmd_gen(int argc, char **argv) {
   static const struct option opts[] = {
@@ -369,7 +370,8 @@ static int cmd_gen(int argc, char **argv) {
   return failed ? EXIT_DATA : 0;
 }
 
-/* ---- replay ----------------------------------------------------------------- */
+/* ---- replay -----------------------------------------------------------------
+ */
 
 static int cmd_replay(int argc, char **argv) {
   static const struct option opts[] = {
@@ -405,8 +407,9 @@ static int cmd_replay(int argc, char **argv) {
   free(buf);
   if (rc == GL_EPARSE) {
     if (bad == n)
-      fprintf(stderr, "%s: %s: %zu bytes is not a whole number of %d-byte "
-                      "records\n",
+      fprintf(stderr,
+              "%s: %s: %zu bytes is not a whole number of %d-byte "
+              "records\n",
               prog, path, len, MKT_STREAM_REC_SIZE);
     else
       fprintf(stderr, "%s: %s: record %zu (byte offset %zu) is malformed\n",
@@ -426,8 +429,7 @@ static int cmd_replay(int argc, char **argv) {
   free(recs);
   mkt_replay_free(r);
   if (rc) {
-    fprintf(stderr, "%s: cannot replay %s: %s\n", prog, path,
-            gl_strerror(rc));
+    fprintf(stderr, "%s: cannot replay %s: %s\n", prog, path, gl_strerror(rc));
     return EXIT_DATA;
   }
   char line[256];

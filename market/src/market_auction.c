@@ -52,10 +52,10 @@ typedef struct stp_slot {
 struct mkt_auction {
   size_t cap, n, nbuy;
   int64_t interval;
-  bool cleared;       /* results below are valid */
-  bool netted_valid;  /* netted[] was written by the last clearing */
-  bool banded;        /* the last clearing clamped into `band` */
-  int32_t clo, chi;   /* its clamp bounds (the band, or the price limits) */
+  bool cleared;      /* results below are valid */
+  bool netted_valid; /* netted[] was written by the last clearing */
+  bool banded;       /* the last clearing clamped into `band` */
+  int32_t clo, chi;  /* its clamp bounds (the band, or the price limits) */
   int32_t min_price[2], max_price[2]; /* per side (0 buy, 1 sell), unclamped */
   /* The orders, by add sequence. */
   uint64_t *id;
@@ -64,18 +64,18 @@ struct mkt_auction {
   uint32_t *qty;
   uint8_t *side;
   /* Per clearing. */
-  uint32_t *eff;      /* quantity after self-trade netting (when netted) */
-  uint32_t *filled;   /* result */
-  uint32_t *netted;   /* result (when netted_valid) */
-  uint64_t *keys;     /* radix keys: bids [0, nbuy), offers [nbuy, n) */
-  uint64_t *tmp;      /* radix scratch */
-  uint32_t *lbuy;     /* bids that may have filled, in add order */
-  uint32_t *lsell;    /* offers likewise */
-  int64_t *hist;      /* level totals: bids [0, L), offers [L, 2L) */
-  size_t hist_cap;    /* most levels L the histogram can hold */
-  mkt__pair *pairs;   /* netting and rationing scratch */
+  uint32_t *eff;    /* quantity after self-trade netting (when netted) */
+  uint32_t *filled; /* result */
+  uint32_t *netted; /* result (when netted_valid) */
+  uint64_t *keys;   /* radix keys: bids [0, nbuy), offers [nbuy, n) */
+  uint64_t *tmp;    /* radix scratch */
+  uint32_t *lbuy;   /* bids that may have filled, in add order */
+  uint32_t *lsell;  /* offers likewise */
+  int64_t *hist;    /* level totals: bids [0, L), offers [L, 2L) */
+  size_t hist_cap;  /* most levels L the histogram can hold */
+  mkt__pair *pairs; /* netting and rationing scratch */
   stp_slot *stp;
-  size_t stp_cap;     /* power of two >= 2 * cap */
+  size_t stp_cap; /* power of two >= 2 * cap */
   mkt_trade *trades;
   size_t ntrades;
 };
@@ -87,7 +87,8 @@ static inline int32_t clampv(const mkt_auction *a, int32_t p) {
   return p > a->chi ? a->chi : p;
 }
 
-/* ---- Names ---------------------------------------------------------------- */
+/* ---- Names ----------------------------------------------------------------
+ */
 
 static const char *const rule_names[] = {"marginal", "k", "mcafee",
                                          "pay-as-bid"};
@@ -119,7 +120,8 @@ int mkt_rationing_parse(const char *name, mkt_rationing *out) {
   return GL_EINVAL;
 }
 
-/* ---- Lifecycle ------------------------------------------------------------ */
+/* ---- Lifecycle ------------------------------------------------------------
+ */
 
 int mkt_auction_new(size_t capacity, mkt_auction **out) {
   *out = NULL;
@@ -151,9 +153,8 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->stp = malloc(a->stp_cap * sizeof *a->stp);
   a->trades = malloc(c * sizeof *a->trades);
   if (!a->id || !a->part || !a->price || !a->qty || !a->side || !a->eff ||
-      !a->filled || !a->netted || !a->keys || !a->tmp || !a->lbuy || !a->lsell ||
-      !a->hist ||
-      !a->pairs || !a->stp || !a->trades) {
+      !a->filled || !a->netted || !a->keys || !a->tmp || !a->lbuy ||
+      !a->lsell || !a->hist || !a->pairs || !a->stp || !a->trades) {
     mkt_auction_free(a);
     return GL_ENOMEM;
   }
@@ -253,9 +254,8 @@ int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out) {
   return 0;
 }
 
-/* ---- Price levels --------------------------------------------------------- */
-
-
+/* ---- Price levels ---------------------------------------------------------
+ */
 
 /*
  * The price levels of one side, best first, from either source: a
@@ -335,12 +335,13 @@ static cutoff find_cutoff(const side_levels *s, int64_t x) {
   return c;
 }
 
-/* ---- Self-trade netting --------------------------------------------------- */
+/* ---- Self-trade netting ---------------------------------------------------
+ */
 
 static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant) {
-  size_t h = (size_t)(((uint64_t)participant * UINT64_C(0x9E3779B97F4A7C15)) >>
-                      32) &
-             mask;
+  size_t h =
+      (size_t)(((uint64_t)participant * UINT64_C(0x9E3779B97F4A7C15)) >> 32) &
+      mask;
   for (;; h = (h + 1) & mask) {
     stp_slot *s = &tab[h];
     if (s->state == 0) {
@@ -405,7 +406,8 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
     if (a->side[i] == 0)
       bids[nb++] = (mkt__pair){dense | (uint64_t)(bmax - p), i};
     else
-      a->pairs[a->cap - 1 - na++] = (mkt__pair){dense | (uint64_t)(p - amin), i};
+      a->pairs[a->cap - 1 - na++] =
+          (mkt__pair){dense | (uint64_t)(p - amin), i};
   }
   asks = a->pairs + a->cap - na;
   mkt__pair_sort(bids, nb);
@@ -442,7 +444,8 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
   return total;
 }
 
-/* ---- Allocation and trades ------------------------------------------------ */
+/* ---- Allocation and trades ------------------------------------------------
+ */
 
 /* Give the leftover units of a pro-rata level to the largest remainders
  * (pairs hold {UINT64_MAX - remainder, order}, so ascending order is
@@ -470,9 +473,8 @@ typedef struct ration_state {
 
 /* The fill of order i (qty qi > 0) at the cut-off level of side s. Kept out
  * of line: few orders get here, and the main loop needs its registers. */
-static __attribute__((noinline)) uint32_t ration_one(ration_state *st,
-                                                     size_t i, size_t s,
-                                                     uint32_t qi) {
+static __attribute__((noinline)) uint32_t ration_one(ration_state *st, size_t i,
+                                                     size_t s, uint32_t qi) {
   const cutoff *c = &st->cut[s];
   if (c->r == c->q)
     return qi; /* the cut-off level fills exactly */
@@ -610,7 +612,8 @@ static void sort_by_price(mkt_auction *a, uint32_t *list, size_t n,
     list[j] = (uint32_t)k[j];
 }
 
-/* ---- Clearing ------------------------------------------------------------- */
+/* ---- Clearing -------------------------------------------------------------
+ */
 
 int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
                       mkt_clearing *out) {
@@ -672,10 +675,10 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
     }
     out->demand = all - offered;
     out->supply = offered;
-    sb = (side_levels){.use_hist = true, .desc = true, .hist = h,
-                       .nlev = nlev, .lo = lo};
-    sa = (side_levels){.use_hist = true, .hist = h + nlev, .nlev = nlev,
-                       .lo = lo};
+    sb = (side_levels){
+        .use_hist = true, .desc = true, .hist = h, .nlev = nlev, .lo = lo};
+    sa = (side_levels){
+        .use_hist = true, .hist = h + nlev, .nlev = nlev, .lo = lo};
   } else {
     uint64_t *kb = a->keys, *ka = a->keys + nb;
     size_t xb = 0, xa = 0;

@@ -163,8 +163,7 @@ static inline size_t map_find(const mkt_cda *b, uint64_t id) {
   uint32_t h = map_hash(id);
   for (size_t i = map_home(b, h);; i = (i + 1) & b->map_mask) {
     const map_slot *m = &b->map[i];
-    if (m->slot == MKT__NIL ||
-        (m->hash == h && b->pool[m->slot].id == id))
+    if (m->slot == MKT__NIL || (m->hash == h && b->pool[m->slot].id == id))
       return i;
   }
 }
@@ -461,8 +460,9 @@ int mkt_cda_close(mkt_cda *b, size_t *resting) {
       for (uint32_t i = l->head; i != MKT__NIL; i = b->pool[i].next) {
         const cda_order *r = &b->pool[i];
         if (sink->residue) {
-          mkt_order o = {r->id,    r->participant, s ? MKT_SELL : MKT_BUY,
-                         b->cfg.interval, r->qty, x + b->cfg.price_min};
+          mkt_order o = {
+              r->id,           r->participant, s ? MKT_SELL : MKT_BUY,
+              b->cfg.interval, r->qty,         x + b->cfg.price_min};
           sink->residue(sink->ctx, &o);
         }
         map_delete(b, map_find(b, r->id));

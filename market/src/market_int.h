@@ -26,8 +26,7 @@ void mkt__mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo);
  * Returns 0, or GL_ERANGE when d == 0 or the quotient needs more than 64
  * bits (hi >= d).
  */
-int mkt__div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *q,
-                uint64_t *r);
+int mkt__div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *q, uint64_t *r);
 
 /* A signed 128-bit accumulator (two's complement hi:lo), zero-initialised. */
 typedef struct mkt__acc {

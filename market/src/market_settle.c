@@ -59,7 +59,8 @@ int mkt_expost_orders(const mkt_standing *in, size_t n, int64_t interval,
 }
 
 /* Index of `participant` in the sorted meters, or -1. */
-static ptrdiff_t find_meter(const mkt_meter *m, size_t n, uint32_t participant) {
+static ptrdiff_t find_meter(const mkt_meter *m, size_t n,
+                            uint32_t participant) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -166,8 +167,8 @@ int mkt_settle(mkt_mode mode, const mkt_band *band, const mkt_trade *trades,
          (uint64_t)t.grid_import - (uint64_t)t.grid_export);
   assert((uint64_t)t.local_paid ==
          (uint64_t)t.local_received + (uint64_t)t.surplus);
-  assert((uint64_t)t.participants_net + (uint64_t)t.fees +
-             (uint64_t)t.surplus + (uint64_t)t.utility_net ==
+  assert((uint64_t)t.participants_net + (uint64_t)t.fees + (uint64_t)t.surplus +
+             (uint64_t)t.utility_net ==
          0);
   if (totals)
     *totals = t;

@@ -64,8 +64,8 @@ int mkt_stream_decode(const uint8_t in[MKT_STREAM_REC_SIZE],
   }
 }
 
-int mkt_stream_decode_all(const uint8_t *buf, size_t len,
-                          mkt_stream_rec *recs, size_t *bad) {
+int mkt_stream_decode_all(const uint8_t *buf, size_t len, mkt_stream_rec *recs,
+                          size_t *bad) {
   size_t n = len / MKT_STREAM_REC_SIZE;
   for (size_t i = 0; i < n; i++)
     if (mkt_stream_decode(buf + i * MKT_STREAM_REC_SIZE, &recs[i])) {
@@ -118,25 +118,25 @@ int mkt_stream_scan(const mkt_stream_rec *recs, size_t n,
   return 0;
 }
 
-/* ---- Generator ------------------------------------------------------------ */
+/* ---- Generator ------------------------------------------------------------
+ */
 
 struct mkt_gen {
   mkt_gen_config c;
   gl_rand rand;
-  size_t per_interval; /* households * orders */
-  uint32_t *slots;     /* the shuffled adds of the interval (household) */
-  uint8_t *side;       /* per household, this interval */
+  size_t per_interval;  /* households * orders */
+  uint32_t *slots;      /* the shuffled adds of the interval (household) */
+  uint8_t *side;        /* per household, this interval */
   mkt_stream_rec *live; /* adds of the interval not yet cancelled */
   size_t nlive;
-  uint32_t done;  /* intervals finished */
-  size_t pos;     /* next add of the interval */
-  bool started;   /* this interval's sides and shuffle are drawn */
-  bool cancel;    /* a cancel is due before the next add */
+  uint32_t done; /* intervals finished */
+  size_t pos;    /* next add of the interval */
+  bool started;  /* this interval's sides and shuffle are drawn */
+  bool cancel;   /* a cancel is due before the next add */
   uint64_t next_id;
 };
 
-int mkt_gen_new(const mkt_gen_config *cfg, const gl_rand *rand,
-                mkt_gen **out) {
+int mkt_gen_new(const mkt_gen_config *cfg, const gl_rand *rand, mkt_gen **out) {
   *out = NULL;
   mkt_gen_config c = *cfg;
   if (!c.households)
@@ -267,7 +267,8 @@ int mkt_gen_next(mkt_gen *g, mkt_stream_rec *out) {
   return 1;
 }
 
-/* ---- Replay --------------------------------------------------------------- */
+/* ---- Replay ---------------------------------------------------------------
+ */
 
 struct mkt_replay {
   size_t nbooks;
@@ -385,10 +386,9 @@ int mkt_replay_run(mkt_replay *r, const mkt_stream_rec *recs, size_t n,
         r->book_of[e->interval] = b;
         r->book_iv[b] = e->interval;
       }
-      mkt_order o = {e->id,       e->participant,
-                     e->side == 'S' ? MKT_SELL : MKT_BUY,
-                     e->interval, e->qty,
-                     e->price};
+      mkt_order o = {
+          e->id,       e->participant, e->side == 'S' ? MKT_SELL : MKT_BUY,
+          e->interval, e->qty,         e->price};
       int arc = mkt_cda_add(r->books[b], &o, NULL);
       if (arc == 0)
         r->st.adds++;

@@ -102,10 +102,10 @@ typedef enum mkt_rationing {
  * prevention on, no band. */
 typedef struct mkt_auction_config {
   mkt_rule rule;
-  int32_t k_ppm;            /* MKT_RULE_K only: k in millionths, 0..10^6 */
-  mkt_rationing rationing;  /* at the marginal price level */
-  bool allow_self_trade;    /* true switches self-trade prevention off */
-  const mkt_band *band;     /* borrowed for the call; NULL: no clamping */
+  int32_t k_ppm;           /* MKT_RULE_K only: k in millionths, 0..10^6 */
+  mkt_rationing rationing; /* at the marginal price level */
+  bool allow_self_trade;   /* true switches self-trade prevention off */
+  const mkt_band *band;    /* borrowed for the call; NULL: no clamping */
 } mkt_auction_config;
 
 /* The outcome of one clearing. Prices are 0 when volume is 0. */
@@ -192,8 +192,7 @@ const mkt_trade *mkt_auction_trades(const mkt_auction *a, size_t *n);
  * successful clearing. Returns 0, GL_ENOENT (index) or GL_ESTATE (not
  * cleared since the last add or reset).
  */
-int mkt_auction_fill(const mkt_auction *a, size_t index,
-                     mkt_fill *out);
+int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out);
 
 /* mkt_rule_name - "marginal", "k", "mcafee", "pay-as-bid" ("?" otherwise). */
 const char *mkt_rule_name(mkt_rule rule);

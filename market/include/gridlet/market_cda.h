@@ -79,21 +79,21 @@ typedef struct mkt_cda_sink {
 } mkt_cda_sink;
 
 typedef struct mkt_cda_config {
-  size_t capacity;    /* most orders resting at once, 1 .. 2^31 - 1 */
-  int64_t price_min;  /* lowest price level, µ/kWh */
-  int64_t price_max;  /* highest price level (levels = max - min + 1) */
-  bool clamp;         /* clamp limits into [min, max] instead of rejecting */
+  size_t capacity;       /* most orders resting at once, 1 .. 2^31 - 1 */
+  int64_t price_min;     /* lowest price level, µ/kWh */
+  int64_t price_max;     /* highest price level (levels = max - min + 1) */
+  bool clamp;            /* clamp limits into [min, max] instead of rejecting */
   bool allow_self_trade; /* true switches self-trade prevention off */
-  int64_t interval;   /* the interval the book opens for */
-  mkt_cda_sink sink;  /* copied */
+  int64_t interval;      /* the interval the book opens for */
+  mkt_cda_sink sink;     /* copied */
 } mkt_cda_config;
 
 /* What one add did. */
 typedef struct mkt_cda_result {
-  int64_t filled;  /* Wh of the order traded on arrival */
-  int64_t netted;  /* Wh removed by self-trade prevention */
-  int64_t rested;  /* Wh left resting in the book */
-  size_t trades;   /* trades reported for it */
+  int64_t filled; /* Wh of the order traded on arrival */
+  int64_t netted; /* Wh removed by self-trade prevention */
+  int64_t rested; /* Wh left resting in the book */
+  size_t trades;  /* trades reported for it */
 } mkt_cda_result;
 
 /* One price level of the book. */

@@ -40,8 +40,9 @@ extern "C" {
 
 /* One rejected line. */
 typedef struct mkt_csv_error {
-  size_t line;     /* 1-based */
-  char reason[160]; /* e.g. "qty_wh must be an integer 1..1000000000, got 'x'" */
+  size_t line; /* 1-based */
+  char
+      reason[160]; /* e.g. "qty_wh must be an integer 1..1000000000, got 'x'" */
 } mkt_csv_error;
 
 /*

@@ -76,16 +76,15 @@ void mkt_stream_encode(const mkt_stream_rec *r,
  * unknown type, or an add with a side other than 'B'/'S', qty 0 or above
  * MKT_QTY_MAX, or price above MKT_PRICE_MAX.
  */
-int mkt_stream_decode(const uint8_t in[MKT_STREAM_REC_SIZE],
-                      mkt_stream_rec *r);
+int mkt_stream_decode(const uint8_t in[MKT_STREAM_REC_SIZE], mkt_stream_rec *r);
 
 /*
  * mkt_stream_decode_all - decode len bytes (a multiple of 24) into recs[]
  * (room for len / 24). Returns 0, or GL_EPARSE with *bad the index of the
  * first bad record (len not a multiple of 24: *bad = len / 24).
  */
-int mkt_stream_decode_all(const uint8_t *buf, size_t len,
-                          mkt_stream_rec *recs, size_t *bad);
+int mkt_stream_decode_all(const uint8_t *buf, size_t len, mkt_stream_rec *recs,
+                          size_t *bad);
 
 /* What a replay needs to know about a stream to size its books. */
 typedef struct mkt_stream_info {
@@ -116,14 +115,14 @@ int mkt_stream_scan(const mkt_stream_rec *recs, size_t n,
  * byte, on every machine.
  */
 typedef struct mkt_gen_config {
-  uint32_t households;      /* 0: 10000 */
-  uint32_t intervals;       /* 0: 96 */
-  uint32_t orders;          /* per household and interval; 0: 2 */
-  uint32_t cancel_ppm;      /* 0: none; 100000 is a 10 % cancel share */
-  uint32_t price_min;       /* 0 and price_max 0: 80000..300000 µ/kWh */
+  uint32_t households; /* 0: 10000 */
+  uint32_t intervals;  /* 0: 96 */
+  uint32_t orders;     /* per household and interval; 0: 2 */
+  uint32_t cancel_ppm; /* 0: none; 100000 is a 10 % cancel share */
+  uint32_t price_min;  /* 0 and price_max 0: 80000..300000 µ/kWh */
   uint32_t price_max;
-  uint32_t price_tick;      /* 0: 100 µ/kWh */
-  uint32_t qty_min;         /* 0 and qty_max 0: 1..2000 Wh */
+  uint32_t price_tick; /* 0: 100 µ/kWh */
+  uint32_t qty_min;    /* 0 and qty_max 0: 1..2000 Wh */
   uint32_t qty_max;
   uint16_t first_interval;
 } mkt_gen_config;
@@ -136,8 +135,7 @@ typedef struct mkt_gen mkt_gen;
  * qty_max or 0, prices or qty beyond the market's limits, households *
  * orders above 2^31) or GL_ENOMEM.
  */
-int mkt_gen_new(const mkt_gen_config *cfg, const gl_rand *rand,
-                mkt_gen **out);
+int mkt_gen_new(const mkt_gen_config *cfg, const gl_rand *rand, mkt_gen **out);
 
 /* mkt_gen_free - release; NULL is a no-op. */
 void mkt_gen_free(mkt_gen *g);
@@ -151,13 +149,14 @@ int mkt_gen_next(mkt_gen *g, mkt_stream_rec *out);
 /* mkt_gen_adds - the number of adds the generator will produce. */
 uint64_t mkt_gen_adds(const mkt_gen *g);
 
-/* ---- Replay --------------------------------------------------------------- */
+/* ---- Replay ---------------------------------------------------------------
+ */
 
 typedef struct mkt_replay_stats {
-  uint64_t events;  /* records applied */
-  uint64_t adds;    /* adds accepted */
-  uint64_t rejected;/* adds the book refused (e.g. duplicate live id) */
-  uint64_t cancels; /* cancels that removed an order */
+  uint64_t events;        /* records applied */
+  uint64_t adds;          /* adds accepted */
+  uint64_t rejected;      /* adds the book refused (e.g. duplicate live id) */
+  uint64_t cancels;       /* cancels that removed an order */
   uint64_t cancel_misses; /* cancels of orders no longer resting */
   uint64_t closes;
   uint64_t trades;

@@ -28,9 +28,9 @@ static mkt_auction *book(const spec *s, size_t n) {
   mkt_auction *a;
   assert_int_equal(mkt_auction_new(n ? n : 1, &a), 0);
   for (size_t i = 0; i < n; i++) {
-    mkt_order o = {i + 1, s[i].participant, s[i].side == 'b' ? MKT_BUY
-                                                             : MKT_SELL,
-                   0, s[i].qty, s[i].price};
+    mkt_order o = {
+        i + 1, s[i].participant, s[i].side == 'b' ? MKT_BUY : MKT_SELL,
+        0,     s[i].qty,         s[i].price};
     assert_int_equal(mkt_auction_add(a, &o), 0);
   }
   return a;
@@ -97,8 +97,8 @@ static void test_call_auction_exact_split_takes_midpoint(void **state) {
 /* Marginal pair 25 / 20: the midpoint 22.5 rounds to the even 22. */
 static void test_call_auction_midpoint_rounds_half_to_even(void **state) {
   (void)state;
-  mkt_auction *a = BOOK({'b', 1, 100, 25}, {'b', 2, 100, 10},
-                        {'s', 3, 100, 20}, {'s', 4, 100, 40});
+  mkt_auction *a = BOOK({'b', 1, 100, 25}, {'b', 2, 100, 10}, {'s', 3, 100, 20},
+                        {'s', 4, 100, 40});
   mkt_clearing c = clear(a, (mkt_auction_config){0});
   assert_int_equal(c.volume, 100);
   assert_int_equal(c.price, 22);
@@ -144,8 +144,8 @@ static void test_call_auction_partial_bid_sets_price(void **state) {
  * leftover Wh goes to the earliest of the tied remainders. */
 static void test_call_auction_pro_rata_ties_go_to_earliest(void **state) {
   (void)state;
-  mkt_auction *a = BOOK({'b', 1, 7, 30}, {'s', 2, 3, 20}, {'s', 3, 3, 20},
-                        {'s', 4, 3, 20});
+  mkt_auction *a =
+      BOOK({'b', 1, 7, 30}, {'s', 2, 3, 20}, {'s', 3, 3, 20}, {'s', 4, 3, 20});
   mkt_clearing c = clear(a, (mkt_auction_config){0});
   assert_int_equal(c.volume, 7);
   assert_int_equal(c.price, 20);
@@ -158,8 +158,8 @@ static void test_call_auction_pro_rata_ties_go_to_earliest(void **state) {
 /* R = 7 over offers of 4 and 5 Wh (Q = 9): shares 28/9 = 3 r 1 and 35/9 =
  * 3 r 8; the leftover Wh goes to the larger remainder, the 5 Wh offer,
  * although it was added second. */
-static void test_call_auction_pro_rata_leftover_to_largest_remainder(
-    void **state) {
+static void
+test_call_auction_pro_rata_leftover_to_largest_remainder(void **state) {
   (void)state;
   mkt_auction *a = BOOK({'b', 1, 7, 30}, {'s', 2, 4, 20}, {'s', 3, 5, 20});
   mkt_clearing c = clear(a, (mkt_auction_config){0});
@@ -220,8 +220,8 @@ static void test_call_auction_one_side_empty_clears_nothing(void **state) {
 
 static void test_call_auction_no_crossing_clears_nothing(void **state) {
   (void)state;
-  mkt_auction *a = BOOK({'b', 1, 100, 10}, {'b', 2, 100, 19},
-                        {'s', 3, 100, 20}, {'s', 4, 100, 30});
+  mkt_auction *a = BOOK({'b', 1, 100, 10}, {'b', 2, 100, 19}, {'s', 3, 100, 20},
+                        {'s', 4, 100, 30});
   for (int rule = 0; rule < 4; rule++) {
     mkt_clearing c = clear(a, (mkt_auction_config){.rule = (mkt_rule)rule});
     assert_int_equal(c.volume, 0);
@@ -243,8 +243,8 @@ static void test_call_auction_k_rule_weights_marginal_pair(void **state) {
     int64_t price;
   } cases[] = {{250000, 23}, {0, 22}, {1000000, 25}, {500000, 24}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    mkt_clearing c = clear(
-        a, (mkt_auction_config){.rule = MKT_RULE_K, .k_ppm = cases[i].k});
+    mkt_clearing c =
+        clear(a, (mkt_auction_config){.rule = MKT_RULE_K, .k_ppm = cases[i].k});
     assert_int_equal(c.volume, 200);
     assert_int_equal(c.price, cases[i].price);
     size_t n;
@@ -327,8 +327,8 @@ static void test_call_auction_mcafee_without_next_unit_reduces(void **state) {
  * 3 Wh and offer 40 for 2 Wh: V = 3; the fourth bid unit is still at 30 and
  * the fourth offer unit at 40, p0 = 35 > b = 30: reduce to 2 Wh, buyers pay
  * 30, sellers get 10. */
-static void test_call_auction_mcafee_quantities_use_unit_expansion(
-    void **state) {
+static void
+test_call_auction_mcafee_quantities_use_unit_expansion(void **state) {
   (void)state;
   mkt_auction *a = BOOK({'b', 1, 5, 30}, {'s', 2, 3, 10}, {'s', 3, 2, 40});
   mkt_clearing c = clear(a, (mkt_auction_config){.rule = MKT_RULE_MCAFEE});
@@ -421,11 +421,10 @@ static void test_call_auction_band_clamps_limits(void **state) {
  * offers at 25 for 100. Netting takes 60 from participant 1's bid and all of
  * its offer; its remaining 40 Wh bid meets participant 2's offer, which is
  * partly filled: price 25. Without prevention 1 trades with itself. */
-static void test_call_auction_self_trade_prevention_nets_own_orders(
-    void **state) {
+static void
+test_call_auction_self_trade_prevention_nets_own_orders(void **state) {
   (void)state;
-  mkt_auction *a =
-      BOOK({'b', 1, 100, 30}, {'s', 1, 60, 20}, {'s', 2, 100, 25});
+  mkt_auction *a = BOOK({'b', 1, 100, 30}, {'s', 1, 60, 20}, {'s', 2, 100, 25});
   mkt_clearing c = clear(a, (mkt_auction_config){0});
   assert_int_equal(c.netted, 60);
   assert_int_equal(c.demand, 40);
@@ -458,11 +457,11 @@ static void test_call_auction_self_trade_prevention_nets_own_orders(
 }
 
 /* A participant whose bids are all below its offers is not netted. */
-static void test_call_auction_self_trade_prevention_ignores_uncrossed(
-    void **state) {
+static void
+test_call_auction_self_trade_prevention_ignores_uncrossed(void **state) {
   (void)state;
-  mkt_auction *a = BOOK({'b', 1, 100, 20}, {'s', 1, 100, 30},
-                        {'s', 2, 100, 10}, {'b', 3, 100, 40});
+  mkt_auction *a = BOOK({'b', 1, 100, 20}, {'s', 1, 100, 30}, {'s', 2, 100, 10},
+                        {'b', 3, 100, 40});
   mkt_clearing c = clear(a, (mkt_auction_config){0});
   assert_int_equal(c.netted, 0);
   assert_int_equal(c.demand, 200);
@@ -474,8 +473,8 @@ static void test_call_auction_self_trade_prevention_ignores_uncrossed(
  * first and completely. */
 static void test_call_auction_time_priority_fills_earliest(void **state) {
   (void)state;
-  mkt_auction *a = BOOK({'s', 1, 150, 10}, {'b', 2, 100, 20},
-                        {'b', 3, 100, 20});
+  mkt_auction *a =
+      BOOK({'s', 1, 150, 10}, {'b', 2, 100, 20}, {'b', 3, 100, 20});
   clear(a, (mkt_auction_config){.rationing = MKT_RATION_TIME});
   assert_int_equal(filled(a, 2), 100);
   assert_int_equal(filled(a, 3), 50);
@@ -588,14 +587,12 @@ int main(void) {
       cmocka_unit_test(test_call_auction_mcafee_unit_orders_trade_at_p0),
       cmocka_unit_test(test_call_auction_mcafee_reduces_when_p0_outside),
       cmocka_unit_test(test_call_auction_mcafee_without_next_unit_reduces),
-      cmocka_unit_test(
-          test_call_auction_mcafee_quantities_use_unit_expansion),
+      cmocka_unit_test(test_call_auction_mcafee_quantities_use_unit_expansion),
       cmocka_unit_test(test_call_auction_pay_as_bid_prices_each_pair),
       cmocka_unit_test(test_call_auction_pay_as_bid_pairs_by_price),
       cmocka_unit_test(test_call_auction_uniform_pairs_in_add_order),
       cmocka_unit_test(test_call_auction_band_clamps_limits),
-      cmocka_unit_test(
-          test_call_auction_self_trade_prevention_nets_own_orders),
+      cmocka_unit_test(test_call_auction_self_trade_prevention_nets_own_orders),
       cmocka_unit_test(
           test_call_auction_self_trade_prevention_ignores_uncrossed),
       cmocka_unit_test(test_call_auction_time_priority_fills_earliest),

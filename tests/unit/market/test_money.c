@@ -24,17 +24,31 @@ static void test_div_round_is_half_to_even(void **state) {
   static const struct {
     int64_t num, den, want;
   } cases[] = {
-      {5, 10, 0},    {15, 10, 2},   {25, 10, 2},  {35, 10, 4},
-      {-5, 10, 0},   {-15, 10, -2}, {-25, 10, -2}, {14, 10, 1},
-      {16, 10, 2},   {-14, 10, -1}, {-16, 10, -2}, {0, 7, 0},
-      {1, 3, 0},     {2, 3, 1},     {-2, 3, -1},  {47, 2, 24},
-      {45, 2, 22},   {INT64_MAX, 1, INT64_MAX},   {INT64_MIN, 1, INT64_MIN},
-      {INT64_MAX, INT64_MAX, 1},    {INT64_MAX, 2, INT64_MAX / 2 + 1},
+      {5, 10, 0},
+      {15, 10, 2},
+      {25, 10, 2},
+      {35, 10, 4},
+      {-5, 10, 0},
+      {-15, 10, -2},
+      {-25, 10, -2},
+      {14, 10, 1},
+      {16, 10, 2},
+      {-14, 10, -1},
+      {-16, 10, -2},
+      {0, 7, 0},
+      {1, 3, 0},
+      {2, 3, 1},
+      {-2, 3, -1},
+      {47, 2, 24},
+      {45, 2, 22},
+      {INT64_MAX, 1, INT64_MAX},
+      {INT64_MIN, 1, INT64_MIN},
+      {INT64_MAX, INT64_MAX, 1},
+      {INT64_MAX, 2, INT64_MAX / 2 + 1},
       {INT64_MIN, 2, INT64_MIN / 2},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    assert_int_equal(mkt_div_round(cases[i].num, cases[i].den),
-                     cases[i].want);
+    assert_int_equal(mkt_div_round(cases[i].num, cases[i].den), cases[i].want);
 }
 
 /* 1 Wh at 500 µ/kWh is 0.5 µ -> 0; 3 Wh -> 1.5 -> 2; 0.25 EUR/kWh for
@@ -82,7 +96,12 @@ static void test_trade_money_conserves_exactly(void **state) {
     gl_rand_below(&r, 2 * MKT_PRICE_MAX + 1, &p);
     gl_rand_below(&r, 2 * MKT_PRICE_MAX + 1, &s);
     gl_rand_below(&r, MKT_PRICE_MAX + 1, &f);
-    mkt_trade x = {0, 0, 0, 0, (int64_t)q + 1, (int64_t)p - MKT_PRICE_MAX,
+    mkt_trade x = {0,
+                   0,
+                   0,
+                   0,
+                   (int64_t)q + 1,
+                   (int64_t)p - MKT_PRICE_MAX,
                    (int64_t)s - MKT_PRICE_MAX};
     assert_int_equal(mkt_trade_money(&x, (int64_t)f, &m), 0);
     assert_int_equal(m.buyer_pays, m.seller_gets + m.fee + m.surplus);

@@ -555,11 +555,11 @@ static void allocate(mkt_auction *a, const uint32_t *q, const cutoff *cb,
 /*
  * Merge the listed bids with the listed offers, in list order, into
  * trades; pay_as_bid prices each trade at its bid and adds qty * price to
- * *value.
+ * *value. Returns the energy traded.
  */
-static void pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
-                 size_t na, bool pay_as_bid, int64_t buy, int64_t sell,
-                 mkt__acc *value) {
+static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
+                    size_t na, bool pay_as_bid, int64_t buy, int64_t sell,
+                    mkt__acc *value) {
   const uint32_t *restrict filled = a->filled, *restrict part = a->part;
   const uint64_t *restrict id = a->id;
   mkt_trade *restrict t = a->trades;
@@ -569,7 +569,7 @@ static void pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
   bids[nb] = 0;
   asks[na] = 0;
   size_t x = 0, y = 0, nt = 0;
-  int64_t bleft = filled[bids[0]], aleft = filled[asks[0]];
+  int64_t bleft = filled[bids[0]], aleft = filled[asks[0]], traded = 0;
   while (x < nb && y < na) {
     /* Orders at the cut-off that got nothing stay listed; skip them. */
     if (__builtin_expect(bleft == 0, 0)) {
@@ -587,6 +587,7 @@ static void pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
       mkt__acc_add(value, q, buy);
     }
     t[nt++] = (mkt_trade){id[bi], id[ai], part[bi], part[ai], q, buy, sell};
+    traded += q;
     bleft -= q;
     aleft -= q;
     size_t bx = bleft == 0, ay = aleft == 0;
@@ -597,6 +598,7 @@ static void pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
     aleft += na_left & -(int64_t)ay;
   }
   a->ntrades = nt;
+  return traded;
 }
 
 /* Pay-as-bid pairs in price priority: sort a list by price, stably (so add
@@ -774,13 +776,10 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
         sort_by_price(a, a->lbuy, nlb, bmax, -1, bmax - bmin);
         sort_by_price(a, a->lsell, nla, amin, 1, amax - amin);
       }
-      pair(a, a->lbuy, nlb, a->lsell, nla, pab, buy, sell, &value);
-#ifndef NDEBUG
-      int64_t traded = 0;
-      for (size_t k = 0; k < a->ntrades; k++)
-        traded += a->trades[k].qty;
+      int64_t traded =
+          pair(a, a->lbuy, nlb, a->lsell, nla, pab, buy, sell, &value);
       assert(traded == x); /* both sides were allocated exactly x */
-#endif
+      (void)traded;
       if (pab) {
         int rc = mkt__acc_div_round(&value, x, &buy);
         if (rc)

@@ -10,10 +10,13 @@
  *   best bid and best offer are cached and, when a level empties, the next
  *   one is found by scanning at most three words plus a short top row;
  * - order ids map to pool slots through an open-addressing table with
- *   linear probing and backward-shift deletion (no tombstones, so probe
- *   lengths stay short however many adds and cancels an interval sees).
- *   Nothing ever iterates the table, so its layout never leaks into the
- *   order of results.
+ *   linear probing and lazy deletion: an order leaving the book only marks
+ *   its pool slot dead (qty 0), so a fill touches no table line at all;
+ *   lookups check that the slot is live and holds the id; when used entries
+ *   (live or stale) reach 3/4 of the table it is rebuilt from the live
+ *   orders, which keeps probes short at amortised O(1) cost. Nothing ever
+ *   iterates the table to produce results, so its layout never leaks into
+ *   the order of results.
  */
 #include "gridlet/market_cda.h"
 
@@ -110,7 +113,7 @@ static size_t bitmap_prev_at(const bitmap *b, int l, size_t i) {
 
 typedef struct cda_order {
   uint64_t id;
-  uint32_t qty; /* remaining Wh (<= MKT_QTY_MAX < 2^32) */
+  uint32_t qty; /* remaining Wh (<= MKT_QTY_MAX < 2^32); 0: slot is free */
   uint32_t participant;
   uint32_t next, prev; /* FIFO links within the level; free-list link */
   uint32_t level;
@@ -131,6 +134,7 @@ typedef struct map_slot {
 struct mkt_cda {
   mkt_cda_config cfg;
   size_t levels;
+  uint64_t tick_magic; /* ceil(2^64 / tick) for tick >= 2, see level_of() */
   bool closed;
   /* Orders. */
   cda_order *pool;
@@ -145,7 +149,8 @@ struct mkt_cda {
   /* id -> slot */
   map_slot *map;
   size_t map_mask;
-  unsigned map_shift;
+  size_t map_used;  /* entries not empty: live or stale */
+  size_t map_limit; /* rebuild when map_used reaches this (3/4) */
 };
 
 /* ---- Id map ------------------------------------------------------------- */
@@ -158,57 +163,77 @@ static inline size_t map_home(const mkt_cda *b, uint32_t hash) {
   return (size_t)hash & b->map_mask;
 }
 
-/* The entry holding `id`, or the empty entry where it would go. */
+/* The entry of the live order `id`, or SIZE_MAX. Entries whose slot is free
+ * or now holds another order are stale and skipped. */
 static inline size_t map_find(const mkt_cda *b, uint64_t id) {
   uint32_t h = map_hash(id);
   for (size_t i = map_home(b, h);; i = (i + 1) & b->map_mask) {
     const map_slot *m = &b->map[i];
-    if (m->slot == MKT__NIL || (m->hash == h && b->pool[m->slot].id == id))
-      return i;
+    if (m->slot == MKT__NIL)
+      return SIZE_MAX;
+    if (m->hash == h) {
+      const cda_order *o = &b->pool[m->slot];
+      if (o->qty != 0 && o->id == id)
+        return i;
+    }
   }
 }
 
-static inline void map_delete(mkt_cda *b, size_t pos) {
-  /* Backward-shift deletion: pull later entries of the probe run into the
-   * hole unless that would move one before its home slot. */
-  size_t mask = b->map_mask;
-  for (size_t j = (pos + 1) & mask;; j = (j + 1) & mask) {
-    map_slot *m = &b->map[j];
-    if (m->slot == MKT__NIL)
-      break;
-    size_t home = map_home(b, m->hash);
-    /* Entry j may move to pos iff home is not cyclically in (pos, j]. */
-    if (((j - home) & mask) >= ((j - pos) & mask)) {
-      b->map[pos] = *m;
-      pos = j;
-    }
-  }
-  b->map[pos].slot = MKT__NIL;
+/* Put (id -> slot s) in the first empty entry of id's probe run. */
+static inline void map_put(mkt_cda *b, uint64_t id, uint32_t s) {
+  uint32_t h = map_hash(id);
+  size_t i = map_home(b, h);
+  while (b->map[i].slot != MKT__NIL)
+    i = (i + 1) & b->map_mask;
+  b->map[i].hash = h;
+  b->map[i].slot = s;
+  b->map_used++;
+}
+
+/* Forget every entry, then enter the live orders again. The table holds at
+ * least twice the capacity, so afterwards at most half of it is used and a
+ * quarter of it must fill up before the next rebuild. */
+static void map_rebuild(mkt_cda *b) {
+  memset(b->map, 0xff, (b->map_mask + 1) * sizeof *b->map); /* all NIL */
+  b->map_used = 0;
+  for (size_t s = 0; s < b->top; s++)
+    if (b->pool[s].qty != 0)
+      map_put(b, b->pool[s].id, (uint32_t)s);
+}
+
+/* Record that `id`, not live in the book, now rests in slot s (whose qty is
+ * still 0, so a rebuild here does not enter it twice). */
+static inline void map_insert(mkt_cda *b, uint64_t id, uint32_t s) {
+  if (b->map_used >= b->map_limit)
+    map_rebuild(b);
+  map_put(b, id, s);
 }
 
 /* ---- Lifecycle ---------------------------------------------------------- */
 
 int mkt_cda_new(const mkt_cda_config *cfg, mkt_cda **out) {
   *out = NULL;
+  int64_t tick = cfg->tick ? cfg->tick : 1;
   if (cfg->capacity < 1 || cfg->capacity > (size_t)INT32_MAX ||
       cfg->price_min < -MKT_PRICE_MAX || cfg->price_max > MKT_PRICE_MAX ||
-      cfg->price_min > cfg->price_max ||
-      cfg->price_max - cfg->price_min + 1 > MKT_CDA_LEVELS_MAX)
+      cfg->price_min > cfg->price_max || tick < 1 || tick > 2 * MKT_PRICE_MAX ||
+      (cfg->price_max - cfg->price_min) % tick != 0 ||
+      (cfg->price_max - cfg->price_min) / tick + 1 > MKT_CDA_LEVELS_MAX)
     return GL_EINVAL;
   mkt_cda *b = calloc(1, sizeof *b);
   if (!b)
     return GL_ENOMEM;
   b->cfg = *cfg;
-  b->levels = (size_t)(cfg->price_max - cfg->price_min + 1);
-  size_t mapsize = 2;
-  unsigned bits = 1;
-  while (mapsize < 2 * cfg->capacity) { /* load factor <= 1/2 */
+  b->cfg.tick = tick;
+  b->levels = (size_t)((cfg->price_max - cfg->price_min) / tick + 1);
+  b->tick_magic = tick > 1 ? UINT64_MAX / (uint64_t)tick + 1 : 0;
+  /* At least twice the capacity: see map_rebuild. */
+  size_t mapsize = 4;
+  while (mapsize < 2 * cfg->capacity)
     mapsize *= 2;
-    bits++;
-  }
   b->map_mask = mapsize - 1;
-  b->map_shift = 32 - bits;
-  b->pool = malloc(cfg->capacity * sizeof *b->pool);
+  b->map_limit = mapsize / 4 * 3;
+  b->pool = calloc(cfg->capacity, sizeof *b->pool); /* all slots free */
   b->map = malloc(mapsize * sizeof *b->map);
   int rc = (b->pool && b->map) ? 0 : GL_ENOMEM;
   for (int s = 0; s < 2 && !rc; s++) {
@@ -219,8 +244,7 @@ int mkt_cda_new(const mkt_cda_config *cfg, mkt_cda **out) {
     mkt_cda_free(b);
     return rc;
   }
-  for (size_t i = 0; i < mapsize; i++)
-    b->map[i].slot = MKT__NIL;
+  memset(b->map, 0xff, mapsize * sizeof *b->map); /* all NIL */
   for (int s = 0; s < 2; s++)
     for (size_t i = 0; i < b->levels; i++)
       b->lv[s][i].head = b->lv[s][i].tail = MKT__NIL;
@@ -249,8 +273,9 @@ size_t mkt_cda_resting(const mkt_cda *b) {
 
 /* ---- Resting orders ------------------------------------------------------ */
 
-/* Unlink slot `s` from its level and release it; keeps best[] current. */
-static void remove_order(mkt_cda *b, uint32_t s, size_t mpos) {
+/* Unlink slot `s` from its level and release it; keeps best[] current. Its
+ * id-map entry goes stale by itself (qty 0). */
+static void remove_order(mkt_cda *b, uint32_t s) {
   cda_order *o = &b->pool[s];
   int side = (int)o->side;
   cda_level *l = &b->lv[side][o->level];
@@ -275,13 +300,34 @@ static void remove_order(mkt_cda *b, uint32_t s, size_t mpos) {
       }
     }
   }
-  map_delete(b, mpos);
+  o->qty = 0;
   o->next = b->free_head;
   b->free_head = s;
   b->resting--;
 }
 
 /* ---- Add ---------------------------------------------------------------- */
+
+/*
+ * The level of a price in [price_min, price_max], or -1 if the price is off
+ * the tick grid. Division by the tick is a multiplication by a precomputed
+ * reciprocal (Lemire, Kaser and Kurz, "Faster remainder by direct
+ * computation", 2019): for offsets below 2^32 and magic = ceil(2^64 /
+ * tick), the high half of magic * offset is offset / tick, and the low half
+ * is below magic exactly when the tick divides the offset.
+ */
+static inline int64_t level_of(const mkt_cda *b, int64_t price) {
+  uint64_t off = (uint64_t)(price - b->cfg.price_min); /* < 2^31 */
+  if (b->tick_magic == 0)
+    return (int64_t)off;
+  uint64_t hi, lo;
+  mkt__mul128(b->tick_magic, off, &hi, &lo);
+  return lo < b->tick_magic ? (int64_t)hi : -1;
+}
+
+static inline int64_t price_of(const mkt_cda *b, int64_t level) {
+  return b->cfg.price_min + level * b->cfg.tick;
+}
 
 int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
   if (b->closed)
@@ -301,12 +347,13 @@ int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
    * will need a slot to rest in. */
   if (b->resting == b->cfg.capacity)
     return GL_EFULL;
-  size_t mpos = map_find(b, o->id);
-  if (b->map[mpos].slot != MKT__NIL)
+  if (map_find(b, o->id) != SIZE_MAX)
     return GL_EEXIST;
 
+  int64_t x = level_of(b, price);
+  if (x < 0)
+    return GL_EINVAL;
   int side = o->side == MKT_SELL, other = !side;
-  int64_t x = price - b->cfg.price_min;
   int64_t rem = o->qty, filled = 0, netted = 0;
   size_t trades = 0;
   const mkt_cda_sink *sink = &b->cfg.sink;
@@ -342,16 +389,14 @@ int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
           t.buyer = r->participant;
         }
         t.qty = q;
-        t.buy_price = t.sell_price = lvx + b->cfg.price_min;
+        t.buy_price = t.sell_price = price_of(b, lvx);
         sink->trade(sink->ctx, &t, o->side);
       }
     }
     rem -= q;
     r->qty -= (uint32_t)q;
-    if (r->qty == 0) {
-      remove_order(b, s, map_find(b, r->id));
-      mpos = SIZE_MAX; /* deletions may have moved map entries */
-    }
+    if (r->qty == 0)
+      remove_order(b, s);
   }
   if (rem > 0) {
     /* Fresh slots first, in address order (cache- and prefetch-friendly),
@@ -363,6 +408,7 @@ int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
       s = b->free_head;
       b->free_head = b->pool[s].next;
     }
+    map_insert(b, o->id, s); /* first: slot s is not live yet (qty 0) */
     cda_order *n = &b->pool[s];
     cda_level *l = &b->lv[side][x];
     n->id = o->id;
@@ -381,10 +427,6 @@ int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
       b->pool[l->tail].next = s;
     }
     l->tail = s;
-    if (mpos == SIZE_MAX)
-      mpos = map_find(b, o->id);
-    b->map[mpos].hash = map_hash(o->id);
-    b->map[mpos].slot = s;
     b->resting++;
   }
   if (res) {
@@ -402,12 +444,12 @@ int mkt_cda_cancel(mkt_cda *b, uint64_t id, int64_t *qty) {
   if (b->closed)
     return GL_ECLOSED;
   size_t pos = map_find(b, id);
-  uint32_t s = b->map[pos].slot;
-  if (s == MKT__NIL)
+  if (pos == SIZE_MAX)
     return GL_ENOENT;
+  uint32_t s = b->map[pos].slot;
   if (qty)
     *qty = b->pool[s].qty;
-  remove_order(b, s, pos);
+  remove_order(b, s);
   return 0;
 }
 
@@ -435,7 +477,7 @@ int mkt_cda_depth(const mkt_cda *b, mkt_side side, mkt_cda_level *out,
     return 0;
   for (int64_t x = b->best[s]; x >= 0 && *n < max; x = level_after(b, s, x)) {
     mkt_cda_level *l = &out[(*n)++];
-    l->price = x + b->cfg.price_min;
+    l->price = price_of(b, x);
     l->qty = 0;
     l->orders = 0;
     for (uint32_t i = b->lv[s][x].head; i != MKT__NIL; i = b->pool[i].next) {
@@ -458,14 +500,14 @@ int mkt_cda_close(mkt_cda *b, size_t *resting) {
       int64_t nx = level_after(b, s, x);
       cda_level *l = &b->lv[s][x];
       for (uint32_t i = l->head; i != MKT__NIL; i = b->pool[i].next) {
-        const cda_order *r = &b->pool[i];
+        cda_order *r = &b->pool[i];
         if (sink->residue) {
           mkt_order o = {
               r->id,           r->participant, s ? MKT_SELL : MKT_BUY,
-              b->cfg.interval, r->qty,         x + b->cfg.price_min};
+              b->cfg.interval, r->qty,         price_of(b, x)};
           sink->residue(sink->ctx, &o);
         }
-        map_delete(b, map_find(b, r->id));
+        r->qty = 0; /* the slot is free again */
         count++;
       }
       l->head = l->tail = MKT__NIL;
@@ -474,6 +516,11 @@ int mkt_cda_close(mkt_cda *b, size_t *resting) {
     }
   }
   assert(count == b->resting);
+  /* Every entry is stale now; start the table afresh. */
+  if (b->map_used > 0) {
+    memset(b->map, 0xff, (b->map_mask + 1) * sizeof *b->map); /* all NIL */
+    b->map_used = 0;
+  }
   b->best[0] = -1;
   b->best[1] = (int64_t)b->levels;
   b->free_head = MKT__NIL;

@@ -79,6 +79,15 @@ int mkt_stream_decode_all(const uint8_t *buf, size_t len, mkt_stream_rec *recs,
   return 0;
 }
 
+static uint32_t gcd(uint32_t a, uint32_t b) {
+  while (b) {
+    uint32_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
 int mkt_stream_scan(const mkt_stream_rec *recs, size_t n,
                     mkt_stream_info *info) {
   /* Adds since the interval's last close; an interval is open while this
@@ -88,10 +97,14 @@ int mkt_stream_scan(const mkt_stream_rec *recs, size_t n,
     return GL_ENOMEM;
   memset(info, 0, sizeof *info);
   size_t now_open = 0;
+  uint32_t first = 0, g = 0; /* gcd of all |price - first price| */
   for (size_t i = 0; i < n; i++) {
     const mkt_stream_rec *r = &recs[i];
     switch (r->type) {
     case 'A':
+      if (info->adds == 0)
+        first = r->price;
+      g = gcd(g, r->price > first ? r->price - first : first - r->price);
       if (info->adds == 0 || r->price < info->price_min)
         info->price_min = r->price;
       if (info->adds == 0 || r->price > info->price_max)
@@ -115,6 +128,7 @@ int mkt_stream_scan(const mkt_stream_rec *recs, size_t n,
     }
   }
   free(open);
+  info->price_tick = g ? g : 1;
   return 0;
 }
 
@@ -299,8 +313,10 @@ static void on_trade(void *ctx, const mkt_trade *t, mkt_side aggressor) {
 int mkt_replay_new(const mkt_stream_info *info, bool self_trade_prevention,
                    mkt_replay **out) {
   *out = NULL;
-  if (info->price_max > MKT_PRICE_MAX ||
-      (int64_t)info->price_max - info->price_min + 1 > MKT_CDA_LEVELS_MAX)
+  uint32_t tick = info->price_tick ? info->price_tick : 1;
+  if (info->price_max > MKT_PRICE_MAX || info->price_min > info->price_max ||
+      (info->price_max - info->price_min) % tick != 0 ||
+      (info->price_max - info->price_min) / tick + 1 > MKT_CDA_LEVELS_MAX)
     return GL_ERANGE;
   mkt_replay *r = calloc(1, sizeof *r);
   if (!r)
@@ -314,6 +330,7 @@ int mkt_replay_new(const mkt_stream_info *info, bool self_trade_prevention,
       .capacity = info->max_adds_open ? info->max_adds_open : 1,
       .price_min = info->price_min,
       .price_max = info->price_max,
+      .tick = tick,
       .allow_self_trade = !self_trade_prevention,
       .sink = {.trade = on_trade, .ctx = &r->st},
   };

@@ -23,16 +23,18 @@
  *   left of it (the residue, which the settlement treats as unmatched) and
  *   empties the book; mkt_cda_reopen starts the next interval.
  *
- * Prices: the book has one level per µ/kWh between price_min and price_max
+ * Prices: the book has one level per tick between price_min and price_max
  * (at most MKT_CDA_LEVELS_MAX levels), kept in flat arrays with a
  * three-level bitmap over the non-empty levels, so finding the next best
- * price after a level empties costs a few word scans. In a banded market
- * pass the band's feed-in and retail tariffs as price_min and price_max
- * with clamp = true: limits outside the band are clamped into it, as the
- * market rules require. With clamp = false they are rejected.
+ * price after a level empties costs a few word scans. A tick larger than
+ * 1 µ/kWh (as exchanges have) keeps the arrays small and cache-resident;
+ * limits off the tick grid are refused. In a banded market pass the band's
+ * feed-in and retail tariffs as price_min and price_max with clamp = true:
+ * limits outside the band are clamped into it, as the market rules
+ * require. With clamp = false they are rejected.
  *
  * Memory is allocated only by mkt_cda_new: 32 bytes per order of capacity,
- * 32 for its id-map slots, 16 per price level, plus the bitmaps. No call
+ * 11 to 21 for its id-map slots, 16 per price level, plus the bitmaps. No call
  * allocates afterwards; an add that could need to rest when `capacity`
  * orders already rest fails with GL_EFULL before it changes anything.
  *
@@ -81,7 +83,9 @@ typedef struct mkt_cda_sink {
 typedef struct mkt_cda_config {
   size_t capacity;       /* most orders resting at once, 1 .. 2^31 - 1 */
   int64_t price_min;     /* lowest price level, µ/kWh */
-  int64_t price_max;     /* highest price level (levels = max - min + 1) */
+  int64_t price_max;     /* highest price level, on the tick grid */
+  int64_t tick;          /* price step, µ/kWh (0 or 1: every µ/kWh); limits
+                            must lie on price_min + k * tick */
   bool clamp;            /* clamp limits into [min, max] instead of rejecting */
   bool allow_self_trade; /* true switches self-trade prevention off */
   int64_t interval;      /* the interval the book opens for */
@@ -107,8 +111,9 @@ typedef struct mkt_cda mkt_cda;
 
 /*
  * mkt_cda_new - a book open for cfg->interval. Returns 0 and an owned handle
- * in *out, GL_EINVAL (capacity out of range, price_min > price_max, more than
- * MKT_CDA_LEVELS_MAX levels, prices beyond MKT_PRICE_MAX) or GL_ENOMEM.
+ * in *out, GL_EINVAL (capacity out of range, price_min > price_max, tick < 0
+ * or price_max off the grid, more than MKT_CDA_LEVELS_MAX levels, prices
+ * beyond MKT_PRICE_MAX) or GL_ENOMEM.
  */
 int mkt_cda_new(const mkt_cda_config *cfg, mkt_cda **out);
 
@@ -118,9 +123,10 @@ void mkt_cda_free(mkt_cda *b);
 /*
  * mkt_cda_add - match order `o` against the book and rest what is left.
  * Trades and prevented self-trades go to the sink as they happen; *res
- * (may be NULL) receives the summary. Returns 0, GL_EINVAL (side, or
- * o->interval is not the book's), GL_ERANGE (qty or price out of range, or
- * price outside [price_min, price_max] without clamp), GL_EEXIST (an order
+ * (may be NULL) receives the summary. Returns 0, GL_EINVAL (side,
+ * o->interval is not the book's, or the price is off the tick grid),
+ * GL_ERANGE (qty or price out of range, or price outside [price_min,
+ * price_max] without clamp), GL_EEXIST (an order
  * with this id rests in the book), GL_EFULL (capacity orders rest) or
  * GL_ECLOSED (gate closed). On error nothing changed. The id of an order
  * that is no longer resting may be reused.

@@ -90,6 +90,8 @@ int mkt_stream_decode_all(const uint8_t *buf, size_t len, mkt_stream_rec *recs,
 typedef struct mkt_stream_info {
   size_t adds, cancels, closes;
   uint32_t price_min, price_max; /* over adds; 0, 0 without adds */
+  uint32_t price_tick;  /* the largest step on which every add's price lies
+                           counting from price_min (1 if all are equal) */
   size_t max_adds_open; /* most adds to one interval between its closes */
   size_t max_open;      /* most intervals open at once */
 } mkt_stream_info;
@@ -171,10 +173,10 @@ typedef struct mkt_replay mkt_replay;
 /*
  * mkt_replay_new - books sized for a stream described by `info` (from
  * mkt_stream_scan): max_open books of max_adds_open orders over the price
- * range [price_min, price_max]. With `self_trade_prevention` the books
- * prevent self-trades (not the comparison mode). Returns 0 and an owned
- * handle, GL_ERANGE (price range wider than MKT_CDA_LEVELS_MAX or beyond
- * MKT_PRICE_MAX), or GL_ENOMEM.
+ * range [price_min, price_max] with tick price_tick. With
+ * `self_trade_prevention` the books prevent self-trades (not the comparison
+ * mode). Returns 0 and an owned handle, GL_ERANGE (more than MKT_CDA_LEVELS_MAX
+ * ticks in the price range, or prices beyond MKT_PRICE_MAX), or GL_ENOMEM.
  */
 int mkt_replay_new(const mkt_stream_info *info, bool self_trade_prevention,
                    mkt_replay **out);

@@ -343,6 +343,9 @@ int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
       return GL_ERANGE;
     price = price < b->cfg.price_min ? b->cfg.price_min : b->cfg.price_max;
   }
+  int64_t x = level_of(b, price);
+  if (x < 0)
+    return GL_EINVAL;
   /* Refuse before touching the book: we cannot know yet whether the order
    * will need a slot to rest in. */
   if (b->resting == b->cfg.capacity)
@@ -350,9 +353,6 @@ int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
   if (map_find(b, o->id) != SIZE_MAX)
     return GL_EEXIST;
 
-  int64_t x = level_of(b, price);
-  if (x < 0)
-    return GL_EINVAL;
   int side = o->side == MKT_SELL, other = !side;
   int64_t rem = o->qty, filled = 0, netted = 0;
   size_t trades = 0;

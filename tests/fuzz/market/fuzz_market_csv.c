@@ -28,9 +28,8 @@ static int cmp_u32(const void *x, const void *y) {
 }
 
 /* lim and buy are indexed by order id, which is the line number. */
-static void check(mkt_auction *a, const mkt_auction_config *cfg,
-                  mkt_meter *m, size_t nm, mkt_account *acc, int64_t *lim,
-                  uint8_t *buy) {
+static void check(mkt_auction *a, const mkt_auction_config *cfg, mkt_meter *m,
+                  size_t nm, mkt_account *acc, int64_t *lim, uint8_t *buy) {
   mkt_clearing c;
   if (mkt_auction_clear(a, cfg, &c) != 0)
     __builtin_trap(); /* valid config: clearing cannot fail at this size */

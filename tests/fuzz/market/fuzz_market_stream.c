@@ -50,8 +50,11 @@ static void direct(const mkt_stream_rec *r, size_t n) {
   int64_t added = 0, cancelled = 0;
   for (size_t i = 0; i < n; i++) {
     if (r[i].type == 'A') {
-      mkt_order o = {r[i].id, r[i].participant & 3,
-                     r[i].side == 'B' ? MKT_BUY : MKT_SELL, 0, r[i].qty,
+      mkt_order o = {r[i].id,
+                     r[i].participant & 3,
+                     r[i].side == 'B' ? MKT_BUY : MKT_SELL,
+                     0,
+                     r[i].qty,
                      r[i].price};
       mkt_cda_result res;
       int rc = mkt_cda_add(b, &o, &res);

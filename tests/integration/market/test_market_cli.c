@@ -19,8 +19,8 @@
 
 static char dir[GT_PATH_MAX];
 
-/* Run gridlet-market with the NULL-terminated args; returns its exit status and its output
- * (stdout and stderr, malloc'd) in *out. */
+/* Run gridlet-market with the NULL-terminated args; returns its exit status and
+ * its output (stdout and stderr, malloc'd) in *out. */
 static int run(char **out, ...) {
   static int seq;
   char bin[GT_PATH_MAX], log[GT_PATH_MAX], name[32];
@@ -61,8 +61,7 @@ static void test_cli_clears_by_each_rule(void **state) {
   (void)state;
   const char *book = write_book("book.csv", textbook);
   char *out;
-  assert_int_equal(run(&out, "clear", "--rule", "marginal", book, NULL),
-                   0);
+  assert_int_equal(run(&out, "clear", "--rule", "marginal", book, NULL), 0);
   assert_string_equal(out, "price=24 volume=200\n"
                            "trade buy_line=3 sell_line=6 buyer=1 seller=4 "
                            "qty=100 price=24\n"
@@ -73,8 +72,7 @@ static void test_cli_clears_by_each_rule(void **state) {
                    0);
   assert_true(strncmp(out, "price=23 volume=200\n", 20) == 0);
   free(out);
-  assert_int_equal(
-      run(&out, "clear", "--rule", "pay-as-bid", book, NULL), 0);
+  assert_int_equal(run(&out, "clear", "--rule", "pay-as-bid", book, NULL), 0);
   assert_string_equal(out, "price=28 volume=200\n"
                            "trade buy_line=3 sell_line=6 buyer=1 seller=4 "
                            "qty=100 price=30\n"
@@ -90,8 +88,7 @@ static void test_cli_clears_by_each_rule(void **state) {
                                               "sell,6,1,20000\n"
                                               "sell,7,1,70000\n"
                                               "sell,8,1,200000\n");
-  assert_int_equal(run(&out, "clear", "--rule", "mcafee", units, NULL),
-                   0);
+  assert_int_equal(run(&out, "clear", "--rule", "mcafee", units, NULL), 0);
   assert_string_equal(out,
                       "price=75000 volume=2 buy_price=80000 sell_price=70000\n"
                       "trade buy_line=1 sell_line=5 buyer=1 seller=5 qty=1 "
@@ -106,7 +103,8 @@ static void test_cli_applies_band_and_fee(void **state) {
   const char *book =
       write_book("band.csv", "buy,1,1500,400000\nsell,2,1500,50000\n");
   char *out;
-  assert_int_equal(run(&out, "clear", "--band", "80000,300000", "--fee", "10000", book, NULL),
+  assert_int_equal(run(&out, "clear", "--band", "80000,300000", "--fee",
+                       "10000", book, NULL),
                    0);
   /* Clamped to 300000 and 80000, midpoint 190000; fee 1500 * 10000 / 1000. */
   assert_string_equal(out, "price=190000 volume=1500\n"
@@ -150,15 +148,13 @@ static void test_cli_rejects_malformed_lines_with_file_and_line(void **state) {
 static void test_cli_usage_errors_exit_2(void **state) {
   (void)state;
   char *out;
-  assert_int_equal(run(&out, "clear", "--rule", "vickrey", "x", NULL),
-                   2);
+  assert_int_equal(run(&out, "clear", "--rule", "vickrey", "x", NULL), 2);
   assert_non_null(strstr(out, "unknown rule 'vickrey'"));
   free(out);
   assert_int_equal(run(&out, "clear", "--k", "1.5", "x", NULL), 2);
   assert_non_null(strstr(out, "--k must be a number in [0, 1]"));
   free(out);
-  assert_int_equal(run(&out, "clear", "--band", "300,100", "x", NULL),
-                   2);
+  assert_int_equal(run(&out, "clear", "--band", "300,100", "x", NULL), 2);
   free(out);
   assert_int_equal(run(&out, "frobnicate", NULL), 2);
   free(out);
@@ -167,17 +163,19 @@ static void test_cli_usage_errors_exit_2(void **state) {
   free(out);
 }
 
-static void test_cli_generates_and_replays_streams_deterministically(
-    void **state) {
+static void
+test_cli_generates_and_replays_streams_deterministically(void **state) {
   (void)state;
   char s1[GT_PATH_MAX], s2[GT_PATH_MAX];
   gt_path(s1, dir, "a.bin");
   gt_path(s2, dir, "b.bin");
   char *out;
-  assert_int_equal(run(&out, "gen", "--households", "200", "--intervals", "3", "-o", s1, NULL),
+  assert_int_equal(run(&out, "gen", "--households", "200", "--intervals", "3",
+                       "-o", s1, NULL),
                    0);
   free(out);
-  assert_int_equal(run(&out, "gen", "--households", "200", "--intervals", "3", "-o", s2, NULL),
+  assert_int_equal(run(&out, "gen", "--households", "200", "--intervals", "3",
+                       "-o", s2, NULL),
                    0);
   free(out);
   size_t l1, l2;
@@ -222,7 +220,8 @@ int main(void) {
       cmocka_unit_test(test_cli_empty_book_prints_no_price),
       cmocka_unit_test(test_cli_rejects_malformed_lines_with_file_and_line),
       cmocka_unit_test(test_cli_usage_errors_exit_2),
-      cmocka_unit_test(test_cli_generates_and_replays_streams_deterministically),
+      cmocka_unit_test(
+          test_cli_generates_and_replays_streams_deterministically),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

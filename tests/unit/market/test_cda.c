@@ -342,6 +342,40 @@ static void test_cda_rejects_bad_input_without_changes(void **state) {
   mkt_cda_free(b);
 }
 
+/* With a tick of 500 µ/kWh the book has one level per 500; prices must lie
+ * on the grid from price_min, and clamping lands on the grid's ends. */
+static void test_cda_tick_grid(void **state) {
+  (void)state;
+  log l;
+  memset(&l, 0, sizeof l);
+  mkt_cda_config cfg = {.capacity = 4,
+                        .price_min = 80000,
+                        .price_max = 300000,
+                        .tick = 500,
+                        .clamp = true,
+                        .sink = {on_trade, NULL, NULL, &l}};
+  mkt_cda *b;
+  assert_int_equal(mkt_cda_new(&cfg, &b), 0);
+  mkt_order o = {1, 1, MKT_SELL, 0, 5, 150250};
+  assert_int_equal(mkt_cda_add(b, &o, NULL), GL_EINVAL);
+  o.price = 150500;
+  assert_int_equal(mkt_cda_add(b, &o, NULL), 0);
+  o = (mkt_order){2, 2, MKT_BUY, 0, 2, 999999}; /* clamps to 300000 */
+  assert_int_equal(mkt_cda_add(b, &o, NULL), 0);
+  expect_trade(&l.e[0], 2, 1, 2, 150500, MKT_BUY);
+  mkt_cda_level lv;
+  size_t n;
+  assert_int_equal(mkt_cda_depth(b, MKT_SELL, &lv, 1, &n), 0);
+  assert_int_equal(lv.price, 150500);
+  assert_int_equal(lv.qty, 3);
+  mkt_cda_free(b);
+  cfg.price_max = 300001; /* off the grid */
+  assert_int_equal(mkt_cda_new(&cfg, &b), GL_EINVAL);
+  cfg.price_max = 300000;
+  cfg.tick = -5;
+  assert_int_equal(mkt_cda_new(&cfg, &b), GL_EINVAL);
+}
+
 /* Depth walks levels best first and sums them. */
 static void test_cda_depth_lists_levels_best_first(void **state) {
   (void)state;
@@ -376,6 +410,7 @@ int main(void) {
       cmocka_unit_test(test_cda_clamps_or_rejects_outside_prices),
       cmocka_unit_test(test_cda_rejects_bad_input_without_changes),
       cmocka_unit_test(test_cda_depth_lists_levels_best_first),
+      cmocka_unit_test(test_cda_tick_grid),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

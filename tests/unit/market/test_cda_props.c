@@ -73,7 +73,7 @@ typedef struct ref {
   rorder o[MAXID * 2];
   size_t n;
   uint64_t seq;
-  int64_t lo, hi;
+  int64_t lo, hi, tick;
   bool clamp, stp;
   log *l;
 } ref;
@@ -108,6 +108,8 @@ static int ref_add(ref *r, mkt_order o) {
       return GL_ERANGE;
     o.price = o.price < r->lo ? r->lo : r->hi;
   }
+  if ((o.price - r->lo) % r->tick != 0)
+    return GL_EINVAL;
   if (ref_live(r) == CAP)
     return GL_EFULL;
   for (size_t i = 0; i < r->n; i++)
@@ -198,6 +200,7 @@ static void test_cda_matches_reference_book(void **state) {
   static ref r;
   for (int iter = 0; iter < 400; iter++) {
     bool wide = rnd(4) == 0; /* prices over 2001 levels, or 31 */
+    int64_t tick = rnd(3) ? 1 : 2 + (int64_t)rnd(2); /* off-grid: refused */
     int64_t lo = wide ? -1000 : 100, hi = wide ? 1000 : 130;
     int64_t blo = 100 + (int64_t)rnd(10), bhi = blo + (int64_t)rnd(25);
     bool clamp = rnd(2);
@@ -205,17 +208,20 @@ static void test_cda_matches_reference_book(void **state) {
       lo = blo;
       hi = bhi;
     }
+    hi -= (hi - lo) % tick; /* the book's top level lies on the grid */
     memset(&got, 0, sizeof got);
     memset(&want, 0, sizeof want);
     memset(&r, 0, sizeof r);
     r.lo = lo;
     r.hi = hi;
+    r.tick = tick;
     r.clamp = clamp;
     r.stp = rnd(2);
     r.l = &want;
     mkt_cda_config cfg = {.capacity = CAP,
                           .price_min = lo,
                           .price_max = hi,
+                          .tick = tick,
                           .clamp = clamp,
                           .allow_self_trade = !r.stp,
                           .sink = {on_trade, on_self, on_residue, &got}};

@@ -141,7 +141,7 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->price = malloc(c * sizeof *a->price);
   a->qty = malloc(c * sizeof *a->qty);
   a->side = malloc(c * sizeof *a->side);
-  a->eff = malloc(c * sizeof *a->eff);
+  a->eff = malloc((c + 2) * sizeof *a->eff); /* + 2: pair()'s sentinels */
   a->filled = malloc(c * sizeof *a->filled);
   a->netted = malloc(c * sizeof *a->netted);
   a->keys = malloc(c * sizeof *a->keys);
@@ -560,24 +560,33 @@ static void allocate(mkt_auction *a, const uint32_t *q, const cutoff *cb,
 static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
                     size_t na, bool pay_as_bid, int64_t buy, int64_t sell,
                     mkt__acc *value) {
-  const uint32_t *restrict filled = a->filled, *restrict part = a->part;
+  const uint32_t *restrict part = a->part;
   const uint64_t *restrict id = a->id;
   mkt_trade *restrict t = a->trades;
-  /* Sentinels (the lists have room for one more): the loop below loads the
-   * next entry unconditionally and keeps it only if it advanced, which
-   * replaces an unpredictable branch per trade with two conditional moves. */
-  bids[nb] = 0;
-  asks[na] = 0;
+  /* The fills in list order, gathered first: in this loop the loads are
+   * independent and overlap, whereas in the merge below they would decide
+   * its branches one cache miss at a time (the pay-as-bid lists are in
+   * price order, far from add order). eff[] is free after allocation. */
+  uint32_t *restrict fb = a->eff, *restrict fa = a->eff + nb + 1;
+  for (size_t j = 0; j < nb; j++)
+    fb[j] = a->filled[bids[j]];
+  for (size_t j = 0; j < na; j++)
+    fa[j] = a->filled[asks[j]];
+  /* Sentinels (each array has room for one more): the loop loads the next
+   * entry unconditionally and keeps it only if it advanced, which replaces
+   * an unpredictable branch per trade with two conditional moves. */
+  bids[nb] = asks[na] = 0;
+  fb[nb] = fa[na] = 0;
   size_t x = 0, y = 0, nt = 0;
-  int64_t bleft = filled[bids[0]], aleft = filled[asks[0]], traded = 0;
+  int64_t bleft = fb[0], aleft = fa[0], traded = 0;
   while (x < nb && y < na) {
     /* Orders at the cut-off that got nothing stay listed; skip them. */
     if (__builtin_expect(bleft == 0, 0)) {
-      bleft = filled[bids[++x]];
+      bleft = fb[++x];
       continue;
     }
     if (__builtin_expect(aleft == 0, 0)) {
-      aleft = filled[asks[++y]];
+      aleft = fa[++y];
       continue;
     }
     uint32_t bi = bids[x], ai = asks[y];
@@ -593,7 +602,7 @@ static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
     size_t bx = bleft == 0, ay = aleft == 0;
     x += bx;
     y += ay;
-    int64_t nb_left = filled[bids[x]], na_left = filled[asks[y]];
+    int64_t nb_left = fb[x], na_left = fa[y];
     bleft += nb_left & -(int64_t)bx; /* bleft is 0 whenever bx is 1 */
     aleft += na_left & -(int64_t)ay;
   }

@@ -13,9 +13,9 @@
  *   mkt_auction_trades(a, &n) / mkt_auction_fill(a, i, &fill)
  *   mkt_auction_free(a);
  *
- * Nothing is allocated after mkt_auction_new: the book, the sort buffers
- * and the trade list are sized for `capacity` orders (a uniform clearing
- * of n orders never produces more than n - 1 trades).
+ * Nothing is allocated after mkt_auction_new: the book, the working arrays
+ * and the trade list are sized for `capacity` orders (a clearing of n
+ * orders never produces more than n - 1 trades).
  *
  * ## The clearing (all rules)
  * 1. Limits are clamped into the band, if one is given.
@@ -26,11 +26,11 @@
  *    remaining bids are all below its remaining offers can never be on
  *    both sides of a uniform clearing, so no trade pairs a participant with
  *    itself. The decrement is reported per order as `netted`.
- * 3. Bids are sorted by price descending, offers ascending; within one
+ * 3. Bids are ranked by price descending, offers ascending; within one
  *    price, by the order in which they were added (time priority).
- * 4. Walking both lists, the volume V is the largest quantity at which the
- *    marginal bid still prices at or above the marginal offer. The last
- *    bid level and the last offer level touched are the marginal pair
+ * 4. Walking both rankings, the volume V is the largest quantity at which
+ *    the marginal bid still prices at or above the marginal offer. The
+ *    last bid level and the last offer level touched are the marginal pair
  *    (b, s), with prices marginal_bid >= marginal_ask.
  * 5. Price (rule):
  *    - MKT_RULE_MARGINAL: if the marginal offer level is only partly
@@ -62,13 +62,21 @@
  *      number of orders) go one each to the orders with the largest
  *      remainders (q_i * R mod Q), ties to the earlier-added order.
  *    - MKT_RATION_TIME: earlier-added orders fill first.
- * 7. Trades: the filled bids (in sorted order) are merged with the filled
- *    offers (in sorted order), one trade per overlap, so the highest bids
- *    meet the lowest offers. Every trade lies within both limits: every
- *    accepted bid is >= b >= s >= every accepted offer.
+ * 7. Trades pair the filled bids with the filled offers, one trade per
+ *    overlap of their quantities:
+ *    - uniform prices (marginal, k, McAfee): filled bids in add order are
+ *      merged with filled offers in add order. Who is paired with whom
+ *      changes no price and no quantity, only the per-trade rounding of
+ *      money, so the simplest deterministic order is used (and the one
+ *      that is cheapest at a million orders: no sort of the fills);
+ *    - pay-as-bid: in price priority, the highest bids with the lowest
+ *      offers first, because there the pairing sets what sellers receive.
+ *    Every trade lies within both limits: every accepted bid is >= b >= s
+ *    >= every accepted offer.
  *
- * Price, volume and every order's fill depend only on the set of orders and
- * their add order within equal prices; the trade list is deterministic.
+ * Price and volume depend only on the set of orders; every order's fill
+ * also on the add order within equal prices (time priority, and pro-rata's
+ * tie-break); the trade list is deterministic.
  *
  * Thread-safety: a handle is used by one thread at a time; distinct handles
  * are independent.
@@ -135,7 +143,7 @@ typedef struct mkt_auction mkt_auction;
 
 /*
  * mkt_auction_new - an empty book for up to `capacity` orders (1 ..
- * 2^31 - 1), with every buffer preallocated (about 120 bytes per order).
+ * 2^31 - 1), with every buffer preallocated (170 to 200 bytes per order).
  * The book starts open for interval 0. Returns 0 and an owned handle in
  * *out, GL_EINVAL (capacity) or GL_ENOMEM.
  */
@@ -182,8 +190,8 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
 
 /*
  * mkt_auction_trades - the trades of the last successful clearing, *n of
- * them, in merge order (highest bids with lowest offers first). Borrowed:
- * valid until the next add, clear, reset or free.
+ * them, in the pairing order of step 7. Borrowed: valid until the next
+ * add, clear, reset or free.
  */
 const mkt_trade *mkt_auction_trades(const mkt_auction *a, size_t *n);
 

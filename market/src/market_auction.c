@@ -23,8 +23,9 @@
  *      the pairing must follow price priority and the filled orders are
  *      radix-sorted by price first.
  *
- * Self-trade prevention adds a pass that finds, with a hash table over
- * participants, whoever bids at or above its own lowest offer; only those
+ * Self-trade prevention adds a few passes that find whoever bids at or
+ * above its own lowest offer (a bitmap of bidders first, so that only
+ * participants on both sides reach an exact hash table); only those
  * participants' orders are then sorted and netted.
  */
 #include "gridlet/market_auction.h"
@@ -75,7 +76,9 @@ struct mkt_auction {
   size_t hist_cap;  /* most levels L the histogram can hold */
   mkt__pair *pairs; /* netting and rationing scratch */
   stp_slot *stp;
-  size_t stp_cap; /* power of two >= 2 * cap */
+  size_t stp_cap;    /* power of two >= 2 * cap */
+  uint64_t *bloom;   /* bidder bitmap for self-trade detection */
+  size_t bloom_bits; /* power of two >= 8 * cap */
   mkt_trade *trades;
   size_t ntrades;
 };
@@ -135,6 +138,9 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->stp_cap = 2;
   while (a->stp_cap < 2 * c)
     a->stp_cap *= 2;
+  a->bloom_bits = 64;
+  while (a->bloom_bits < 8 * c)
+    a->bloom_bits *= 2;
   a->hist_cap = c < HIST_MIN ? HIST_MIN : c > HIST_MAX ? HIST_MAX : c;
   a->id = malloc(c * sizeof *a->id);
   a->part = malloc(c * sizeof *a->part);
@@ -151,10 +157,12 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->hist = malloc(2 * a->hist_cap * sizeof *a->hist);
   a->pairs = malloc(c * sizeof *a->pairs);
   a->stp = malloc(a->stp_cap * sizeof *a->stp);
+  a->bloom = malloc(a->bloom_bits / 8);
   a->trades = malloc(c * sizeof *a->trades);
   if (!a->id || !a->part || !a->price || !a->qty || !a->side || !a->eff ||
       !a->filled || !a->netted || !a->keys || !a->tmp || !a->lbuy ||
-      !a->lsell || !a->hist || !a->pairs || !a->stp || !a->trades) {
+      !a->lsell || !a->hist || !a->pairs || !a->stp || !a->bloom ||
+      !a->trades) {
     mkt_auction_free(a);
     return GL_ENOMEM;
   }
@@ -181,6 +189,7 @@ void mkt_auction_free(mkt_auction *a) {
   free(a->hist);
   free(a->pairs);
   free(a->stp);
+  free(a->bloom);
   free(a->trades);
   free(a);
 }
@@ -338,13 +347,19 @@ static cutoff find_cutoff(const side_levels *s, int64_t x) {
 /* ---- Self-trade netting ---------------------------------------------------
  */
 
-static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant) {
-  size_t h =
-      (size_t)(((uint64_t)participant * UINT64_C(0x9E3779B97F4A7C15)) >> 32) &
-      mask;
-  for (;; h = (h + 1) & mask) {
+static inline uint64_t part_hash(uint32_t participant) {
+  return (uint64_t)participant * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+/* The participant's slot; created if `insert`, else NULL when absent. */
+static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant,
+                          bool insert) {
+  for (size_t h = (size_t)(part_hash(participant) >> 32) & mask;;
+       h = (h + 1) & mask) {
     stp_slot *s = &tab[h];
     if (s->state == 0) {
+      if (!insert)
+        return NULL;
       s->participant = participant;
       s->state = 1;
       s->max_bid = INT32_MIN;
@@ -361,43 +376,83 @@ static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant) {
  * (see the header). Fills a->eff and a->netted and returns the Wh removed
  * from each side (0: nobody crosses itself, eff untouched). A participant
  * crosses itself exactly when its highest bid is at or above its lowest
- * offer; one pass finds those, a second gathers their orders, which are
- * sorted by (participant, price priority, add order) and netted pairwise.
- * Hashing only finds the conflicts: participants are numbered in add order
- * of their first order and processed independently, so no result depends
- * on the table's layout.
+ * offer. Most books have few participants on both sides, so a bitmap of
+ * bidders (a Bloom filter with one hash: false positives only) picks the
+ * offers whose participant might also bid; only those participants enter
+ * an exact table, small enough to stay in cache, which then finds the
+ * conflicts. Their orders are gathered, sorted by (participant, price
+ * priority, add order) and netted pairwise. Hashing only finds the
+ * conflicts: participants are numbered in the add order of their first
+ * order and processed independently, so no result depends on the tables'
+ * layout.
  */
 static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
-  size_t n = a->n, size = 2;
-  while (size < 2 * n)
+  size_t n = a->n;
+  memset(a->netted, 0, n * sizeof *a->netted);
+  a->netted_valid = true;
+
+  /* 1. Who bids. */
+  size_t bits = 64;
+  unsigned shift = 58;
+  while (bits < 8 * a->nbuy) {
+    bits *= 2;
+    shift--;
+  }
+  assert(bits <= a->bloom_bits);
+  uint64_t *bloom = a->bloom;
+  memset(bloom, 0, bits / 8);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t h = part_hash(a->part[i]) >> shift;
+    bloom[h >> 6] |= (uint64_t)(a->side[i] == 0) << (h & 63);
+  }
+#define MAY_BID(i)                                                             \
+  ((bloom[(part_hash(a->part[i]) >> shift) >> 6] >>                            \
+    ((part_hash(a->part[i]) >> shift) & 63)) &                                 \
+   1)
+
+  /* 2. Offers of possible bidders: their lowest offer each. */
+  size_t cand = 0;
+  for (size_t i = 0; i < n; i++)
+    cand += a->side[i] == 1 && MAY_BID(i);
+  if (cand == 0)
+    return 0;
+  size_t size = 4;
+  while (size < 2 * cand)
     size *= 2;
   assert(size <= a->stp_cap);
   size_t mask = size - 1;
   memset(a->stp, 0, size * sizeof *a->stp);
+  for (size_t i = 0; i < n; i++)
+    if (a->side[i] == 1 && MAY_BID(i)) {
+      stp_slot *s = stp_find(a->stp, mask, a->part[i], true);
+      int32_t p = clampv(a, a->price[i]);
+      if (p < s->min_ask)
+        s->min_ask = p;
+    }
+
+  /* 3. Their highest bid each; a conflict is a bid at or above it. */
   bool any = false;
-  for (size_t i = 0; i < n; i++) {
-    int32_t p = clampv(a, a->price[i]);
-    stp_slot *s = stp_find(a->stp, mask, a->part[i]);
-    if (a->side[i] == 0) {
+  for (size_t i = 0; i < n; i++)
+    if (a->side[i] == 0 && MAY_BID(i)) {
+      stp_slot *s = stp_find(a->stp, mask, a->part[i], false);
+      if (!s)
+        continue; /* bids, but offers nothing */
+      int32_t p = clampv(a, a->price[i]);
       if (p > s->max_bid)
         s->max_bid = p;
-    } else if (p < s->min_ask) {
-      s->min_ask = p;
+      any |= s->max_bid >= s->min_ask;
     }
-    any |= s->max_bid >= s->min_ask;
-  }
-  memset(a->netted, 0, n * sizeof *a->netted);
-  a->netted_valid = true;
   if (!any)
     return 0;
+
   /* Gather: bids from the front of the scratch, offers from the back. */
   memcpy(a->eff, a->qty, n * sizeof *a->eff);
   uint32_t conflicts = 0;
   size_t nb = 0, na = 0;
   mkt__pair *bids = a->pairs, *asks;
   for (size_t i = 0; i < n; i++) {
-    stp_slot *s = stp_find(a->stp, mask, a->part[i]);
-    if (s->max_bid < s->min_ask)
+    stp_slot *s = MAY_BID(i) ? stp_find(a->stp, mask, a->part[i], false) : NULL;
+    if (!s || s->max_bid < s->min_ask)
       continue;
     if (s->state == 1)
       s->state = 2 + conflicts++;
@@ -440,6 +495,7 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
     x = xe;
     y = ye;
   }
+#undef MAY_BID
   assert(total > 0);
   return total;
 }

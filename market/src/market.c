@@ -22,11 +22,7 @@ const char *mkt_side_name(mkt_side side) {
 int mkt_order_check(const mkt_order *o) {
   if (o->side != MKT_BUY && o->side != MKT_SELL)
     return GL_EINVAL;
-  if (o->qty < 1 || o->qty > MKT_QTY_MAX)
-    return GL_ERANGE;
-  if (o->price < -MKT_PRICE_MAX || o->price > MKT_PRICE_MAX)
-    return GL_ERANGE;
-  return 0;
+  return mkt__order_range_ok(o->qty, o->price) ? 0 : GL_ERANGE;
 }
 
 int mkt_band_check(const mkt_band *b) {
@@ -79,37 +75,13 @@ int mkt_trade_money(const mkt_trade *t, int64_t fee, mkt_money_split *out) {
 
 /* ---- 128-bit helpers ---------------------------------------------------- */
 
-#ifdef __SIZEOF_INT128__
-__extension__ typedef unsigned __int128 u128; /* a GNU C extension */
-#endif
-
-/*
- * Portable 64x64->128 multiply and 128/64 division. With a compiler that has
- * unsigned __int128 (all 64-bit gcc/clang targets) we use it; otherwise
- * (32-bit ARM) schoolbook arithmetic on 32-bit limbs gives the same results
- * bit for bit, so outputs never depend on the machine.
- */
-void mkt__mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo) {
-#ifdef __SIZEOF_INT128__
-  u128 p = (u128)a * b;
-  *hi = (uint64_t)(p >> 64);
-  *lo = (uint64_t)p;
-#else
-  uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu,
-           bh = b >> 32;
-  uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
-  uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
-  *lo = (ll & 0xffffffffu) | (mid << 32);
-  *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-#endif
-}
-
+/* See mkt__mul128 in market_int.h for the two code paths. */
 int mkt__div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *q,
                 uint64_t *r) {
   if (d == 0 || hi >= d)
     return GL_ERANGE; /* quotient would not fit in 64 bits */
 #ifdef __SIZEOF_INT128__
-  u128 n = ((u128)hi << 64) | lo;
+  mkt__u128 n = ((mkt__u128)hi << 64) | lo;
   *q = (uint64_t)(n / d);
   *r = (uint64_t)(n % d);
 #else

@@ -206,9 +206,10 @@ void mkt_auction_reset(mkt_auction *a, int64_t interval) {
 }
 
 int mkt_auction_add(mkt_auction *a, const mkt_order *o) {
-  int rc = mkt_order_check(o);
-  if (rc)
-    return rc;
+  if (o->side != MKT_BUY && o->side != MKT_SELL)
+    return GL_EINVAL;
+  if (!mkt__order_range_ok(o->qty, o->price))
+    return GL_ERANGE;
   if (o->interval != a->interval)
     return GL_EINVAL;
   if (a->n == a->cap)

@@ -332,9 +332,10 @@ static inline int64_t price_of(const mkt_cda *b, int64_t level) {
 int mkt_cda_add(mkt_cda *b, const mkt_order *o, mkt_cda_result *res) {
   if (b->closed)
     return GL_ECLOSED;
-  int rc = mkt_order_check(o);
-  if (rc)
-    return rc;
+  if (o->side != MKT_BUY && o->side != MKT_SELL)
+    return GL_EINVAL;
+  if (!mkt__order_range_ok(o->qty, o->price))
+    return GL_ERANGE;
   if (o->interval != b->cfg.interval)
     return GL_EINVAL;
   int64_t price = o->price;

@@ -7,6 +7,8 @@
 #ifndef GRIDLET_MARKET_INT_H
 #define GRIDLET_MARKET_INT_H
 
+#include "gridlet/market.h"
+
 #include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,8 +20,38 @@
 /* Enough 11-bit passes for a whole 64-bit key. */
 #define MKT__RADIX_MAX_PASSES 6
 
-/* mkt__mul128 - the full 128-bit product of a and b as hi:lo. */
-void mkt__mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo);
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 mkt__u128; /* a GNU C extension */
+#endif
+
+/*
+ * mkt__mul128 - the full 128-bit product of a and b as hi:lo. With a
+ * compiler that has unsigned __int128 (all 64-bit gcc/clang targets) one
+ * multiplication; otherwise (32-bit ARM) schoolbook arithmetic on 32-bit
+ * limbs, giving the same bits. Inline: the CDA calls it on every add.
+ */
+static inline void mkt__mul128(uint64_t a, uint64_t b, uint64_t *hi,
+                               uint64_t *lo) {
+#ifdef __SIZEOF_INT128__
+  mkt__u128 p = (mkt__u128)a * b;
+  *hi = (uint64_t)(p >> 64);
+  *lo = (uint64_t)p;
+#else
+  uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu,
+           bh = b >> 32;
+  uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+  uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+  *lo = (ll & 0xffffffffu) | (mid << 32);
+  *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+#endif
+}
+
+/* mkt__order_range_ok - qty and price within the market's limits (the
+ * range part of mkt_order_check, inline for the books' add paths). */
+static inline bool mkt__order_range_ok(int64_t qty, int64_t price) {
+  return qty >= 1 && qty <= MKT_QTY_MAX && price >= -MKT_PRICE_MAX &&
+         price <= MKT_PRICE_MAX;
+}
 
 /*
  * mkt__div128 - hi:lo divided by d into quotient *q and remainder *r.

@@ -9,6 +9,8 @@
 
 #include "gridlet/error.h"
 
+#include <string.h>
+
 const char *mkt_side_name(mkt_side side) {
   switch (side) {
   case MKT_BUY:
@@ -241,4 +243,11 @@ void mkt__pair_sort(mkt__pair *v, size_t n) {
     v[end] = t;
     pair_sift(v, 0, end);
   }
+}
+
+int mkt__name_index(const char *const *names, unsigned n, const char *name) {
+  for (unsigned i = 0; i < n; i++)
+    if (strcmp(name, names[i]) == 0)
+      return (int)i;
+  return -1;
 }

@@ -102,12 +102,11 @@ const char *mkt_rule_name(mkt_rule rule) {
 }
 
 int mkt_rule_parse(const char *name, mkt_rule *out) {
-  for (unsigned i = 0; i < 4; i++)
-    if (strcmp(name, rule_names[i]) == 0) {
-      *out = (mkt_rule)i;
-      return 0;
-    }
-  return GL_EINVAL;
+  int i = mkt__name_index(rule_names, 4, name);
+  if (i < 0)
+    return GL_EINVAL;
+  *out = (mkt_rule)i;
+  return 0;
 }
 
 const char *mkt_rationing_name(mkt_rationing r) {
@@ -115,12 +114,11 @@ const char *mkt_rationing_name(mkt_rationing r) {
 }
 
 int mkt_rationing_parse(const char *name, mkt_rationing *out) {
-  for (unsigned i = 0; i < 2; i++)
-    if (strcmp(name, rationing_names[i]) == 0) {
-      *out = (mkt_rationing)i;
-      return 0;
-    }
-  return GL_EINVAL;
+  int i = mkt__name_index(rationing_names, 2, name);
+  if (i < 0)
+    return GL_EINVAL;
+  *out = (mkt_rationing)i;
+  return 0;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------

@@ -94,6 +94,12 @@ typedef struct mkt__pair {
  */
 void mkt__pair_sort(mkt__pair *v, size_t n);
 
+/*
+ * mkt__name_index - the index of `name` in names[0..n), or -1: the parse
+ * half of the enum <-> name tables (rules, rationing, modes).
+ */
+int mkt__name_index(const char *const *names, unsigned n, const char *name);
+
 /* mkt__bit_width - bits needed to represent v (0 for 0). */
 unsigned mkt__bit_width(uint64_t v);
 

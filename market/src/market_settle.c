@@ -8,6 +8,8 @@
  */
 #include "gridlet/market_settle.h"
 
+#include "market_int.h"
+
 #include "gridlet/error.h"
 
 #include <assert.h>
@@ -20,12 +22,11 @@ const char *mkt_mode_name(mkt_mode mode) {
 }
 
 int mkt_mode_parse(const char *name, mkt_mode *out) {
-  for (unsigned i = 0; i < 3; i++)
-    if (strcmp(name, mode_names[i]) == 0) {
-      *out = (mkt_mode)i;
-      return 0;
-    }
-  return GL_EINVAL;
+  int i = mkt__name_index(mode_names, 3, name);
+  if (i < 0)
+    return GL_EINVAL;
+  *out = (mkt_mode)i;
+  return 0;
 }
 
 int mkt_expost_orders(const mkt_standing *in, size_t n, int64_t interval,

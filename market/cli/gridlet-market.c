@@ -118,8 +118,7 @@ static int parse_range(const char *text, int64_t lo, int64_t hi, int64_t *out) {
   return gl_conf_parse_int(text, out) || *out < lo || *out > hi ? -1 : 0;
 }
 
-/* ---- clear ------------------------------------------------------------------
- */
+/* ---- clear --------------------------------------------------------------- */
 
 typedef struct clear_ctx {
   const char *path;
@@ -263,8 +262,7 @@ static int cmd_clear(int argc, char **argv) {
   return fflush(stdout) == 0 ? 0 : EXIT_DATA;
 }
 
-/* ---- gen --------------------------------------------------------------------
- */
+/* ---- gen ----------------------------------------------------------------- */
 
 static int cmd_gen(int argc, char **argv) {
   static const struct option opts[] = {
@@ -370,8 +368,7 @@ static int cmd_gen(int argc, char **argv) {
   return failed ? EXIT_DATA : 0;
 }
 
-/* ---- replay -----------------------------------------------------------------
- */
+/* ---- replay -------------------------------------------------------------- */
 
 static int cmd_replay(int argc, char **argv) {
   static const struct option opts[] = {

@@ -151,8 +151,7 @@ int mkt__acc_div_round(const mkt__acc *acc, int64_t den, int64_t *out) {
   return 0;
 }
 
-/* ---- Radix sort -----------------------------------------------------------
- */
+/* ---- Radix sort ---------------------------------------------------------- */
 
 void mkt__radix_sort(uint64_t *keys, uint64_t *tmp, size_t n, unsigned shift,
                      uint64_t base, unsigned bits) {
@@ -209,8 +208,7 @@ unsigned mkt__bit_width(uint64_t v) {
   return v ? 64u - (unsigned)__builtin_clzll(v) : 0u;
 }
 
-/* ---- Pair sort ------------------------------------------------------------
- */
+/* ---- Pair sort ----------------------------------------------------------- */
 
 static inline bool pair_less(const mkt__pair *x, const mkt__pair *y) {
   return x->a != y->a ? x->a < y->a : x->b < y->b;

@@ -90,8 +90,7 @@ static inline int32_t clampv(const mkt_auction *a, int32_t p) {
   return p > a->chi ? a->chi : p;
 }
 
-/* ---- Names ----------------------------------------------------------------
- */
+/* ---- Names --------------------------------------------------------------- */
 
 static const char *const rule_names[] = {"marginal", "k", "mcafee",
                                          "pay-as-bid"};
@@ -121,8 +120,7 @@ int mkt_rationing_parse(const char *name, mkt_rationing *out) {
   return 0;
 }
 
-/* ---- Lifecycle ------------------------------------------------------------
- */
+/* ---- Lifecycle ----------------------------------------------------------- */
 
 int mkt_auction_new(size_t capacity, mkt_auction **out) {
   *out = NULL;
@@ -262,8 +260,7 @@ int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out) {
   return 0;
 }
 
-/* ---- Price levels ---------------------------------------------------------
- */
+/* ---- Price levels -------------------------------------------------------- */
 
 /*
  * The price levels of one side, best first, from either source: a
@@ -343,8 +340,7 @@ static cutoff find_cutoff(const side_levels *s, int64_t x) {
   return c;
 }
 
-/* ---- Self-trade netting ---------------------------------------------------
- */
+/* ---- Self-trade netting -------------------------------------------------- */
 
 static inline uint64_t part_hash(uint32_t participant) {
   return (uint64_t)participant * UINT64_C(0x9E3779B97F4A7C15);
@@ -499,8 +495,7 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
   return total;
 }
 
-/* ---- Allocation and trades ------------------------------------------------
- */
+/* ---- Allocation and trades ----------------------------------------------- */
 
 /* Give the leftover units of a pro-rata level to the largest remainders
  * (pairs hold {UINT64_MAX - remainder, order}, so ascending order is
@@ -678,8 +673,7 @@ static void sort_by_price(mkt_auction *a, uint32_t *list, size_t n,
     list[j] = (uint32_t)k[j];
 }
 
-/* ---- Clearing -------------------------------------------------------------
- */
+/* ---- Clearing ------------------------------------------------------------ */
 
 int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
                       mkt_clearing *out) {

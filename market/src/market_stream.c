@@ -132,8 +132,7 @@ int mkt_stream_scan(const mkt_stream_rec *recs, size_t n,
   return 0;
 }
 
-/* ---- Generator ------------------------------------------------------------
- */
+/* ---- Generator ----------------------------------------------------------- */
 
 struct mkt_gen {
   mkt_gen_config c;
@@ -281,8 +280,7 @@ int mkt_gen_next(mkt_gen *g, mkt_stream_rec *out) {
   return 1;
 }
 
-/* ---- Replay ---------------------------------------------------------------
- */
+/* ---- Replay -------------------------------------------------------------- */
 
 struct mkt_replay {
   size_t nbooks;

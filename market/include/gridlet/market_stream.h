@@ -151,8 +151,7 @@ int mkt_gen_next(mkt_gen *g, mkt_stream_rec *out);
 /* mkt_gen_adds - the number of adds the generator will produce. */
 uint64_t mkt_gen_adds(const mkt_gen *g);
 
-/* ---- Replay ---------------------------------------------------------------
- */
+/* ---- Replay -------------------------------------------------------------- */
 
 typedef struct mkt_replay_stats {
   uint64_t events;        /* records applied */

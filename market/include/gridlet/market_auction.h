@@ -180,10 +180,10 @@ int mkt_auction_order(const mkt_auction *a, size_t index, mkt_order *out);
 /*
  * mkt_auction_clear - clear the book under `cfg` (NULL: all defaults) and
  * fill *out. The orders stay in the book, so the same book can be cleared
- * again under another rule. Returns 0, GL_EINVAL (bad config: unknown rule
- * or rationing, k_ppm outside 0..10^6, invalid band) or GL_ERANGE (a sum too
- * large for 64 bits: the book holds more than 9.2 * 10^18 Wh or similar);
- * on error no result is available (trades and fills read as empty).
+ * again under another rule. Returns 0, or GL_EINVAL (bad config: unknown
+ * rule or rationing, k_ppm outside 0..10^6, invalid band); on error no
+ * result is available (trades and fills read as empty). Sums cannot
+ * overflow: a book holds at most 2^31 orders of at most 10^9 Wh.
  */
 int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
                       mkt_clearing *out);

@@ -106,25 +106,6 @@ int mkt__div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *q,
   return 0;
 }
 
-void mkt__acc_add(mkt__acc *acc, int64_t a, int64_t b) {
-  /* Signed product as sign and magnitude, then two's-complement add into
-   * the 128-bit accumulator. */
-  bool neg = (a < 0) != (b < 0);
-  uint64_t ua = a < 0 ? (uint64_t)0 - (uint64_t)a : (uint64_t)a;
-  uint64_t ub = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
-  uint64_t hi, lo;
-  mkt__mul128(ua, ub, &hi, &lo);
-  if (neg) {
-    hi = ~hi;
-    lo = ~lo;
-    if (++lo == 0)
-      hi++;
-  }
-  uint64_t nlo = acc->lo + lo;
-  acc->hi += hi + (nlo < lo);
-  acc->lo = nlo;
-}
-
 int mkt__acc_div_round(const mkt__acc *acc, int64_t den, int64_t *out) {
   if (den <= 0)
     return GL_EINVAL;

@@ -146,10 +146,10 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->eff = malloc((c + 2) * sizeof *a->eff); /* + 2: pair()'s sentinels */
   a->filled = malloc(c * sizeof *a->filled);
   a->netted = malloc(c * sizeof *a->netted);
-  a->keys = malloc(c * sizeof *a->keys);
-  a->tmp = malloc(c * sizeof *a->tmp);
-  a->lbuy = malloc((c + 1) * sizeof *a->lbuy); /* + 1: pair()'s sentinel */
-  a->lsell = malloc((c + 1) * sizeof *a->lsell);
+  a->keys = malloc((c + 2) * sizeof *a->keys); /* + 2: pair()'s lists */
+  a->tmp = malloc((c + 2) * sizeof *a->tmp);
+  a->lbuy = malloc(c * sizeof *a->lbuy);
+  a->lsell = malloc(c * sizeof *a->lsell);
   a->hist = malloc(2 * a->hist_cap * sizeof *a->hist);
   a->pairs = malloc(c * sizeof *a->pairs);
   a->stp = malloc(a->stp_cap * sizeof *a->stp);
@@ -604,30 +604,23 @@ static void allocate(mkt_auction *a, const uint32_t *q, const cutoff *cb,
 
 /*
  * Merge the listed bids with the listed offers, in list order, into
- * trades; pay_as_bid prices each trade at its bid and adds qty * price to
- * *value. Returns the energy traded.
+ * trades, given the fills in list order (fb, fa, each with a 0 sentinel).
+ * `gathered`: the orders' ids and participants (and bid prices) have been
+ * copied into list order too, in g_id and g_pp (bids at [0, nb], offers at
+ * [nb + 1, nb + 1 + na]); otherwise they are read through the lists.
+ * Pay-as-bid prices each trade at its bid and adds qty * price to *value.
+ * Always inlined with constant flags, so each caller gets its own loop
+ * without the tests. Returns the energy traded.
  */
-static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
-                    size_t na, bool pay_as_bid, int64_t buy, int64_t sell,
-                    mkt__acc *value) {
+static inline __attribute__((always_inline)) int64_t
+merge(mkt_auction *a, const uint32_t *bids, size_t nb, const uint32_t *asks,
+      size_t na, const uint32_t *fb, const uint32_t *fa, bool gathered,
+      const uint64_t *g_id, const uint64_t *g_pp, bool pay_as_bid, int64_t buy,
+      int64_t sell, mkt__acc *value) {
   const uint32_t *restrict part = a->part;
   const uint64_t *restrict id = a->id;
   mkt_trade *restrict t = a->trades;
-  /* The fills in list order, gathered first: in this loop the loads are
-   * independent and overlap, whereas in the merge below they would decide
-   * its branches one cache miss at a time (the pay-as-bid lists are in
-   * price order, far from add order). eff[] is free after allocation. */
-  uint32_t *restrict fb = a->eff, *restrict fa = a->eff + nb + 1;
-  for (size_t j = 0; j < nb; j++)
-    fb[j] = a->filled[bids[j]];
-  for (size_t j = 0; j < na; j++)
-    fa[j] = a->filled[asks[j]];
-  /* Sentinels (each array has room for one more): the loop loads the next
-   * entry unconditionally and keeps it only if it advanced, which replaces
-   * an unpredictable branch per trade with two conditional moves. */
-  bids[nb] = asks[na] = 0;
-  fb[nb] = fa[na] = 0;
-  size_t x = 0, y = 0, nt = 0;
+  size_t x = 0, y = 0, nt = 0, ya = nb + 1;
   int64_t bleft = fb[0], aleft = fa[0], traded = 0;
   while (x < nb && y < na) {
     /* Orders at the cut-off that got nothing stay listed; skip them. */
@@ -639,16 +632,34 @@ static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
       aleft = fa[++y];
       continue;
     }
-    uint32_t bi = bids[x], ai = asks[y];
     int64_t q = mkt__min64(bleft, aleft);
+    mkt_trade *tr = &t[nt++];
+    if (gathered) {
+      tr->buy_id = g_id[x];
+      tr->sell_id = g_id[ya + y];
+      tr->buyer = (uint32_t)(g_pp[x] >> 32);
+      tr->seller = (uint32_t)(g_pp[ya + y] >> 32);
+    } else {
+      uint32_t bi = bids[x], ai = asks[y];
+      tr->buy_id = id[bi];
+      tr->sell_id = id[ai];
+      tr->buyer = part[bi];
+      tr->seller = part[ai];
+    }
     if (pay_as_bid) {
-      buy = sell = clampv(a, a->price[bi]);
+      buy = sell =
+          gathered ? (int32_t)(uint32_t)g_pp[x] : clampv(a, a->price[bids[x]]);
       mkt__acc_add(value, q, buy);
     }
-    t[nt++] = (mkt_trade){id[bi], id[ai], part[bi], part[ai], q, buy, sell};
+    tr->qty = q;
+    tr->buy_price = buy;
+    tr->sell_price = sell;
     traded += q;
     bleft -= q;
     aleft -= q;
+    /* Load the next entries unconditionally (the 0 sentinels make that
+     * safe) and keep them only if we advanced: two conditional moves
+     * instead of an unpredictable branch per trade. */
     size_t bx = bleft == 0, ay = aleft == 0;
     x += bx;
     y += ay;
@@ -658,6 +669,41 @@ static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
   }
   a->ntrades = nt;
   return traded;
+}
+
+/*
+ * Pair the listed orders into trades. The fills (and for pay-as-bid the
+ * ids, participants and prices) are first copied into list order: in those
+ * copy loops the loads are independent and overlap, whereas in the merge
+ * they would each wait for a cache miss (the pay-as-bid lists are in price
+ * order, far from add order). eff[], keys[] and tmp[] are free after
+ * allocation and have room for both lists and their sentinels.
+ */
+static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
+                    size_t na, bool pay_as_bid, int64_t buy, int64_t sell,
+                    mkt__acc *value) {
+  uint32_t *fb = a->eff, *fa = a->eff + nb + 1;
+  for (size_t j = 0; j < nb; j++)
+    fb[j] = a->filled[bids[j]];
+  for (size_t j = 0; j < na; j++)
+    fa[j] = a->filled[asks[j]];
+  fb[nb] = fa[na] = 0;
+  if (!pay_as_bid)
+    return merge(a, bids, nb, asks, na, fb, fa, false, NULL, NULL, false, buy,
+                 sell, value);
+  uint64_t *g_id = a->keys, *g_pp = a->tmp;
+  for (size_t j = 0; j < nb; j++) {
+    uint32_t i = bids[j];
+    g_id[j] = a->id[i];
+    g_pp[j] = (uint64_t)a->part[i] << 32 | (uint32_t)clampv(a, a->price[i]);
+  }
+  for (size_t j = 0; j < na; j++) {
+    uint32_t i = asks[j];
+    g_id[nb + 1 + j] = a->id[i];
+    g_pp[nb + 1 + j] = (uint64_t)a->part[i] << 32;
+  }
+  return merge(a, bids, nb, asks, na, fb, fa, true, g_id, g_pp, true, buy, sell,
+               value);
 }
 
 /* Pay-as-bid pairs in price priority: sort a list by price, stably (so add

@@ -55,7 +55,6 @@ struct mkt_auction {
   int64_t interval;
   bool cleared;      /* results below are valid */
   bool netted_valid; /* netted[] was written by the last clearing */
-  bool banded;       /* the last clearing clamped into `band` */
   int32_t clo, chi;  /* its clamp bounds (the band, or the price limits) */
   int32_t min_price[2], max_price[2]; /* per side (0 buy, 1 sell), unclamped */
   /* The orders, by add sequence. */
@@ -733,7 +732,6 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
   a->cleared = false;
   a->netted_valid = false;
   a->ntrades = 0;
-  a->banded = cfg->band != NULL;
   a->clo = (int32_t)(cfg->band ? cfg->band->feed_in : -MKT_PRICE_MAX);
   a->chi = (int32_t)(cfg->band ? cfg->band->retail : MKT_PRICE_MAX);
   memset(out, 0, sizeof *out);

@@ -55,7 +55,7 @@ struct mkt_auction {
   int64_t interval;
   bool cleared;      /* results below are valid */
   bool netted_valid; /* netted[] was written by the last clearing */
-  int32_t clo, chi;  /* its clamp bounds (the band, or the price limits) */
+  int32_t clo, chi;  /* last clearing: the band, or the price limits */
   int32_t min_price[2], max_price[2]; /* per side (0 buy, 1 sell), unclamped */
   /* The orders, by add sequence. */
   uint64_t *id;

@@ -58,7 +58,8 @@ static pr_mqtt_event wait_for(pr_mqtt *m, pr_mqtt_event_type type) {
   return ev;
 }
 
-static void test_meter_publishes_own_topic_over_tls_and_aggregator_receives(void **state) {
+static void
+test_meter_publishes_own_topic_over_tls_and_aggregator_receives(void **state) {
   (void)state;
   gt_identity agg, m1;
   gt_community_aggregator(&comm, &agg);
@@ -121,7 +122,11 @@ static void test_tls_client_reconnects_after_broker_restart(void **state) {
   wait_for(m, PR_MQTT_CONNECTED);
   char own[128];
   snprintf(own, sizeof own, "gridlet/demo/meter/%s/status", m2.id);
-  pr_mqtt_msg msg = {.topic = own, .payload = "on", .payload_len = 2, .qos = 1, .retain = true};
+  pr_mqtt_msg msg = {.topic = own,
+                     .payload = "on",
+                     .payload_len = 2,
+                     .qos = 1,
+                     .retain = true};
   assert_int_equal(pr_mqtt_publish(m, &msg, NULL), 0);
   assert_true(wait_for(m, PR_MQTT_PUBLISHED).ok);
   pr_mqtt_free(m);
@@ -129,7 +134,8 @@ static void test_tls_client_reconnects_after_broker_restart(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_meter_publishes_own_topic_over_tls_and_aggregator_receives),
+      cmocka_unit_test(
+          test_meter_publishes_own_topic_over_tls_and_aggregator_receives),
       cmocka_unit_test(test_wrong_trust_anchor_never_connects),
       cmocka_unit_test(test_tls_client_reconnects_after_broker_restart),
   };

@@ -326,6 +326,52 @@ static int next(parser *p, ev_kind want, const char *what, event *ev) {
   return 0;
 }
 
+/*
+ * The tag head is read here rather than by libcbor: libcbor before 0.11
+ * rejects tags 6 to 20 in the initial byte as "unassigned"
+ * (PJK/libcbor#307), COSE_Sign1's tag 18 among them. Its only
+ * deterministic encoding is the single byte 0xd2; anything else gets a
+ * message saying what it is.
+ */
+static int read_tag(parser *p) {
+  if (p->len == 0)
+    return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                       "COSE: truncated before the COSE_Sign1 tag");
+  uint8_t b = p->buf[0];
+  if (b == 0xc0 + PR_COSE_TAG_SIGN1) {
+    p->pos = 1;
+    return 0;
+  }
+  if ((b >> 5) == 4)
+    return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                       "COSE: untagged COSE_Sign1 (tag 18 is required)");
+  if ((b >> 5) != 6)
+    return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                       "COSE: the COSE_Sign1 tag must be a tag, got major "
+                       "type %d",
+                       b >> 5);
+  uint64_t value = b & 0x1fu;
+  if (value >= 24 && value <= 27) {
+    size_t width = (size_t)1 << (value - 24);
+    if (p->len < 1 + width)
+      return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                         "COSE: truncated in the COSE_Sign1 tag");
+    value = 0;
+    for (size_t i = 1; i <= width; i++)
+      value = value << 8 | p->buf[i];
+  } else if (value > 27) {
+    return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                       "COSE: invalid CBOR at byte 0 (the COSE_Sign1 tag)");
+  }
+  if (value == PR_COSE_TAG_SIGN1)
+    return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                       "COSE: the COSE_Sign1 tag at byte 0 is not in "
+                       "deterministic encoding (non-minimal head)");
+  return pr_diag_set(p->d, PR_R_MALFORMED, GL_EPARSE,
+                     "COSE: tag %llu is not COSE_Sign1 (18)",
+                     (unsigned long long)value);
+}
+
 int pr_cose_parse(const uint8_t *buf, size_t len, size_t max_payload,
                   pr_cose_view *view, pr_diag *d) {
   if (buf == NULL || view == NULL)
@@ -339,15 +385,8 @@ int pr_cose_parse(const uint8_t *buf, size_t len, size_t max_payload,
   parser p = {buf, len, 0, d};
   event ev;
   int rc;
-  if (len > 0 && buf[0] == 0x84)
-    return pr_diag_set(d, PR_R_MALFORMED, GL_EPARSE,
-                       "COSE: untagged COSE_Sign1 (tag 18 is required)");
-  if ((rc = next(&p, EV_TAG, "the COSE_Sign1 tag", &ev)) != 0)
+  if ((rc = read_tag(&p)) != 0)
     return rc;
-  if (ev.value != PR_COSE_TAG_SIGN1)
-    return pr_diag_set(d, PR_R_MALFORMED, GL_EPARSE,
-                       "COSE: tag %llu is not COSE_Sign1 (18)",
-                       (unsigned long long)ev.value);
   if ((rc = next(&p, EV_ARRAY, "the COSE_Sign1 array", &ev)) != 0)
     return rc;
   if (ev.value != 4)

@@ -465,19 +465,19 @@ static const jfield summary_fields[] = {
 };
 #undef SM
 
-#define SCHEMA(t, fields, check)                                               \
-  [t] = {#fields, fields, sizeof fields / sizeof *fields, check}
+#define SCHEMA(t, name, check)                                                 \
+  [t] = {#name, name##_fields, sizeof name##_fields / sizeof *name##_fields,   \
+         check}
 static const jschema schemas[PR_MSG_COUNT] = {
-    SCHEMA(PR_MSG_READING, reading_fields, check_reading),
-    SCHEMA(PR_MSG_ORDER, order_fields, check_order),
-    SCHEMA(PR_MSG_PREFS, prefs_fields, NULL),
-    SCHEMA(PR_MSG_STATUS, status_fields, NULL),
-    SCHEMA(PR_MSG_PROOF_REQUEST, proof_request_fields, check_proof_request),
-    SCHEMA(PR_MSG_RESULT, result_fields, check_result),
-    SCHEMA(PR_MSG_PROOF_RESPONSE, proof_response_fields,
-           check_proof_response),
-    SCHEMA(PR_MSG_CHECKPOINT, checkpoint_fields, NULL),
-    SCHEMA(PR_MSG_SUMMARY, summary_fields, check_summary),
+    SCHEMA(PR_MSG_READING, reading, check_reading),
+    SCHEMA(PR_MSG_ORDER, order, check_order),
+    SCHEMA(PR_MSG_PREFS, prefs, NULL),
+    SCHEMA(PR_MSG_STATUS, status, NULL),
+    SCHEMA(PR_MSG_PROOF_REQUEST, proof_request, check_proof_request),
+    SCHEMA(PR_MSG_RESULT, result, check_result),
+    SCHEMA(PR_MSG_PROOF_RESPONSE, proof_response, check_proof_response),
+    SCHEMA(PR_MSG_CHECKPOINT, checkpoint, NULL),
+    SCHEMA(PR_MSG_SUMMARY, summary, check_summary),
 };
 
 /* ---- Names ------------------------------------------------------------- */

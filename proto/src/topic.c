@@ -143,6 +143,9 @@ int pr_topic_parse(const char *topic, size_t len, const char *community,
     return bad(d, "too long for the gridlet tree");
   if (memchr(topic, '\0', len) != NULL)
     return bad(d, "contains a NUL byte");
+  static const char root[] = PR_TOPIC_ROOT "/";
+  if (len < sizeof root - 1 || memcmp(topic, root, sizeof root - 1) != 0)
+    return bad(d, "not under " PR_TOPIC_ROOT "/<community>/");
   level lv[MAX_LEVELS];
   size_t nlv = 0, start = 0;
   for (size_t i = 0; i <= len; i++) {

@@ -21,13 +21,13 @@
 #include <string.h>
 
 static const uint8_t protected_eddsa[PR_COSE_PROTECTED_LEN] = {0xa1, 0x01,
-                                                              0x27};
+                                                               0x27};
 
 /* The constant prefix of Sig_structure: array(4), "Signature1",
  * bstr(a1 01 27), bstr(empty external_aad). */
-static const uint8_t sig_structure_prefix[] = {
-    0x84, 0x6a, 'S',  'i',  'g',  'n',  'a',  't', 'u',
-    'r',  'e',  '1',  0x43, 0xa1, 0x01, 0x27, 0x40};
+static const uint8_t sig_structure_prefix[] = {0x84, 0x6a, 'S',  'i',  'g', 'n',
+                                               'a',  't',  'u',  'r',  'e', '1',
+                                               0x43, 0xa1, 0x01, 0x27, 0x40};
 
 /* Bytes of the shortest CBOR head for an argument value. */
 static size_t head_size(uint64_t v) {

@@ -81,9 +81,17 @@ static void cond_text(const jschema *s, const jfield *f, char *out,
   snprintf(out, cap, "its condition holds");
 }
 
+/* "parent.name" (or "name" at the top), truncated to fit. This runs for
+ * every field decoded, so it copies rather than formats. */
 static void child_path(char out[PATH_MAX_], const char *path,
                        const char *name) {
-  snprintf(out, PATH_MAX_, "%s%s%s", path, path[0] ? "." : "", name);
+  size_t n = strnlen(path, PATH_MAX_ - 1);
+  memcpy(out, path, n);
+  if (n > 0 && n < PATH_MAX_ - 1)
+    out[n++] = '.';
+  size_t m = strnlen(name, PATH_MAX_ - 1 - n);
+  memcpy(out + n, name, m);
+  out[n + m] = '\0';
 }
 
 static void index_path(char out[PATH_MAX_], const char *path, size_t i) {
@@ -215,10 +223,13 @@ static int parse_time(const char *path, const json_t *v, int64_t *out,
   if (!json_is_string(v))
     return type_error(d, path, "an RFC 3339 time string", v);
   const char *s = json_string_value(v);
-  char safe[40], canon[GL_TIME_STR_MAX];
+  char safe[40];
   int64_t ns;
-  if (json_string_length(v) != 20 || gl_time_parse(s, &ns) != 0 ||
-      strcmp(gl_time_format(ns, canon), s) != 0)
+  /* gl_time_parse checks digits, separators and calendar ranges; length
+   * 20 with 'T' and 'Z' in place leaves no room for a fraction, an offset
+   * or lower case, so what passes is the one canonical spelling. */
+  if (json_string_length(v) != 20 || s[10] != 'T' || s[19] != 'Z' ||
+      gl_time_parse(s, &ns) != 0)
     return pr_diag_set(d, PR_R_INVALID, GL_EPARSE,
                        "%s: \"%s\" is not a UTC time of the form "
                        "YYYY-MM-DDTHH:MM:SSZ",
@@ -343,8 +354,8 @@ static int decode_value(const jfield *f, const json_t *v, void *base,
     size_t n = json_array_size(v);
     if (n > (size_t)f->max)
       return pr_diag_set(d, PR_R_INVALID, GL_EPARSE,
-                         "%s: %zu elements exceed the limit of %" PRId64,
-                         path, n, f->max);
+                         "%s: %zu elements exceed the limit of %" PRId64, path,
+                         n, f->max);
     for (size_t i = 0; i < n; i++) {
       const json_t *e = json_array_get(v, i);
       char ip[PATH_MAX_];
@@ -392,8 +403,7 @@ static bool in_list(const char *key, const char *const *list) {
 }
 
 int pr__jdecode_object(const jschema *s, const json_t *obj, void *base,
-                       const char *path, const char *const *skip,
-                       pr_diag *d) {
+                       const char *path, const char *const *skip, pr_diag *d) {
   if (!json_is_object(obj))
     return type_error(d, path[0] ? path : s->name, "an object", obj);
   uint64_t seen = 0;
@@ -408,14 +418,13 @@ int pr__jdecode_object(const jschema *s, const json_t *obj, void *base,
     char fp[PATH_MAX_], safe[40];
     if (i == s->nfields) {
       child_path(fp, path, pr__jsafe(key, safe));
-      return pr_diag_set(d, PR_R_INVALID, GL_EPARSE,
-                         "%s: unknown field in %s", fp, s->name);
+      return pr_diag_set(d, PR_R_INVALID, GL_EPARSE, "%s: unknown field in %s",
+                         fp, s->name);
     }
     if (json_is_null(val)) {
       child_path(fp, path, key);
       return pr_diag_set(d, PR_R_INVALID, GL_EPARSE,
-                         "%s: null is not allowed (omit an absent field)",
-                         fp);
+                         "%s: null is not allowed (omit an absent field)", fp);
     }
     child_path(fp, path, key);
     int rc = decode_value(&s->fields[i], val, base, fp, d);
@@ -427,6 +436,8 @@ int pr__jdecode_object(const jschema *s, const json_t *obj, void *base,
   for (size_t i = 0; i < s->nfields; i++) {
     const jfield *f = &s->fields[i];
     bool here = (seen >> i) & 1u, active = cond_active(f, base);
+    if (active == here || (active && f->presence == J_OPT))
+      continue;
     char fp[PATH_MAX_], why[80];
     child_path(fp, path, f->name);
     if (active && f->presence == J_REQ && !here) {
@@ -439,8 +450,8 @@ int pr__jdecode_object(const jschema *s, const json_t *obj, void *base,
     }
     if (!active && here) {
       cond_text(s, f, why, sizeof why);
-      return pr_diag_set(d, PR_R_INVALID, GL_EPARSE,
-                         "%s: only allowed when %s", fp, why);
+      return pr_diag_set(d, PR_R_INVALID, GL_EPARSE, "%s: only allowed when %s",
+                         fp, why);
     }
   }
   return 0;
@@ -510,10 +521,9 @@ static int validate_field(const jfield *f, const void *base, const char *path,
       return pr_diag_set(d, PR_R_INVALID, GL_ERANGE, "%s: missing", path);
     if (f->kind == JK_SENDER ? !pr_sender_valid(s, n)
                              : !pr_meter_id_valid(s, n))
-      return pr_diag_set(d, PR_R_INVALID, GL_ERANGE,
-                         "%s: \"%s\" is not a valid %s", path,
-                         pr__jsafe(s, safe),
-                         f->kind == JK_SENDER ? "sender id" : "meter id");
+      return pr_diag_set(
+          d, PR_R_INVALID, GL_ERANGE, "%s: \"%s\" is not a valid %s", path,
+          pr__jsafe(s, safe), f->kind == JK_SENDER ? "sender id" : "meter id");
     return 0;
   }
   case JK_TOKEN: {
@@ -528,8 +538,8 @@ static int validate_field(const jfield *f, const void *base, const char *path,
   case JK_NOTE: {
     const char *why = note_problem(str_get(base, f->off));
     if (why != NULL)
-      return pr_diag_set(d, PR_R_INVALID, GL_ERANGE, "%s: signed note %s",
-                         path, why);
+      return pr_diag_set(d, PR_R_INVALID, GL_ERANGE, "%s: signed note %s", path,
+                         why);
     return 0;
   }
   case JK_ENUM: {

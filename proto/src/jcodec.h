@@ -47,19 +47,19 @@ typedef struct jschema jschema;
 typedef struct jfield {
   const char *name;
   jkind kind;
-  int presence;        /* J_REQ or J_OPT */
-  size_t off;          /* of the value */
-  size_t has_off;      /* J_OPT numbers, times, objects: bool has_x */
-  int64_t min, max;    /* JK_INT/JK_INTS value range; strings, bytes,
-                          arrays: max is the capacity */
-  int64_t imin, imax;  /* JK_INTS element range */
+  int presence;             /* J_REQ or J_OPT */
+  size_t off;               /* of the value */
+  size_t has_off;           /* J_OPT numbers, times, objects: bool has_x */
+  int64_t min, max;         /* JK_INT/JK_INTS value range; strings, bytes,
+                               arrays: max is the capacity */
+  int64_t imin, imax;       /* JK_INTS element range */
   const char *const *names; /* JK_ENUM (index = value), JK_FLAGS (bit) */
   size_t nnames;
-  const jschema *sub;  /* JK_OBJECT, JK_OBJECTS */
-  size_t elem_size;    /* JK_OBJECTS */
-  size_t count_off;    /* JK_BYTES/JK_HASHES/JK_INTS/JK_OBJECTS count */
-  size_t cond_off;     /* offset of the enum a condition tests */
-  int cond_value;      /* 0: unconditional */
+  const jschema *sub; /* JK_OBJECT, JK_OBJECTS */
+  size_t elem_size;   /* JK_OBJECTS */
+  size_t count_off;   /* JK_BYTES/JK_HASHES/JK_INTS/JK_OBJECTS count */
+  size_t cond_off;    /* offset of the enum a condition tests */
+  int cond_value;     /* 0: unconditional */
 } jfield;
 
 struct jschema {
@@ -79,8 +79,7 @@ struct jschema {
  * pr__jvalidate next for ranges and cross-field rules.
  */
 int pr__jdecode_object(const jschema *s, const json_t *obj, void *base,
-                       const char *path, const char *const *skip,
-                       pr_diag *d);
+                       const char *path, const char *const *skip, pr_diag *d);
 
 /* pr__jvalidate - check ranges, formats and `check` rules, recursively. */
 int pr__jvalidate(const jschema *s, const void *base, const char *path,

@@ -38,8 +38,8 @@ static const char *const mode_names[] = {NULL, "expost", "exante",
 static const char *const state_names[] = {NULL, "online", "offline"};
 static const char *const proof_kind_names[] = {NULL, "inclusion",
                                                "consistency"};
-static const char *const proof_status_names[] = {
-    NULL, "ok", "not_found", "bad_request", "unavailable"};
+static const char *const proof_status_names[] = {NULL, "ok", "not_found",
+                                                 "bad_request", "unavailable"};
 /* Indexed by bit number. */
 static const char *const flag_names[] = {
     "estimated",      "counter_reset", "rollover", "scale_change",
@@ -47,18 +47,20 @@ static const char *const flag_names[] = {
 static const char *const result_flag_names[] = {"missing", "estimated"};
 
 #define NAMES(a) .names = (a), .nnames = sizeof(a) / sizeof((a)[0])
-_Static_assert(PR_FLAGS_ALL == (1u << (sizeof flag_names / sizeof *flag_names)) - 1,
+_Static_assert(PR_FLAGS_ALL ==
+                   (1u << (sizeof flag_names / sizeof *flag_names)) - 1,
                "flag names match the bits");
-_Static_assert(PR_RESULT_FLAGS_ALL ==
-                   (1u << (sizeof result_flag_names / sizeof *result_flag_names)) - 1,
+_Static_assert(PR_RESULT_FLAGS_ALL == (1u << (sizeof result_flag_names /
+                                              sizeof *result_flag_names)) -
+                                          1,
                "result flag names match the bits");
 
 /* Payload limits, each above the largest valid encoding of its type (the
  * unit tests encode a maximal message of each type to show it). */
 static const size_t type_limits[PR_MSG_COUNT] = {
-    [PR_MSG_READING] = 2048,        [PR_MSG_ORDER] = 4096,
-    [PR_MSG_PREFS] = 1024,          [PR_MSG_STATUS] = 1024,
-    [PR_MSG_PROOF_REQUEST] = 1024,  [PR_MSG_RESULT] = 12288,
+    [PR_MSG_READING] = 2048,         [PR_MSG_ORDER] = 4096,
+    [PR_MSG_PREFS] = 1024,           [PR_MSG_STATUS] = 1024,
+    [PR_MSG_PROOF_REQUEST] = 1024,   [PR_MSG_RESULT] = 12288,
     [PR_MSG_PROOF_RESPONSE] = 24576, [PR_MSG_CHECKPOINT] = 12288,
     [PR_MSG_SUMMARY] = 2048,
 };
@@ -135,10 +137,10 @@ static const jfield reading_fields[] = {
     F_INT("charge_wh", R(charge_wh), 0, E),
     F_INT("discharge_wh", R(discharge_wh), 0, E),
     F_OPT_INT("soc_bp", R(soc_bp), R(has_soc_bp), 0, PR_SOC_MAX),
-    F_OPT_INT("import_total_wh", R(import_total_wh), R(has_import_total_wh),
-              0, I),
-    F_OPT_INT("export_total_wh", R(export_total_wh), R(has_export_total_wh),
-              0, I),
+    F_OPT_INT("import_total_wh", R(import_total_wh), R(has_import_total_wh), 0,
+              I),
+    F_OPT_INT("export_total_wh", R(export_total_wh), R(has_export_total_wh), 0,
+              I),
     F_FLAGS("flags", R(flags), flag_names),
 };
 #undef R
@@ -149,9 +151,8 @@ static const jfield step_fields[] = {
     F_INT("wh", offsetof(pr_step, wh), 1, E),
     F_INT("price", offsetof(pr_step, price), -P, P),
 };
-static const jschema step_schema = {"step", step_fields,
-                                    sizeof step_fields / sizeof *step_fields,
-                                    NULL};
+static const jschema step_schema = {
+    "step", step_fields, sizeof step_fields / sizeof *step_fields, NULL};
 #define O(f) BODY(pr_order, order, f)
 static int check_order(const void *base, const char *path, pr_diag *d) {
   const pr_order *o = &((const pr_msg *)base)->order;
@@ -182,8 +183,7 @@ static const jfield prefs_fields[] = {
 #undef PF
 
 /* -- status -- */
-static int check_last_reading(const void *base, const char *path,
-                              pr_diag *d) {
+static int check_last_reading(const void *base, const char *path, pr_diag *d) {
   const pr_last_reading *l = base;
   return check_interval(l->start, l->end, path, d);
 }
@@ -192,10 +192,10 @@ static const jfield last_reading_fields[] = {
     F_TIME("start", offsetof(pr_last_reading, start)),
     F_TIME("end", offsetof(pr_last_reading, end)),
 };
-static const jschema last_reading_schema = {
-    "last_reading", last_reading_fields,
-    sizeof last_reading_fields / sizeof *last_reading_fields,
-    check_last_reading};
+static const jschema last_reading_schema = {"last_reading", last_reading_fields,
+                                            sizeof last_reading_fields /
+                                                sizeof *last_reading_fields,
+                                            check_last_reading};
 #define S(f) BODY(pr_status, status, f)
 static const jfield status_fields[] = {
     HEADER_FIELDS,
@@ -217,8 +217,7 @@ static const jfield status_fields[] = {
 
 /* -- proof_request -- */
 #define Q(f) BODY(pr_proof_request, proof_request, f)
-static int check_proof_request(const void *base, const char *path,
-                               pr_diag *d) {
+static int check_proof_request(const void *base, const char *path, pr_diag *d) {
   (void)path;
   const pr_proof_request *q = &((const pr_msg *)base)->proof_request;
   if (q->kind == PR_PROOF_INCLUSION && q->index >= q->size)
@@ -487,9 +486,15 @@ static const char *name_at(const char *const *names, size_t n, int i) {
 }
 #define NAME_AT(a, i) name_at((a), sizeof(a) / sizeof((a)[0]), (int)(i))
 
-const char *pr_type_name(pr_type type) { return NAME_AT(type_names, type); }
-const char *pr_side_name(pr_side side) { return NAME_AT(side_names, side); }
-const char *pr_mode_name(pr_mode mode) { return NAME_AT(mode_names, mode); }
+const char *pr_type_name(pr_type type) {
+  return NAME_AT(type_names, type);
+}
+const char *pr_side_name(pr_side side) {
+  return NAME_AT(side_names, side);
+}
+const char *pr_mode_name(pr_mode mode) {
+  return NAME_AT(mode_names, mode);
+}
 const char *pr_state_name(pr_state state) {
   return NAME_AT(state_names, state);
 }

@@ -97,11 +97,11 @@ static int key_error(int rc, const char *kid, pr_diag *d) {
     return pr_diag_set(d, PR_R_REVOKED, rc, "kid \"%s\": key revoked", kid);
   case GL_EEXPIRED:
     return pr_diag_set(d, PR_R_KEY_EXPIRED, rc,
-                       "kid \"%s\": certificate expired or not yet valid",
-                       kid);
+                       "kid \"%s\": certificate expired or not yet valid", kid);
   default:
-    return pr_diag_set(d, PR_R_INTERNAL, rc, "kid \"%s\": key lookup failed: %s",
-                       kid, gl_strerror(rc));
+    return pr_diag_set(d, PR_R_INTERNAL, rc,
+                       "kid \"%s\": key lookup failed: %s", kid,
+                       gl_strerror(rc));
   }
 }
 
@@ -138,8 +138,7 @@ static int open_msg(const uint8_t *buf, size_t len, const pr_topic *topic,
   if ((rc = pr_cose_verify(v, pub, d)) != 0)
     return rc;
 
-  uint32_t allowed = topic != NULL ? pr_topic_types(topic->kind)
-                                   : PR_TYPES_ANY;
+  uint32_t allowed = topic != NULL ? pr_topic_types(topic->kind) : PR_TYPES_ANY;
   rc = pr_msg_decode((const char *)v->payload, v->payload_len, allowed, m, d);
   if (rc != 0)
     return rc;
@@ -148,10 +147,10 @@ static int open_msg(const uint8_t *buf, size_t len, const pr_topic *topic,
                        "sender: \"%s\" but the message is signed by kid "
                        "\"%s\"",
                        m->sender, kid);
-  if (topic != NULL && (m->type == PR_MSG_RESULT ||
-                        m->type == PR_MSG_PROOF_RESPONSE)) {
-    const char *meter = m->type == PR_MSG_RESULT ? m->result.meter
-                                                 : m->proof_response.meter;
+  if (topic != NULL &&
+      (m->type == PR_MSG_RESULT || m->type == PR_MSG_PROOF_RESPONSE)) {
+    const char *meter =
+        m->type == PR_MSG_RESULT ? m->result.meter : m->proof_response.meter;
     if (strcmp(meter, topic->id) != 0)
       return pr_diag_set(d, PR_R_SENDER_MISMATCH, GL_EPERM,
                          "meter: \"%s\" but the topic is meter \"%s\"'s", meter,
@@ -161,8 +160,7 @@ static int open_msg(const uint8_t *buf, size_t len, const pr_topic *topic,
 }
 
 int pr_open(const uint8_t *buf, size_t len, const pr_topic *topic,
-            const pr_keyring *keys, pr_msg *m, pr_cose_view *view,
-            pr_diag *d) {
+            const pr_keyring *keys, pr_msg *m, pr_cose_view *view, pr_diag *d) {
   pr_diag_clear(d);
   if (buf == NULL || m == NULL)
     return pr_diag_set(d, PR_R_INTERNAL, GL_EINVAL, "open: missing argument");

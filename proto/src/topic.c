@@ -97,8 +97,7 @@ int pr_topic_filter(pr_topic_kind kind, const char *community, const char *id,
 int pr_topic_filter_ingest(const char *community, char *buf, size_t cap) {
   if (buf == NULL || !pr_community_valid(community))
     return GL_EINVAL;
-  return fit(snprintf(buf, cap, PR_TOPIC_ROOT "/%s/meter/+/+", community),
-             cap);
+  return fit(snprintf(buf, cap, PR_TOPIC_ROOT "/%s/meter/+/+", community), cap);
 }
 
 int pr_topic_filter_inbox(const char *community, const char *id, char *buf,

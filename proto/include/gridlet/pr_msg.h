@@ -59,20 +59,20 @@ extern "C" {
 
 /* ---- Limits ------------------------------------------------------------ */
 
-#define PR_INT_MAX INT64_C(9007199254740991)     /* 2^53-1, I-JSON safe */
-#define PR_ENERGY_MAX INT64_C(1000000000)        /* Wh in one interval */
-#define PR_PRICE_MAX INT64_C(1000000000)         /* |µ-currency per kWh| */
-#define PR_MONEY_MAX INT64_C(1000000000000000)   /* µ-currency, one interval */
-#define PR_SOC_MAX 10000                         /* basis points = 100 % */
+#define PR_INT_MAX INT64_C(9007199254740991)   /* 2^53-1, I-JSON safe */
+#define PR_ENERGY_MAX INT64_C(1000000000)      /* Wh in one interval */
+#define PR_PRICE_MAX INT64_C(1000000000)       /* |µ-currency per kWh| */
+#define PR_MONEY_MAX INT64_C(1000000000000000) /* µ-currency, one interval */
+#define PR_SOC_MAX 10000                       /* basis points = 100 % */
 #define PR_INTERVAL_MAX_NS (INT64_C(86400) * INT64_C(1000000000)) /* 1 day */
-#define PR_MAX_STEPS 16           /* steps in one order */
-#define PR_MAX_TRADES 64          /* trades in one result */
-#define PR_MAX_LEDGER_ENTRIES 32  /* ledger indices in one result */
-#define PR_MAX_PROOF_HASHES 64    /* hashes in one proof */
-#define PR_HASH_LEN 32            /* SHA-256 */
-#define PR_NOTE_MAX 4096          /* bytes of signed-note text */
-#define PR_ENTRY_MAX 8192         /* bytes of one ledger entry */
-#define PR_TOKEN_MAX 31           /* short names: software version, rule */
+#define PR_MAX_STEPS 16          /* steps in one order */
+#define PR_MAX_TRADES 64         /* trades in one result */
+#define PR_MAX_LEDGER_ENTRIES 32 /* ledger indices in one result */
+#define PR_MAX_PROOF_HASHES 64   /* hashes in one proof */
+#define PR_HASH_LEN 32           /* SHA-256 */
+#define PR_NOTE_MAX 4096         /* bytes of signed-note text */
+#define PR_ENTRY_MAX 8192        /* bytes of one ledger entry */
+#define PR_TOKEN_MAX 31          /* short names: software version, rule */
 
 /* ---- Message types ----------------------------------------------------- */
 
@@ -235,13 +235,13 @@ typedef struct pr_trade {
  * (positive: the household is credited).
  */
 typedef struct pr_settlement {
-  int64_t import_wh, export_wh;         /* measured (0 when missing) */
-  int64_t local_buy_wh, local_sell_wh;  /* delivered within the community */
-  int64_t grid_buy_wh, grid_sell_wh;    /* bought from / sold to the utility */
-  int64_t local_cost, local_revenue;    /* µ-currency */
-  int64_t grid_cost, grid_revenue;      /* µ-currency */
-  int64_t fee;                          /* local network fees, µ-currency */
-  int64_t net;                          /* see above */
+  int64_t import_wh, export_wh;        /* measured (0 when missing) */
+  int64_t local_buy_wh, local_sell_wh; /* delivered within the community */
+  int64_t grid_buy_wh, grid_sell_wh;   /* bought from / sold to the utility */
+  int64_t local_cost, local_revenue;   /* µ-currency */
+  int64_t grid_cost, grid_revenue;     /* µ-currency */
+  int64_t fee;                         /* local network fees, µ-currency */
+  int64_t net;                         /* see above */
 } pr_settlement;
 
 /* Where a meter's entries for an interval sit in the ledger. */

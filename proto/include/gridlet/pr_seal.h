@@ -116,8 +116,7 @@ int pr_seal(const pr_msg *m, const gl_ed25519_key *key, uint8_t *out,
  * zero on failure.
  */
 int pr_open(const uint8_t *buf, size_t len, const pr_topic *topic,
-            const pr_keyring *keys, pr_msg *m, pr_cose_view *view,
-            pr_diag *d);
+            const pr_keyring *keys, pr_msg *m, pr_cose_view *view, pr_diag *d);
 
 #ifdef __cplusplus
 }

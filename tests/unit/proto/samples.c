@@ -25,8 +25,12 @@ static void seeded_key(uint8_t first, gl_ed25519_key *key) {
     abort();
 }
 
-void sample_meter_key(gl_ed25519_key *key) { seeded_key(0x00, key); }
-void sample_aggregator_key(gl_ed25519_key *key) { seeded_key(0x20, key); }
+void sample_meter_key(gl_ed25519_key *key) {
+  seeded_key(0x00, key);
+}
+void sample_aggregator_key(gl_ed25519_key *key) {
+  seeded_key(0x20, key);
+}
 
 static pr_key_entry entries[2];
 static pr_key_table table = {entries, 2};
@@ -56,8 +60,8 @@ static const char *const note =
 void sample_msg(pr_type type, pr_msg *m) {
   bool agg = type == PR_MSG_RESULT || type == PR_MSG_PROOF_RESPONSE ||
              type == PR_MSG_CHECKPOINT || type == PR_MSG_SUMMARY;
-  if (pr_msg_init(m, type, agg ? PR_AGGREGATOR_ID : "meter-17",
-                  agg ? 9001 : 42, sample_time("2026-11-21T10:15:04Z")) != 0)
+  if (pr_msg_init(m, type, agg ? PR_AGGREGATOR_ID : "meter-17", agg ? 9001 : 42,
+                  sample_time("2026-11-21T10:15:04Z")) != 0)
     abort();
   int64_t start = sample_time("2026-11-21T10:00:00Z");
   int64_t end = sample_time("2026-11-21T10:15:00Z");
@@ -226,18 +230,21 @@ void sample_max_msg(pr_type type, pr_msg *m) {
     r->price = -PR_PRICE_MAX;
     r->ntrades = PR_MAX_TRADES;
     for (size_t i = 0; i < PR_MAX_TRADES; i++)
-      r->trades[i] = (pr_trade){PR_SIDE_SELL, PR_ENERGY_MAX, -PR_PRICE_MAX,
-                                PR_MONEY_MAX};
-    r->settlement = (pr_settlement){
-        PR_ENERGY_MAX, PR_ENERGY_MAX, PR_ENERGY_MAX, PR_ENERGY_MAX,
-        PR_ENERGY_MAX, PR_ENERGY_MAX, PR_MONEY_MAX,  0,
-        PR_MONEY_MAX,  0,             PR_MONEY_MAX,  -3 * PR_MONEY_MAX};
+      r->trades[i] =
+          (pr_trade){PR_SIDE_SELL, PR_ENERGY_MAX, -PR_PRICE_MAX, PR_MONEY_MAX};
+    r->settlement = (pr_settlement){PR_ENERGY_MAX, PR_ENERGY_MAX,
+                                    PR_ENERGY_MAX, PR_ENERGY_MAX,
+                                    PR_ENERGY_MAX, PR_ENERGY_MAX,
+                                    PR_MONEY_MAX,  0,
+                                    PR_MONEY_MAX,  0,
+                                    PR_MONEY_MAX,  -3 * PR_MONEY_MAX};
     r->balance = BIG;
     r->flags = PR_RESULT_FLAGS_ALL;
     r->ledger.size = PR_INT_MAX;
     r->ledger.nentries = PR_MAX_LEDGER_ENTRIES;
     for (size_t i = 0; i < PR_MAX_LEDGER_ENTRIES; i++)
-      r->ledger.entries[i] = PR_INT_MAX - 1 - (int64_t)(PR_MAX_LEDGER_ENTRIES - i);
+      r->ledger.entries[i] =
+          PR_INT_MAX - 1 - (int64_t)(PR_MAX_LEDGER_ENTRIES - i);
     break;
   }
   case PR_MSG_PROOF_RESPONSE: {

@@ -55,9 +55,9 @@ static size_t load_vectors(vector *v, size_t cap) {
     assert_true(n < cap);
     /* Fields are whitespace-free hex or names; the widest is the payload. */
     static char seed[80], pub[80], payload[60000], cose[60000], msg[4];
-    int got = sscanf(line, "%63s %31s %79s %79s %79s %59999s %59999s %3s",
-                     v[n].name, v[n].expect, v[n].kid, seed, pub, payload,
-                     cose, msg);
+    int got =
+        sscanf(line, "%63s %31s %79s %79s %79s %59999s %59999s %3s", v[n].name,
+               v[n].expect, v[n].kid, seed, pub, payload, cose, msg);
     assert_int_equal(got, 8);
     size_t len;
     assert_int_equal(gl_hex_decode(seed, 64, v[n].seed, 32, &len), 0);
@@ -78,8 +78,7 @@ static void free_vectors(vector *v, size_t n) {
   }
 }
 
-static void test_cose_agrees_with_the_independent_python_vectors(
-    void **state) {
+static void test_cose_agrees_with_the_independent_python_vectors(void **state) {
   (void)state;
   static vector v[64];
   size_t n = load_vectors(v, 64);
@@ -174,8 +173,7 @@ static void test_cose_messages_name_what_is_wrong(void **state) {
                      0);
     pr_cose_view view;
     pr_diag d = {0};
-    assert_int_not_equal(pr_cose_parse(buf, len, PR_PAYLOAD_MAX, &view, &d),
-                         0);
+    assert_int_not_equal(pr_cose_parse(buf, len, PR_PAYLOAD_MAX, &view, &d), 0);
     char want[128];
     snprintf(want, sizeof want, "%s", cases[i].msg);
     char *alt = strchr(want, '|');
@@ -246,14 +244,13 @@ static void test_cose_sizes_follow_cbor_length_heads(void **state) {
       char kid[PR_ID_MAX + 1];
       memset(kid, 'k', kl);
       size_t len;
-      assert_int_equal(pr_cose_sign(&key, kid, kl, payload, lens[i], out,
-                                    sizeof out, &len),
-                       0);
+      assert_int_equal(
+          pr_cose_sign(&key, kid, kl, payload, lens[i], out, sizeof out, &len),
+          0);
       assert_int_equal(len, pr_cose_size(kl, lens[i]));
       assert_true(len <= lens[i] + PR_COSE_OVERHEAD_MAX);
       pr_cose_view view;
-      assert_int_equal(pr_cose_parse(out, len, PR_PAYLOAD_MAX, &view, NULL),
-                       0);
+      assert_int_equal(pr_cose_parse(out, len, PR_PAYLOAD_MAX, &view, NULL), 0);
       assert_int_equal(view.payload_len, lens[i]);
       assert_ptr_equal(view.sig, out + len - 64);
       assert_int_equal(pr_cose_verify(&view, key.pub, NULL), 0);
@@ -268,8 +265,8 @@ static void test_cose_verify_rejects_another_key(void **state) {
   sample_aggregator_key(&other);
   uint8_t out[256];
   size_t len;
-  assert_int_equal(
-      pr_cose_sign(&key, "m1", 2, "{}", 2, out, sizeof out, &len), 0);
+  assert_int_equal(pr_cose_sign(&key, "m1", 2, "{}", 2, out, sizeof out, &len),
+                   0);
   pr_cose_view view;
   assert_int_equal(pr_cose_parse(out, len, PR_PAYLOAD_MAX, &view, NULL), 0);
   pr_diag d = {0};

@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
-static bool meter_ok(const char *s) { return pr_meter_id_valid(s, strlen(s)); }
+static bool meter_ok(const char *s) {
+  return pr_meter_id_valid(s, strlen(s));
+}
 
 static void test_ident_meter_ids_follow_the_pattern(void **state) {
   (void)state;

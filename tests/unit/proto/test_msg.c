@@ -49,8 +49,8 @@ static void expect_reject(const char *text, uint32_t allowed, pr_reason reason,
   int rc = pr_msg_decode(text, strlen(text), allowed, &m, &d);
   if (rc != err || d.reason != reason || strstr(d.msg, msg) == NULL)
     fail_msg("for %s\n  got %s/%s \"%s\"\n  want %s/%s \"...%s...\"", text,
-             gl_err_name(rc), pr_reason_name(d.reason), d.msg,
-             gl_err_name(err), pr_reason_name(reason), msg);
+             gl_err_name(rc), pr_reason_name(d.reason), d.msg, gl_err_name(err),
+             pr_reason_name(reason), msg);
   assert_int_equal(m.type, PR_MSG_NONE); /* nothing half-decoded */
 }
 
@@ -100,9 +100,8 @@ static void test_msg_decoded_reading_has_every_value(void **state) {
   (void)state;
   size_t n = encode_sample(PR_MSG_READING);
   pr_msg m;
-  assert_int_equal(pr_msg_decode(json, n, PR_TYPE_BIT(PR_MSG_READING), &m,
-                                 NULL),
-                   0);
+  assert_int_equal(
+      pr_msg_decode(json, n, PR_TYPE_BIT(PR_MSG_READING), &m, NULL), 0);
   assert_string_equal(m.sender, "meter-17");
   assert_int_equal(m.seq, 42);
   assert_int_equal(m.ts, sample_time("2026-11-21T10:15:04Z"));
@@ -138,8 +137,8 @@ static void test_msg_optional_fields_are_omitted_and_stay_absent(void **state) {
   assert_false(back.reading.has_import_total_wh);
   assert_int_equal(back.reading.flags, 0);
   /* An empty flags array is the same as no flags. */
-  const char *empty = edited(PR_MSG_READING, "\"flags\":[\"estimated\"]",
-                             "\"flags\":[]");
+  const char *empty =
+      edited(PR_MSG_READING, "\"flags\":[\"estimated\"]", "\"flags\":[]");
   assert_int_equal(pr_msg_decode(empty, strlen(empty), 0, &back, NULL), 0);
   assert_int_equal(back.reading.flags, 0);
 }
@@ -183,8 +182,7 @@ static void test_msg_rejects_what_is_not_a_json_object(void **state) {
   expect_reject("[1,2]", 0, PR_R_MALFORMED, GL_EPARSE, "not a JSON object");
   expect_reject("{\"v\":1", 0, PR_R_MALFORMED, GL_EPARSE, "invalid JSON");
   expect_reject("{\"v\":1} {}", 0, PR_R_MALFORMED, GL_EPARSE, "invalid JSON");
-  expect_reject("{\"v\":1,\"v\":1}", 0, PR_R_MALFORMED, GL_EPARSE,
-                "duplicate");
+  expect_reject("{\"v\":1,\"v\":1}", 0, PR_R_MALFORMED, GL_EPARSE, "duplicate");
   expect_reject("{\"v\":1,\"type\":\"status\",\"type\":\"status\"}", 0,
                 PR_R_MALFORMED, GL_EPARSE, "duplicate");
   expect_reject("{\"v\":\"\xff\"}", 0, PR_R_MALFORMED, GL_EPARSE,
@@ -198,25 +196,25 @@ static void test_msg_rejects_what_is_not_a_json_object(void **state) {
 static void test_msg_rejects_other_versions_before_anything_else(void **state) {
   (void)state;
   expect_reject(edited(PR_MSG_READING, "\"v\":1", "\"v\":2"), 0,
-                PR_R_WRONG_VERSION, GL_ENOTSUP, "v: version 2 is not supported");
+                PR_R_WRONG_VERSION, GL_ENOTSUP,
+                "v: version 2 is not supported");
   expect_reject("{\"v\":0,\"nonsense\":true}", 0, PR_R_WRONG_VERSION,
                 GL_ENOTSUP, "version 0");
   expect_reject("{\"type\":\"reading\"}", 0, PR_R_INVALID, GL_EPARSE,
                 "v: missing");
-  expect_reject(edited(PR_MSG_READING, "\"v\":1", "\"v\":1.0"), 0,
-                PR_R_INVALID, GL_EPARSE, "v: expected an integer");
+  expect_reject(edited(PR_MSG_READING, "\"v\":1", "\"v\":1.0"), 0, PR_R_INVALID,
+                GL_EPARSE, "v: expected an integer");
 }
 
 static void test_msg_rejects_unknown_and_unexpected_types(void **state) {
   (void)state;
-  expect_reject(edited(PR_MSG_READING, "\"type\":\"reading\"",
-                       "\"type\":\"readings\""),
-                0, PR_R_INVALID, GL_EPARSE,
-                "type: unknown message type \"readings\"");
-  expect_reject(edited(PR_MSG_READING, "\"type\":\"reading\"", "\"type\":7"),
-                0, PR_R_INVALID, GL_EPARSE, "type: expected a string");
-  expect_reject(edited(PR_MSG_PREFS, "prefs", "prefs"), PR_TYPE_BIT(PR_MSG_READING),
-                PR_R_WRONG_TYPE, GL_EPROTO,
+  expect_reject(
+      edited(PR_MSG_READING, "\"type\":\"reading\"", "\"type\":\"readings\""),
+      0, PR_R_INVALID, GL_EPARSE, "type: unknown message type \"readings\"");
+  expect_reject(edited(PR_MSG_READING, "\"type\":\"reading\"", "\"type\":7"), 0,
+                PR_R_INVALID, GL_EPARSE, "type: expected a string");
+  expect_reject(edited(PR_MSG_PREFS, "prefs", "prefs"),
+                PR_TYPE_BIT(PR_MSG_READING), PR_R_WRONG_TYPE, GL_EPROTO,
                 "a prefs message is not accepted here");
   /* order and prefs share a topic: both accepted when both allowed */
   encode_sample(PR_MSG_PREFS);
@@ -236,8 +234,7 @@ static void test_msg_rejects_oversize_payload_for_its_type(void **state) {
   char to[3100];
   snprintf(to, sizeof to, "\"import_wh\":%s120", pad);
   expect_reject(edited(PR_MSG_READING, "\"import_wh\":120", to), 0,
-                PR_R_OVERSIZE, GL_ETOOBIG,
-                "reading payload of 3") /* 3k+ */;
+                PR_R_OVERSIZE, GL_ETOOBIG, "reading payload of 3") /* 3k+ */;
   static char huge[PR_PAYLOAD_MAX + 2];
   memset(huge, ' ', sizeof huge - 1);
   huge[sizeof huge - 1] = '\0';
@@ -254,8 +251,9 @@ static void test_msg_rejects_unknown_missing_and_null_fields(void **state) {
                  "pv_wh: missing");
   expect_invalid(edited(PR_MSG_READING, "\"soc_bp\":6400", "\"soc_bp\":null"),
                  "soc_bp: null is not allowed");
-  expect_invalid(edited(PR_MSG_RESULT, "\"fee\":3000", "\"fee\":3000,\"tip\":1"),
-                 "settlement.tip: unknown field in settlement");
+  expect_invalid(
+      edited(PR_MSG_RESULT, "\"fee\":3000", "\"fee\":3000,\"tip\":1"),
+      "settlement.tip: unknown field in settlement");
   expect_invalid(edited(PR_MSG_RESULT, "\"fee\":3000,", ""),
                  "settlement.fee: missing");
   expect_invalid(edited(PR_MSG_READING, "\"seq\":42,", ""), "seq: missing");
@@ -263,50 +261,47 @@ static void test_msg_rejects_unknown_missing_and_null_fields(void **state) {
                  "sender: missing");
 }
 
-static void test_msg_rejects_non_integers_where_integers_are_required(
-    void **state) {
+static void
+test_msg_rejects_non_integers_where_integers_are_required(void **state) {
   (void)state;
-  expect_invalid(edited(PR_MSG_READING, "\"import_wh\":120",
-                        "\"import_wh\":120.0"),
-                 "import_wh: expected an integer, got a real number");
-  expect_invalid(edited(PR_MSG_READING, "\"import_wh\":120",
-                        "\"import_wh\":1.2e2"),
-                 "import_wh: expected an integer, got a real number");
-  expect_invalid(edited(PR_MSG_READING, "\"import_wh\":120",
-                        "\"import_wh\":\"120\""),
-                 "import_wh: expected an integer, got a string");
-  expect_invalid(edited(PR_MSG_READING, "\"import_wh\":120",
-                        "\"import_wh\":true"),
-                 "import_wh: expected an integer, got a boolean");
-  expect_invalid(edited(PR_MSG_ORDER, "\"price\":120000",
-                        "\"price\":120000.5"),
+  expect_invalid(
+      edited(PR_MSG_READING, "\"import_wh\":120", "\"import_wh\":120.0"),
+      "import_wh: expected an integer, got a real number");
+  expect_invalid(
+      edited(PR_MSG_READING, "\"import_wh\":120", "\"import_wh\":1.2e2"),
+      "import_wh: expected an integer, got a real number");
+  expect_invalid(
+      edited(PR_MSG_READING, "\"import_wh\":120", "\"import_wh\":\"120\""),
+      "import_wh: expected an integer, got a string");
+  expect_invalid(
+      edited(PR_MSG_READING, "\"import_wh\":120", "\"import_wh\":true"),
+      "import_wh: expected an integer, got a boolean");
+  expect_invalid(edited(PR_MSG_ORDER, "\"price\":120000", "\"price\":120000.5"),
                  "steps[1].price: expected an integer, got a real number");
-  expect_invalid(edited(PR_MSG_RESULT, "\"entries\":[1201,",
-                        "\"entries\":[1201.0,"),
-                 "ledger.entries[0]: expected an integer");
+  expect_invalid(
+      edited(PR_MSG_RESULT, "\"entries\":[1201,", "\"entries\":[1201.0,"),
+      "ledger.entries[0]: expected an integer");
 }
 
-static void test_msg_rejects_out_of_range_values_naming_the_field(
-    void **state) {
+static void
+test_msg_rejects_out_of_range_values_naming_the_field(void **state) {
   (void)state;
-  expect_invalid(edited(PR_MSG_READING, "\"import_wh\":120",
-                        "\"import_wh\":-1"),
-                 "import_wh: -1 is out of range [0, 1000000000]");
-  expect_invalid(edited(PR_MSG_READING, "\"soc_bp\":6400",
-                        "\"soc_bp\":10001"),
+  expect_invalid(
+      edited(PR_MSG_READING, "\"import_wh\":120", "\"import_wh\":-1"),
+      "import_wh: -1 is out of range [0, 1000000000]");
+  expect_invalid(edited(PR_MSG_READING, "\"soc_bp\":6400", "\"soc_bp\":10001"),
                  "soc_bp: 10001 is out of range [0, 10000]");
-  expect_invalid(edited(PR_MSG_READING, "\"seq\":42",
-                        "\"seq\":9007199254740992"),
-                 "seq: 9007199254740992 is out of range [1, 9007199254740991]");
+  expect_invalid(
+      edited(PR_MSG_READING, "\"seq\":42", "\"seq\":9007199254740992"),
+      "seq: 9007199254740992 is out of range [1, 9007199254740991]");
   expect_invalid(edited(PR_MSG_READING, "\"seq\":42", "\"seq\":0"),
                  "seq: 0 is out of range");
   expect_invalid(edited(PR_MSG_ORDER, "\"wh\":800", "\"wh\":0"),
                  "steps[0].wh: 0 is out of range [1, 1000000000]");
-  expect_invalid(edited(PR_MSG_PREFS, "\"buy_below\":280000",
-                        "\"buy_below\":1000000001"),
-                 "buy_below: 1000000001 is out of range");
-  expect_invalid(edited(PR_MSG_RESULT, "\"amount\":64500",
-                        "\"amount\":-64500"),
+  expect_invalid(
+      edited(PR_MSG_PREFS, "\"buy_below\":280000", "\"buy_below\":1000000001"),
+      "buy_below: 1000000001 is out of range");
+  expect_invalid(edited(PR_MSG_RESULT, "\"amount\":64500", "\"amount\":-64500"),
                  "trades[0].amount: -64500 is out of range");
 }
 
@@ -322,9 +317,9 @@ static void test_msg_accepts_only_canonical_utc_times(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char to[80];
     snprintf(to, sizeof to, "\"start\":\"%s\"", bad[i]);
-    expect_invalid(edited(PR_MSG_READING, "\"start\":\"2026-11-21T10:00:00Z\"",
-                          to),
-                   "start: ");
+    expect_invalid(
+        edited(PR_MSG_READING, "\"start\":\"2026-11-21T10:00:00Z\"", to),
+        "start: ");
   }
   expect_invalid(edited(PR_MSG_READING, "\"start\":\"2026-11-21T10:00:00Z\"",
                         "\"start\":1795000000"),
@@ -351,9 +346,9 @@ static void test_msg_enums_and_flags_accept_only_their_names(void **state) {
                  "buy, sell)");
   expect_invalid(edited(PR_MSG_ORDER, "\"side\":\"buy\"", "\"side\":\"BUY\""),
                  "unknown value \"BUY\"");
-  expect_invalid(edited(PR_MSG_READING, "[\"estimated\"]",
-                        "[\"estimated\",\"sunny\"]"),
-                 "flags[1]: unknown value \"sunny\"");
+  expect_invalid(
+      edited(PR_MSG_READING, "[\"estimated\"]", "[\"estimated\",\"sunny\"]"),
+      "flags[1]: unknown value \"sunny\"");
   expect_invalid(edited(PR_MSG_READING, "[\"estimated\"]",
                         "[\"estimated\",\"estimated\"]"),
                  "flags[1]: flag \"estimated\" repeated");
@@ -396,9 +391,9 @@ static void test_msg_strings_are_checked_for_length_and_alphabet(void **state) {
   expect_invalid(edited(PR_MSG_READING, "\"sender\":\"meter-17\"",
                         "\"sender\":\"Meter-17\""),
                  "sender: \"Meter-17\" is not a valid sender id");
-  expect_invalid(edited(PR_MSG_RESULT, "\"meter\":\"meter-17\"",
-                        "\"meter\":\"broker\""),
-                 "meter: \"broker\" is not a valid meter id");
+  expect_invalid(
+      edited(PR_MSG_RESULT, "\"meter\":\"meter-17\"", "\"meter\":\"broker\""),
+      "meter: \"broker\" is not a valid meter id");
   expect_invalid(edited(PR_MSG_STATUS, "\"version\":\"0.1.0\"",
                         "\"version\":\"0.1 beta\""),
                  "version: \"0.1 beta\" is not 1 to 31 of [A-Za-z0-9._+-]");
@@ -427,12 +422,12 @@ static void test_msg_proof_fields_follow_the_kind_and_status(void **state) {
   (void)state;
   expect_invalid(edited(PR_MSG_PROOF_REQUEST, "\"index\":1201,", ""),
                  "index: missing (required when kind is \"inclusion\")");
-  expect_invalid(edited(PR_MSG_PROOF_REQUEST, "\"inclusion\"",
-                        "\"consistency\""),
-                 "index: only allowed when kind is \"inclusion\"");
-  expect_invalid(edited(PR_MSG_PROOF_REQUEST, "\"index\":1201",
-                        "\"index\":1234"),
-                 "index: 1234 is not below size 1234");
+  expect_invalid(
+      edited(PR_MSG_PROOF_REQUEST, "\"inclusion\"", "\"consistency\""),
+      "index: only allowed when kind is \"inclusion\"");
+  expect_invalid(
+      edited(PR_MSG_PROOF_REQUEST, "\"index\":1201", "\"index\":1234"),
+      "index: 1234 is not below size 1234");
   expect_invalid("{\"v\":1,\"type\":\"proof_request\",\"sender\":\"m1\","
                  "\"seq\":1,\"ts\":\"2026-01-01T00:00:00Z\",\"kind\":"
                  "\"consistency\",\"old_size\":9,\"size\":8}",
@@ -441,18 +436,17 @@ static void test_msg_proof_fields_follow_the_kind_and_status(void **state) {
   expect_invalid(edited(PR_MSG_PROOF_RESPONSE, "\"status\":\"ok\"",
                         "\"status\":\"not_found\""),
                  "path: only allowed when status is \"ok\"");
-  expect_invalid(edited(PR_MSG_PROOF_RESPONSE, "\"path\":[",
-                        "\"pith\":["),
+  expect_invalid(edited(PR_MSG_PROOF_RESPONSE, "\"path\":[", "\"pith\":["),
                  "pith: unknown field");
-  expect_invalid(edited(PR_MSG_PROOF_RESPONSE, "\"inclusion\"",
-                        "\"consistency\""),
-                 "index: only allowed when kind is \"inclusion\"");
+  expect_invalid(
+      edited(PR_MSG_PROOF_RESPONSE, "\"inclusion\"", "\"consistency\""),
+      "index: only allowed when kind is \"inclusion\"");
   expect_invalid(edited(PR_MSG_PROOF_RESPONSE, "\"entry\":\"AQIDBAU=\"",
                         "\"entry\":\"AQIDBAV=\""),
                  "entry: not canonical padded base64");
-  expect_invalid(edited(PR_MSG_PROOF_RESPONSE, "\"entry\":\"AQIDBAU=\"",
-                        "\"entry\":\"\""),
-                 "entry: must not be empty");
+  expect_invalid(
+      edited(PR_MSG_PROOF_RESPONSE, "\"entry\":\"AQIDBAU=\"", "\"entry\":\"\""),
+      "entry: must not be empty");
   expect_invalid(edited(PR_MSG_PROOF_RESPONSE,
                         "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"",
                         "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\""),
@@ -499,8 +493,8 @@ static void test_msg_arrays_have_limits(void **state) {
 
 /* ---- Encoder ----------------------------------------------------------- */
 
-static void test_msg_encoder_refuses_what_the_decoder_would_reject(
-    void **state) {
+static void
+test_msg_encoder_refuses_what_the_decoder_would_reject(void **state) {
   (void)state;
   pr_msg m;
   pr_diag d = {0};
@@ -520,8 +514,7 @@ static void test_msg_encoder_refuses_what_the_decoder_would_reject(
   m.proof_request.kind = PR_PROOF_CONSISTENCY;
   m.proof_request.old_size = 5;
   assert_int_equal(pr_msg_encode(&m, json, sizeof json, &n, &d), GL_EINVAL);
-  assert_string_equal(d.msg,
-                      "index: only allowed when kind is \"inclusion\"");
+  assert_string_equal(d.msg, "index: only allowed when kind is \"inclusion\"");
 
   sample_msg(PR_MSG_CHECKPOINT, &m);
   m.checkpoint.note[3] = (char)0xc0; /* not UTF-8 */

@@ -140,18 +140,15 @@ static void test_topic_filters_for_both_sides(void **state) {
   char buf[PR_TOPIC_MAX];
   assert_int_equal(pr_topic_filter_ingest("c1", buf, sizeof buf), 0);
   assert_string_equal(buf, "gridlet/c1/meter/+/+");
-  assert_int_equal(pr_topic_filter_inbox("c1", "meter-17", buf, sizeof buf),
-                   0);
+  assert_int_equal(pr_topic_filter_inbox("c1", "meter-17", buf, sizeof buf), 0);
   assert_string_equal(buf, "gridlet/c1/result/meter-17/#");
   assert_int_equal(pr_topic_filter_public("c1", buf, sizeof buf), 0);
   assert_string_equal(buf, "gridlet/c1/public/#");
-  assert_int_equal(pr_topic_filter(PR_TOPIC_READING, "c1", NULL, buf,
-                                   sizeof buf),
-                   0);
+  assert_int_equal(
+      pr_topic_filter(PR_TOPIC_READING, "c1", NULL, buf, sizeof buf), 0);
   assert_string_equal(buf, "gridlet/c1/meter/+/reading");
-  assert_int_equal(pr_topic_filter(PR_TOPIC_STATUS, "c1", "m1", buf,
-                                   sizeof buf),
-                   0);
+  assert_int_equal(
+      pr_topic_filter(PR_TOPIC_STATUS, "c1", "m1", buf, sizeof buf), 0);
   assert_string_equal(buf, "gridlet/c1/meter/m1/status");
   assert_int_equal(pr_topic_filter_inbox("c1", "aggregator", buf, sizeof buf),
                    GL_EINVAL);

@@ -134,21 +134,39 @@ static void op_open(void) {
   sink += (int)m.reading.pv_wh;
 }
 
-static void measure(const char *name, void (*op)(void), int n) {
-  int64_t samples[MAX_RUNS];
-  for (int i = 0; i < n / 10 + 1; i++) /* warm up */
-    op();
+typedef struct bench_op {
+  const char *name;
+  void (*op)(void);
+  int scale; /* batch = ops * scale: fast operations run more often */
+} bench_op;
+
+/*
+ * Run every operation once per round, round after round, so that all of
+ * them see the same share of a machine whose load changes while the
+ * benchmark runs; then report each one's median over the rounds.
+ */
+static void measure_all(const bench_op *b, size_t nb) {
+  static int64_t samples[16][MAX_RUNS];
+  for (size_t k = 0; k < nb; k++) /* warm up */
+    for (int i = 0; i < ops / 10 + 1; i++)
+      b[k].op();
   for (int r = 0; r < runs; r++) {
-    int64_t t0 = gb_now_ns();
-    for (int i = 0; i < n; i++)
-      op();
-    samples[r] = gb_now_ns() - t0;
+    for (size_t k = 0; k < nb; k++) {
+      int n = ops * b[k].scale;
+      int64_t t0 = gb_now_ns();
+      for (int i = 0; i < n; i++)
+        b[k].op();
+      samples[k][r] = gb_now_ns() - t0;
+    }
   }
-  char label[96];
-  snprintf(label, sizeof label, "%-34s", name);
-  gb_report(label, samples, (size_t)runs, n, 1e3, "us/op");
-  int64_t med = gb_median(samples, (size_t)runs);
-  printf("%-34s  = %.0f ops/s\n", "", (double)n * 1e9 / (double)med);
+  for (size_t k = 0; k < nb; k++) {
+    int n = ops * b[k].scale;
+    char label[96];
+    snprintf(label, sizeof label, "%-34s", b[k].name);
+    gb_report(label, samples[k], (size_t)runs, n, 1e3, "us/op");
+    int64_t med = gb_median(samples[k], (size_t)runs);
+    printf("%-34s  = %.0f ops/s\n", "", (double)n * 1e9 / (double)med);
+  }
 }
 
 /* ---- All cores --------------------------------------------------------- */
@@ -160,10 +178,9 @@ typedef struct job {
 } job;
 
 static void op_open_local(void) {
-  pr_msg *m = malloc(sizeof *m);
-  if (m == NULL || pr_open(sealed, sealed_len, &topic, &keys, m, NULL, NULL))
+  static _Thread_local pr_msg m;
+  if (pr_open(sealed, sealed_len, &topic, &keys, &m, NULL, NULL) != 0)
     die("open");
-  free(m);
 }
 
 static void *run_job(void *arg) {
@@ -174,29 +191,38 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
-static void measure_threads(const char *name, void (*op)(void), int threads,
-                            int n) {
-  int64_t samples[MAX_RUNS];
-  for (int r = 0; r < runs; r++) {
-    pthread_t th[MAX_THREADS];
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
-    job j = {op, n, &start};
-    for (int i = 0; i < threads; i++)
-      if (pthread_create(&th[i], NULL, run_job, &j) != 0)
-        die("thread");
-    pthread_barrier_wait(&start);
-    int64_t t0 = gb_now_ns();
-    for (int i = 0; i < threads; i++)
-      pthread_join(th[i], NULL);
-    samples[r] = gb_now_ns() - t0;
-    pthread_barrier_destroy(&start);
+/* One timed batch of `n` calls of `op` on each of `threads` threads. */
+static int64_t run_threads(void (*op)(void), int threads, int n) {
+  pthread_t th[MAX_THREADS];
+  pthread_barrier_t start;
+  pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+  job j = {op, n, &start};
+  for (int i = 0; i < threads; i++)
+    if (pthread_create(&th[i], NULL, run_job, &j) != 0)
+      die("thread");
+  pthread_barrier_wait(&start);
+  int64_t t0 = gb_now_ns();
+  for (int i = 0; i < threads; i++)
+    pthread_join(th[i], NULL);
+  int64_t t = gb_now_ns() - t0;
+  pthread_barrier_destroy(&start);
+  return t;
+}
+
+/* As measure_all, with every operation on all threads at once. */
+static void measure_threads(const bench_op *b, size_t nb, int threads) {
+  static int64_t samples[16][MAX_RUNS];
+  for (int r = 0; r < runs; r++)
+    for (size_t k = 0; k < nb; k++)
+      samples[k][r] = run_threads(b[k].op, threads, ops * b[k].scale);
+  for (size_t k = 0; k < nb; k++) {
+    int n = ops * b[k].scale;
+    int64_t med = gb_median(samples[k], (size_t)runs);
+    char label[96];
+    snprintf(label, sizeof label, "%s, %d threads", b[k].name, threads);
+    printf("%-34s: median %.0f ops/s total (%d ops per thread, %d runs)\n",
+           label, (double)n * threads * 1e9 / (double)med, n, runs);
   }
-  char label[96];
-  snprintf(label, sizeof label, "%s, %d threads", name, threads);
-  int64_t med = gb_median(samples, (size_t)runs);
-  printf("%-34s: median %.0f ops/s total (%d ops per thread, %d runs)\n", label,
-         (double)n * threads * 1e9 / (double)med, n, runs);
 }
 
 /* Thread-safe stand-ins for the static-buffer ops above. */
@@ -235,17 +261,22 @@ int main(int argc, char **argv) {
     cores = MAX_THREADS;
   printf("reading: %zu-byte JSON payload, %zu-byte COSE_Sign1 envelope\n\n",
          json_len, sealed_len);
-  measure("ed25519 sign (raw, payload)", op_sign, ops);
-  measure("ed25519 verify (parse + verify)", op_verify, ops);
-  measure("cose parse", op_parse, ops * 20);
-  measure("json encode (pr_msg_encode)", op_encode, ops * 5);
-  measure("json decode (pr_msg_decode)", op_decode, ops * 5);
-  measure("pr_seal (encode + sign)", op_seal, ops);
-  measure("pr_open (parse+verify+decode)", op_open, ops);
+  static const bench_op single[] = {
+      {"ed25519 sign (raw, payload)", op_sign, 1},
+      {"ed25519 verify (parse + verify)", op_verify, 1},
+      {"cose parse", op_parse, 20},
+      {"json encode (pr_msg_encode)", op_encode, 5},
+      {"json decode (pr_msg_decode)", op_decode, 5},
+      {"pr_seal (encode + sign)", op_seal, 1},
+      {"pr_open (parse+verify+decode)", op_open, 1},
+  };
+  measure_all(single, sizeof single / sizeof *single);
   printf("\n");
-  measure_threads("ed25519 verify (parse + verify)", op_verify_local,
-                  (int)cores, ops);
-  measure_threads("pr_open", op_open_local, (int)cores, ops);
+  static const bench_op multi[] = {
+      {"ed25519 verify (parse + verify)", op_verify_local, 1},
+      {"pr_open", op_open_local, 1},
+  };
+  measure_threads(multi, sizeof multi / sizeof *multi, (int)cores);
   printf("\npeak RSS %ld KiB\n", gb_peak_rss_kib());
   return 0;
 }

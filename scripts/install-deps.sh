@@ -15,8 +15,10 @@ PACKAGES=(
   # libraries gridlet links against
   libmodbus-dev libpaho-mqtt-dev libwolfssl-dev libsqlite3-dev libjansson-dev libcjson-dev
   libcbor-dev libinih-dev libmicrohttpd-dev
-  # tests: unit framework, real broker, real pty pair, independent Modbus peer
+  # tests: unit framework, real broker, real pty pair, independent Modbus peer,
+  # independent COSE/Ed25519 implementation (tests/data/proto/cose_vectors.py)
   libcmocka-dev mosquitto mosquitto-clients sqlite3 socat python3-pymodbus
+  python3-cryptography
   # tests: an independent TLS client to check the broker's handshake (certs/)
   openssl
   # pymodbus's server module imports pyserial-asyncio (only Recommended)

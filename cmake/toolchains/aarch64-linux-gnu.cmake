@@ -27,7 +27,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 set(CMAKE_LIBRARY_ARCHITECTURE ${GRIDLET_TRIPLET})
 
-set(CMAKE_C_FLAGS_INIT "-I${GRIDLET_SYSROOT}/usr/include -I${GRIDLET_SYSROOT}/usr/include/${GRIDLET_TRIPLET}")
+# -isystem, not -I: the packages' headers are system headers, exempt from
+# our warnings exactly as /usr/include is in a native build (libcbor's
+# headers, for one, declare functions without prototypes).
+set(CMAKE_C_FLAGS_INIT "-isystem ${GRIDLET_SYSROOT}/usr/include -isystem ${GRIDLET_SYSROOT}/usr/include/${GRIDLET_TRIPLET}")
 set(_libdir "${GRIDLET_SYSROOT}/usr/lib/${GRIDLET_TRIPLET}")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-L${_libdir} -Wl,-rpath-link,${_libdir} -Wl,-rpath-link,${GRIDLET_SYSROOT}/lib/${GRIDLET_TRIPLET}")
 

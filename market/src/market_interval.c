@@ -14,9 +14,9 @@
 struct mkt_interval {
   size_t max_participants, max_orders;
   mkt_auction *auction;
-  mkt_order *orders;     /* expost: the generated orders */
-  mkt_trade *trades;     /* continuous: a copy of the trades */
-  mkt_meter *meters;     /* expost: measurements taken from standing */
+  mkt_order *orders; /* expost: the generated orders */
+  mkt_trade *trades; /* continuous: a copy of the trades */
+  mkt_meter *meters; /* expost: measurements taken from standing */
   mkt_account *accounts;
 };
 
@@ -72,8 +72,8 @@ static int settle(mkt_interval *iv, const mkt_interval_config *cfg,
                   const mkt_trade *trades, size_t n_trades,
                   const mkt_meter *meters, size_t n_meters,
                   mkt_interval_result *res) {
-  int rc = mkt_settle(cfg->mode, &cfg->band, trades, n_trades, meters,
-                      n_meters, iv->accounts, &res->totals);
+  int rc = mkt_settle(cfg->mode, &cfg->band, trades, n_trades, meters, n_meters,
+                      iv->accounts, &res->totals);
   if (rc)
     return rc;
   res->trades = trades;
@@ -110,8 +110,7 @@ static int check_config(const mkt_interval_config *cfg, mkt_mode want) {
 
 int mkt_interval_expost(mkt_interval *iv, const mkt_interval_config *cfg,
                         int64_t interval, const mkt_standing *standing,
-                        size_t n, uint64_t first_id,
-                        mkt_interval_result *res) {
+                        size_t n, uint64_t first_id, mkt_interval_result *res) {
   memset(res, 0, sizeof *res);
   res->interval = interval;
   if (check_config(cfg, MKT_MODE_EXPOST))
@@ -125,8 +124,8 @@ int mkt_interval_expost(mkt_interval *iv, const mkt_interval_config *cfg,
     iv->meters[i].net = standing[i].net;
   }
   size_t norders = 0;
-  int rc = mkt_expost_orders(standing, n, interval, first_id, iv->orders,
-                             &norders);
+  int rc =
+      mkt_expost_orders(standing, n, interval, first_id, iv->orders, &norders);
   if (rc)
     return rc;
   mkt_auction_reset(iv->auction, interval);

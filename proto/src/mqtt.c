@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mqtt.c - MQTT 5 client over paho's MQTTAsync. See gridlet/mqtt.h.
+ * mqtt.c - MQTT 5 client over paho's MQTTAsync. See gridlet/pr_mqtt.h.
  *
  * The one file that talks to paho: its return codes and callbacks end here.
  *
@@ -13,7 +13,7 @@
  *   - a list of outstanding publishes, so that every publish gets exactly
  *     one outcome even when the connection drops before its PUBACK.
  */
-#include "gridlet/mqtt.h"
+#include "gridlet/pr_mqtt.h"
 
 #include "gridlet/error.h"
 #include "gridlet/log.h"

@@ -43,24 +43,24 @@ extern "C" {
 /* How an interval is cleared and settled. */
 typedef struct mkt_interval_config {
   mkt_mode mode;
-  mkt_band band;             /* tariffs and network fee (required) */
-  mkt_rule rule;             /* call auction price rule (expost, exante) */
-  int32_t k_ppm;             /* MKT_RULE_K: k in millionths */
-  mkt_rationing rationing;   /* at the marginal price level */
-  bool allow_self_trade;     /* self-trade prevention is on unless set */
+  mkt_band band;           /* tariffs and network fee (required) */
+  mkt_rule rule;           /* call auction price rule (expost, exante) */
+  int32_t k_ppm;           /* MKT_RULE_K: k in millionths */
+  mkt_rationing rationing; /* at the marginal price level */
+  bool allow_self_trade;   /* self-trade prevention is on unless set */
 } mkt_interval_config;
 
 /* The outcome of one interval. Arrays are borrowed from the handle. */
 typedef struct mkt_interval_result {
   int64_t interval;
-  mkt_clearing clearing;     /* the auction's outcome (zero for continuous) */
-  const mkt_order *orders;   /* the orders cleared (expost: generated) */
+  mkt_clearing clearing;   /* the auction's outcome (zero for continuous) */
+  const mkt_order *orders; /* the orders cleared (expost: generated) */
   size_t n_orders;
-  const mkt_trade *trades;   /* the trades settled */
+  const mkt_trade *trades; /* the trades settled */
   size_t n_trades;
   const mkt_account *accounts; /* one per participant, ascending */
   size_t n_accounts;
-  mkt_settle_totals totals;  /* conservation holds exactly (asserted) */
+  mkt_settle_totals totals; /* conservation holds exactly (asserted) */
 } mkt_interval_result;
 
 typedef struct mkt_interval mkt_interval;
@@ -86,8 +86,7 @@ void mkt_interval_free(mkt_interval *iv);
  */
 int mkt_interval_expost(mkt_interval *iv, const mkt_interval_config *cfg,
                         int64_t interval, const mkt_standing *standing,
-                        size_t n, uint64_t first_id,
-                        mkt_interval_result *res);
+                        size_t n, uint64_t first_id, mkt_interval_result *res);
 
 /*
  * mkt_interval_exante - run an exante interval: clear `orders` (their add

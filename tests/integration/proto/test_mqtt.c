@@ -5,7 +5,7 @@
  * subscriptions after a broker restart, refusals, and back-pressure.
  */
 #include "gridlet/error.h"
-#include "gridlet/mqtt.h"
+#include "gridlet/pr_mqtt.h"
 #include "testutil.h"
 
 #include <setjmp.h>

@@ -5,7 +5,7 @@
  * path every meter and the aggregator take in production.
  */
 #include "gridlet/error.h"
-#include "gridlet/mqtt.h"
+#include "gridlet/pr_mqtt.h"
 #include "testcommunity.h"
 
 #include <setjmp.h>

@@ -26,8 +26,8 @@ static void test_expost_worked_example_partial_bid_sets_price(void **state) {
   mkt_interval_config cfg = {.mode = MKT_MODE_EXPOST, .band = band};
   /* 1 imported 1000 Wh and pays up to 0.25; 2 exported 600 Wh and wants at
    * least 0.10; 3 imported 200 Wh but pays at most 0.09. */
-  mkt_standing st[] = {{1, 1000, 250000, 0}, {2, -600, 0, 100000},
-                       {3, 200, 90000, 0}};
+  mkt_standing st[] = {
+      {1, 1000, 250000, 0}, {2, -600, 0, 100000}, {3, 200, 90000, 0}};
   mkt_interval_result r;
   assert_int_equal(mkt_interval_expost(iv, &cfg, 7, st, 3, 100, &r), 0);
   assert_int_equal(r.interval, 7);
@@ -75,7 +75,8 @@ static void test_exante_settles_imbalance_against_measurements(void **state) {
                         {2, 2, MKT_SELL, 9, 500, 150000}};
   mkt_meter meters[] = {{1, 700}, {2, -300}};
   mkt_interval_result r;
-  assert_int_equal(mkt_interval_exante(iv, &cfg, 9, orders, 2, meters, 2, &r), 0);
+  assert_int_equal(mkt_interval_exante(iv, &cfg, 9, orders, 2, meters, 2, &r),
+                   0);
   assert_int_equal(r.clearing.volume, 500);
   /* both levels filled exactly: the midpoint */
   assert_int_equal(r.clearing.price, 175000);
@@ -98,7 +99,8 @@ static void test_continuous_settles_given_trades_and_copies_them(void **state) {
   mkt_trade t[] = {{11, 12, 1, 2, 300, 120000, 120000}};
   mkt_meter meters[] = {{1, 300}, {2, -300}};
   mkt_interval_result r;
-  assert_int_equal(mkt_interval_continuous(iv, &cfg, 3, t, 1, meters, 2, &r), 0);
+  assert_int_equal(mkt_interval_continuous(iv, &cfg, 3, t, 1, meters, 2, &r),
+                   0);
   memset(t, 0, sizeof t); /* the caller reuses its buffer */
   assert_int_equal(r.n_trades, 1);
   assert_int_equal(r.trades[0].qty, 300);
@@ -117,18 +119,23 @@ static void test_inputs_are_checked(void **state) {
   mkt_interval_config expost = {.mode = MKT_MODE_EXPOST, .band = band};
   mkt_interval_config exante = {.mode = MKT_MODE_EXANTE, .band = band};
   mkt_standing unsorted[] = {{2, 1, 100000, 0}, {1, -1, 0, 90000}};
-  assert_int_equal(mkt_interval_expost(iv, &expost, 1, unsorted, 2, 0, &r), GL_EINVAL);
+  assert_int_equal(mkt_interval_expost(iv, &expost, 1, unsorted, 2, 0, &r),
+                   GL_EINVAL);
   mkt_standing three[] = {{1, 1, 1, 0}, {2, 1, 1, 0}, {3, 1, 1, 0}};
-  assert_int_equal(mkt_interval_expost(iv, &expost, 1, three, 3, 0, &r), GL_EFULL);
+  assert_int_equal(mkt_interval_expost(iv, &expost, 1, three, 3, 0, &r),
+                   GL_EFULL);
   /* the wrong entry point for the configured mode */
-  assert_int_equal(mkt_interval_expost(iv, &exante, 1, three, 1, 0, &r), GL_EINVAL);
+  assert_int_equal(mkt_interval_expost(iv, &exante, 1, three, 1, 0, &r),
+                   GL_EINVAL);
   /* an order from a participant without a measurement */
   mkt_order o[] = {{1, 5, MKT_BUY, 1, 10, 100000}};
   mkt_meter m[] = {{1, 10}};
-  assert_int_equal(mkt_interval_exante(iv, &exante, 1, o, 1, m, 1, &r), GL_ENOENT);
+  assert_int_equal(mkt_interval_exante(iv, &exante, 1, o, 1, m, 1, &r),
+                   GL_ENOENT);
   /* an order for another interval */
   mkt_order other[] = {{1, 1, MKT_BUY, 2, 10, 100000}};
-  assert_int_equal(mkt_interval_exante(iv, &exante, 1, other, 1, m, 1, &r), GL_EINVAL);
+  assert_int_equal(mkt_interval_exante(iv, &exante, 1, other, 1, m, 1, &r),
+                   GL_EINVAL);
   mkt_interval_free(iv);
   mkt_interval_free(NULL);
 }
@@ -155,8 +162,10 @@ static void test_expost_random_communities_are_deterministic(void **state) {
       gl_rand_below(&rnd, 300000, &v);
       st[i].sell_limit = (int64_t)v;
     }
-    mkt_interval_config cfg = {.mode = MKT_MODE_EXPOST, .band = band,
-                               .rule = (mkt_rule)(round % 4), .k_ppm = 500000};
+    mkt_interval_config cfg = {.mode = MKT_MODE_EXPOST,
+                               .band = band,
+                               .rule = (mkt_rule)(round % 4),
+                               .k_ppm = 500000};
     mkt_interval_result ra, rb;
     assert_int_equal(mkt_interval_expost(a, &cfg, round, st, N, 0, &ra), 0);
     assert_int_equal(mkt_interval_expost(b, &cfg, round, st, N, 0, &rb), 0);

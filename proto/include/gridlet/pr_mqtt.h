@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gridlet/mqtt.h - an MQTT 5 client for gridlet's daemons, over paho's
+ * gridlet/pr_mqtt.h - an MQTT 5 client for gridlet's daemons, over paho's
  * asynchronous C library (MQTTAsync), with TLS through paho's OpenSSL.
  *
  * Threads: paho runs its own network threads and calls back on them. Those
@@ -31,8 +31,8 @@
  * confirmed end to end (see docs/protocol.md). Paho calls back holding a
  * process-wide mutex, so no callback here ever waits.
  */
-#ifndef GRIDLET_MQTT_H
-#define GRIDLET_MQTT_H
+#ifndef GRIDLET_PR_MQTT_H
+#define GRIDLET_PR_MQTT_H
 
 #include "gridlet/rand.h"
 
@@ -193,4 +193,4 @@ void pr_mqtt_get_stats(pr_mqtt *m, pr_mqtt_stats *st);
 #ifdef __cplusplus
 }
 #endif
-#endif /* GRIDLET_MQTT_H */
+#endif /* GRIDLET_PR_MQTT_H */

@@ -58,6 +58,9 @@ static void usage(FILE *f) {
       "      --speed N         simulated time runs N times faster (default "
       "1)\n"
       "      --start TIME      simulated start time, RFC 3339 (default now)\n"
+      "      --clock SPEC      \"real\" or accel:SPEED:VSTART:ANCHOR, the\n"
+      "                        clock shared by all processes of a demo\n"
+      "                        (overrides --speed and --start)\n"
       "      --seed N          deterministic households (default random)\n"
       "      --pv-peak W       PV peak power (default 5000)\n"
       "      --battery-wh WH   battery capacity (default 10000)\n"
@@ -115,6 +118,7 @@ enum {
   OPT_MAX_CLIENTS,
   OPT_SPEED,
   OPT_START,
+  OPT_CLOCK,
   OPT_SEED,
   OPT_PV_PEAK,
   OPT_BATTERY_WH,
@@ -144,6 +148,7 @@ int sim_cmd_devices(int argc, char **argv) {
       {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
       {"speed", required_argument, NULL, OPT_SPEED},
       {"start", required_argument, NULL, OPT_START},
+      {"clock", required_argument, NULL, OPT_CLOCK},
       {"seed", required_argument, NULL, OPT_SEED},
       {"pv-peak", required_argument, NULL, OPT_PV_PEAK},
       {"battery-wh", required_argument, NULL, OPT_BATTERY_WH},
@@ -157,6 +162,8 @@ int sim_cmd_devices(int argc, char **argv) {
   };
   sim_devices_cfg cfg = {0};
   int64_t speed = 1, start = 0, x;
+  gl_clock_spec spec = {0};
+  bool have_spec = false;
   bool have_seed = false;
   uint64_t seed = 0;
   sim_fault faults[MAX_FAULTS];
@@ -239,6 +246,16 @@ int sim_cmd_devices(int argc, char **argv) {
         return 2;
       }
       break;
+    case OPT_CLOCK:
+      if (gl_clock_spec_parse(optarg, &spec) != 0) {
+        fprintf(stderr,
+                "gridlet-sim devices: bad --clock \"%s\" (\"real\" or "
+                "accel:SPEED:VSTART:ANCHOR)\n",
+                optarg);
+        return 2;
+      }
+      have_spec = true;
+      break;
     case OPT_SEED:
       if (!parse_num("seed", optarg, 0, INT64_MAX, &x))
         return 2;
@@ -308,7 +325,12 @@ int sim_cmd_devices(int argc, char **argv) {
   gl_clock real = gl_clock_real();
   gl_accel_clock *accel = NULL;
   gl_clock clock = real;
-  if (speed > 1 || start) {
+  if (have_spec) {
+    /* The shared clock of a demo: every process agrees on virtual time. */
+    if (gl_clock_spec_open(&spec, &clock, &accel) != 0)
+      return 1;
+    speed = spec.accel ? spec.speed : 1;
+  } else if (speed > 1 || start) {
     accel = gl_accel_clock_new(start ? start : gl_clock_now(&real),
                                (uint32_t)speed);
     if (!accel)

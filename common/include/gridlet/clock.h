@@ -21,6 +21,7 @@
 #ifndef GRIDLET_CLOCK_H
 #define GRIDLET_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,11 +105,61 @@ typedef struct gl_accel_clock gl_accel_clock;
  */
 gl_accel_clock *gl_accel_clock_new(int64_t start_ns, uint32_t speed);
 
+/*
+ * gl_accel_clock_new_anchored - like gl_accel_clock_new, but virtual time is
+ * virtual_start at the real wall-clock instant `real_anchor` (ns since the
+ * epoch, may be in the past): virtual = virtual_start + (real - anchor) *
+ * speed. Processes given the same three numbers agree on virtual time to
+ * within their real clocks' agreement, whenever each of them started: this
+ * is how the demo's broker-side and household-side processes share one
+ * accelerated day. Thread-safe.
+ */
+gl_accel_clock *gl_accel_clock_new_anchored(int64_t virtual_start,
+                                            int64_t real_anchor,
+                                            uint32_t speed);
+
 /* gl_accel_clock_free - release; NULL is a no-op. */
 void gl_accel_clock_free(gl_accel_clock *ac);
 
 /* gl_accel_clock_clock - the gl_clock view; valid while `ac` lives. */
 gl_clock gl_accel_clock_clock(gl_accel_clock *ac);
+
+/* ---- Clock specifications (the daemons' --clock option) --------------- */
+
+/*
+ * A clock described as text, so that every gridlet process of a demo or a
+ * test can be handed the same clock:
+ *   "real"                                 the system clock
+ *   "accel:SPEED:VSTART:ANCHOR"            anchored accelerated clock:
+ *       SPEED   integer >= 1
+ *       VSTART  virtual start, RFC 3339 ("2026-06-21T04:00:00Z")
+ *       ANCHOR  the real instant VSTART corresponds to, RFC 3339 with an
+ *               optional fraction ("2026-11-21T10:15:02.250Z")
+ */
+typedef struct gl_clock_spec {
+  bool accel;
+  uint32_t speed;
+  int64_t virtual_start;
+  int64_t real_anchor;
+} gl_clock_spec;
+
+#define GL_CLOCK_SPEC_MAX 96
+
+/* gl_clock_spec_parse - parse a specification. Returns 0 or GL_EPARSE. */
+int gl_clock_spec_parse(const char *text, gl_clock_spec *out);
+
+/* gl_clock_spec_format - the text form; buf of GL_CLOCK_SPEC_MAX bytes. */
+char *gl_clock_spec_format(const gl_clock_spec *spec,
+                           char buf[GL_CLOCK_SPEC_MAX]);
+
+/*
+ * gl_clock_spec_open - make the clock a specification describes. For an
+ * accelerated clock *owned receives the handle to free with
+ * gl_accel_clock_free once the clock is no longer used (NULL for "real").
+ * Returns 0 or GL_ENOMEM.
+ */
+int gl_clock_spec_open(const gl_clock_spec *spec, gl_clock *clock,
+                       gl_accel_clock **owned);
 
 /* ---- Time formatting and parsing --------------------------------------- */
 

@@ -65,6 +65,53 @@ static void test_accel_clock_runs_faster(void **state) {
   gl_accel_clock_free(ac);
 }
 
+static void test_anchored_accel_clocks_agree_whenever_created(void **state) {
+  (void)state;
+  gl_clock real = gl_clock_real();
+  int64_t anchor = gl_clock_now(&real) - 2 * GL_NS_PER_SEC; /* 2 s ago */
+  gl_accel_clock *a = gl_accel_clock_new_anchored(T0, anchor, 100);
+  gl_clock_sleep(&real, 20 * GL_NS_PER_MS);
+  gl_accel_clock *b = gl_accel_clock_new_anchored(T0, anchor, 100);
+  gl_clock ca = gl_accel_clock_clock(a), cb = gl_accel_clock_clock(b);
+  int64_t ta = gl_clock_now(&ca), tb = gl_clock_now(&cb);
+  /* about 200 virtual seconds have passed since the anchor, for both */
+  assert_true(ta >= T0 + 200 * GL_NS_PER_SEC);
+  assert_true(ta < T0 + 260 * GL_NS_PER_SEC);
+  int64_t d = tb - ta;
+  assert_true(d >= 0 && d < 3 * GL_NS_PER_SEC); /* read 20 ms apart */
+  gl_accel_clock_free(a);
+  gl_accel_clock_free(b);
+}
+
+static void test_clock_spec_round_trips_and_rejects_junk(void **state) {
+  (void)state;
+  gl_clock_spec s;
+  char buf[GL_CLOCK_SPEC_MAX];
+  assert_int_equal(gl_clock_spec_parse("real", &s), 0);
+  assert_false(s.accel);
+  assert_string_equal(gl_clock_spec_format(&s, buf), "real");
+  const char *text = "accel:180:2026-06-21T04:00:00Z:2026-11-21T10:15:02.250Z";
+  assert_int_equal(gl_clock_spec_parse(text, &s), 0);
+  assert_true(s.accel);
+  assert_int_equal(s.speed, 180);
+  assert_string_equal(gl_clock_spec_format(&s, buf), text);
+  gl_clock c;
+  gl_accel_clock *owned;
+  assert_int_equal(gl_clock_spec_open(&s, &c, &owned), 0);
+  assert_non_null(owned);
+  gl_accel_clock_free(owned);
+  const char *bad[] = {"",
+                       "fake",
+                       "accel:",
+                       "accel:0:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
+                       "accel:-5:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
+                       "accel:10:2026-06-21T04:00:00Z",
+                       "accel:10:2026-06-21T04:00:00Z:x",
+                       "accel:x:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(gl_clock_spec_parse(bad[i], &s), GL_EPARSE);
+}
+
 static void test_time_format_utc_and_fractions(void **state) {
   (void)state;
   char buf[GL_TIME_STR_MAX];
@@ -179,6 +226,8 @@ int main(void) {
       cmocka_unit_test(test_real_clock_is_close_to_time),
       cmocka_unit_test(test_manual_clock_moves_only_when_told),
       cmocka_unit_test(test_accel_clock_runs_faster),
+      cmocka_unit_test(test_anchored_accel_clocks_agree_whenever_created),
+      cmocka_unit_test(test_clock_spec_round_trips_and_rejects_junk),
       cmocka_unit_test(test_time_format_utc_and_fractions),
       cmocka_unit_test(test_time_parse_accepts_offsets_and_rejects_junk),
       cmocka_unit_test(test_time_round_trips_over_many_days),

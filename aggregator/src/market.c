@@ -124,6 +124,11 @@ static int in_tx(agg_market *m, int (*fn)(agg_market *m, void *ctx),
   return rc;
 }
 
+static void crashpoint(agg_market *m, const char *name) {
+  if (m->d.crashpoint)
+    m->d.crashpoint(m->d.crash_ctx, name);
+}
+
 static void update_ledger_gauge(agg_market *m) {
   uint64_t size = 0;
   if (m->d.metrics && lg_ledger_size(m->lg, &size) == 0)
@@ -984,7 +989,9 @@ static int commit_interval(agg_market *m, void *ctx) {
   iv.feed_in = m->cfg->feed_in;
   iv.fee_price = m->cfg->fee;
   iv.clearing_ns = real_now(m) - c->t0;
-  return agg_store_interval_put(m->st, &iv);
+  rc = agg_store_interval_put(m->st, &iv);
+  crashpoint(m, "settle:before-commit");
+  return rc;
 }
 
 static void settle_ctx_free(settle_ctx *c) {
@@ -1024,6 +1031,7 @@ static int settle(agg_market *m, int64_t start) {
     settle_ctx_free(&c);
     return rc;
   }
+  crashpoint(m, "settle:after-commit");
   m->timing.settle_ns = t1 - t0;
   m->timing.meters = c.nrows;
   m->timing.entries = c.ne;
@@ -1094,6 +1102,7 @@ static int checkpoint(agg_market *m) {
              size, gl_strerror(rc));
     return rc;
   }
+  crashpoint(m, "checkpoint:signed");
   if (strlen(note) > PR_NOTE_MAX) {
     GL_ERROR(LOG, "the checkpoint note is longer than %d bytes", PR_NOTE_MAX);
     free(note);
@@ -1120,6 +1129,7 @@ static int checkpoint(agg_market *m) {
   free(note);
   if (rc)
     return rc;
+  crashpoint(m, "checkpoint:stored");
   m->cp_size = (int64_t)size;
   m->timing.checkpoint_ns = real_now(m) - t0;
   agg_outbox_notify(m->d.outbox);
@@ -1415,7 +1425,11 @@ static int results(agg_market *m, const agg_interval_rec *iv) {
   if (rc == 0)
     rc = seal_summary(&c, agg_market_next_seq(m));
   if (rc == 0)
+    crashpoint(m, "results:sealed");
+  if (rc == 0)
     rc = in_tx(m, store_results, &c);
+  if (rc == 0)
+    crashpoint(m, "results:stored");
   res_ctx_free(&c);
   if (rc) {
     GL_ERROR(LOG, "cannot sign the results of an interval: %s",
@@ -1529,6 +1543,8 @@ int agg_market_after_commit(agg_market *m) {
   int rc = checkpoint(m);
   if (rc == 0)
     rc = agg_market_reserve_seqs(m, (int64_t)m->nlate);
+  if (rc == 0)
+    crashpoint(m, "late:checkpointed");
   if (rc == 0)
     rc = in_tx(m, reissue_all, NULL);
   if (rc == 0) {

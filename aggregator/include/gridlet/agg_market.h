@@ -86,6 +86,10 @@ typedef struct agg_market_deps {
   const lg_signer *log_key;        /* signs checkpoints */
   const gl_ed25519_key *agg_key;   /* signs results (kid "aggregator") */
   size_t threads;                  /* for signing results; >= 1 */
+  /* Test seam: called at named points of the cycle (crash tests kill the
+   * process there). May be NULL. */
+  void (*crashpoint)(void *ctx, const char *name);
+  void *crash_ctx;
 } agg_market_deps;
 
 typedef struct agg_market agg_market;

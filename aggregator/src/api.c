@@ -64,8 +64,8 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     seg[n][len] = '\0';
     n++;
     p += len;
-    if (*p == '/')
-      p++;
+    if (*p == '/' && !*++p)
+      return GL_ENOENT; /* a trailing slash names nothing */
   }
   if (n == 1 && strcmp(seg[0], "healthz") == 0)
     r->kind = AGG_API_HEALTH;

@@ -186,8 +186,10 @@ static int load_keys(daemon_t *d) {
              cfg->ledger_key, d->log_key.vkey.name, cfg->origin);
     return GL_ECONFIG;
   }
+  /* Certificates and revocation lists live in real time, whatever clock
+   * the market runs on (a demo's accelerated day is not the CA's). */
   rc = pki_trust_load(cfg->pki_ca, cfg->pki_crl[0] ? cfg->pki_crl : NULL,
-                      d->clock, &d->trust, &why);
+                      d->real, &d->trust, &why);
   if (rc)
     GL_ERROR(LOG, "cannot load the community trust (%s%s%s): %s", cfg->pki_ca,
              cfg->pki_crl[0] ? ", " : "", cfg->pki_crl, why.text);
@@ -200,7 +202,7 @@ static int build(daemon_t *d) {
   if (rc == 0)
     rc = agg_store_open(cfg->db_path, true, false, &d->st);
   if (rc == 0)
-    rc = agg_meters_new(d->clock, &d->meters);
+    rc = agg_meters_new(d->real, &d->meters);
   size_t revoked = 0;
   if (rc == 0)
     rc = agg_meters_load(d->meters, d->st, d->trust, &revoked);
@@ -314,7 +316,7 @@ static int reload(daemon_t *d, bool crl) {
     return rc;
   if (crl && d->cfg->pki_crl[0]) {
     pki_why why = {{0}};
-    int c = pki_trust_load_crl_file(d->trust, d->cfg->pki_crl, d->clock, &why);
+    int c = pki_trust_load_crl_file(d->trust, d->cfg->pki_crl, d->real, &why);
     if (c)
       GL_ERROR(LOG, "CRL %s not reloaded (the previous list stays): %s",
                d->cfg->pki_crl, why.text);

@@ -526,8 +526,8 @@ static row *find_row(settle_ctx *c, const char *meter) {
              : NULL;
 }
 
-/* Rows: meters with an on-time reading, and active meters enrolled before
- * the interval ended, by meter id. */
+/* Rows: meters with an on-time reading, and every active meter, by meter
+ * id. */
 static int build_rows(settle_ctx *c) {
   agg_market *m = c->m;
   int rc =
@@ -539,7 +539,9 @@ static int build_rows(settle_ctx *c) {
     return GL_ENOMEM;
   for (size_t i = 0; i < nm; i++) {
     const agg_meter *mt = agg_meters_at(m->d.meters, i);
-    if (mt->state != AGG_METER_ACTIVE || mt->enrolled_at >= c->end)
+    /* Enrolment times are real time, intervals the market's (possibly
+     * accelerated) time: every active meter is a row. */
+    if (mt->state != AGG_METER_ACTIVE)
       continue;
     row *r = &c->rows[c->nrows++];
     memset(r, 0, sizeof *r);

@@ -205,7 +205,9 @@ static bool superseded(const item *cp) {
   return false;
 }
 
-static void note_acked(agg_outbox *ob, item *it) {
+/* Remember that the row of `it` is done with (acknowledged, or not needed);
+ * `out` says the broker really has it. */
+static void note_done(agg_outbox *ob, item *it, bool out) {
   if (ob->nacked == ob->capacked) {
     size_t cap = ob->capacked ? ob->capacked * 2 : 256;
     int64_t *v = realloc(ob->acked, cap * sizeof *v);
@@ -219,7 +221,7 @@ static void note_acked(agg_outbox *ob, item *it) {
     ob->capacked = cap;
   }
   ob->acked[ob->nacked++] = it->id;
-  if (it->kind == AGG_PUB_CHECKPOINT && it->hold > ob->cp_out) {
+  if (out && it->kind == AGG_PUB_CHECKPOINT && it->hold > ob->cp_out) {
     ob->cp_out = it->hold;
     ob->cp_dirty = true;
   }
@@ -273,7 +275,8 @@ static int pump_list(agg_outbox *ob, list *l, pr_mqtt *mqtt, int64_t now,
       if (durable && it->kind != AGG_PUB_CHECKPOINT && it->hold > ob->cp_out) {
         /* Waits for its checkpoint to be out. */
       } else if (durable && it->kind == AGG_PUB_CHECKPOINT && superseded(it)) {
-        note_acked(ob, it);
+        /* Not published: what waits for it waits for the newer one. */
+        note_done(ob, it, false);
         unlink_item(l, prev, it);
         item_free(it);
         it = next;
@@ -312,7 +315,7 @@ static bool settle_token(agg_outbox *ob, list *l, const pr_mqtt_event *ev,
       if (ob->metrics)
         agg_count(&ob->metrics->published_ok[it->kind], 1);
       if (durable)
-        note_acked(ob, it);
+        note_done(ob, it, true);
       unlink_item(l, prev, it);
       item_free(it);
     } else {

@@ -315,7 +315,10 @@ static const char *const schema[] = {
     "CREATE TABLE IF NOT EXISTS agg_results(interval INTEGER NOT NULL, meter "
     "TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, "
     "UNIQUE(interval, meter))",
-    "CREATE TABLE IF NOT EXISTS agg_outbox(id INTEGER PRIMARY KEY, topic TEXT "
+    /* AUTOINCREMENT: an id is never reused, even after the table emptied,
+     * so an acknowledgement can never delete a newer row. */
+    "CREATE TABLE IF NOT EXISTS agg_outbox(id INTEGER PRIMARY KEY "
+    "AUTOINCREMENT, topic TEXT "
     "NOT NULL, bytes BLOB NOT NULL, retain INTEGER NOT NULL, kind INTEGER NOT "
     "NULL, interval INTEGER NOT NULL, hold INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS agg_outbox_interval ON agg_outbox(interval)",

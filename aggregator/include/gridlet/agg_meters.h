@@ -62,7 +62,9 @@ typedef struct agg_meters agg_meters;
 
 /*
  * agg_meters_new - an empty registry. `clock` (borrowed) gives the time
- * for validity checks in keyring lookups. Returns 0 and an owned handle,
+ * for validity checks in keyring lookups and certificate verification:
+ * pass the real clock (certificates live in real time even when the
+ * market runs on an accelerated one). Returns 0 and an owned handle,
  * or GL_ENOMEM.
  */
 int agg_meters_new(const gl_clock *clock, agg_meters **out);

@@ -411,7 +411,7 @@ static int accept_reading(agg_ingest *in, const agg_job *j, agg_meter *m) {
   bool late = agg_market_settled(in->d.market, r->start);
   int rc = 0;
   if (late) {
-    rec.late = AGG_LATE_PENDING;
+    rec.late = AGG_LATE;
     rc = agg_market_late_reading(in->d.market, &rec);
     if (rc == 0 && in->d.metrics)
       agg_count(&in->d.metrics->late, 1);

@@ -4,8 +4,8 @@
  * and results. See gridlet/agg_market.h.
  *
  * Sections: helpers; sequence numbers; continuous books; ingest hooks;
- * settling one interval; checkpoints; results; late readings; enrolments
- * and parameters; recovery; driving.
+ * settling one interval; checkpoints; results; after an ingest commit;
+ * enrolments and parameters; recovery; driving.
  */
 #include "gridlet/agg_market.h"
 
@@ -47,12 +47,6 @@ typedef struct book {
   bool oom;
 } book;
 
-typedef struct late_item {
-  int64_t interval;
-  char meter[AGG_ID_LEN];
-  int64_t index;
-} late_item;
-
 typedef struct count_item {
   int64_t interval;
   int64_t n;
@@ -76,8 +70,6 @@ struct agg_market {
   int64_t cp_size; /* newest checkpoint stored */
   count_item *counts;
   size_t ncounts, capcounts;
-  late_item *late;
-  size_t nlate, caplate;
   book **books; /* heap objects: a book's address is its sink context */
   size_t nbooks, capbooks;
   agg_market_timing timing;
@@ -402,18 +394,6 @@ int agg_market_late_reading(agg_market *m, agg_reading_rec *r) {
   if (rc)
     return rc;
   r->ledger_index = (int64_t)idx;
-  if (m->nlate == m->caplate) {
-    size_t cap = m->caplate ? m->caplate * 2 : 16;
-    late_item *v = realloc(m->late, cap * sizeof *v);
-    if (!v)
-      return GL_ENOMEM;
-    m->late = v;
-    m->caplate = cap;
-  }
-  late_item *l = &m->late[m->nlate++];
-  l->interval = r->interval;
-  copy_id(l->meter, r->meter);
-  l->index = (int64_t)idx;
   return 0;
 }
 
@@ -1457,121 +1437,13 @@ static int post_settle(agg_market *m) {
   return rc;
 }
 
-/* ---- Late readings ------------------------------------------------------- */
-
-/* Re-issue one meter's result for a settled interval with the late
- * reading's digest among its ledger references. Inside a transaction. */
-static int reissue(agg_market *m, const late_item *l) {
-  agg_settle_rec s;
-  int rc = agg_store_settle_get(m->st, l->interval, l->meter, &s);
-  if (rc == GL_ENOENT)
-    return 0; /* the meter was not part of that interval */
-  if (rc)
-    return rc;
-  bool have = false;
-  for (size_t i = 0; i < s.nrefs; i++)
-    have = have || s.refs[i] == l->index;
-  if (!have) {
-    if (s.nrefs == AGG_MAX_REFS) {
-      memmove(s.refs, s.refs + 1, (s.nrefs - 1) * sizeof *s.refs);
-      s.nrefs--;
-    }
-    s.refs[s.nrefs++] = l->index;
-    rc = agg_store_settle_set_refs(m->st, l->interval, l->meter, s.refs,
-                                   s.nrefs);
-  }
-  agg_interval_rec iv;
-  if (rc == 0)
-    rc = agg_store_interval_get(m->st, l->interval, &iv);
-  if (rc == 0 && iv.state >= AGG_IV_RESULTS) {
-    res_ctx c = {.m = m, .iv = iv, .cp = m->cp_size};
-    c.ts = whole_second(gl_clock_now(m->d.clock));
-    c.rows = &s;
-    c.nrows = 1;
-    rc = agg_store_trades_each(m->st, l->interval, l->interval + 1, l->meter,
-                               false, 0, collect_trade, &c);
-    size_t first = 0, n = 0;
-    if (rc == 0) {
-      qsort(c.sides, c.nsides, sizeof *c.sides, cmp_tside);
-      for (size_t k = 0; k < c.nsides; k++) {
-        if (strcmp(c.sides[k].meter, l->meter) != 0)
-          continue;
-        if (!n)
-          first = k;
-        n++;
-      }
-      c.first_side = &first;
-      c.nside = &n;
-    }
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    int64_t seq = 0;
-    if (rc == 0) {
-      seq = agg_market_next_seq(m);
-      rc = seal_result(&c, 0, seq, &bytes, &len);
-    }
-    if (rc == 0)
-      rc = agg_store_result_put(m->st, l->interval, l->meter, seq, bytes, len);
-    agg_outbox_rec o = {.bytes = bytes,
-                        .len = len,
-                        .kind = AGG_PUB_RESULT,
-                        .interval = l->interval,
-                        .hold = m->cp_size};
-    if (rc == 0)
-      rc = pr_topic_build(PR_TOPIC_RESULT, m->cfg->community, l->meter,
-                          o.topic, sizeof o.topic);
-    if (rc == 0)
-      rc = agg_store_outbox_add(m->st, &o, NULL);
-    free(bytes);
-    free(c.sides);
-  }
-  if (rc == 0)
-    rc = agg_store_reading_set_late(m->st, l->interval, l->meter,
-                                    AGG_LATE_DONE);
-  return rc;
-}
-
-static int reissue_all(agg_market *m, void *ctx) {
-  (void)ctx;
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < m->nlate; i++)
-    rc = reissue(m, &m->late[i]);
-  return rc;
-}
+/* ---- After an ingest commit ---------------------------------------------- */
 
 int agg_market_after_commit(agg_market *m) {
-  if (!m->nlate)
-    return 0;
-  int rc = checkpoint(m);
-  if (rc == 0)
-    rc = agg_market_reserve_seqs(m, (int64_t)m->nlate);
-  if (rc == 0)
-    crashpoint(m, "late:checkpointed");
-  if (rc == 0)
-    rc = in_tx(m, reissue_all, NULL);
-  if (rc == 0) {
-    m->nlate = 0;
-    agg_outbox_notify(m->d.outbox);
-  }
-  return rc;
-}
-
-static int collect_late(void *ctx, const agg_reading_rec *r) {
-  agg_market *m = ctx;
-  if (r->ledger_index < 0)
-    return 0;
-  if (m->nlate == m->caplate) {
-    size_t cap = m->caplate ? m->caplate * 2 : 16;
-    late_item *v = realloc(m->late, cap * sizeof *v);
-    if (!v)
-      return GL_ENOMEM;
-    m->late = v;
-    m->caplate = cap;
-  }
-  late_item *l = &m->late[m->nlate++];
-  l->interval = r->interval;
-  copy_id(l->meter, r->meter);
-  l->index = r->ledger_index;
+  /* Entries the ingest batch appended (late readings, standing limits)
+   * are covered by the next interval's checkpoint: a late reading changes
+   * no result (docs/protocol.md, "Delivery and receipts"). */
+  update_ledger_gauge(m);
   return 0;
 }
 
@@ -1754,7 +1626,6 @@ void agg_market_free(agg_market *m) {
     book_free(m->books[i]);
   free(m->books);
   free(m->counts);
-  free(m->late);
   free(m);
 }
 
@@ -1843,8 +1714,6 @@ int agg_market_start(agg_market *m) {
   else if (rc != GL_ENOENT)
     return rc;
   rc = agg_store_reading_counts(m->st, m->last, count_cb, m);
-  if (rc == 0)
-    rc = agg_store_readings_late_pending(m->st, collect_late, m);
   if (rc == 0 && m->cfg->mode == MKT_MODE_CONTINUOUS) {
     rc = agg_store_orders_each(m->st, m->last, false, replay_order, m);
     close_books(m, gl_clock_now(m->d.clock));
@@ -1853,12 +1722,9 @@ int agg_market_start(agg_market *m) {
     rc = log_params(m);
   if (rc == 0)
     rc = agg_market_log_enrolments(m);
-  /* A crash may have left a settlement without its checkpoint or results,
-   * or late readings without their re-issued results. */
+  /* A crash may have left a settlement without its checkpoint or results. */
   if (rc == 0)
     rc = post_settle(m);
-  if (rc == 0)
-    rc = agg_market_after_commit(m);
   if (rc == 0 && m->d.metrics) {
     agg_gauge(&m->d.metrics->checkpoint_size, m->cp_size);
     agg_gauge(&m->d.metrics->last_settled, m->last >= m->first ? m->last : 0);

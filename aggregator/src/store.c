@@ -43,8 +43,6 @@ enum {
   Q_READING_FIND,
   Q_READING_INDEX,
   Q_READINGS_EACH,
-  Q_READING_LATE,
-  Q_READINGS_LATE_PENDING,
   Q_READINGS_ONTIME,
   Q_READING_COUNTS,
   Q_PREFS_PUT,
@@ -143,10 +141,6 @@ static const char *const sql[Q_COUNT] = {
                         "WHERE interval = ?1 AND meter = ?2",
     [Q_READINGS_EACH] = "SELECT " READING_COLS " FROM agg_readings "
                         "WHERE interval = ?1 ORDER BY meter",
-    [Q_READING_LATE] = "UPDATE agg_readings SET late = ?3 "
-                       "WHERE interval = ?1 AND meter = ?2",
-    [Q_READINGS_LATE_PENDING] = "SELECT " READING_COLS " FROM agg_readings "
-                                "WHERE late = 1 ORDER BY interval, meter",
     [Q_READINGS_ONTIME] = "SELECT " READING_COLS " FROM agg_readings "
                           "WHERE interval = ?1 AND late = 0 ORDER BY meter",
     [Q_READING_COUNTS] = "SELECT interval, count(*) FROM agg_readings "
@@ -873,35 +867,6 @@ int agg_store_reading_set_index(agg_store *st, int64_t interval,
   b_text(s, 2, meter);
   b_i64(s, 3, index);
   return run(st, Q_READING_INDEX, s);
-}
-
-int agg_store_reading_set_late(agg_store *st, int64_t interval,
-                               const char *meter, int late) {
-  sqlite3_stmt *s = get(st, Q_READING_LATE);
-  if (!s)
-    return GL_ESTORE;
-  b_i64(s, 1, interval);
-  b_text(s, 2, meter);
-  b_i64(s, 3, late);
-  return run(st, Q_READING_LATE, s);
-}
-
-int agg_store_readings_late_pending(agg_store *st, agg_reading_cb cb,
-                                    void *ctx) {
-  sqlite3_stmt *s = get(st, Q_READINGS_LATE_PENDING);
-  if (!s)
-    return GL_ESTORE;
-  int x;
-  while ((x = row(st, Q_READINGS_LATE_PENDING, s)) == 1) {
-    agg_reading_rec r;
-    read_reading(s, &r);
-    int rc = cb(ctx, &r);
-    if (rc) {
-      sqlite3_reset(s);
-      return rc;
-    }
-  }
-  return x;
 }
 
 int agg_store_readings_each(agg_store *st, int64_t interval, bool on_time_only,

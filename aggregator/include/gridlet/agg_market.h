@@ -131,8 +131,9 @@ void agg_market_reading(agg_market *m, int64_t interval);
 
 /*
  * agg_market_late_reading - log a late reading (digest flagged
- * AGG_READING_LATE); r->ledger_index receives its index. Its result is
- * re-issued after the commit (agg_market_after_commit). Returns 0 or a
+ * AGG_READING_LATE); r->ledger_index receives its index. The settled
+ * interval and its results stay as they are: the meter's result already
+ * says "missing", which is its answer for a late reading. Returns 0 or a
  * ledger error.
  */
 int agg_market_late_reading(agg_market *m, agg_reading_rec *r);
@@ -175,9 +176,8 @@ int agg_market_tick(agg_market *m, int64_t now, bool online, int *settled);
 int agg_market_settle_next(agg_market *m);
 
 /*
- * agg_market_after_commit - after an ingest commit: checkpoint the ledger
- * and re-issue results when late readings were logged. Outside any
- * transaction. Returns 0 or an error.
+ * agg_market_after_commit - after an ingest commit (outside any
+ * transaction). Returns 0 or an error.
  */
 int agg_market_after_commit(agg_market *m);
 

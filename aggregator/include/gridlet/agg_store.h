@@ -175,29 +175,24 @@ typedef struct agg_reading_rec {
   int64_t import_wh, export_wh, pv_wh, charge_wh, discharge_wh;
   uint32_t flags; /* PR_FLAG_* */
   uint8_t digest[32];
-  int late; /* AGG_LATE_* */
+  int late; /* AGG_ON_TIME or AGG_LATE */
   int64_t ledger_index; /* -1 until logged */
 } agg_reading_rec;
 
-/* A reading's lateness: on time, or late with its result re-issue still to
- * do, or late and done. */
-enum { AGG_ON_TIME = 0, AGG_LATE_PENDING = 1, AGG_LATE_DONE = 2 };
+/* A reading's lateness: on time, or arrived after its interval was
+ * settled (logged, not settled). */
+enum { AGG_ON_TIME = 0, AGG_LATE = 1 };
 
 int agg_store_reading_put(agg_store *st, const agg_reading_rec *r);
 int agg_store_reading_find(agg_store *st, int64_t interval, const char *meter,
                            agg_reading_rec *r);
 int agg_store_reading_set_index(agg_store *st, int64_t interval,
                                 const char *meter, int64_t index);
-int agg_store_reading_set_late(agg_store *st, int64_t interval,
-                               const char *meter, int late);
 typedef int (*agg_reading_cb)(void *ctx, const agg_reading_rec *r);
 /* The interval's readings (late ones too, unless `on_time_only`), by
  * meter id. */
 int agg_store_readings_each(agg_store *st, int64_t interval, bool on_time_only,
                             agg_reading_cb cb, void *ctx);
-/* Late readings whose result re-issue is still pending, oldest first. */
-int agg_store_readings_late_pending(agg_store *st, agg_reading_cb cb,
-                                    void *ctx);
 /* For each interval after `after`, the number of on-time readings. */
 int agg_store_reading_counts(agg_store *st, int64_t after,
                              int (*cb)(void *ctx, int64_t interval, int64_t n),

@@ -152,7 +152,8 @@ static void test_duplicate_reading_is_ignored_and_reuse_is_evidence(
   fx_teardown(&f);
 }
 
-static void test_late_reading_is_logged_and_result_reissued(void **state) {
+static void test_late_reading_is_logged_and_the_settlement_stands(
+    void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 2, MKT_MODE_EXPOST, NULL);
@@ -163,40 +164,52 @@ static void test_late_reading_is_logged_and_result_reissued(void **state) {
   agg_balance_rec before;
   assert_int_equal(agg_store_balance_get(f.st, f.ids[1], &before), 0);
   assert_int_equal(before.missing, 1);
+  uint8_t *first = NULL;
+  size_t first_len = 0;
+  assert_int_equal(
+      agg_store_result_get(f.st, s, f.ids[1], &first, &first_len), 0);
   uint64_t size0 = 0;
   assert_int_equal(lg_ledger_size(agg_market_ledger(f.mk), &size0), 0);
   /* The missing meter's reading arrives after settlement. */
-  assert_int_equal(fx_reading(&f, 1, s, 0, 700), AGG_R_NONE);
+  pr_msg late = fx_reading_msg(&f, 1, s, 0, 700);
+  gl_manual_clock_set(f.mc, s + IV + 5 * FX_MIN);
+  agg_reason r;
+  bool dup = false;
+  assert_int_equal(fx_send(&f, 1, &late, PR_TOPIC_READING, &r, &dup), 0);
+  assert_int_equal(r, AGG_R_NONE);
   assert_int_equal(atomic_load(&f.metrics.late), 1);
-  fx_flush(&f); /* commits, checkpoints, re-issues */
+  fx_flush(&f);
+  /* Logged as a late digest... */
   uint64_t size1 = 0;
   assert_int_equal(lg_ledger_size(agg_market_ledger(f.mk), &size1), 0);
   assert_int_equal(size1, size0 + 1);
-  agg_settle_rec r;
-  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[1], &r), 0);
-  assert_true(r.flags & PR_RESULT_MISSING);
-  assert_int_equal(r.net, 0);
-  assert_int_equal(r.refs[r.nrefs - 1], (int64_t)size0);
-  /* The settlement stands: the balance did not move. */
+  agg_reading_rec rd;
+  assert_int_equal(agg_store_reading_find(f.st, s, f.ids[1], &rd), 0);
+  assert_int_equal(rd.late, AGG_LATE);
+  assert_int_equal(rd.ledger_index, (int64_t)size0);
+  /* ...while the settlement, the balance and the result stand. */
+  agg_settle_rec st;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[1], &st), 0);
+  assert_true(st.flags & PR_RESULT_MISSING);
+  assert_int_equal(st.net, 0);
   agg_balance_rec after;
   assert_int_equal(agg_store_balance_get(f.st, f.ids[1], &after), 0);
   assert_memory_equal(&before, &after, sizeof before);
-  /* The re-issued result is stored and verifies with the new refs. */
-  uint8_t *bytes = NULL;
-  size_t len = 0;
-  assert_int_equal(agg_store_result_get(f.st, s, f.ids[1], &bytes, &len), 0);
-  pr_key_entry ke = {.kid = "aggregator"};
-  memcpy(ke.pub, f.agg_key.pub, 32);
-  pr_key_table kt = {&ke, 1};
-  pr_keyring kr = pr_key_table_keyring(&kt);
-  pr_msg m;
-  pr_diag d = {0};
-  assert_int_equal(pr_open(bytes, len, NULL, &kr, &m, NULL, &d), 0);
-  free(bytes);
-  assert_int_equal(m.type, PR_MSG_RESULT);
-  assert_int_equal(m.result.ledger.size, (int64_t)size1);
-  assert_int_equal(m.result.ledger.entries[m.result.ledger.nentries - 1],
-                   (int64_t)size0);
+  uint8_t *again = NULL;
+  size_t again_len = 0;
+  assert_int_equal(
+      agg_store_result_get(f.st, s, f.ids[1], &again, &again_len), 0);
+  assert_int_equal(again_len, first_len);
+  assert_memory_equal(again, first, first_len);
+  /* The meter repeats the reading (no receipt yet): the stored result is
+   * sent again, byte for byte. */
+  uint64_t resent = atomic_load(&f.metrics.receipts_resent);
+  assert_int_equal(fx_send(&f, 1, &late, PR_TOPIC_READING, &r, &dup), 0);
+  assert_true(dup);
+  assert_int_equal(atomic_load(&f.metrics.receipts_resent), resent + 1);
+  free(first);
+  free(again);
+  fx_flush(&f);
   fx_audit(&f);
   check_replay(&f);
   fx_teardown(&f);
@@ -389,7 +402,8 @@ int main(void) {
           test_missing_meter_is_flagged_and_settled_against_nothing),
       cmocka_unit_test(
           test_duplicate_reading_is_ignored_and_reuse_is_evidence),
-      cmocka_unit_test(test_late_reading_is_logged_and_result_reissued),
+      cmocka_unit_test(
+          test_late_reading_is_logged_and_the_settlement_stands),
       cmocka_unit_test(test_restart_neither_repeats_nor_loses_a_settlement),
       cmocka_unit_test(
           test_catch_up_after_downtime_settles_every_interval_in_order),

@@ -82,16 +82,16 @@ static void crash_setup(daemon_t *d) {
   const char *e = getenv("GRIDLET_AGG_CRASHPOINT");
   if (!e || !*e)
     return;
-  const char *colon = strchr(e, ':');
-  size_t n = colon ? (size_t)(colon - e) : strlen(e);
+  const char *at = strchr(e, '@');
+  size_t n = at ? (size_t)(at - e) : strlen(e);
   if (n >= sizeof d->crash_name)
     return;
   memcpy(d->crash_name, e, n);
   d->crash_name[n] = '\0';
   d->crash_n = 1;
-  if (colon) {
+  if (at) {
     int64_t v;
-    if (gl_conf_parse_int(colon + 1, &v) == 0 && v >= 1)
+    if (gl_conf_parse_int(at + 1, &v) == 0 && v >= 1)
       d->crash_n = (long)v;
   }
   GL_NOTICE(LOG, "test crash point armed: %s, pass %ld", d->crash_name,

@@ -30,7 +30,7 @@ extern "C" {
  * `real` the system clock for measuring durations and timeouts. Blocks
  * SIGTERM, SIGINT and SIGHUP in the calling thread (call it before
  * starting any thread). The environment variable GRIDLET_AGG_CRASHPOINT
- * ("name[:n]", test builds of the crash tests) kills the process with
+ * ("name" or "name@n", used by the crash tests) kills the process with
  * SIGKILL the n-th time the cycle passes that point. Returns 0 after a
  * clean stop, or the error that stopped it.
  */

@@ -39,7 +39,8 @@ typedef struct slot {
 struct agg_verify {
   slot *ring;
   size_t nslots;
-  uint64_t head, tail; /* loop only */
+  _Atomic uint64_t head; /* written by the loop, read by workers */
+  uint64_t tail;         /* loop only */
   uint64_t claim;      /* under lock */
   bool stop;           /* under lock */
   pthread_mutex_t lock;
@@ -121,10 +122,17 @@ static void *worker(void *arg) {
     agg_verify_job(&s->job, v->community, v->keys, v->real);
     if (v->metrics)
       agg_hist_observe(&v->metrics->verify, s->job.verify_ns);
-    atomic_store_explicit(&s->state, SLOT_DONE, memory_order_release);
-    uint64_t one = 1;
-    ssize_t w = write(v->efd, &one, sizeof one);
-    (void)w; /* a full counter still leaves the fd readable */
+    atomic_store_explicit(&s->state, SLOT_DONE, memory_order_seq_cst);
+    /* The loop only ever waits for the oldest job, so only its worker
+     * needs to wake it: jobs behind it are picked up in the same pass.
+     * (The loop checks the oldest job's state after reading `head`; this
+     * worker reads `head` after publishing DONE: one of the two sees the
+     * other, so no wake-up is lost.) */
+    if (atomic_load_explicit(&v->head, memory_order_seq_cst) == idx) {
+      uint64_t one = 1;
+      ssize_t w = write(v->efd, &one, sizeof one);
+      (void)w; /* a full counter still leaves the fd readable */
+    }
   }
 }
 
@@ -194,7 +202,8 @@ int agg_verify_fd(const agg_verify *v) {
 }
 
 agg_job *agg_verify_slot(agg_verify *v) {
-  if (v->tail - v->head >= v->nslots)
+  if (v->tail - atomic_load_explicit(&v->head, memory_order_relaxed) >=
+      v->nslots)
     return NULL;
   agg_job *j = &v->ring[v->tail % v->nslots].job;
   j->topic_len = 0;
@@ -214,32 +223,38 @@ void agg_verify_submit(agg_verify *v, agg_job *job) {
   pthread_cond_signal(&v->wake);
   pthread_mutex_unlock(&v->lock);
   if (v->metrics)
-    agg_gauge(&v->metrics->verify_queue, (int64_t)(v->tail - v->head));
+    agg_gauge(&v->metrics->verify_queue,
+              (int64_t)(v->tail - atomic_load(&v->head)));
 }
 
 agg_job *agg_verify_next(agg_verify *v) {
-  uint64_t cnt;
-  ssize_t r = read(v->efd, &cnt, sizeof cnt);
-  (void)r; /* EAGAIN when nothing finished since the last read */
-  if (v->head == v->tail)
+  uint64_t head = atomic_load_explicit(&v->head, memory_order_relaxed);
+  if (head == v->tail)
     return NULL;
-  slot *s = &v->ring[v->head % v->nslots];
-  if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_DONE)
-    return NULL;
+  slot *s = &v->ring[head % v->nslots];
+  if (atomic_load_explicit(&s->state, memory_order_seq_cst) != SLOT_DONE) {
+    /* About to wait for this job: reset the wake-up counter, then look
+     * once more in case it finished in between. */
+    uint64_t cnt;
+    ssize_t r = read(v->efd, &cnt, sizeof cnt);
+    (void)r; /* EAGAIN when nothing was signalled */
+    if (atomic_load_explicit(&s->state, memory_order_seq_cst) != SLOT_DONE)
+      return NULL;
+  }
   return &s->job;
 }
 
 void agg_verify_release(agg_verify *v, agg_job *job) {
-  slot *s = &v->ring[v->head % v->nslots];
+  slot *s = &v->ring[atomic_load(&v->head) % v->nslots];
   (void)job;
   atomic_store_explicit(&s->state, SLOT_FREE, memory_order_relaxed);
-  v->head++;
+  uint64_t head = atomic_fetch_add_explicit(&v->head, 1, memory_order_seq_cst);
   if (v->metrics)
-    agg_gauge(&v->metrics->verify_queue, (int64_t)(v->tail - v->head));
+    agg_gauge(&v->metrics->verify_queue, (int64_t)(v->tail - head - 1));
 }
 
 size_t agg_verify_pending(const agg_verify *v) {
-  return (size_t)(v->tail - v->head);
+  return (size_t)(v->tail - atomic_load(&v->head));
 }
 
 /* ---- Parallel for -------------------------------------------------------- */

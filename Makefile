@@ -10,6 +10,7 @@
 #                   every fuzz target (build-fuzz/)
 #   make demo       install deps, build, run the neighbourhood demo
 #   make test-arm64 cross-build for aarch64 and run the unit tests under qemu
+#   make test-armhf the same for 32-bit ARM (armhf)
 #   make bench      build optimised and run every benchmark
 #   make fuzz       libFuzzer runs of every target (FUZZ_SECONDS each)
 #   make format     clang-format every C file in place
@@ -27,7 +28,7 @@ CTEST        = ctest --output-on-failure -j $(NPROC)
 CMAKE_FLAGS  += -DGRIDLET_WERROR=$(if $(CI),ON,OFF)
 
 .PHONY: all build deps configure test test-unit test-asan test-fuzz demo \
-        test-arm64 bench fuzz format format-check clean
+        test-arm64 test-armhf bench fuzz format format-check clean
 
 all: build
 
@@ -70,7 +71,10 @@ demo: deps build
 	@scripts/demo.sh $(BUILD) $(DEMO_ARGS)
 
 test-arm64: deps
-	@scripts/test-arm64.sh
+	@scripts/test-cross.sh arm64
+
+test-armhf: deps
+	@scripts/test-cross.sh armhf
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -84,4 +88,4 @@ format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 
 clean:
-	rm -rf build build-asan build-fuzz build-bench build-arm64
+	rm -rf build build-asan build-fuzz build-bench build-arm64 build-armhf

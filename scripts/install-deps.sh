@@ -25,8 +25,9 @@ PACKAGES=(
   python3-serial-asyncio
   # fuzzing, sanitizers and formatting (clang's libFuzzer runtime)
   clang llvm libclang-rt-14-dev clang-format
-  # arm64 cross build and emulation (make test-arm64)
+  # arm64 and armhf cross builds and emulation (make test-arm64, test-armhf)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   # plots in the research simulator
   gnuplot-nox
 )

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Builds a sysroot of Debian's arm64 libraries for cross-compiling gridlet:
-# downloads the -dev packages and their runtime libraries with
-# `apt-get download` and unpacks them with `dpkg -x` into DIR. Nothing is
-# installed for arm64 system-wide. Re-running with the same package list
-# is a no-op (a stamp file records it).
+# Builds a sysroot of Debian's libraries for another architecture (arm64,
+# armhf) for cross-compiling gridlet: downloads the -dev packages and their
+# runtime libraries with `apt-get download` and unpacks them with `dpkg -x`
+# into DIR. Nothing is installed for the foreign architecture system-wide.
+# Re-running with the same package list is a no-op (a stamp file records
+# it).
 #
-#   scripts/arm64-sysroot.sh DIR
+#   scripts/cross-sysroot.sh ARCH DIR
 set -euo pipefail
-dir=${1:?usage: arm64-sysroot.sh DIR}
-arch=arm64
+arch=${1:?usage: cross-sysroot.sh ARCH DIR}
+dir=${2:?usage: cross-sysroot.sh ARCH DIR}
 
 PACKAGES=(
   libmodbus-dev libmodbus5
@@ -32,27 +33,40 @@ PACKAGES=(
 )
 
 stamp="$dir/.packages"
-want=$(printf '%s\n' "${PACKAGES[@]}" | sort | sha256sum | cut -c1-16)
+want=$( (echo "$arch"; printf '%s\n' "${PACKAGES[@]}") | sort | sha256sum | cut -c1-16)
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
 
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-# apt-get download needs the arm64 package lists (not an install).
+# A mirror in the middle of a sync can fail one index (seen with the
+# security archive): try again once, then go on with what arrived; the
+# download below says clearly if a package is really missing.
+update_lists() {
+  $SUDO apt-get update -q || {
+    echo "cross-sysroot: apt-get update failed, retrying in 5 s" >&2
+    sleep 5
+    $SUDO apt-get update -q || echo "cross-sysroot: some package lists could not be refreshed; continuing" >&2
+  }
+}
+# apt-get download needs the package lists of that architecture (not an install).
 if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
-  echo "arm64-sysroot: enabling the $arch package lists (dpkg --add-architecture)"
+  echo "cross-sysroot: enabling the $arch package lists (dpkg --add-architecture)"
   $SUDO dpkg --add-architecture "$arch"
-  $SUDO apt-get update -q
+  update_lists
 elif ! apt-cache show "libmodbus-dev:$arch" >/dev/null 2>&1; then
-  $SUDO apt-get update -q
+  update_lists
 fi
 
 rm -rf "$dir"
 mkdir -p "$dir/.debs"
 (
   cd "$dir/.debs"
-  apt-get download -q "${PACKAGES[@]/%/:$arch}" >/dev/null
+  apt-get download -q "${PACKAGES[@]/%/:$arch}" >/dev/null || {
+    echo "cross-sysroot: cannot download the $arch packages; check 'apt-get update' and the network" >&2
+    exit 1
+  }
 )
 for deb in "$dir"/.debs/*.deb; do
   dpkg -x "$deb" "$dir"
@@ -68,4 +82,4 @@ find "$dir" -type l | while read -r link; do
   fi
 done
 echo "$want" >"$stamp"
-echo "arm64-sysroot: ready in $dir"
+echo "cross-sysroot: ready in $dir"

@@ -14,6 +14,7 @@
 #   make bench      build optimised and run every benchmark
 #   make fuzz       libFuzzer runs of every target (FUZZ_SECONDS each)
 #   make format     clang-format every C file in place
+#   make lint       formatting, banned functions, SPDX lines (CI runs it)
 #   make clean      remove the build directories
 
 MAKEFLAGS    += --no-print-directory
@@ -27,7 +28,7 @@ CTEST        = ctest --output-on-failure -j $(NPROC)
 # Warnings are errors whenever CI is set (.ci/run sets it).
 CMAKE_FLAGS  += -DGRIDLET_WERROR=$(if $(CI),ON,OFF)
 
-.PHONY: all build deps configure test test-unit test-asan test-fuzz demo \
+.PHONY: lint all build deps configure test test-unit test-asan test-fuzz demo \
         test-arm64 test-armhf bench fuzz format format-check clean
 
 all: build
@@ -41,7 +42,11 @@ configure:
 build: configure
 	@cmake --build $(BUILD) -j $(NPROC)
 
-test: deps build
+# Packages first, then the build: as separate steps, so that `make -j`
+# cannot start compiling before the libraries are installed.
+test:
+	@scripts/install-deps.sh
+	@$(MAKE) build
 	cd $(BUILD) && $(CTEST)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
@@ -55,7 +60,7 @@ test-asan:
 	  -DGRIDLET_SANITIZE=address,undefined -DGRIDLET_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(NPROC)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -L unit
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -L 'unit|replay'
 
 test-fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -67,7 +72,9 @@ fuzz:
 	@scripts/install-deps.sh
 	$(MAKE) --no-print-directory test-fuzz CI_FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-demo: deps build
+demo:
+	@scripts/install-deps.sh
+	@$(MAKE) build
 	@scripts/demo.sh $(BUILD) $(DEMO_ARGS)
 
 test-arm64: deps
@@ -86,6 +93,9 @@ format:
 
 format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
+
+lint:
+	@scripts/lint.sh
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench build-arm64 build-armhf

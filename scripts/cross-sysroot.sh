@@ -39,7 +39,10 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
 fi
 
 SUDO=""
-[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "cross-sysroot: need root or sudo to enable the $arch package lists" >&2; exit 1; }
+  if [[ -t 0 ]]; then SUDO="sudo"; else SUDO="sudo -n"; fi
+fi
 # A mirror in the middle of a sync can fail one index (seen with the
 # security archive): try again once, then go on with what arrived; the
 # download below says clearly if a package is really missing.
@@ -73,12 +76,12 @@ for deb in "$dir"/.debs/*.deb; do
 done
 rm -rf "$dir/.debs"
 
-# Debian's .so links are absolute in a few packages; make them relative so
-# they resolve inside the sysroot.
+# A few packages ship absolute .so links (to /lib/...); point them inside
+# the sysroot with relative links, so the build folder can be moved.
 find "$dir" -type l | while read -r link; do
   target=$(readlink "$link")
   if [[ "$target" == /* ]]; then
-    ln -sf "$dir$target" "$link"
+    ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$dir$target")" "$link"
   fi
 done
 echo "$want" >"$stamp"

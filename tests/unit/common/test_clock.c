@@ -89,6 +89,39 @@ static void test_anchored_accel_clocks_agree_whenever_created(void **state) {
   gl_accel_clock_free(b);
 }
 
+static void test_accel_clock_refuses_ranges_it_cannot_represent(void **state) {
+  (void)state;
+  gl_clock real = gl_clock_real();
+  int64_t now = gl_clock_now(&real);
+  int64_t year = INT64_C(365) * 86400 * GL_NS_PER_SEC;
+  assert_null(gl_accel_clock_new(T0, GL_ACCEL_SPEED_MAX + 1));
+  assert_null(gl_accel_clock_new(-1, 10));
+  /* an anchor two years old at speed 3600: virtual time 7200 years on */
+  assert_null(gl_accel_clock_new_anchored(T0, now - 2 * year, 3600));
+  /* a start near the end of the range */
+  assert_null(gl_accel_clock_new_anchored(INT64_MAX - GL_NS_PER_SEC, now, 2));
+  /* an anchor far in the future at high speed: before 1970 */
+  assert_null(gl_accel_clock_new_anchored(0, now + year, 10000));
+  gl_clock_spec spec;
+  assert_int_equal(gl_clock_spec_parse("accel:3600:2026-06-21T04:00:00Z:"
+                                       "2020-01-01T00:00:00Z",
+                                       &spec),
+                   0);
+  gl_clock c;
+  gl_accel_clock *owned = NULL;
+  assert_int_equal(gl_clock_spec_open(&spec, &c, &owned), GL_ERANGE);
+  assert_null(owned);
+  /* The largest speed is usable for a fresh anchor, and readings and
+   * durations never overflow. */
+  gl_accel_clock *ac = gl_accel_clock_new_anchored(T0, now, GL_ACCEL_SPEED_MAX);
+  assert_non_null(ac);
+  gl_clock fast = gl_accel_clock_clock(ac);
+  assert_true(gl_clock_now(&fast) >= T0);
+  assert_int_equal(gl_clock_real_duration(&fast, INT64_MAX),
+                   INT64_MAX / GL_ACCEL_SPEED_MAX + 1);
+  gl_accel_clock_free(ac);
+}
+
 static void test_clock_spec_round_trips_and_rejects_junk(void **state) {
   (void)state;
   gl_clock_spec s;
@@ -111,6 +144,7 @@ static void test_clock_spec_round_trips_and_rejects_junk(void **state) {
                        "accel:",
                        "accel:0:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
                        "accel:-5:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
+                       "accel:10001:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
                        "accel:10:2026-06-21T04:00:00Z",
                        "accel:10:2026-06-21T04:00:00Z:x",
                        "accel:x:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z"};
@@ -233,6 +267,7 @@ int main(void) {
       cmocka_unit_test(test_manual_clock_moves_only_when_told),
       cmocka_unit_test(test_accel_clock_runs_faster),
       cmocka_unit_test(test_anchored_accel_clocks_agree_whenever_created),
+      cmocka_unit_test(test_accel_clock_refuses_ranges_it_cannot_represent),
       cmocka_unit_test(test_clock_spec_round_trips_and_rejects_junk),
       cmocka_unit_test(test_time_format_utc_and_fractions),
       cmocka_unit_test(test_time_parse_accepts_offsets_and_rejects_junk),

@@ -195,8 +195,9 @@ static int check_config(const opts *o) {
     fprintf(stderr, "%s: mqtt.cert/mqtt.key: %s\n", prog, why.text);
     bad++;
   } else if (strcmp(pki_identity_name(id), "aggregator") != 0) {
-    fprintf(stderr, "%s: mqtt.cert is the certificate of \"%s\", not of "
-                    "\"aggregator\"\n",
+    fprintf(stderr,
+            "%s: mqtt.cert is the certificate of \"%s\", not of "
+            "\"aggregator\"\n",
             prog, pki_identity_name(id));
     bad++;
   }
@@ -278,7 +279,7 @@ static int list_meter(void *ctx, const agg_meter_rec *m) {
   printf("%-24s %-7s %-34s %s %-7s %s\n", m->id,
          m->state == AGG_METER_ACTIVE ? "active" : "revoked", m->serial,
          gl_time_format(m->not_after, na),
-         have && d.status == 1 ? "online"
+         have && d.status == 1   ? "online"
          : have && d.status == 2 ? "offline"
                                  : "-",
          have && d.last_seen ? gl_time_format(d.last_seen, seen) : "never");
@@ -321,8 +322,8 @@ static int meters(int argc, char **argv) {
     }
     pki_trust *trust = NULL;
     pki_why why = {{0}};
-    rc = pki_trust_load(cfg.pki_ca, cfg.pki_crl[0] ? cfg.pki_crl : NULL,
-                        &real, &trust, &why);
+    rc = pki_trust_load(cfg.pki_ca, cfg.pki_crl[0] ? cfg.pki_crl : NULL, &real,
+                        &trust, &why);
     if (rc) {
       fprintf(stderr, "%s: trust: %s\n", prog, why.text);
       ret = 1;

@@ -80,9 +80,10 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     static const struct {
       const char *name;
       agg_route_kind kind;
-    } top[] = {{"status", AGG_API_STATUS},         {"intervals", AGG_API_INTERVALS},
-               {"trades", AGG_API_TRADES},         {"balances", AGG_API_BALANCES},
-               {"meters", AGG_API_METERS},         {"checkpoints", AGG_API_CHECKPOINTS}};
+    } top[] = {
+        {"status", AGG_API_STATUS}, {"intervals", AGG_API_INTERVALS},
+        {"trades", AGG_API_TRADES}, {"balances", AGG_API_BALANCES},
+        {"meters", AGG_API_METERS}, {"checkpoints", AGG_API_CHECKPOINTS}};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
       if (strcmp(res, top[i].name) == 0) {
         r->kind = top[i].kind;
@@ -107,8 +108,9 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     if (!pr_meter_id_valid(seg[2], strlen(seg[2])))
       return bad(err, errlen, "\"%s\" is not a meter id", seg[2]);
     snprintf(r->id, sizeof r->id, "%s", seg[2]);
-    r->kind = res[0] == 'b' ? AGG_API_BALANCE
-                            : (n == 3 ? AGG_API_METER : AGG_API_METER_SETTLEMENTS);
+    r->kind = res[0] == 'b'
+                  ? AGG_API_BALANCE
+                  : (n == 3 ? AGG_API_METER : AGG_API_METER_SETTLEMENTS);
     return 0;
   }
   if (strcmp(res, "checkpoints") == 0 && n == 3) {
@@ -181,8 +183,7 @@ static void set_b64(json_t *o, const char *k, const void *data, size_t len) {
   free(b);
 }
 
-static void set_hex(json_t *o, const char *k, const uint8_t *data,
-                    size_t len) {
+static void set_hex(json_t *o, const char *k, const uint8_t *data, size_t len) {
   char hex[129];
   if (len > 64)
     return;
@@ -258,9 +259,8 @@ static bool q_list(struct MHD_Connection *c, query *q, bool desc_default) {
     snprintf(q->err, sizeof q->err, "to: \"%.60s\" is not an RFC 3339 time", v);
     return false;
   }
-  if (q_lookup(c, "limit", &v) &&
-      (gl_conf_parse_int(v, &q->limit) != 0 || q->limit < 1 ||
-       q->limit > LIMIT_MAX)) {
+  if (q_lookup(c, "limit", &v) && (gl_conf_parse_int(v, &q->limit) != 0 ||
+                                   q->limit < 1 || q->limit > LIMIT_MAX)) {
     snprintf(q->err, sizeof q->err, "limit: must be 1..%d", LIMIT_MAX);
     return false;
   }
@@ -315,9 +315,9 @@ static json_t *interval_json(const agg_interval_rec *iv) {
   set_t(o, "end", iv->start + iv->len_s * GL_NS_PER_SEC);
   set_s(o, "state", state_name(iv->state));
   set_s(o, "mode", mkt_mode_name((mkt_mode)iv->mode));
-  set_s(o, "rule", iv->mode == MKT_MODE_CONTINUOUS
-                       ? "cda"
-                       : mkt_rule_name((mkt_rule)iv->rule));
+  set_s(o, "rule",
+        iv->mode == MKT_MODE_CONTINUOUS ? "cda"
+                                        : mkt_rule_name((mkt_rule)iv->rule));
   if (iv->has_price)
     set_i(o, "price", iv->price);
   else
@@ -446,9 +446,9 @@ static reply h_status(agg_api *a) {
   set_s(o, "community", cfg->community);
   set_s(o, "origin", cfg->origin);
   set_s(o, "mode", mkt_mode_name((mkt_mode)cfg->mode));
-  set_s(o, "rule", cfg->mode == MKT_MODE_CONTINUOUS
-                       ? "cda"
-                       : mkt_rule_name((mkt_rule)cfg->rule));
+  set_s(o, "rule",
+        cfg->mode == MKT_MODE_CONTINUOUS ? "cda"
+                                         : mkt_rule_name((mkt_rule)cfg->rule));
   set_i(o, "interval_s", cfg->interval / GL_NS_PER_SEC);
   set_i(o, "grace_s", cfg->grace_eff / GL_NS_PER_SEC);
   json_t *tariff = json_object();
@@ -862,8 +862,8 @@ static reply h_proof(agg_api *a, struct MHD_Connection *c, bool inclusion) {
     if (p->note[0])
       set_s(o, "checkpoint", p->note);
   }
-  unsigned status = p->status == PR_PROOF_OK          ? 200
-                    : p->status == PR_PROOF_NOT_FOUND ? 404
+  unsigned status = p->status == PR_PROOF_OK            ? 200
+                    : p->status == PR_PROOF_NOT_FOUND   ? 404
                     : p->status == PR_PROOF_BAD_REQUEST ? 400
                                                         : 503;
   free(p);

@@ -21,8 +21,8 @@ static const char *const modes[] = {"expost", "exante", "continuous", NULL};
 static const char *const rules[] = {"marginal", "k", "mcafee", "pay-as-bid",
                                     NULL};
 static const char *const rationings[] = {"pro-rata", "time", NULL};
-static const char *const levels[] = {"error", "warn", "notice", "info",
-                                     "debug", NULL};
+static const char *const levels[] = {"error", "warn",  "notice",
+                                     "info",  "debug", NULL};
 
 #define T agg_config
 static const gl_conf_item items[] = {
@@ -54,6 +54,9 @@ static const gl_conf_item items[] = {
                     100000000,
                     "received messages buffered before verification; beyond "
                     "it messages are dropped and counted (meters re-send)"),
+    GL_CONF_INTEGER("mqtt", "queue_bytes", T, mqtt_queue_bytes, "268435456",
+                    1048576, INT64_C(17179869184),
+                    "payload bytes buffered before verification (same rule)"),
     /* [pki] */
     GL_CONF_STR("pki", "ca", T, pki_ca, "/etc/gridlet/ca.pem",
                 "the community CA: meter certificates must chain to it"),
@@ -117,8 +120,8 @@ static const gl_conf_item items[] = {
     GL_CONF_INTEGER("ingest", "proof_rate", T, proof_rate, "60", 1, 1000000,
                     "proof requests answered per meter per minute"),
     /* [plausibility] */
-    GL_CONF_INTEGER("plausibility", "rated_power", T, rated_power, "43000",
-                    100, 100000000,
+    GL_CONF_INTEGER("plausibility", "rated_power", T, rated_power, "43000", 100,
+                    100000000,
                     "W a household can import, export, produce or store at "
                     "most (per-meter values: meters set)"),
     GL_CONF_BOOLEAN("plausibility", "pv_at_night", T, pv_night, "true",
@@ -187,11 +190,9 @@ int agg_config_check(agg_config *cfg, gl_conf_errors *errs) {
   if (cfg->feed_in > cfg->retail)
     add_err(errs, "market.feed_in (%.6f) is above market.retail (%.6f)",
             (double)cfg->feed_in / 1e6, (double)cfg->retail / 1e6);
-  if (cfg->interval <= 0 || DAY % cfg->interval != 0 ||
-      cfg->interval % S != 0)
-    add_err(errs,
-            "market.interval: must be whole seconds and divide a day "
-            "(1m, 5m, 15m, 30m, 1h, ...)");
+  if (cfg->interval <= 0 || DAY % cfg->interval != 0 || cfg->interval % S != 0)
+    add_err(errs, "market.interval: must be whole seconds and divide a day "
+                  "(1m, 5m, 15m, 30m, 1h, ...)");
   cfg->grace_eff = cfg->grace ? cfg->grace : cfg->interval / 5;
   if (cfg->grace_eff >= cfg->interval * 4)
     add_err(errs, "market.grace: must be below four intervals");
@@ -216,12 +217,14 @@ int agg_config_check(agg_config *cfg, gl_conf_errors *errs) {
     add_err(errs, "community.latitude and community.longitude go together");
   } else if (lat) {
     if (!parse_deg(cfg->latitude, 90, &cfg->lat_udeg))
-      add_err(errs, "community.latitude: \"%s\" is not a latitude in degrees "
-                    "(-90..90)",
+      add_err(errs,
+              "community.latitude: \"%s\" is not a latitude in degrees "
+              "(-90..90)",
               cfg->latitude);
     else if (!parse_deg(cfg->longitude, 180, &cfg->lon_udeg))
-      add_err(errs, "community.longitude: \"%s\" is not a longitude in "
-                    "degrees (-180..180)",
+      add_err(errs,
+              "community.longitude: \"%s\" is not a longitude in "
+              "degrees (-180..180)",
               cfg->longitude);
     else
       cfg->has_location = true;

@@ -106,13 +106,13 @@ static void on_proof(void *ctx, const agg_job *j) {
   pr_msg *msg = malloc(sizeof *msg);
   if (!msg)
     return;
-  int64_t ts = gl_floor_div(gl_clock_now(d->clock), GL_NS_PER_SEC) *
-               GL_NS_PER_SEC;
+  int64_t ts =
+      gl_floor_div(gl_clock_now(d->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;
   int rc = pr_msg_init(msg, PR_MSG_PROOF_RESPONSE, PR_AGGREGATOR_ID,
                        agg_market_next_seq(d->market), ts);
   if (rc == 0) {
-    agg_proof_answer(agg_market_ledger(d->market), d->st,
-                     &j->msg.proof_request, &msg->proof_response);
+    agg_proof_answer(agg_market_ledger(d->market), d->st, &j->msg.proof_request,
+                     &msg->proof_response);
     snprintf(msg->proof_response.meter, sizeof msg->proof_response.meter, "%s",
              meter);
     msg->proof_response.request_seq = j->msg.seq;
@@ -211,8 +211,8 @@ static int build(daemon_t *d) {
   if (rc == 0)
     rc = agg_outbox_new(d->st, &d->metrics, &d->outbox);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  size_t workers = cfg->workers > 0 ? (size_t)cfg->workers
-                                    : (size_t)(cores > 0 ? cores : 1);
+  size_t workers =
+      cfg->workers > 0 ? (size_t)cfg->workers : (size_t)(cores > 0 ? cores : 1);
   agg_market_deps md = {.cfg = cfg,
                         .st = d->st,
                         .meters = d->meters,
@@ -249,18 +249,18 @@ static int build(daemon_t *d) {
     rc = agg_ingest_new(&id, &d->ingest);
   if (rc == 0 && cfg->http_listen[0])
     rc = agg_api_start(cfg, &d->metrics, d->clock, &d->api);
-  pr_mqtt_config mc = {.uri = cfg->mqtt_uri,
-                       .client_id = PR_AGGREGATOR_ID,
-                       .ca_file = cfg->mqtt_ca,
-                       .cert_file = cfg->mqtt_cert,
-                       .key_file = cfg->mqtt_key,
-                       .keepalive_s = (int)(cfg->mqtt_keepalive / GL_NS_PER_SEC),
-                       .clean_start = false,
-                       .session_expiry_s = (uint32_t)(cfg->mqtt_session_expiry /
-                                                      GL_NS_PER_SEC),
-                       .reconnect_min_ms = 200,
-                       .reconnect_max_ms = 30000,
-                       .queue_max = (size_t)cfg->mqtt_queue_max};
+  pr_mqtt_config mc = {
+      .uri = cfg->mqtt_uri,
+      .client_id = PR_AGGREGATOR_ID,
+      .ca_file = cfg->mqtt_ca,
+      .cert_file = cfg->mqtt_cert,
+      .key_file = cfg->mqtt_key,
+      .keepalive_s = (int)(cfg->mqtt_keepalive / GL_NS_PER_SEC),
+      .clean_start = false,
+      .session_expiry_s = (uint32_t)(cfg->mqtt_session_expiry / GL_NS_PER_SEC),
+      .reconnect_min_ms = 200,
+      .reconnect_max_ms = 30000,
+      .queue_max = (size_t)cfg->mqtt_queue_max};
   if (rc == 0 && strncmp(cfg->mqtt_uri, "mqtt", 4) == 0 &&
       strncmp(cfg->mqtt_uri, "mqtts", 5) != 0) {
     /* Plain TCP (a test broker): no TLS files. */
@@ -330,10 +330,10 @@ static int reload(daemon_t *d, bool crl) {
   if (rc == 0) {
     agg_ingest_recount(d->ingest);
     agg_store_meta_get(d->st, "meters_version", &d->meters_version);
-    GL_NOTICE(LOG, "meters reloaded: %zu enrolled (%zu new), %zu active, %zu "
-                   "newly revoked",
-              agg_meters_count(d->meters),
-              agg_meters_count(d->meters) - before,
+    GL_NOTICE(LOG,
+              "meters reloaded: %zu enrolled (%zu new), %zu active, %zu "
+              "newly revoked",
+              agg_meters_count(d->meters), agg_meters_count(d->meters) - before,
               agg_meters_active(d->meters), revoked);
   }
   return rc;
@@ -416,8 +416,9 @@ static int drain_mqtt(daemon_t *d) {
         agg_market_online(d->market, gl_clock_now(d->clock));
         GL_INFO(LOG, "subscribed to the meters' topics");
       } else {
-        GL_ERROR(LOG, "the broker refused our subscription (reason 0x%02x): "
-                      "check the ACL for user aggregator",
+        GL_ERROR(LOG,
+                 "the broker refused our subscription (reason 0x%02x): "
+                 "check the ACL for user aggregator",
                  ev.reason);
       }
       break;
@@ -578,8 +579,8 @@ int agg_daemon_run(const agg_config *cfg, const gl_clock *clock,
               "community %s: %zu meters enrolled (%zu active), market %s, "
               "ledger %s",
               cfg->community, agg_meters_count(d->meters),
-              agg_meters_active(d->meters),
-              mkt_mode_name((mkt_mode)cfg->mode), cfg->origin);
+              agg_meters_active(d->meters), mkt_mode_name((mkt_mode)cfg->mode),
+              cfg->origin);
     rc = loop(d);
   }
   teardown(d);

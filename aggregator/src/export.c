@@ -37,15 +37,15 @@ static int row(void *c_, const agg_settle_rec *s) {
     c->len_of = s->interval;
   }
   char a[GL_TIME_STR_MAX], b[GL_TIME_STR_MAX];
-  const char *flags = (s->flags & PR_RESULT_MISSING) &&
-                              (s->flags & PR_RESULT_ESTIMATED)
-                          ? "missing|estimated"
-                      : (s->flags & PR_RESULT_MISSING)   ? "missing"
-                      : (s->flags & PR_RESULT_ESTIMATED) ? "estimated"
-                                                         : "";
+  const char *flags =
+      (s->flags & PR_RESULT_MISSING) && (s->flags & PR_RESULT_ESTIMATED)
+          ? "missing|estimated"
+      : (s->flags & PR_RESULT_MISSING)   ? "missing"
+      : (s->flags & PR_RESULT_ESTIMATED) ? "estimated"
+                                         : "";
   fprintf(c->out,
-          "%s,%s,%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-          ",%" PRId64 ",%" PRId64,
+          "%s,%s,%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+          ",%" PRId64,
           gl_time_format(s->interval, a),
           gl_time_format(s->interval + c->len, b), s->meter, flags,
           s->import_wh, s->export_wh, s->bought, s->sold, s->grid_import,

@@ -44,14 +44,14 @@ struct agg_ingest {
 
 static void rlog(agg_ingest *in, size_t slot, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void rlog(agg_ingest *in, size_t slot, int level, const char *fmt,
-                 ...) {
+static void rlog(agg_ingest *in, size_t slot, int level, const char *fmt, ...) {
   ratelog *l = &in->logs[slot];
   int64_t now = gl_clock_monotonic(in->d.real);
   if (now - l->window >= LOG_WINDOW) {
     if (l->suppressed)
-      GL_WARN(LOG, "%" PRIu64 " more %s message(s) in the last minute not "
-                   "logged",
+      GL_WARN(LOG,
+              "%" PRIu64 " more %s message(s) in the last minute not "
+              "logged",
               l->suppressed,
               slot < AGG_R_COUNT ? agg_reason_name((agg_reason)slot)
                                  : "duplicate");
@@ -269,19 +269,18 @@ static agg_reason check_reading(agg_ingest *in, const agg_job *j,
   if (cfg->pv_night && cfg->has_location && r->pv_wh > cfg->night_tolerance &&
       agg_solar_night(r->start, r->end, cfg->lat_udeg, cfg->lon_udeg,
                       cfg->night_elev_mdeg))
-    return refuse(v, AGG_R_PV_AT_NIGHT,
-                  "pv_wh %" PRId64 " in [%s, %s), when the sun is below "
-                  "%.1f degrees all interval long at %s, %s",
-                  r->pv_wh, gl_time_format(r->start, a),
-                  gl_time_format(r->end, b),
-                  (double)cfg->night_elev_mdeg / 1000.0, cfg->latitude,
-                  cfg->longitude);
+    return refuse(
+        v, AGG_R_PV_AT_NIGHT,
+        "pv_wh %" PRId64 " in [%s, %s), when the sun is below "
+        "%.1f degrees all interval long at %s, %s",
+        r->pv_wh, gl_time_format(r->start, a), gl_time_format(r->end, b),
+        (double)cfg->night_elev_mdeg / 1000.0, cfg->latitude, cfg->longitude);
   agg_reading_rec old;
   int g = agg_store_reading_find(in->st, r->start, m->id, &old);
   if (g == 0)
     return refuse(v, AGG_R_READING_CONFLICT,
-                  "a second reading for %s (seq %" PRId64
-                  "; seq %" PRId64 " is recorded)",
+                  "a second reading for %s (seq %" PRId64 "; seq %" PRId64
+                  " is recorded)",
                   gl_time_format(r->start, a), j->msg.seq, old.seq);
   if (g != GL_ENOENT)
     return refuse(v, AGG_R_INTERNAL, "storage: %s", gl_strerror(g));
@@ -307,8 +306,7 @@ static agg_reason check_order(agg_ingest *in, const agg_job *j, int64_t now,
                   gl_time_format(o->start, a),
                   gl_time_format(o->start - cfg->gate_closure, b));
   if (o->start > now + cfg->horizon)
-    return refuse(v, AGG_R_BEYOND_HORIZON,
-                  "order for %s, more than %s ahead",
+    return refuse(v, AGG_R_BEYOND_HORIZON, "order for %s, more than %s ahead",
                   gl_time_format(o->start, a),
                   gl_duration_format(cfg->horizon, dur, sizeof dur));
   if (cfg->mode == MKT_MODE_CONTINUOUS) {
@@ -454,8 +452,7 @@ static int accept_order(agg_ingest *in, const agg_job *j, agg_meter *m,
    * stored orders after a restart would give another book. */
   int rc = agg_market_order(in->d.market, &rec);
   if (rc == GL_EFULL) {
-    refuse(v, AGG_R_BOOK_FULL,
-           "the continuous book for this interval is full");
+    refuse(v, AGG_R_BOOK_FULL, "the continuous book for this interval is full");
     return 0;
   }
   if (rc == 0)
@@ -521,15 +518,14 @@ int agg_ingest_process(agg_ingest *in, const agg_job *j, agg_reason *outcome,
     *outcome = AGG_R_NONE;
   if (duplicate)
     *duplicate = false;
-  agg_kind kind = j->rc == 0 ? kind_of(j->parsed.kind)
-                             : kind_of_text(j->topic);
+  agg_kind kind = j->rc == 0 ? kind_of(j->parsed.kind) : kind_of_text(j->topic);
   if (in->d.metrics)
     agg_count(&in->d.metrics->received[kind], 1);
   if (j->rc) {
     result = agg_reason_from_pr(j->diag.reason);
     count_reject(in, result);
-    rlog(in, result, GL_LOG_WARN, "%.*s: rejected (%s): %s",
-         (int)j->topic_len, j->topic, agg_reason_name(result), j->diag.msg);
+    rlog(in, result, GL_LOG_WARN, "%.*s: rejected (%s): %s", (int)j->topic_len,
+         j->topic, agg_reason_name(result), j->diag.msg);
     if (outcome)
       *outcome = result;
     return 0;
@@ -622,8 +618,7 @@ int agg_ingest_process(agg_ingest *in, const agg_job *j, agg_reason *outcome,
   if (v.r != AGG_R_NONE) {
     count_reject(in, v.r);
     rlog(in, v.r, GL_LOG_WARN, "%.*s: rejected (%s): seq %" PRId64 ": %s",
-         (int)j->topic_len, j->topic, agg_reason_name(v.r), j->msg.seq,
-         v.msg);
+         (int)j->topic_len, j->topic, agg_reason_name(v.r), j->msg.seq, v.msg);
   } else if (in->d.metrics) {
     agg_count(&in->d.metrics->accepted[kind], 1);
   }

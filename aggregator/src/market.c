@@ -301,8 +301,9 @@ static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
     if (rc == GL_EFULL)
       return rc;
     if (rc) {
-      GL_ERROR(LOG, "%s: order seq %" PRId64 " step %zu refused by the book: "
-                    "%s",
+      GL_ERROR(LOG,
+               "%s: order seq %" PRId64 " step %zu refused by the book: "
+               "%s",
                o->meter, o->seq, i, gl_strerror(rc));
       continue;
     }
@@ -438,11 +439,11 @@ typedef struct row {
   agg_reading_rec reading;
   bool has_prefs;
   agg_prefs_rec prefs;
-  size_t account; /* index into the result's accounts when measured */
+  size_t account;  /* index into the result's accounts when measured */
   int64_t max_seq; /* exante: seq of the meter's latest order */
   size_t nrefs;
   int64_t refs[AGG_MAX_REFS];
-  size_t norder_refs; /* how many of refs are order entries */
+  size_t norder_refs;  /* how many of refs are order entries */
   int64_t reading_idx; /* ledger index of its reading digest, -1: none */
 } row;
 
@@ -501,17 +502,15 @@ static int cmp_row(const void *a, const void *b) {
 static row *find_row(settle_ctx *c, const char *meter) {
   row probe;
   copy_id(probe.meter, meter);
-  return c->nrows
-             ? bsearch(&probe, c->rows, c->nrows, sizeof *c->rows, cmp_row)
-             : NULL;
+  return c->nrows ? bsearch(&probe, c->rows, c->nrows, sizeof *c->rows, cmp_row)
+                  : NULL;
 }
 
 /* Rows: meters with an on-time reading, and every active meter, by meter
  * id. */
 static int build_rows(settle_ctx *c) {
   agg_market *m = c->m;
-  int rc =
-      agg_store_readings_each(m->st, c->start, true, collect_reading, c);
+  int rc = agg_store_readings_each(m->st, c->start, true, collect_reading, c);
   if (rc)
     return rc;
   size_t nm = agg_meters_count(m->d.meters);
@@ -603,10 +602,9 @@ static int run_market(settle_ctx *c) {
         continue;
       stg[k].participant = (uint32_t)i;
       stg[k].net = r->reading.import_wh - r->reading.export_wh;
-      stg[k].buy_limit = r->has_prefs && r->prefs.has_buy ? r->prefs.buy
-                                                          : AGG_NO_BUY_LIMIT;
-      stg[k].sell_limit =
-          r->has_prefs && r->prefs.has_sell ? r->prefs.sell : 0;
+      stg[k].buy_limit =
+          r->has_prefs && r->prefs.has_buy ? r->prefs.buy : AGG_NO_BUY_LIMIT;
+      stg[k].sell_limit = r->has_prefs && r->prefs.has_sell ? r->prefs.sell : 0;
       r->account = k++;
     }
     if (rc == 0)
@@ -674,8 +672,8 @@ static int run_market(settle_ctx *c) {
       if (rc == 0)
         rc = ensure_iv(m, nmeas + 1, c->nmo + 1);
       if (rc == 0)
-        rc = mkt_interval_exante(m->iv, &m->mcfg, c->start, c->mo, c->nmo,
-                                 mtr, k, &c->res);
+        rc = mkt_interval_exante(m->iv, &m->mcfg, c->start, c->mo, c->nmo, mtr,
+                                 k, &c->res);
     } else if (rc == 0) {
       /* The book's trades name registry indices; keep those whose buyer
        * and seller both delivered, renumbered to rows. */
@@ -786,9 +784,8 @@ static int build_entries(settle_ctx *c) {
   cl->interval_start = c->start;
   cl->interval_len_s = (uint32_t)m->len_s;
   cl->mode = (uint8_t)(m->cfg->mode + 1);
-  cl->rule = m->cfg->mode == MKT_MODE_CONTINUOUS
-                 ? LG_RULE_NONE
-                 : (uint8_t)(m->cfg->rule + 1);
+  cl->rule = m->cfg->mode == MKT_MODE_CONTINUOUS ? LG_RULE_NONE
+                                                 : (uint8_t)(m->cfg->rule + 1);
   bool has;
   cl->price = uniform_price(m, &c->res.clearing, &has);
   cl->volume_wh = volume;
@@ -1079,8 +1076,8 @@ static int checkpoint(agg_market *m) {
   char *note = NULL;
   rc = lg_ledger_checkpoint(m->lg, m->d.log_key, &note);
   if (rc) {
-    GL_ERROR(LOG, "cannot sign a checkpoint of the ledger at size %" PRIu64
-                  ": %s",
+    GL_ERROR(LOG,
+             "cannot sign a checkpoint of the ledger at size %" PRIu64 ": %s",
              size, gl_strerror(rc));
     return rc;
   }
@@ -1264,8 +1261,8 @@ static int seal_result(const res_ctx *c, size_t i, int64_t seq, uint8_t **out,
 
 static void seal_one(void *ctx, size_t i) {
   res_ctx *c = ctx;
-  c->err[i] = seal_result(c, i, c->seq0 + (int64_t)i, &c->out[i],
-                          &c->outlen[i]);
+  c->err[i] =
+      seal_result(c, i, c->seq0 + (int64_t)i, &c->out[i], &c->outlen[i]);
 }
 
 static int seal_summary(res_ctx *c, int64_t seq) {
@@ -1279,8 +1276,9 @@ static int seal_summary(res_ctx *c, int64_t seq) {
   s->end = c->iv.start + c->iv.len_s * GL_NS_PER_SEC;
   s->mode = (pr_mode)(c->iv.mode + 1);
   snprintf(s->rule, sizeof s->rule, "%s",
-           c->iv.mode == MKT_MODE_CONTINUOUS ? "cda"
-                                             : mkt_rule_name((mkt_rule)c->iv.rule));
+           c->iv.mode == MKT_MODE_CONTINUOUS
+               ? "cda"
+               : mkt_rule_name((mkt_rule)c->iv.rule));
   s->has_price = c->iv.has_price;
   s->price = c->iv.price;
   s->traded_wh = c->iv.volume;
@@ -1320,8 +1318,8 @@ static int store_results(agg_market *m, void *ctx) {
                         .interval = c->iv.start,
                         .hold = c->cp};
     if (rc == 0)
-      rc = pr_topic_build(PR_TOPIC_RESULT, m->cfg->community, s->meter,
-                          o.topic, sizeof o.topic);
+      rc = pr_topic_build(PR_TOPIC_RESULT, m->cfg->community, s->meter, o.topic,
+                          sizeof o.topic);
     if (rc == 0)
       rc = agg_store_outbox_add(m->st, &o, NULL);
   }
@@ -1337,8 +1335,8 @@ static int store_results(agg_market *m, void *ctx) {
       rc = agg_store_outbox_add(m->st, &o, NULL);
   }
   if (rc == 0)
-    rc = agg_store_interval_set_state(m->st, c->iv.start, AGG_IV_RESULTS,
-                                      c->cp);
+    rc =
+        agg_store_interval_set_state(m->st, c->iv.start, AGG_IV_RESULTS, c->cp);
   return rc;
 }
 
@@ -1458,8 +1456,8 @@ typedef struct enrol_ctx {
 
 static int collect_enrol(void *ctx, const agg_meter_rec *r) {
   enrol_ctx *c = ctx;
-  int want = r->state == AGG_METER_ACTIVE ? AGG_LOGGED_ENROL
-                                          : AGG_LOGGED_REVOKE;
+  int want =
+      r->state == AGG_METER_ACTIVE ? AGG_LOGGED_ENROL : AGG_LOGGED_REVOKE;
   if (r->logged == want)
     return 0;
   if (c->n == c->cap) {
@@ -1554,8 +1552,7 @@ static int log_params(agg_market *m) {
         mkt_rationing_name((mkt_rationing)cfg->rationing));
   PARAM("market.interval_s", "%" PRId64, m->len_s);
   PARAM("market.grace_s", "%" PRId64, cfg->grace_eff / GL_NS_PER_SEC);
-  PARAM("market.gate_closure_s", "%" PRId64,
-        cfg->gate_closure / GL_NS_PER_SEC);
+  PARAM("market.gate_closure_s", "%" PRId64, cfg->gate_closure / GL_NS_PER_SEC);
   PARAM("market.tick", "%" PRId64, cfg->tick);
   PARAM("market.retail", "%" PRId64, cfg->retail);
   PARAM("market.feed_in", "%" PRId64, cfg->feed_in);
@@ -1603,9 +1600,8 @@ int agg_market_new(const agg_market_deps *deps, agg_market **out) {
   m->L = m->cfg->interval;
   m->len_s = m->L / GL_NS_PER_SEC;
   agg_config_market(m->cfg, &m->mcfg);
-  lg_ledger_options o = {.origin = m->cfg->origin,
-                         .create = true,
-                         .clock = deps->clock};
+  lg_ledger_options o = {
+      .origin = m->cfg->origin, .create = true, .clock = deps->clock};
   int rc = lg_ledger_open_db(agg_store_db(m->st), &o, &m->lg);
   if (rc) {
     GL_ERROR(LOG, "cannot open the ledger (origin %s): %s", m->cfg->origin,
@@ -1685,8 +1681,8 @@ int agg_market_start(agg_market *m) {
   char comm[PR_COMMUNITY_MAX + 1];
   if (agg_store_meta_get_text(m->st, "community", comm, sizeof comm) == 0 &&
       strcmp(comm, m->cfg->community) != 0) {
-    GL_ERROR(LOG, "this database belongs to community \"%s\", not \"%s\"",
-             comm, m->cfg->community);
+    GL_ERROR(LOG, "this database belongs to community \"%s\", not \"%s\"", comm,
+             m->cfg->community);
     return GL_ECONFLICT;
   }
   agg_interval_rec last;
@@ -1734,8 +1730,7 @@ int agg_market_start(agg_market *m) {
     char a[GL_TIME_STR_MAX], b[GL_TIME_STR_MAX];
     GL_INFO(LOG, "market %s, rule %s; first interval %s, last settled %s",
             mkt_mode_name((mkt_mode)m->cfg->mode),
-            mkt_rule_name((mkt_rule)m->cfg->rule),
-            gl_time_format(m->first, a),
+            mkt_rule_name((mkt_rule)m->cfg->rule), gl_time_format(m->first, a),
             m->last >= m->first ? gl_time_format(m->last, b) : "none");
   }
   return rc;

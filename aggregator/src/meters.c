@@ -189,10 +189,9 @@ static int lookup(void *ctx, const char *kid, uint8_t pub[GL_ED25519_PUB_LEN]) {
   snprintf(probe.id, sizeof probe.id, "%s", kid);
   int rc = GL_ENOENT;
   pthread_rwlock_rdlock(&ms->lock);
-  const key_entry *k =
-      ms->snap.n ? bsearch(&probe, ms->snap.e, ms->snap.n, sizeof *ms->snap.e,
-                           cmp_key)
-                 : NULL;
+  const key_entry *k = ms->snap.n ? bsearch(&probe, ms->snap.e, ms->snap.n,
+                                            sizeof *ms->snap.e, cmp_key)
+                                  : NULL;
   if (k) {
     if (k->state != AGG_METER_ACTIVE)
       rc = GL_EREVOKED;
@@ -232,13 +231,12 @@ static bool revoked_now(load_ctx *c, const agg_meter_rec *r) {
   pki_cert *cert = NULL;
   pki_why why = {{0}};
   if (pki_cert_parse_der(r->cert, r->cert_len, &cert, &why) != 0) {
-    GL_WARN(LOG, "%s: stored certificate does not parse: %s", r->id,
-            why.text);
+    GL_WARN(LOG, "%s: stored certificate does not parse: %s", r->id, why.text);
     return false;
   }
   pki_peer peer;
-  int rc = pki_trust_verify(c->trust, cert, PKI_ROLE_METER, c->ms->clock,
-                            &peer, &why);
+  int rc = pki_trust_verify(c->trust, cert, PKI_ROLE_METER, c->ms->clock, &peer,
+                            &why);
   pki_cert_free(cert);
   if (rc == GL_EREVOKED) {
     GL_NOTICE(LOG, "%s: certificate %s is revoked; refusing its messages",
@@ -417,9 +415,8 @@ static int collect(void *ctx, const pki_ca_record *r) {
   return 0;
 }
 
-int agg_meters_sync_ca(agg_store *st, const char *ca_dir,
-                       const char *community, const gl_clock *clock,
-                       agg_sync_stats *stats) {
+int agg_meters_sync_ca(agg_store *st, const char *ca_dir, const char *community,
+                       const gl_clock *clock, agg_sync_stats *stats) {
   memset(stats, 0, sizeof *stats);
   gl_rand rand = gl_rand_system();
   pki_ca *ca = NULL;
@@ -464,8 +461,7 @@ int agg_meters_sync_ca(agg_store *st, const char *ca_dir,
                                        r->revoked_at ? r->revoked_at : now);
         if (rc == 0) {
           stats->revoked++;
-          GL_NOTICE(LOG, "%s: revoked (certificate %s)", r->subject,
-                    r->serial);
+          GL_NOTICE(LOG, "%s: revoked (certificate %s)", r->subject, r->serial);
         }
       } else if (g && g != GL_ENOENT) {
         rc = g;

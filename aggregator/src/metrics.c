@@ -23,16 +23,16 @@ static void hist_init(agg_hist *h, const int64_t *bounds, size_t n) {
 
 void agg_metrics_init(agg_metrics *m) {
   memset(m, 0, sizeof *m);
-  static const int64_t verify[] = {
-      50 * GL_NS_PER_US,  100 * GL_NS_PER_US, 200 * GL_NS_PER_US,
-      500 * GL_NS_PER_US, GL_NS_PER_MS,       2 * GL_NS_PER_MS,
-      5 * GL_NS_PER_MS,   10 * GL_NS_PER_MS,  50 * GL_NS_PER_MS,
-      250 * GL_NS_PER_MS};
+  static const int64_t verify[] = {50 * GL_NS_PER_US,  100 * GL_NS_PER_US,
+                                   200 * GL_NS_PER_US, 500 * GL_NS_PER_US,
+                                   GL_NS_PER_MS,       2 * GL_NS_PER_MS,
+                                   5 * GL_NS_PER_MS,   10 * GL_NS_PER_MS,
+                                   50 * GL_NS_PER_MS,  250 * GL_NS_PER_MS};
   static const int64_t clearing[] = {
-      GL_NS_PER_MS,        5 * GL_NS_PER_MS,   10 * GL_NS_PER_MS,
-      50 * GL_NS_PER_MS,   100 * GL_NS_PER_MS, 250 * GL_NS_PER_MS,
-      500 * GL_NS_PER_MS,  GL_NS_PER_SEC,      2 * GL_NS_PER_SEC,
-      5 * GL_NS_PER_SEC,   10 * GL_NS_PER_SEC, 30 * GL_NS_PER_SEC};
+      GL_NS_PER_MS,       5 * GL_NS_PER_MS,   10 * GL_NS_PER_MS,
+      50 * GL_NS_PER_MS,  100 * GL_NS_PER_MS, 250 * GL_NS_PER_MS,
+      500 * GL_NS_PER_MS, GL_NS_PER_SEC,      2 * GL_NS_PER_SEC,
+      5 * GL_NS_PER_SEC,  10 * GL_NS_PER_SEC, 30 * GL_NS_PER_SEC};
   static const int64_t commit[] = {
       100 * GL_NS_PER_US, 500 * GL_NS_PER_US, GL_NS_PER_MS,
       5 * GL_NS_PER_MS,   10 * GL_NS_PER_MS,  50 * GL_NS_PER_MS,
@@ -95,8 +95,8 @@ const char *agg_kind_name(agg_kind k) {
 }
 
 const char *agg_pub_name(agg_pub p) {
-  static const char *const n[AGG_PUB_COUNT] = {"result", "summary",
-                                               "checkpoint", "proof", "receipt"};
+  static const char *const n[AGG_PUB_COUNT] = {
+      "result", "summary", "checkpoint", "proof", "receipt"};
   return (unsigned)p < AGG_PUB_COUNT ? n[p] : "other";
 }
 
@@ -168,10 +168,9 @@ void agg_metrics_render(const agg_metrics *m, agg_text *t) {
     agg_text_add(t,
                  P "published_total{kind=\"%s\",outcome=\"ok\"} %" PRIu64 "\n",
                  agg_pub_name((agg_pub)p), LD(m->published_ok[p]));
-    agg_text_add(t,
-                 P "published_total{kind=\"%s\",outcome=\"failed\"} %" PRIu64
-                   "\n",
-                 agg_pub_name((agg_pub)p), LD(m->published_failed[p]));
+    agg_text_add(
+        t, P "published_total{kind=\"%s\",outcome=\"failed\"} %" PRIu64 "\n",
+        agg_pub_name((agg_pub)p), LD(m->published_failed[p]));
   }
   head(t, "proof_requests_total", "counter",
        "proof requests answered, by channel; failed: not answerable");
@@ -216,8 +215,7 @@ void agg_metrics_render(const agg_metrics *m, agg_text *t) {
                LD(m->meters_active));
   agg_text_add(t, P "meters{state=\"revoked\"} %" PRId64 "\n",
                LD(m->meters_revoked));
-  gauge(t, "meters_online",
-        "meters whose latest status says online",
+  gauge(t, "meters_online", "meters whose latest status says online",
         LD(m->meters_online));
   gauge(t, "meters_outbox_messages",
         "sum of the outbox depths the meters reported in their status",

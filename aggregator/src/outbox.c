@@ -131,8 +131,7 @@ void agg_outbox_notify(agg_outbox *ob) {
 
 static void update_depth(agg_outbox *ob) {
   if (ob->metrics)
-    agg_gauge(&ob->metrics->outbox,
-              (int64_t)(ob->durable.n + ob->transient.n));
+    agg_gauge(&ob->metrics->outbox, (int64_t)(ob->durable.n + ob->transient.n));
 }
 
 int agg_outbox_transient(agg_outbox *ob, agg_pub kind, const char *topic,
@@ -186,9 +185,9 @@ static int refill(agg_outbox *ob) {
   if (!ob->more || ob->durable.n >= PAGE)
     return 0;
   size_t before = ob->durable.n;
-  int rc = agg_store_outbox_each(ob->st, ob->last_loaded,
-                                 (int64_t)(PAGE * 2 - ob->durable.n), load_row,
-                                 ob);
+  int rc =
+      agg_store_outbox_each(ob->st, ob->last_loaded,
+                            (int64_t)(PAGE * 2 - ob->durable.n), load_row, ob);
   if (rc)
     return rc;
   if (ob->durable.n - before < PAGE * 2 - before)
@@ -212,8 +211,8 @@ static void note_done(agg_outbox *ob, item *it, bool out) {
     size_t cap = ob->capacked ? ob->capacked * 2 : 256;
     int64_t *v = realloc(ob->acked, cap * sizeof *v);
     if (!v) {
-      GL_ERROR(LOG, "out of memory; outbox row %" PRId64
-                    " will be published again",
+      GL_ERROR(LOG,
+               "out of memory; outbox row %" PRId64 " will be published again",
                it->id);
       return;
     }

@@ -192,8 +192,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_SETTLE_METER_DESC] = "SELECT " SETTLE_COLS " FROM agg_settlements WHERE "
                             "meter = ?4 AND interval >= ?1 AND interval < ?2 "
                             "ORDER BY interval DESC LIMIT ?3",
-    [Q_TRADE_PUT] = "INSERT INTO agg_trades(" TRADE_COLS
-                    ") VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [Q_TRADE_PUT] =
+        "INSERT INTO agg_trades(" TRADE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [Q_TRADES_ALL_ASC] = "SELECT " TRADE_COLS " FROM agg_trades WHERE "
                          "interval >= ?1 AND interval < ?2 "
                          "ORDER BY interval, idx LIMIT ?3",
@@ -420,9 +420,9 @@ int agg_store_open(const char *path, bool create, bool read_only,
   if (!st)
     return GL_ENOMEM;
   st->read_only = read_only;
-  int flags = read_only ? SQLITE_OPEN_READONLY
-                        : SQLITE_OPEN_READWRITE |
-                              (create ? SQLITE_OPEN_CREATE : 0);
+  int flags = read_only
+                  ? SQLITE_OPEN_READONLY
+                  : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
     int code = rc & 0xff;
@@ -451,8 +451,7 @@ int agg_store_open(const char *path, bool create, bool read_only,
     } else if (g) {
       e = g;
     } else if (v != AGG_SCHEMA_VERSION) {
-      GL_ERROR(LOG,
-               "%s has schema version %lld; this program knows version %d",
+      GL_ERROR(LOG, "%s has schema version %lld; this program knows version %d",
                path, (long long)v, AGG_SCHEMA_VERSION);
       e = GL_ECONFIG;
     }
@@ -1158,9 +1157,8 @@ static int walk_iv(agg_store *st, int id, sqlite3_stmt *s, agg_interval_cb cb,
   return x;
 }
 
-int agg_store_intervals_each(agg_store *st, int64_t from, int64_t to,
-                             bool desc, int64_t limit, agg_interval_cb cb,
-                             void *ctx) {
+int agg_store_intervals_each(agg_store *st, int64_t from, int64_t to, bool desc,
+                             int64_t limit, agg_interval_cb cb, void *ctx) {
   int id = desc ? Q_IV_EACH_DESC : Q_IV_EACH_ASC;
   sqlite3_stmt *s = get(st, id);
   if (!s)

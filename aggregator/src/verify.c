@@ -41,8 +41,8 @@ struct agg_verify {
   size_t nslots;
   _Atomic uint64_t head; /* written by the loop, read by workers */
   uint64_t tail;         /* loop only */
-  uint64_t claim;      /* under lock */
-  bool stop;           /* under lock */
+  uint64_t claim;        /* under lock */
+  bool stop;             /* under lock */
   pthread_mutex_t lock;
   pthread_cond_t wake;
   pthread_t *threads;
@@ -93,8 +93,9 @@ void agg_verify_job(agg_job *j, const char *community, const pr_keyring *keys,
         break;
       default:
         /* pr_open only lets meter types through on meter topics. */
-        rc = pr_diag_set(&d, PR_R_WRONG_TYPE, GL_EPROTO,
-                         "type %s is not a meter message", pr_type_name(m.type));
+        rc =
+            pr_diag_set(&d, PR_R_WRONG_TYPE, GL_EPROTO,
+                        "type %s is not a meter message", pr_type_name(m.type));
         break;
       }
     }

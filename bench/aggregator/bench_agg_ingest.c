@@ -99,8 +99,9 @@ static void build_community(unsigned meters) {
     die("the cached community has fewer meters; delete " WORK, NULL);
   }
   mkdir(WORK, 0700);
-  fprintf(stderr, "building a community of %u meters in %s (kept for "
-                  "later runs)...\n",
+  fprintf(stderr,
+          "building a community of %u meters in %s (kept for "
+          "later runs)...\n",
           meters, COMM);
   struct passwd *pw = getpwuid(geteuid());
   char logdest[300];
@@ -298,10 +299,10 @@ static double raw_rate(const msgs *ms, size_t threads, double *per_cpu) {
 /* ---- One run ------------------------------------------------------------- */
 
 typedef struct run_out {
-  double rate;     /* readings/s */
-  double cores;    /* aggregator CPU seconds per wall second */
-  double raw_all;  /* raw verify/s on all cores, right after */
-  double raw_cpu;  /* raw verifications per CPU second */
+  double rate;    /* readings/s */
+  double cores;   /* aggregator CPU seconds per wall second */
+  double raw_all; /* raw verify/s on all cores, right after */
+  double raw_cpu; /* raw verifications per CPU second */
 } run_out;
 
 static pid_t start_broker(uint16_t port, const char *dir) {
@@ -397,8 +398,7 @@ static const char *ACC =
 static void run(int r, bool backlog, const msgs *ms, const char *keyfile,
                 size_t cores, run_out *o) {
   char dir[512], db[600], conf[600], log[600], spec[GL_CLOCK_SPEC_MAX];
-  snprintf(dir, sizeof dir, WORK "/run-%s-%d", backlog ? "backlog" : "live",
-           r);
+  snprintf(dir, sizeof dir, WORK "/run-%s-%d", backlog ? "backlog" : "live", r);
   gt_rmtree(dir);
   mkdir(dir, 0700);
   snprintf(db, sizeof db, "%s/agg.db", dir);
@@ -565,7 +565,7 @@ int main(int argc, char **argv) {
          "mosquitto into the aggregator's database, %zu cores\n",
          meters * rounds, meters, cores);
   report("live (generator and broker on the same cores)", live, runs, cores);
-  report("backlog (aggregator alone, draining the broker's queue)", back,
-         runs, cores);
+  report("backlog (aggregator alone, draining the broker's queue)", back, runs,
+         cores);
   return 0;
 }

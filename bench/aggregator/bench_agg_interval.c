@@ -206,8 +206,8 @@ int main(int argc, char **argv) {
   gb_report("clearing + settlement + ledger append (one transaction)", settle,
             (size_t)runs, 1, 1e6, "ms");
   gb_report("checkpoint (sign + store)", cp, (size_t)runs, 1, 1e6, "ms");
-  gb_report("results signed and queued (all cores)", res, (size_t)runs, 1,
-            1e6, "ms");
+  gb_report("results signed and queued (all cores)", res, (size_t)runs, 1, 1e6,
+            "ms");
   printf("peak RSS %ld KiB\n", gb_peak_rss_kib());
   agg_market_free(mk);
   agg_outbox_free(ob);

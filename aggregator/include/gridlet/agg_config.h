@@ -50,6 +50,7 @@ typedef struct agg_config {
   int64_t mqtt_keepalive;      /* ns */
   int64_t mqtt_session_expiry; /* ns */
   int64_t mqtt_queue_max;      /* events */
+  int64_t mqtt_queue_bytes;    /* payload bytes */
   /* [pki] */
   char pki_ca[AGG_PATH_MAX];  /* trust anchor for meter certificates */
   char pki_crl[AGG_PATH_MAX]; /* "" = none */
@@ -82,8 +83,8 @@ typedef struct agg_config {
   int64_t max_age;     /* ns a timestamp may lie behind it */
   int64_t proof_rate;  /* proof requests per meter per minute */
   /* [plausibility] */
-  int64_t rated_power;    /* W, default for every meter */
-  bool pv_night;          /* reject PV production at night */
+  int64_t rated_power;     /* W, default for every meter */
+  bool pv_night;           /* reject PV production at night */
   int64_t night_elev_mdeg; /* "night" below this sun elevation, milli-deg */
   int64_t night_tolerance; /* Wh of PV allowed at night (sensor noise) */
   /* [http] */
@@ -92,7 +93,7 @@ typedef struct agg_config {
   int log_level; /* 0 error .. 4 debug: gl_log level GL_LOG_ERROR + this */
 
   /* Derived by agg_config_check (not in the file). */
-  int64_t grace_eff;  /* ns */
+  int64_t grace_eff; /* ns */
   bool has_location;
   int64_t lat_udeg, lon_udeg; /* micro-degrees */
   char origin[256];           /* the ledger origin in force */

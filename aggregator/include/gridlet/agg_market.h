@@ -77,15 +77,15 @@ extern "C" {
 
 typedef struct agg_market_deps {
   const agg_config *cfg;
-  agg_store *st;       /* its connection also holds the ledger */
+  agg_store *st; /* its connection also holds the ledger */
   agg_meters *meters;
   agg_outbox *outbox;
-  agg_metrics *metrics;   /* may be NULL */
-  const gl_clock *clock;  /* the market's time (may be accelerated) */
-  const gl_clock *real;   /* for measuring durations */
-  const lg_signer *log_key;        /* signs checkpoints */
-  const gl_ed25519_key *agg_key;   /* signs results (kid "aggregator") */
-  size_t threads;                  /* for signing results; >= 1 */
+  agg_metrics *metrics;          /* may be NULL */
+  const gl_clock *clock;         /* the market's time (may be accelerated) */
+  const gl_clock *real;          /* for measuring durations */
+  const lg_signer *log_key;      /* signs checkpoints */
+  const gl_ed25519_key *agg_key; /* signs results (kid "aggregator") */
+  size_t threads;                /* for signing results; >= 1 */
   /* Test seam: called at named points of the cycle (crash tests kill the
    * process there). May be NULL. */
   void (*crashpoint)(void *ctx, const char *name);

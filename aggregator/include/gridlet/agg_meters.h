@@ -105,9 +105,9 @@ pr_keyring agg_meters_keyring(agg_meters *ms);
 /* ---- Enrolment (tools) --------------------------------------------------- */
 
 typedef struct agg_sync_stats {
-  unsigned added;     /* meters new to the aggregator */
-  unsigned updated;   /* a new certificate for a known meter */
-  unsigned revoked;   /* newly revoked */
+  unsigned added;   /* meters new to the aggregator */
+  unsigned updated; /* a new certificate for a known meter */
+  unsigned revoked; /* newly revoked */
   unsigned unchanged;
   unsigned refused; /* certificates that failed verification (logged) */
 } agg_sync_stats;
@@ -120,9 +120,8 @@ typedef struct agg_sync_stats {
  * the database in one transaction. Returns 0 with *stats, GL_ECONFLICT
  * (another community), or an error opening the CA or storing.
  */
-int agg_meters_sync_ca(agg_store *st, const char *ca_dir,
-                       const char *community, const gl_clock *clock,
-                       agg_sync_stats *stats);
+int agg_meters_sync_ca(agg_store *st, const char *ca_dir, const char *community,
+                       const gl_clock *clock, agg_sync_stats *stats);
 
 /*
  * agg_meters_add_cert - enrol the meter certificate in the PEM file

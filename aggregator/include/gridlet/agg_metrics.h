@@ -51,8 +51,8 @@ typedef enum agg_pub {
 
 /* A histogram with fixed upper bounds in ns (the last is +Inf). */
 typedef struct agg_hist {
-  size_t n;                                /* finite buckets */
-  int64_t bound_ns[AGG_HIST_MAX];          /* ascending */
+  size_t n;                       /* finite buckets */
+  int64_t bound_ns[AGG_HIST_MAX]; /* ascending */
   atomic_uint_fast64_t count[AGG_HIST_MAX + 1];
   atomic_uint_fast64_t total;
   atomic_uint_fast64_t sum_ns;
@@ -73,19 +73,19 @@ typedef struct agg_metrics {
   atomic_uint_fast64_t db_commits;
   atomic_uint_fast64_t mqtt_connects, mqtt_disconnects, mqtt_dropped;
   /* Gauges. */
-  atomic_int_fast64_t last_settled;    /* interval start, ns; 0 = none */
-  atomic_int_fast64_t verify_queue;    /* messages in verification */
-  atomic_int_fast64_t mqtt_queue;      /* received, not yet taken */
-  atomic_int_fast64_t outbox;          /* our messages awaiting PUBACK */
-  atomic_int_fast64_t batch_pending;   /* verified, not yet committed */
-  atomic_int_fast64_t mqtt_connected;  /* 0 or 1 */
+  atomic_int_fast64_t last_settled;   /* interval start, ns; 0 = none */
+  atomic_int_fast64_t verify_queue;   /* messages in verification */
+  atomic_int_fast64_t mqtt_queue;     /* received, not yet taken */
+  atomic_int_fast64_t outbox;         /* our messages awaiting PUBACK */
+  atomic_int_fast64_t batch_pending;  /* verified, not yet committed */
+  atomic_int_fast64_t mqtt_connected; /* 0 or 1 */
   atomic_int_fast64_t ledger_size;
   atomic_int_fast64_t checkpoint_size; /* latest signed */
   atomic_int_fast64_t meters_active, meters_revoked;
   atomic_int_fast64_t meters_online;
   atomic_int_fast64_t meters_outbox; /* sum of the meters' reported outbox */
   atomic_int_fast64_t start_time;    /* wall ns when the daemon started */
-  agg_hist verify;   /* signature verification, per message */
+  agg_hist verify;                   /* signature verification, per message */
   agg_hist clearing; /* clearing + settlement + ledger append, per interval */
   agg_hist commit;   /* storage transaction commit */
 } agg_metrics;

@@ -127,11 +127,11 @@ typedef struct agg_meter_dyn {
   int64_t max_seq;  /* highest seq stored for the meter, 0 = none */
   int64_t last_end; /* end of the newest reading with registers, 0 = none */
   int64_t last_import_total, last_export_total; /* -1 = unknown */
-  int status;          /* pr_state of the latest status, 0 = none */
-  int64_t status_ts;   /* its ts */
-  int64_t outbox;      /* reported outbox depth, -1 = unknown */
+  int status;        /* pr_state of the latest status, 0 = none */
+  int64_t status_ts; /* its ts */
+  int64_t outbox;    /* reported outbox depth, -1 = unknown */
   char version[PR_TOKEN_MAX + 1];
-  int64_t last_seen;   /* wall ns of the last accepted message */
+  int64_t last_seen;    /* wall ns of the last accepted message */
   int64_t last_reading; /* start of the newest accepted reading, 0 = none */
 } agg_meter_dyn;
 
@@ -145,10 +145,10 @@ int agg_store_dyn_each(agg_store *st, agg_dyn_cb cb, void *ctx);
 typedef struct agg_msg_rec {
   char meter[AGG_ID_LEN];
   int64_t seq;
-  int kind;     /* agg_kind */
+  int kind;         /* agg_kind */
   int64_t received; /* wall ns */
   uint8_t digest[32];
-  int outcome;  /* agg_reason: AGG_R_NONE = accepted */
+  int outcome;          /* agg_reason: AGG_R_NONE = accepted */
   const uint8_t *bytes; /* the COSE message, borrowed */
   size_t len;
 } agg_msg_rec;
@@ -175,7 +175,7 @@ typedef struct agg_reading_rec {
   int64_t import_wh, export_wh, pv_wh, charge_wh, discharge_wh;
   uint32_t flags; /* PR_FLAG_* */
   uint8_t digest[32];
-  int late; /* AGG_ON_TIME or AGG_LATE */
+  int late;             /* AGG_ON_TIME or AGG_LATE */
   int64_t ledger_index; /* -1 until logged */
 } agg_reading_rec;
 
@@ -250,7 +250,7 @@ typedef struct agg_interval_rec {
   int mode; /* mkt_mode */
   int rule; /* mkt_rule */
   int state;
-  int64_t settled_at; /* wall ns */
+  int64_t settled_at;                 /* wall ns */
   int64_t ledger_first, ledger_count; /* the interval's batch */
   int64_t checkpoint; /* size of the checkpoint its results cite, 0 = none */
   bool has_price;
@@ -271,9 +271,8 @@ int agg_store_interval_last(agg_store *st, agg_interval_rec *iv);
 typedef int (*agg_interval_cb)(void *ctx, const agg_interval_rec *iv);
 /* Intervals with from <= start < to, newest first when `desc`, at most
  * `limit` (0: all). */
-int agg_store_intervals_each(agg_store *st, int64_t from, int64_t to,
-                             bool desc, int64_t limit, agg_interval_cb cb,
-                             void *ctx);
+int agg_store_intervals_each(agg_store *st, int64_t from, int64_t to, bool desc,
+                             int64_t limit, agg_interval_cb cb, void *ctx);
 /* Intervals in a state below `below`, oldest first. */
 int agg_store_intervals_in_state(agg_store *st, int below, agg_interval_cb cb,
                                  void *ctx);
@@ -294,8 +293,7 @@ int agg_store_settle_put(agg_store *st, const agg_settle_rec *s);
 int agg_store_settle_get(agg_store *st, int64_t interval, const char *meter,
                          agg_settle_rec *s);
 int agg_store_settle_set_refs(agg_store *st, int64_t interval,
-                              const char *meter, const int64_t *refs,
-                              size_t n);
+                              const char *meter, const int64_t *refs, size_t n);
 typedef int (*agg_settle_cb)(void *ctx, const agg_settle_rec *s);
 /* Settlements with from <= interval < to, of one meter (NULL: all), by
  * interval then meter (newest first when `desc`), at most `limit`. */
@@ -325,8 +323,7 @@ typedef struct agg_balance_rec {
 } agg_balance_rec;
 
 /* GL_ENOENT when the meter was never settled. */
-int agg_store_balance_get(agg_store *st, const char *meter,
-                          agg_balance_rec *b);
+int agg_store_balance_get(agg_store *st, const char *meter, agg_balance_rec *b);
 int agg_store_balance_put(agg_store *st, const agg_balance_rec *b);
 typedef int (*agg_balance_cb)(void *ctx, const agg_balance_rec *b);
 int agg_store_balances_each(agg_store *st, agg_balance_cb cb, void *ctx);
@@ -345,10 +342,10 @@ typedef struct agg_outbox_rec {
   const uint8_t *bytes; /* borrowed */
   size_t len;
   bool retain;
-  int kind;             /* agg_pub */
-  int64_t interval;     /* 0 = none */
-  int64_t hold; /* results, summaries: publish once a checkpoint of this
-                   size is out; a checkpoint: its own size */
+  int kind;         /* agg_pub */
+  int64_t interval; /* 0 = none */
+  int64_t hold;     /* results, summaries: publish once a checkpoint of this
+                       size is out; a checkpoint: its own size */
 } agg_outbox_rec;
 
 /* Append; *id (may be NULL) gets its id (publication order). */

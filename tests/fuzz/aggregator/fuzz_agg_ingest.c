@@ -140,7 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2)
     return 0;
   static const pr_topic_kind kinds[] = {PR_TOPIC_READING, PR_TOPIC_ORDER,
-                                        PR_TOPIC_STATUS, PR_TOPIC_PROOF_REQUEST};
+                                        PR_TOPIC_STATUS,
+                                        PR_TOPIC_PROOF_REQUEST};
   pr_topic_kind kind = kinds[data[0] & 3];
   bool raw = data[0] & 4;
   gl_manual_clock_advance(F.mc, (int64_t)data[1] * 60 * GL_NS_PER_SEC);

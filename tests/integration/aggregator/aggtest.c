@@ -416,8 +416,8 @@ int64_t agt_reading(agt *t, agt_meter *m, int64_t start, int64_t imp,
                     int64_t exp) {
   pr_msg msg;
   int64_t ts = gl_floor_div(agt_now(t), GL_NS_PER_SEC) * GL_NS_PER_SEC;
-  assert_int_equal(
-      pr_msg_init(&msg, PR_MSG_READING, m->id.id, ++m->seq, ts), 0);
+  assert_int_equal(pr_msg_init(&msg, PR_MSG_READING, m->id.id, ++m->seq, ts),
+                   0);
   msg.reading.start = start;
   msg.reading.end = start + t->interval;
   msg.reading.import_wh = imp;
@@ -430,20 +430,18 @@ int64_t agt_reading(agt *t, agt_meter *m, int64_t start, int64_t imp,
 
 void agt_subscribe(agt *t, agt_meter *m) {
   char f1[PR_TOPIC_MAX], f2[PR_TOPIC_MAX];
-  assert_int_equal(pr_topic_filter_inbox(t->comm.community, m->id.id, f1,
-                                         sizeof f1),
-                   0);
-  assert_int_equal(pr_topic_filter_public(t->comm.community, f2, sizeof f2),
-                   0);
+  assert_int_equal(
+      pr_topic_filter_inbox(t->comm.community, m->id.id, f1, sizeof f1), 0);
+  assert_int_equal(pr_topic_filter_public(t->comm.community, f2, sizeof f2), 0);
   assert_int_equal(pr_mqtt_subscribe(m->mqtt, f1, 1), 0);
   assert_true(wait_event_m(m, m->mqtt, PR_MQTT_SUBSCRIBED, 15000).ok);
   assert_int_equal(pr_mqtt_subscribe(m->mqtt, f2, 1), 0);
   assert_true(wait_event_m(m, m->mqtt, PR_MQTT_SUBSCRIBED, 15000).ok);
 }
 
-int agt_next_message_corr(agt_meter *m, char *topic, size_t tcap,
-                          uint8_t *buf, size_t cap, uint8_t *corr,
-                          size_t *corr_len, int timeout_ms) {
+int agt_next_message_corr(agt_meter *m, char *topic, size_t tcap, uint8_t *buf,
+                          size_t cap, uint8_t *corr, size_t *corr_len,
+                          int timeout_ms) {
   pr_mqtt_event ev;
   for (int waited = 0; waited <= timeout_ms && !m->head; waited += 10) {
     while (pr_mqtt_next(m->mqtt, &ev) == 0)

@@ -45,7 +45,7 @@ typedef struct agt {
   gl_clock clock;
   uint16_t http;
   pid_t agg;
-  int64_t interval; /* ns */
+  int64_t interval;           /* ns */
   gl_ed25519_key agg_pub_key; /* only .pub is meaningful */
 } agt;
 
@@ -128,9 +128,9 @@ void agt_subscribe(agt *t, agt_meter *m);
  * `corr`/`corr_len` (may be NULL) get its correlation data. */
 int agt_next_message(agt_meter *m, char *topic, size_t tcap, uint8_t *buf,
                      size_t cap, int timeout_ms);
-int agt_next_message_corr(agt_meter *m, char *topic, size_t tcap,
-                          uint8_t *buf, size_t cap, uint8_t *corr,
-                          size_t *corr_len, int timeout_ms);
+int agt_next_message_corr(agt_meter *m, char *topic, size_t tcap, uint8_t *buf,
+                          size_t cap, uint8_t *corr, size_t *corr_len,
+                          int timeout_ms);
 
 /* agt_run_cli - run a program with arguments (NULL-terminated), its output
  * to `out` (may be NULL: the daemon log dir); returns its exit status. */

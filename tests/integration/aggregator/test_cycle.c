@@ -48,7 +48,8 @@ static int64_t exp_of(int i, int k) {
 
 static int group_setup(void **state) {
   (void)state;
-  agt_opts o = {.meters = METERS, .speed = 60,
+  agt_opts o = {.meters = METERS,
+                .speed = 60,
                 .vstart = "2026-06-21T10:00:10Z",
                 .extra = "fee = 0.01"};
   agt_setup(&t, "aggcyc", &o);
@@ -144,8 +145,8 @@ static void test_intervals_settle_with_signed_results(void **state) {
         const char *type = json_string_value(json_object_get(j, "type"));
         if (strcmp(type, "reading") == 0) {
           json_t *en = json_object_get(j, "entry");
-          assert_string_equal(
-              json_string_value(json_object_get(en, "meter")), m[i].id.id);
+          assert_string_equal(json_string_value(json_object_get(en, "meter")),
+                              m[i].id.id);
           assert_int_equal(entry_field(j, "import_wh"), imp_of(i, k));
           found = true;
         }
@@ -192,8 +193,8 @@ static void test_ledger_auditor_agrees_with_the_balances(void **state) {
   char bin[GT_PATH_MAX], out[GT_PATH_MAX];
   agt_bin(bin, "ledger/cli/gridlet-ledger");
   gt_path(out, t.comm.root, "audit.txt");
-  char *argv[] = {bin, "audit", "--db", t.db, "--vkey", vkey, "--balances",
-                  NULL};
+  char *argv[] = {bin,      "audit", "--db",       t.db,
+                  "--vkey", vkey,    "--balances", NULL};
   assert_int_equal(agt_run_cli(argv, out), 0);
   char *text = gt_read_file(out, NULL);
   assert_non_null(strstr(text, "audit OK"));
@@ -250,11 +251,10 @@ static void test_proofs_over_mqtt_and_http(void **state) {
   int64_t index = r->ledger.entries[0], size = r->ledger.size;
   /* MQTT 5 request/response. */
   pr_msg req;
-  assert_int_equal(pr_msg_init(&req, PR_MSG_PROOF_REQUEST, m[0].id.id,
-                               ++m[0].seq,
-                               gl_floor_div(agt_now(&t), GL_NS_PER_SEC) *
-                                   GL_NS_PER_SEC),
-                   0);
+  assert_int_equal(
+      pr_msg_init(&req, PR_MSG_PROOF_REQUEST, m[0].id.id, ++m[0].seq,
+                  gl_floor_div(agt_now(&t), GL_NS_PER_SEC) * GL_NS_PER_SEC),
+      0);
   req.proof_request.kind = PR_PROOF_INCLUSION;
   req.proof_request.index = index;
   req.proof_request.size = size;
@@ -303,9 +303,8 @@ static void test_proofs_over_mqtt_and_http(void **state) {
   free(resp);
   /* The same over HTTP. */
   char path[128];
-  snprintf(path, sizeof path, "/v1/proofs/inclusion?index=%" PRId64
-                              "&size=%" PRId64,
-           index, size);
+  snprintf(path, sizeof path,
+           "/v1/proofs/inclusion?index=%" PRId64 "&size=%" PRId64, index, size);
   json_t *j = agt_json(&t, path);
   assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
   json_t *hashes = json_object_get(j, "path");
@@ -326,17 +325,15 @@ static void test_proofs_over_mqtt_and_http(void **state) {
   json_decref(j);
   /* Consistency between the first interval's checkpoint and the last. */
   int64_t old = results[0][0].result.ledger.size;
-  snprintf(path, sizeof path, "/v1/proofs/consistency?old=%" PRId64
-                              "&size=%" PRId64,
-           old, size);
+  snprintf(path, sizeof path,
+           "/v1/proofs/consistency?old=%" PRId64 "&size=%" PRId64, old, size);
   j = agt_json(&t, path);
   assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
   json_decref(j);
   /* A size beyond the ledger is 404 with status not_found. */
   char *body = NULL;
-  assert_int_equal(agt_http(&t, "/v1/proofs/inclusion?index=0&size=999999999",
-                            &body),
-                   404);
+  assert_int_equal(
+      agt_http(&t, "/v1/proofs/inclusion?index=0&size=999999999", &body), 404);
   assert_non_null(strstr(body, "not_found"));
   free(body);
 }
@@ -347,8 +344,8 @@ static void test_billing_export_has_a_row_per_settlement(void **state) {
   agt_bin(bin, "aggregator/gridlet-aggregator");
   gt_path(out, t.comm.root, "export.log");
   gt_path(csv, t.comm.root, "settlements.csv");
-  char *argv[] = {bin,   "export", "settlements", "-c", t.conf, "--out", csv,
-                  "--decimal", NULL};
+  char *argv[] = {bin,     "export", "settlements", "-c", t.conf,
+                  "--out", csv,      "--decimal",   NULL};
   assert_int_equal(agt_run_cli(argv, out), 0);
   char *text = gt_read_file(csv, NULL);
   int lines = 0, mine = 0;

@@ -67,8 +67,7 @@ static pr_msg reading(agt_meter *m, int64_t start) {
 static char *series(const char *reason) {
   static char s[128];
   snprintf(s, sizeof s,
-           "gridlet_aggregator_messages_rejected_total{reason=\"%s\"}",
-           reason);
+           "gridlet_aggregator_messages_rejected_total{reason=\"%s\"}", reason);
   return s;
 }
 
@@ -146,14 +145,14 @@ static void test_revoked_meter(void **state) {
   char bin[GT_PATH_MAX], out[GT_PATH_MAX];
   agt_bin(bin, "certs/gridlet-ca");
   gt_path(out, t.comm.root, "ca.log");
-  char *argv[] = {bin,         "--dir",    t.cadir, "revoke",
+  char *argv[] = {bin,         "--dir",    t.cadir,         "revoke",
                   "meter-003", "--reason", "keyCompromise", NULL};
   assert_int_equal(agt_run_cli(argv, out), 0);
   agt_sighup(&t);
-  assert_int_equal(agt_wait_metric(
-                       &t, "gridlet_aggregator_meters{state=\"revoked\"}", 1,
-                       10000),
-                   1);
+  assert_int_equal(
+      agt_wait_metric(&t, "gridlet_aggregator_meters{state=\"revoked\"}", 1,
+                      10000),
+      1);
   /* The broker has not been reloaded: the connection still works, the
    * aggregator refuses what it signs. */
   pr_msg msg = reading(&m3, last_interval());

@@ -110,9 +110,8 @@ void fx_setup(fx *f, size_t meters, int mode, void (*tweak)(agg_config *)) {
   gl_seeded_rand *sr = gl_seeded_rand_new(42);
   assert_non_null(sr);
   gl_rand r = gl_seeded_rand_rand(sr);
-  assert_int_equal(lg_signer_generate(f->cfg.origin, LG_SIG_ED25519, &r,
-                                      &f->log_key),
-                   0);
+  assert_int_equal(
+      lg_signer_generate(f->cfg.origin, LG_SIG_ED25519, &r, &f->log_key), 0);
   assert_int_equal(gl_ed25519_generate(&r, &f->agg_key), 0);
   f->n = meters;
   agg_store *st = NULL;
@@ -142,8 +141,8 @@ agg_job *fx_job(fx *f, size_t i, const pr_msg *m, pr_topic_kind kind,
   agg_job *j = calloc(1, sizeof *j);
   assert_non_null(j);
   pr_diag d = {0};
-  int rc = pr_seal(m, key ? key : &f->keys[i], j->buf, sizeof j->buf, &j->len,
-                   &d);
+  int rc =
+      pr_seal(m, key ? key : &f->keys[i], j->buf, sizeof j->buf, &j->len, &d);
   if (rc)
     fail_msg("seal: %s", d.msg);
   assert_int_equal(pr_topic_build(kind, f->cfg.community,

@@ -73,12 +73,10 @@ int fx_send(fx *f, size_t i, const pr_msg *m, pr_topic_kind kind,
 
 /* fx_reading_msg - a reading message of meter i for [start, start+15m)
  * with the next seq, ts = end + 5 s. */
-pr_msg fx_reading_msg(fx *f, size_t i, int64_t start, int64_t imp,
-                      int64_t exp);
+pr_msg fx_reading_msg(fx *f, size_t i, int64_t start, int64_t imp, int64_t exp);
 
 /* fx_reading - build and send it. */
-agg_reason fx_reading(fx *f, size_t i, int64_t start, int64_t imp,
-                      int64_t exp);
+agg_reason fx_reading(fx *f, size_t i, int64_t start, int64_t imp, int64_t exp);
 
 /* fx_flush - commit the ingest batch (asserts success). */
 void fx_flush(fx *f);

@@ -140,7 +140,8 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
     k++;
   }
   for (size_t i = 0; rc == 0 && i < cl->n_trades; i++) {
-    int b = row_of(s, cl->trades[i].buyer), sl = row_of(s, cl->trades[i].seller);
+    int b = row_of(s, cl->trades[i].buyer),
+        sl = row_of(s, cl->trades[i].seller);
     if (b < 0 || sl < 0) {
       rc = problem(c, "clearing trade names a meter without a row");
       break;
@@ -157,13 +158,13 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
   if (rc == 0 && mkt_interval_new(n + 1, nord + cl->n_trades + 1, &iv) != 0)
     rc = problem(c, "no memory");
   if (rc == 0) {
-    int r = cfg.mode == MKT_MODE_EXPOST
-                ? mkt_interval_expost(iv, &cfg, start, stg, k, 1, &res)
-            : cfg.mode == MKT_MODE_EXANTE
-                ? mkt_interval_exante(iv, &cfg, start, orders, nord, mtr, k,
-                                      &res)
-                : mkt_interval_continuous(iv, &cfg, start, tr, cl->n_trades,
-                                          mtr, k, &res);
+    int r =
+        cfg.mode == MKT_MODE_EXPOST
+            ? mkt_interval_expost(iv, &cfg, start, stg, k, 1, &res)
+        : cfg.mode == MKT_MODE_EXANTE
+            ? mkt_interval_exante(iv, &cfg, start, orders, nord, mtr, k, &res)
+            : mkt_interval_continuous(iv, &cfg, start, tr, cl->n_trades, mtr, k,
+                                      &res);
     if (r)
       rc = problem(c, "interval %" PRId64 ": the pipeline refused: %s", start,
                    gl_strerror(r));
@@ -182,7 +183,8 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
     }
     c->rep->trades += res.n_trades;
     int64_t util = res.totals.utility_net + res.totals.surplus;
-    if (rc == 0 && (util != s->utility_money || res.totals.fees != s->fee_money))
+    if (rc == 0 &&
+        (util != s->utility_money || res.totals.fees != s->fee_money))
       rc = problem(c, "interval %" PRId64 ": utility/fee money differs", start);
     size_t a = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -190,7 +192,8 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
       if (!meas[i]) {
         if (r->local_bought_wh || r->local_sold_wh || r->grid_import_wh ||
             r->grid_export_wh || r->fee || r->money)
-          rc = problem(c, "%s: settled although without a reading", r->meter_id);
+          rc =
+              problem(c, "%s: settled although without a reading", r->meter_id);
         continue;
       }
       const mkt_account *x = &res.accounts[a++];

@@ -25,9 +25,9 @@
 #include <stddef.h>
 
 typedef struct replay_report {
-  size_t intervals; /* settlements recomputed */
-  size_t rows;      /* settlement rows compared */
-  size_t trades;    /* clearing trades compared */
+  size_t intervals;  /* settlements recomputed */
+  size_t rows;       /* settlement rows compared */
+  size_t trades;     /* clearing trades compared */
   char problem[256]; /* "" when everything matched */
 } replay_report;
 

@@ -67,8 +67,8 @@ static void test_bad_parameters_and_unknown_paths(void **state) {
   route("/v1/a/b/c/d/e/f", GL_ENOENT);
 }
 
-static void test_metrics_exposition_lists_every_reason_and_histogram(
-    void **state) {
+static void
+test_metrics_exposition_lists_every_reason_and_histogram(void **state) {
   (void)state;
   agg_metrics *m = malloc(sizeof *m);
   agg_metrics_init(m);
@@ -85,8 +85,8 @@ static void test_metrics_exposition_lists_every_reason_and_histogram(
                               "reason=\"seq_reuse\"} 0\n"));
   assert_non_null(strstr(t.s, "gridlet_aggregator_messages_received_total{"
                               "kind=\"reading\"} 10\n"));
-  assert_non_null(
-      strstr(t.s, "gridlet_aggregator_verify_seconds_bucket{le=\"0.0001\"} 1\n"));
+  assert_non_null(strstr(
+      t.s, "gridlet_aggregator_verify_seconds_bucket{le=\"0.0001\"} 1\n"));
   assert_non_null(
       strstr(t.s, "gridlet_aggregator_verify_seconds_bucket{le=\"+Inf\"} 2\n"));
   assert_non_null(strstr(t.s, "gridlet_aggregator_verify_seconds_count 2\n"));

@@ -75,9 +75,8 @@ static void test_another_meters_topic_is_sender_mismatch(void **state) {
 static void test_unknown_meter_is_unknown_key(void **state) {
   (void)state;
   pr_msg m;
-  assert_int_equal(pr_msg_init(&m, PR_MSG_READING, "stranger", 1,
-                               FX_T0 + IV + 5 * SEC),
-                   0);
+  assert_int_equal(
+      pr_msg_init(&m, PR_MSG_READING, "stranger", 1, FX_T0 + IV + 5 * SEC), 0);
   m.reading.start = FX_T0;
   m.reading.end = FX_T0 + IV;
   at(m.ts);
@@ -164,8 +163,7 @@ static void test_energy_above_rated_power_is_implausible(void **state) {
   (void)state;
   /* 43 kW for 15 minutes is 10750 Wh. */
   assert_int_equal(fx_reading(&f, 0, FX_T0, 10750, 0), AGG_R_NONE);
-  assert_int_equal(fx_reading(&f, 1, FX_T0, 10751, 0),
-                   AGG_R_IMPLAUSIBLE_POWER);
+  assert_int_equal(fx_reading(&f, 1, FX_T0, 10751, 0), AGG_R_IMPLAUSIBLE_POWER);
   /* A per-meter rating overrides the default. */
   assert_int_equal(agg_store_meter_set_rated(f.st, f.ids[2], 4000), 0);
   fx_flush(&f);
@@ -251,8 +249,8 @@ static void test_order_beyond_horizon(void **state) {
   fx_teardown(&g);
 }
 
-static void test_status_updates_gauges_and_proofs_are_rate_limited(
-    void **state) {
+static void
+test_status_updates_gauges_and_proofs_are_rate_limited(void **state) {
   (void)state;
   pr_msg m;
   at(FX_T0);
@@ -267,8 +265,7 @@ static void test_status_updates_gauges_and_proofs_are_rate_limited(
   assert_int_equal(atomic_load(&f.metrics.meters_outbox), 7);
   /* The will arrives later with a lower seq: the latest delivered wins. */
   pr_msg w;
-  assert_int_equal(pr_msg_init(&w, PR_MSG_STATUS, f.ids[1], 1, FX_T0 - SEC),
-                   0);
+  assert_int_equal(pr_msg_init(&w, PR_MSG_STATUS, f.ids[1], 1, FX_T0 - SEC), 0);
   w.status.state = PR_STATE_OFFLINE;
   assert_int_equal(send(1, &w, PR_TOPIC_STATUS), AGG_R_NONE);
   assert_int_equal(atomic_load(&f.metrics.meters_online), 0);
@@ -308,8 +305,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_counters_must_not_run_backwards,
                                       setup, teardown),
       cmocka_unit_test(test_pv_production_at_night_is_refused),
-      cmocka_unit_test_setup_teardown(test_order_in_expost_mode_is_mode_mismatch,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_order_in_expost_mode_is_mode_mismatch, setup, teardown),
       cmocka_unit_test(test_order_beyond_horizon),
       cmocka_unit_test_setup_teardown(
           test_status_updates_gauges_and_proofs_are_rate_limited, setup,

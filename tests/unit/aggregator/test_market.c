@@ -54,8 +54,8 @@ static ob_count outbox(fx *f) {
   return c;
 }
 
-static void test_expost_interval_settles_when_all_readings_are_in(
-    void **state) {
+static void
+test_expost_interval_settles_when_all_readings_are_in(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 4, MKT_MODE_EXPOST, NULL);
@@ -91,8 +91,8 @@ static void test_expost_interval_settles_when_all_readings_are_in(
   fx_teardown(&f);
 }
 
-static void test_missing_meter_is_flagged_and_settled_against_nothing(
-    void **state) {
+static void
+test_missing_meter_is_flagged_and_settled_against_nothing(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 3, MKT_MODE_EXPOST, NULL);
@@ -118,8 +118,8 @@ static void test_missing_meter_is_flagged_and_settled_against_nothing(
   fx_teardown(&f);
 }
 
-static void test_duplicate_reading_is_ignored_and_reuse_is_evidence(
-    void **state) {
+static void
+test_duplicate_reading_is_ignored_and_reuse_is_evidence(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 2, MKT_MODE_EXPOST, NULL);
@@ -152,8 +152,8 @@ static void test_duplicate_reading_is_ignored_and_reuse_is_evidence(
   fx_teardown(&f);
 }
 
-static void test_late_reading_is_logged_and_the_settlement_stands(
-    void **state) {
+static void
+test_late_reading_is_logged_and_the_settlement_stands(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 2, MKT_MODE_EXPOST, NULL);
@@ -166,8 +166,8 @@ static void test_late_reading_is_logged_and_the_settlement_stands(
   assert_int_equal(before.missing, 1);
   uint8_t *first = NULL;
   size_t first_len = 0;
-  assert_int_equal(
-      agg_store_result_get(f.st, s, f.ids[1], &first, &first_len), 0);
+  assert_int_equal(agg_store_result_get(f.st, s, f.ids[1], &first, &first_len),
+                   0);
   uint64_t size0 = 0;
   assert_int_equal(lg_ledger_size(agg_market_ledger(f.mk), &size0), 0);
   /* The missing meter's reading arrives after settlement. */
@@ -197,8 +197,8 @@ static void test_late_reading_is_logged_and_the_settlement_stands(
   assert_memory_equal(&before, &after, sizeof before);
   uint8_t *again = NULL;
   size_t again_len = 0;
-  assert_int_equal(
-      agg_store_result_get(f.st, s, f.ids[1], &again, &again_len), 0);
+  assert_int_equal(agg_store_result_get(f.st, s, f.ids[1], &again, &again_len),
+                   0);
   assert_int_equal(again_len, first_len);
   assert_memory_equal(again, first, first_len);
   /* The meter repeats the reading (no receipt yet): the stored result is
@@ -215,8 +215,7 @@ static void test_late_reading_is_logged_and_the_settlement_stands(
   fx_teardown(&f);
 }
 
-static void test_restart_neither_repeats_nor_loses_a_settlement(
-    void **state) {
+static void test_restart_neither_repeats_nor_loses_a_settlement(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 3, MKT_MODE_EXPOST, NULL);
@@ -239,8 +238,8 @@ static void test_restart_neither_repeats_nor_loses_a_settlement(
   fx_teardown(&f);
 }
 
-static void test_catch_up_after_downtime_settles_every_interval_in_order(
-    void **state) {
+static void
+test_catch_up_after_downtime_settles_every_interval_in_order(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 2, MKT_MODE_EXPOST, NULL);
@@ -257,8 +256,8 @@ static void test_catch_up_after_downtime_settles_every_interval_in_order(
   fx_teardown(&f);
 }
 
-static void set_prefs(fx *f, size_t i, bool has_buy, int64_t buy,
-                      bool has_sell, int64_t sell) {
+static void set_prefs(fx *f, size_t i, bool has_buy, int64_t buy, bool has_sell,
+                      int64_t sell) {
   pr_msg m;
   assert_int_equal(pr_msg_init(&m, PR_MSG_PREFS, f->ids[i], ++f->seq[i],
                                gl_clock_now(&f->clock)),
@@ -310,8 +309,8 @@ static pr_msg order_msg(fx *f, size_t i, int64_t start, pr_side side,
   return m;
 }
 
-static void test_exante_orders_clear_at_gate_and_settle_imbalance(
-    void **state) {
+static void
+test_exante_orders_clear_at_gate_and_settle_imbalance(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 3, MKT_MODE_EXANTE, NULL);
@@ -355,8 +354,8 @@ static void tweak_continuous(agg_config *c) {
   c->tick = 1000;
 }
 
-static void test_continuous_trades_as_orders_arrive_and_survive_restart(
-    void **state) {
+static void
+test_continuous_trades_as_orders_arrive_and_survive_restart(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 3, MKT_MODE_CONTINUOUS, tweak_continuous);
@@ -400,16 +399,13 @@ int main(void) {
       cmocka_unit_test(test_expost_interval_settles_when_all_readings_are_in),
       cmocka_unit_test(
           test_missing_meter_is_flagged_and_settled_against_nothing),
-      cmocka_unit_test(
-          test_duplicate_reading_is_ignored_and_reuse_is_evidence),
-      cmocka_unit_test(
-          test_late_reading_is_logged_and_the_settlement_stands),
+      cmocka_unit_test(test_duplicate_reading_is_ignored_and_reuse_is_evidence),
+      cmocka_unit_test(test_late_reading_is_logged_and_the_settlement_stands),
       cmocka_unit_test(test_restart_neither_repeats_nor_loses_a_settlement),
       cmocka_unit_test(
           test_catch_up_after_downtime_settles_every_interval_in_order),
       cmocka_unit_test(test_expost_standing_limits_decide_who_trades),
-      cmocka_unit_test(
-          test_exante_orders_clear_at_gate_and_settle_imbalance),
+      cmocka_unit_test(test_exante_orders_clear_at_gate_and_settle_imbalance),
       cmocka_unit_test(
           test_continuous_trades_as_orders_arrive_and_survive_restart),
   };

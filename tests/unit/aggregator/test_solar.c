@@ -17,7 +17,7 @@ static int64_t t(const char *s) {
   return v;
 }
 
-#define UDEG(x) ((int64_t)((x) * 1e6))
+#define UDEG(x) ((int64_t)((x)*1e6))
 
 static void test_noon_elevation_matches_latitude_and_season(void **state) {
   (void)state;

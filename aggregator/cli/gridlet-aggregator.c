@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *prog = "gridlet-aggregator";
 
@@ -258,6 +260,33 @@ static int run(const opts *o) {
   return rc ? 1 : 0;
 }
 
+/* Run as root (to read the CA), the tool must not leave the database to
+ * root: the daemon runs as the owner of the database's directory. */
+static void give_to_directory_owner(const char *db) {
+  if (geteuid() != 0)
+    return;
+  char dir[AGG_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", db);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir)
+    slash[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || sb.st_uid == 0)
+    return;
+  static const char *const suffix[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < 3; i++) {
+    char p[AGG_PATH_MAX + 8];
+    snprintf(p, sizeof p, "%s%s", db, suffix[i]);
+    if (chown(p, sb.st_uid, sb.st_gid) != 0 && i == 0)
+      fprintf(stderr, "%s: note: could not give %s to the owner of %s\n",
+              prog, p, dir);
+  }
+}
+
 static int open_store(const opts *o, agg_config *cfg, agg_store **st) {
   int rc = load_config(o, cfg);
   if (rc)
@@ -268,6 +297,7 @@ static int open_store(const opts *o, agg_config *cfg, agg_store **st) {
             gl_strerror(rc));
     return 1;
   }
+  give_to_directory_owner(cfg->db_path);
   return 0;
 }
 

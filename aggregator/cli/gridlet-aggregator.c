@@ -282,8 +282,8 @@ static void give_to_directory_owner(const char *db) {
     char p[AGG_PATH_MAX + 8];
     snprintf(p, sizeof p, "%s%s", db, suffix[i]);
     if (chown(p, sb.st_uid, sb.st_gid) != 0 && i == 0)
-      fprintf(stderr, "%s: note: could not give %s to the owner of %s\n",
-              prog, p, dir);
+      fprintf(stderr, "%s: note: could not give %s to the owner of %s\n", prog,
+              p, dir);
   }
 }
 

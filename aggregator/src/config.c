@@ -70,7 +70,8 @@ static const gl_conf_item items[] = {
     GL_CONF_STR("ledger", "origin", T, ledger_origin, "",
                 "the log's origin; default gridlet/<community>"),
     /* [storage] */
-    GL_CONF_STR("storage", "db", T, db_path, "/var/lib/gridlet-aggregator/aggregator.db",
+    GL_CONF_STR("storage", "db", T, db_path,
+                "/var/lib/gridlet-aggregator/aggregator.db",
                 "the aggregator's database (SQLite, WAL); holds the ledger"),
     GL_CONF_DUR("storage", "retention", T, retention, "400d", DAY, 36500 * DAY,
                 "raw signed meter messages are kept this long (ledger "

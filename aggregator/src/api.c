@@ -107,7 +107,8 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
       return GL_ENOENT;
     if (!pr_meter_id_valid(seg[2], strlen(seg[2])))
       return bad(err, errlen, "\"%s\" is not a meter id", seg[2]);
-    snprintf(r->id, sizeof r->id, "%s", seg[2]);
+    size_t idlen = strlen(seg[2]); /* <= PR_ID_MAX: a valid meter id */
+    memcpy(r->id, seg[2], idlen + 1);
     r->kind = res[0] == 'b'
                   ? AGG_API_BALANCE
                   : (n == 3 ? AGG_API_METER : AGG_API_METER_SETTLEMENTS);

@@ -1355,7 +1355,8 @@ static void res_ctx_free(res_ctx *c) {
 
 /* Group the trade sides by meter (rows and sides are both by meter). */
 static int index_sides(res_ctx *c) {
-  qsort(c->sides, c->nsides, sizeof *c->sides, cmp_tside);
+  if (c->nsides)
+    qsort(c->sides, c->nsides, sizeof *c->sides, cmp_tside);
   c->first_side = calloc(c->nrows ? c->nrows : 1, sizeof *c->first_side);
   c->nside = calloc(c->nrows ? c->nrows : 1, sizeof *c->nside);
   if (!c->first_side || !c->nside)

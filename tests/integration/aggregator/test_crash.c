@@ -51,7 +51,7 @@ static pr_keyring agg_keys;
 
 /* Results seen: (meter, interval) -> SHA-256 of the payload. */
 typedef struct seen {
-  char meter[16];
+  char meter[PR_ID_MAX + 1];
   int64_t start;
   uint8_t digest[32];
 } seen;

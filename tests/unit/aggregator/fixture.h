@@ -39,7 +39,7 @@ typedef struct fx {
   gl_ed25519_key agg_key;
   size_t n;
   gl_ed25519_key keys[FX_MAX_METERS];
-  char ids[FX_MAX_METERS][16];
+  char ids[FX_MAX_METERS][24];
   int64_t seq[FX_MAX_METERS];
   int proofs; /* proof requests handed to the proof hook */
 } fx;

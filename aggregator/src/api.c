@@ -817,7 +817,7 @@ static reply h_entry(agg_api *a, int64_t index) {
   lg_entry e;
   const char *why = NULL;
   if (lg_entry_decode(data, len, &e, &why) == 0) {
-    set_s(o, "type", lg_entry_type_name(e.type));
+    set_s(o, "type", lg_entry_type_name((int)e.type));
     json_object_set_new(o, "entry", entry_json(&e));
     lg_entry_clear(&e);
   } else {

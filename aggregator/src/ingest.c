@@ -370,7 +370,7 @@ static int seen_before(agg_ingest *in, const agg_job *j, agg_meter *m,
   }
   /* Two different messages signed with one number: evidence. */
   agg_msg_rec rec = {.seq = j->msg.seq,
-                     .kind = k,
+                     .kind = (int)k,
                      .received = j->received,
                      .bytes = j->buf,
                      .len = j->len};
@@ -600,9 +600,9 @@ int agg_ingest_process(agg_ingest *in, const agg_job *j, agg_reason *outcome,
   if (rc)
     return rc;
   agg_msg_rec rec = {.seq = j->msg.seq,
-                     .kind = kind,
+                     .kind = (int)kind,
                      .received = j->received,
-                     .outcome = v.r,
+                     .outcome = (int)v.r,
                      .bytes = j->buf,
                      .len = j->len};
   memcpy(rec.meter, m->id, sizeof rec.meter);

@@ -107,8 +107,8 @@ static void test_meters_list_and_rating(void **state) {
   assert_non_null(strstr(text, "meter-002"));
   assert_non_null(strstr(text, "active"));
   free(text);
-  char *argv2[] = {bin,         "meters", "set-rated", "-c",
-                   t.conf,      "meter-002", "7000",  NULL};
+  char *argv2[] = {bin,    "meters",    "set-rated", "-c",
+                   t.conf, "meter-002", "7000",      NULL};
   text = run_out(argv2, &st);
   assert_int_equal(st, 0);
   free(text);
@@ -168,8 +168,8 @@ static void test_api_endpoints_errors_and_methods(void **state) {
   assert_true(json_array_size(json_object_get(j, "checkpoints")) >= 1);
   json_decref(j);
   j = agt_json(&t, "/v1/checkpoints/latest");
-  assert_non_null(strstr(json_string_value(json_object_get(j, "note")),
-                         "gridlet/demo\n"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(j, "note")), "gridlet/demo\n"));
   json_decref(j);
   j = agt_json(&t, "/v1/ledger/entries/0");
   assert_string_equal(json_string_value(json_object_get(j, "type")),
@@ -202,9 +202,9 @@ static void test_api_endpoints_errors_and_methods(void **state) {
   char from[GL_TIME_STR_MAX], to[GL_TIME_STR_MAX];
   gl_time_format(s, from);
   gl_time_format(s + t.interval, to);
-  char *argv[] = {bin,    "export",  "settlements", "-c",     t.conf,
-                  "--from", from,    "--to",        to,       "--meter",
-                  "meter-001", "--out", csv,        NULL};
+  char *argv[] = {bin,         "export", "settlements", "-c", t.conf,
+                  "--from",    from,     "--to",        to,   "--meter",
+                  "meter-001", "--out",  csv,           NULL};
   int st = agt_run_cli(argv, out);
   assert_int_equal(st, 0);
   char *text = gt_read_file(csv, NULL);

@@ -76,6 +76,12 @@ static int witness_keys(const cli_args *a, lg_vkey *keys, size_t *n) {
     int rc = cli_vkey(v[i], LG_SIG_COSIG_V1, &keys[i]);
     if (rc != 0)
       return rc;
+    /* A witness given twice would count twice towards --quorum: a k-of-n
+     * policy must mean k distinct witnesses (compared by public key). */
+    for (size_t j = 0; j < i; j++)
+      if (memcmp(keys[i].pub, keys[j].pub, sizeof keys[i].pub) == 0)
+        return cli_usage("--witness %s: the same witness key is given twice",
+                         keys[i].name);
   }
   return 0;
 }

@@ -126,6 +126,17 @@ int lg_policy_verify(const lg_policy *policy, const char *note, size_t len,
       *why = "witness keys must be cosignature (type 0x04) keys";
       return GL_EINVAL;
     }
+    /* One witness listed twice would let one cosignature line count twice
+     * towards the quorum (lg_note_verify marks every matching key slot).
+     * A witness is its public key: the same key under another name is
+     * still one witness, so compare the keys alone. */
+    for (size_t j = 0; j < i; j++) {
+      if (memcmp(policy->witnesses[i].pub, policy->witnesses[j].pub,
+                 sizeof policy->witnesses[i].pub) == 0) {
+        *why = "the same witness key is listed twice in the policy";
+        return GL_EINVAL;
+      }
+    }
   }
   lg_note *n = malloc(sizeof *n);
   size_t nkeys = 1 + policy->n_witnesses;

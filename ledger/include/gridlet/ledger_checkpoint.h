@@ -74,7 +74,7 @@ typedef struct lg_policy {
   const lg_vkey *log_key;   /* type 0x01; its name is the expected origin */
   const lg_vkey *witnesses; /* type 0x04 cosigner keys, may be NULL */
   size_t n_witnesses;
-  size_t quorum; /* witnesses that must have cosigned (k of n) */
+  size_t quorum; /* distinct witnesses that must have cosigned (k of n) */
 } lg_policy;
 
 /* What lg_policy_verify found, for reports. */
@@ -90,7 +90,9 @@ typedef struct lg_policy_result {
  * name. On success *cp holds the checkpoint. `result` may be NULL.
  * Returns 0, GL_EPARSE / GL_ETOOBIG (malformed note or checkpoint),
  * GL_EVERIFY (signatures or quorum), GL_EINVAL (a policy that can never
- * pass, e.g. quorum > n). `why` (may be NULL) receives a static reason.
+ * pass, e.g. quorum > n, or one that lists a witness public key twice, which
+ * would let one cosignature count twice). `why` (may be NULL) receives a
+ * static reason.
  */
 int lg_policy_verify(const lg_policy *policy, const char *note, size_t len,
                      lg_checkpoint *cp, lg_policy_result *result,

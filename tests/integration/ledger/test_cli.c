@@ -322,6 +322,35 @@ static void test_cli_witness_cosigns_and_refuses_a_fork(void **state) {
                      "--quorum", "1", bundle),
                    0);
   assert_non_null(strstr(e->stdout_text, "valid: entry 7"));
+  /* One witness given twice cannot meet a quorum of 2 (k distinct
+   * witnesses): a usage error, not "valid". */
+  assert_int_equal(L("verify-bundle", "--vkey", e->vkey, "--witness", wv,
+                     "--witness", wv, "--quorum", "2", bundle),
+                   2);
+  assert_non_null(
+      strstr(e->stderr_text, "the same witness key is given twice"));
+  assert_null(strstr(e->stdout_text, "valid"));
+  char cpfile[GT_PATH_MAX];
+  gt_path(cpfile, e->dir, "checkpoint.txt");
+  {
+    /* The bundle's checkpoint note: from its first line to the blank line
+     * after the signatures (tlog-proof: index, leaf, proof, then the
+     * checkpoint). verify-checkpoint takes that note. */
+    const char *b = gt_read_file(bundle, NULL);
+    const char *cp = strstr(b, "gridlet/oakfield\n");
+    assert_non_null(cp);
+    gt_write_file(cpfile, cp, (size_t)-1);
+    free((void *)b);
+  }
+  assert_int_equal(L("verify-checkpoint", "--vkey", e->vkey, "--witness", wv,
+                     "--quorum", "1", cpfile),
+                   0);
+  assert_non_null(strstr(e->stdout_text, "(1 witness cosignatures)"));
+  assert_int_equal(L("verify-checkpoint", "--vkey", e->vkey, "--witness", wv,
+                     "--witness", wv, "--quorum", "2", cpfile),
+                   2);
+  assert_non_null(
+      strstr(e->stderr_text, "the same witness key is given twice"));
 
   /* A fork: another database signed with the same log key, holding
    * different entries, grown to 45. */

@@ -130,6 +130,53 @@ static void test_cli_operator_and_household_workflow(void **state) {
   expect(0, "OK: revocation list", CA("verify", p("broker/crl.pem")));
 }
 
+#define CA2(...)                                                               \
+  ((char *const[]){ca_tool, "--dir", p("ca2"), __VA_ARGS__, NULL})
+
+/* Re-issuing a service identity needs --replace, and a re-issue whose new
+ * key cannot be put in place leaves the running service's certificate
+ * valid (before, it was revoked first and the new key lost). */
+static void test_cli_service_replacement_is_explicit_and_safe(void **state) {
+  (void)state;
+  expect(0, "created the CA", CA2("init", "--community", "ash"));
+  expect(0, "issued aggregator",
+         CA2("service", "aggregator", "--out", p("agg2")));
+  /* Keep a copy of the working certificate to check it later. */
+  char *pem = gt_read_file(p("agg2/aggregator.pem"), NULL);
+  gt_write_file(p("agg-old.pem"), pem, (size_t)-1);
+  free(pem);
+  expect(1, "--replace", CA2("service", "aggregator", "--out", p("agg3")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  /* --out names a regular file: refused before anything is issued. */
+  gt_write_file(p("plain"), "x", 1);
+  expect(1, "plain",
+         CA2("service", "aggregator", "--replace", "--out", p("plain")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  /* The key cannot go in place (a directory stands where it must). */
+  assert_int_equal(mkdir(p("agg4"), 0755), 0);
+  assert_int_equal(mkdir(p("agg4/aggregator.key"), 0755), 0);
+  expect(1, "nothing was issued",
+         CA2("service", "aggregator", "--replace", "--out", p("agg4")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  assert_false(access(p("agg4/aggregator.key.new"), F_OK) == 0);
+  assert_false(access(p("agg4/aggregator.pem.new"), F_OK) == 0);
+  assert_false(access(p("agg4/aggregator.pem"), F_OK) == 0);
+  /* With --replace into a usable directory: the old one is superseded. */
+  expect(0, "issued aggregator",
+         CA2("service", "aggregator", "--replace", "--out", p("agg2")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg2/aggregator.pem")));
+  expect(1, "superseded",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  assert_false(access(p("agg2/aggregator.key.new"), F_OK) == 0);
+  struct stat st;
+  assert_int_equal(stat(p("agg2/aggregator.key"), &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+}
+
 static void test_cli_refuses_bad_input_with_reasons(void **state) {
   (void)state;
   /* gridlet-meter checks the id before making anything. */
@@ -176,6 +223,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cli_operator_and_household_workflow),
       cmocka_unit_test(test_cli_refuses_bad_input_with_reasons),
+      cmocka_unit_test(test_cli_service_replacement_is_explicit_and_safe),
       cmocka_unit_test(test_cli_dev_community),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -175,6 +175,13 @@ static void test_cli_service_replacement_is_explicit_and_safe(void **state) {
   struct stat st;
   assert_int_equal(stat(p("agg2/aggregator.key"), &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
+  /* A CA key others can read is refused, with the fix in the message. */
+  char key[GT_PATH_MAX];
+  gt_path(key, p("ca2"), "ca.key");
+  assert_int_equal(chmod(key, 0640), 0);
+  expect(1, "chmod 600", CA2("list"));
+  assert_int_equal(chmod(key, 0600), 0);
+  expect(0, "aggregator", CA2("list"));
 }
 
 static void test_cli_refuses_bad_input_with_reasons(void **state) {

@@ -565,6 +565,27 @@ static void test_ca_service_replacement_is_explicit_and_staged(void **state) {
   cafx_free(&c);
 }
 
+/* The CA refuses to open with a CA key others can read. */
+static void test_ca_refuses_a_ca_key_readable_by_others(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 61, 0);
+  char key[GT_PATH_MAX];
+  gt_path(key, c.dir, "ca.key");
+  assert_int_equal(chmod(key, 0644), 0);
+  pki_ca *again = NULL;
+  pki_why why = {{0}};
+  assert_int_equal(
+      pki_ca_open(c.dir, NULL, &c.f.rand, &c.f.clock, &again, &why), GL_EPERM);
+  assert_null(again);
+  assert_non_null(strstr(why.text, "chmod 600"));
+  assert_int_equal(chmod(key, 0600), 0);
+  assert_int_equal(
+      pki_ca_open(c.dir, NULL, &c.f.rand, &c.f.clock, &again, &why), 0);
+  pki_ca_free(again);
+  cafx_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ca_init_makes_a_private_ca),
@@ -578,6 +599,7 @@ int main(void) {
       cmocka_unit_test(test_ca_failed_commit_publishes_no_revocation_list),
       cmocka_unit_test(test_ca_superseded_revocation_time_is_whole_seconds),
       cmocka_unit_test(test_ca_service_replacement_is_explicit_and_staged),
+      cmocka_unit_test(test_ca_refuses_a_ca_key_readable_by_others),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

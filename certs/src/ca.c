@@ -300,7 +300,10 @@ static int collect_cb(void *ctx, const pki_ca_record *r) {
 }
 
 /* The rules about keys: one subject per key, and never a key that was in
- * a revoked certificate (its holder may not be the only one who has it). */
+ * a certificate revoked for any reason but "superseded" (its holder may
+ * not be the only one who has it). A certificate superseded by a renewal
+ * says nothing against its key, so the same meter may renew with the
+ * same key as often as it likes. */
 static int check_key(pki_ca *ca, const char *subject, const pki_pubkey *pub,
                      pki_why *why) {
   char hex[2 * PKI_PUB_MAX + 1];
@@ -315,7 +318,7 @@ static int check_key(pki_ca *ca, const char *subject, const pki_pubkey *pub,
                        "this public key is already certified for \"%s\" "
                        "(serial %s); every device needs its own key",
                        c.recs[i].subject, c.recs[i].serial_hex);
-    if (c.recs[i].revoked)
+    if (c.recs[i].revoked && c.recs[i].reason != PKI_REASON_SUPERSEDED)
       return pki__fail(why, GL_ECONFLICT,
                        "this public key was in certificate %s, revoked "
                        "(%s); make a new key on the device",

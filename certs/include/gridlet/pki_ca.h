@@ -7,6 +7,7 @@
  *   ca.pem         the self-signed CA certificate
  *   index.sqlite   every certificate issued, with its revocation state
  *   crl.pem        the current signed revocation list
+ *   ca.lock        flock'd while a CRL is issued (see below)
  *   certs/<name>.pem  the latest certificate issued to each subject
  * The directory itself is mode 0700. `gridlet-ca` is a thin shell over
  * this module; the development community (gridlet/pki_dev.h) uses it too.
@@ -17,7 +18,10 @@
  *     non-reserved id, and whose key is Ed25519 or P-256;
  *   - one valid certificate per subject: re-enrolling needs `replace`,
  *     which revokes the previous certificate as superseded;
- *   - a public key is certified for one subject only;
+ *   - a public key is certified for one subject only, and never again
+ *     once a certificate holding it was revoked for any reason other
+ *     than "superseded" (a renewal supersedes the old certificate, so a
+ *     meter may renew with the same key any number of times);
  *   - serial numbers are 16 random bytes from the injected generator,
  *     unique in the index (a collision is retried);
  *   - validity starts one hour before the injected clock's time (boards

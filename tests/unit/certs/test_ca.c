@@ -269,6 +269,38 @@ static void test_ca_refuses_to_certify_a_key_twice(void **state) {
   cafx_free(&c);
 }
 
+/* A meter may renew with the same key again and again (each renewal
+ * supersedes the last certificate); a revocation for any other reason
+ * bars the key for good. */
+static void test_ca_renewal_with_the_same_key_works_repeatedly(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 62, 0);
+  pki_key k;
+  pki_cert *cert = enrol(&c, "meter-001", &k);
+  pki_cert_free(cert);
+  char *csr;
+  size_t len;
+  assert_int_equal(pki_csr_create(&k, "meter-001", &csr, &len), 0);
+  pki_ca_sign_opts so = {.replace = true};
+  for (int i = 0; i < 3; i++) {
+    gl_manual_clock_advance(c.f.mc, 60 * GL_NS_PER_SEC);
+    pki_why why = {{0}};
+    if (pki_ca_sign_csr(c.ca, csr, len, &so, &cert, &why))
+      fail_msg("renewal %d with the same key: %s", i + 1, why.text);
+    pki_cert_free(cert);
+  }
+  assert_int_equal(count(&c, 0), 2); /* the CA and the newest */
+  assert_int_equal(count(&c, PKI_CA_LIST_ALL), 5);
+  /* Retired for another reason: the key is out, even for this meter. */
+  assert_int_equal(
+      pki_ca_revoke(c.ca, "meter-001", NULL, PKI_REASON_CESSATION, NULL, NULL),
+      0);
+  refused(&c, csr, len, GL_ECONFLICT, "cessationOfOperation");
+  free(csr);
+  cafx_free(&c);
+}
+
 static int name_cb(void *ctx, const char *name) {
   char *buf = ctx;
   size_t n = strlen(buf);
@@ -593,6 +625,7 @@ int main(void) {
       cmocka_unit_test(test_ca_refuses_bad_csrs_with_a_reason),
       cmocka_unit_test(test_ca_one_certificate_per_meter_unless_replaced),
       cmocka_unit_test(test_ca_refuses_to_certify_a_key_twice),
+      cmocka_unit_test(test_ca_renewal_with_the_same_key_works_repeatedly),
       cmocka_unit_test(test_ca_revocation_updates_crl_and_denied_names),
       cmocka_unit_test(test_ca_never_issues_beyond_its_own_lifetime),
       cmocka_unit_test(test_ca_service_certificates),

@@ -287,16 +287,38 @@ int pki_ca_init(const char *dir, const pki_ca_init_opts *opts,
 
 /* ---- Issuing ------------------------------------------------------------ */
 
+/* Records collected from an index walk. Every one counts (a key's history
+ * or a subject's certificates can be long), so the array grows. */
 typedef struct current_ctx {
-  pki_ca_record recs[8];
-  size_t n;
+  pki_ca_record *recs;
+  size_t n, cap;
+  int err;
 } current_ctx;
 
 static int collect_cb(void *ctx, const pki_ca_record *r) {
   current_ctx *c = ctx;
-  if (c->n < sizeof c->recs / sizeof c->recs[0])
-    c->recs[c->n++] = *r;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 8;
+    pki_ca_record *recs = realloc(c->recs, cap * sizeof *recs);
+    if (!recs) {
+      c->err = GL_ENOMEM;
+      return 1; /* stops the walk */
+    }
+    c->recs = recs;
+    c->cap = cap;
+  }
+  c->recs[c->n++] = *r;
   return 0;
+}
+
+/* The result of a walk that fed collect_cb: its stop code is the error. */
+static int collected(int rc, const current_ctx *c) {
+  return rc == 1 ? c->err : rc;
+}
+
+static void current_free(current_ctx *c) {
+  free(c->recs);
+  memset(c, 0, sizeof *c);
 }
 
 /* The rules about keys: one subject per key, and never a key that was in
@@ -308,23 +330,22 @@ static int check_key(pki_ca *ca, const char *subject, const pki_pubkey *pub,
                      pki_why *why) {
   char hex[2 * PKI_PUB_MAX + 1];
   pub_hex(pub, hex);
-  current_ctx c = {.n = 0};
-  int rc = pki__index_by_pub(ca->ix, hex, collect_cb, &c);
-  if (rc)
-    return rc;
-  for (size_t i = 0; i < c.n; i++) {
+  current_ctx c = {0};
+  int rc = collected(pki__index_by_pub(ca->ix, hex, collect_cb, &c), &c);
+  for (size_t i = 0; i < c.n && rc == 0; i++) {
     if (strcmp(c.recs[i].subject, subject) != 0)
-      return pki__fail(why, GL_ECONFLICT,
-                       "this public key is already certified for \"%s\" "
-                       "(serial %s); every device needs its own key",
-                       c.recs[i].subject, c.recs[i].serial_hex);
-    if (c.recs[i].revoked && c.recs[i].reason != PKI_REASON_SUPERSEDED)
-      return pki__fail(why, GL_ECONFLICT,
-                       "this public key was in certificate %s, revoked "
-                       "(%s); make a new key on the device",
-                       c.recs[i].serial_hex, pki_reason_name(c.recs[i].reason));
+      rc = pki__fail(why, GL_ECONFLICT,
+                     "this public key is already certified for \"%s\" "
+                     "(serial %s); every device needs its own key",
+                     c.recs[i].subject, c.recs[i].serial_hex);
+    else if (c.recs[i].revoked && c.recs[i].reason != PKI_REASON_SUPERSEDED)
+      rc = pki__fail(why, GL_ECONFLICT,
+                     "this public key was in certificate %s, revoked "
+                     "(%s); make a new key on the device",
+                     c.recs[i].serial_hex, pki_reason_name(c.recs[i].reason));
   }
-  return 0;
+  current_free(&c);
+  return rc;
 }
 
 typedef struct issue_req {
@@ -360,7 +381,8 @@ static int issue_locked(pki_ca *ca, const issue_req *q, const pki_pubkey *pub,
                         int64_t now, current_ctx *cur, pki_cert **out,
                         pki_why *why) {
   const pki_cert_info *cai = pki_cert_get_info(ca->cert);
-  int rc = pki__index_current(ca->ix, q->cn, now, collect_cb, cur);
+  int rc =
+      collected(pki__index_current(ca->ix, q->cn, now, collect_cb, cur), cur);
   if (rc)
     return rc;
   if (cur->n && !q->replace) {
@@ -448,7 +470,7 @@ static int issue_and_record(pki_ca *ca, const issue_req *q,
     pki__unlock_file(lock);
     return pki__fail(why, rc, "the CA index is busy or unwritable");
   }
-  current_ctx cur = {.n = 0};
+  current_ctx cur = {0};
   pki_cert *cert = NULL;
   crl_job crl;
   memset(&crl, 0, sizeof crl);
@@ -471,6 +493,7 @@ static int issue_and_record(pki_ca *ca, const issue_req *q,
     pki__discard_file(&crl.file);
     pki__unlock_file(lock);
     pki_cert_free(cert);
+    current_free(&cur);
     return rc;
   }
   /* Committed: the certificate is issued. What follows cannot undo that,
@@ -498,6 +521,7 @@ static int issue_and_record(pki_ca *ca, const issue_req *q,
             q->kind, in->serial_hex, q->cn, pki_key_type_name(pub->type),
             gl_time_format(in->not_after, t),
             cur.n ? ", replacing the previous one" : "");
+  current_free(&cur);
   *out = cert;
   return 0;
 }
@@ -593,7 +617,7 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
     pki__unlock_file(lock);
     return pki__fail(why, rc, "the CA index is busy or unwritable");
   }
-  current_ctx targets = {.n = 0};
+  current_ctx targets = {0};
   if (serial_hex) {
     pki_ca_record r;
     rc = pki_ca_find(ca, serial_hex, &r);
@@ -602,12 +626,14 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
     else if (rc == 0 && r.revoked)
       rc = pki__fail(why, GL_ENOENT, "certificate %s is already revoked",
                      r.serial_hex);
-    else if (rc == 0)
-      targets.recs[targets.n++] = r;
+    else if (rc == 0 && collect_cb(&targets, &r) != 0)
+      rc = targets.err;
   } else {
     /* Every unrevoked certificate of the subject, expired ones included:
      * revoking is about the identity. */
-    rc = pki__index_current(ca->ix, subject, INT64_MIN, collect_cb, &targets);
+    rc = collected(
+        pki__index_current(ca->ix, subject, INT64_MIN, collect_cb, &targets),
+        &targets);
     if (rc == 0 && targets.n == 0)
       rc = pki__fail(why, GL_ENOENT, "\"%s\" has no unrevoked certificate",
                      subject);
@@ -634,21 +660,23 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
     pki__index_rollback(ca->ix);
     pki__discard_file(&crl.file);
     pki__unlock_file(lock);
+    current_free(&targets);
     return rc;
   }
   /* Recorded; now publish. A failure here leaves the revocation in the
    * index but not in crl.pem: say so, the next CRL will carry it. */
   rc = crl_install(&crl, why);
   pki__unlock_file(lock);
+  for (size_t i = 0; i < targets.n; i++)
+    GL_NOTICE(PKI__LOG, "revoked certificate %s of \"%s\" (%s)",
+              targets.recs[i].serial_hex, targets.recs[i].subject,
+              pki_reason_name(reason));
+  current_free(&targets);
   if (rc) {
     pki__why_prefix(why, "the revocation is recorded, but run `gridlet-ca "
                          "crl` to publish it");
     return rc;
   }
-  for (size_t i = 0; i < targets.n; i++)
-    GL_NOTICE(PKI__LOG, "revoked certificate %s of \"%s\" (%s)",
-              targets.recs[i].serial_hex, targets.recs[i].subject,
-              pki_reason_name(reason));
   if (n_out)
     *n_out = count;
   return 0;

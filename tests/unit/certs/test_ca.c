@@ -301,6 +301,50 @@ static void test_ca_renewal_with_the_same_key_works_repeatedly(void **state) {
   cafx_free(&c);
 }
 
+/* More than eight records of one key or one subject: every one is
+ * considered (the walk used to keep the first eight and drop the rest
+ * silently). */
+static void test_ca_long_histories_are_read_in_full(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 63, 0);
+  /* One key renewed nine times, then its certificate revoked for
+   * compromise: the tenth record bars the key. */
+  pki_key k;
+  pki_cert *cert = enrol(&c, "meter-001", &k);
+  pki_cert_free(cert);
+  char *csr;
+  size_t len;
+  assert_int_equal(pki_csr_create(&k, "meter-001", &csr, &len), 0);
+  pki_ca_sign_opts so = {.replace = true};
+  for (int i = 0; i < 9; i++) {
+    gl_manual_clock_advance(c.f.mc, GL_NS_PER_SEC);
+    assert_int_equal(pki_ca_sign_csr(c.ca, csr, len, &so, &cert, NULL), 0);
+    pki_cert_free(cert);
+  }
+  assert_int_equal(pki_ca_revoke(c.ca, "meter-001", NULL,
+                                 PKI_REASON_KEY_COMPROMISE, NULL, NULL),
+                   0);
+  refused(&c, csr, len, GL_ECONFLICT, "keyCompromise");
+  free(csr);
+  /* Nine certificates of one subject that expired unrevoked: revoking
+   * the identity revokes all nine. */
+  so = (pki_ca_sign_opts){.lifetime = FX_DAY};
+  for (int i = 0; i < 9; i++) {
+    csr = csr_for(&c, "meter-002", &k, &len);
+    assert_int_equal(pki_ca_sign_csr(c.ca, csr, len, &so, &cert, NULL), 0);
+    pki_cert_free(cert);
+    free(csr);
+    gl_manual_clock_advance(c.f.mc, 2 * FX_DAY);
+  }
+  unsigned n = 0;
+  assert_int_equal(
+      pki_ca_revoke(c.ca, "meter-002", NULL, PKI_REASON_CESSATION, &n, NULL),
+      0);
+  assert_int_equal(n, 9);
+  cafx_free(&c);
+}
+
 static int name_cb(void *ctx, const char *name) {
   char *buf = ctx;
   size_t n = strlen(buf);
@@ -626,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_ca_one_certificate_per_meter_unless_replaced),
       cmocka_unit_test(test_ca_refuses_to_certify_a_key_twice),
       cmocka_unit_test(test_ca_renewal_with_the_same_key_works_repeatedly),
+      cmocka_unit_test(test_ca_long_histories_are_read_in_full),
       cmocka_unit_test(test_ca_revocation_updates_crl_and_denied_names),
       cmocka_unit_test(test_ca_never_issues_beyond_its_own_lifetime),
       cmocka_unit_test(test_ca_service_certificates),

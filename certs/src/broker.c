@@ -92,11 +92,13 @@ int pki_broker_acl_text(const char *community, const char *const *denied,
       c, c, c);
   add(&t,
       "# The aggregator: reads every meter, publishes results, the public\n"
-      "# summary and the retained checkpoint.\n"
+      "# summary and the retained checkpoint. It never needs to read what\n"
+      "# it publishes (publishing needs no read access), so it gets write\n"
+      "# only, exactly the protocol map.\n"
       "user %s\n"
       "topic read gridlet/%s/meter/#\n"
       "topic write gridlet/%s/result/#\n"
-      "topic readwrite gridlet/%s/public/#\n",
+      "topic write gridlet/%s/public/#\n",
       PKI_NAME_AGGREGATOR, c, c, c);
   if (n) {
     add(&t, "\n# Identities whose certificates are all revoked: nothing at\n"

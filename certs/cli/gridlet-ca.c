@@ -455,6 +455,23 @@ static int cmd_service(env *e, int argc, char **argv) {
 
 /* ---- list --------------------------------------------------------------- */
 
+/* Warn this long before the CRL's nextUpdate. */
+#define CRL_WARN_NS (30 * DAY_NS)
+
+/* The CA's current crl.pem, parsed (signature not checked: it is the CA's
+ * own file), or NULL. */
+static pki_crl *load_crl(const pki_ca *ca) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/crl.pem", pki_ca_dir(ca));
+  size_t len;
+  char *text = slurp(path, &len);
+  pki_crl *crl = NULL;
+  if (text && pki_crl_parse(text, len, &crl, NULL) != 0)
+    crl = NULL;
+  free(text);
+  return crl;
+}
+
 typedef struct list_ctx {
   int64_t now;
   unsigned n;
@@ -498,22 +515,17 @@ static int cmd_list(env *e, int argc, char **argv) {
   if (rc == 0) {
     /* Remind the operator before the CRL lapses: an expired CRL locks
      * every client out of the broker. */
-    char crl_path[4096];
-    snprintf(crl_path, sizeof crl_path, "%s/crl.pem", pki_ca_dir(ca));
-    size_t len;
-    char *text = slurp(crl_path, &len);
-    pki_crl *crl = NULL;
-    if (text && pki_crl_parse(text, len, &crl, NULL) == 0) {
+    pki_crl *crl = load_crl(ca);
+    if (crl) {
       char t[GL_TIME_STR_MAX];
       int64_t left = pki_crl_next_update(crl) - l.now;
       printf("\n%u certificate(s); revocation list %llu lists %zu, next "
              "update due %s%s\n",
              l.n, (unsigned long long)pki_crl_number(crl), pki_crl_count(crl),
              fmt_time(pki_crl_next_update(crl), t),
-             left < 30 * DAY_NS ? "  <- run `gridlet-ca crl` soon" : "");
+             left < CRL_WARN_NS ? "  <- run `gridlet-ca crl` soon" : "");
     }
     pki_crl_free(crl);
-    free(text);
   }
   pki_ca_free(ca);
   return rc ? fail(rc, NULL, "list") : 0;
@@ -586,6 +598,20 @@ static int cmd_crl(env *e, int argc, char **argv) {
     return fail(rc, &why, "crl");
   }
   printf("issued a new revocation list: %s/crl.pem\n", pki_ca_dir(ca));
+  /* When it lapses every client is locked out: say when the next one is
+   * due, and how to make sure it is issued in time. */
+  pki_crl *crl = load_crl(ca);
+  if (crl) {
+    char t[GL_TIME_STR_MAX], w[GL_TIME_STR_MAX];
+    int64_t next = pki_crl_next_update(crl);
+    printf("  list %llu, %zu revoked; it expires %s: issue the next one "
+           "before then\n  (`gridlet-ca list` warns from %s;\n  the "
+           "systemd timer gridlet-ca-crl.timer issues one monthly, see\n  "
+           "docs/operations/pki.md)\n",
+           (unsigned long long)pki_crl_number(crl), pki_crl_count(crl),
+           fmt_time(next, t), fmt_time(next - CRL_WARN_NS, w));
+    pki_crl_free(crl);
+  }
   rc = refresh_broker(ca, true);
   pki_ca_free(ca);
   return rc;

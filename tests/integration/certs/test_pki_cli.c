@@ -6,6 +6,7 @@
  * (keygen, csr), run as real processes on a real CA directory. Checks exit
  * codes (0 done, 1 refused, 2 usage) and that refusals say why.
  */
+#include "gridlet/clock.h"
 #include "gridlet/pki_csr.h"
 #include "gridlet/pki_key.h"
 #include "gridlet/rand.h"
@@ -126,6 +127,17 @@ static void test_cli_operator_and_household_workflow(void **state) {
   expect(1, "cessationOfOperation", CA("verify", "--role", "meter", cur));
   expect(1, "no unrevoked certificate", CA("revoke", "meter-010"));
   expect(0, "new revocation list", CA("crl", "--days", "30"));
+  /* It says when the next list is due (30 days from now). */
+  {
+    char due[GL_TIME_STR_MAX];
+    gl_clock real = gl_clock_real();
+    gl_time_format(gl_clock_now(&real) + INT64_C(30) * 86400 * GL_NS_PER_SEC,
+                   due);
+    due[10] = '\0'; /* the date; the test may straddle a second */
+    assert_non_null(strstr(out, "it expires "));
+    assert_non_null(strstr(strstr(out, "it expires "), due));
+    assert_non_null(strstr(out, "issue the next one before then"));
+  }
   expect(0, "revoked     2", CA("show", p("broker/crl.pem")));
   expect(0, "OK: revocation list", CA("verify", p("broker/crl.pem")));
 }

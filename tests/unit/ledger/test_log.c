@@ -492,6 +492,32 @@ static void test_ledger_bundles_and_witness_cosignatures(void **state) {
                                               &wkey.vkey, 1, &added),
                    0);
   assert_int_equal(added, 0); /* unknown key ID: ignored */
+  /* A line from the configured witness (its name and key ID) whose
+   * signature does not verify over this checkpoint: refused with
+   * GL_EVERIFY, nothing kept. */
+  const char other[] = "gridlet/oakfield\n80\nnot this checkpoint\n";
+  char bad[LG_SIGLINE_MAX];
+  assert_int_equal(lg_note_sign_line(&wkey, other, strlen(other), 1767225600,
+                                     bad, sizeof bad),
+                   0);
+  added = 99;
+  gt_log_capture_begin();
+  assert_int_equal(lg_ledger_add_cosignatures(e->lg, 80, bad, strlen(bad),
+                                              &wkey.vkey, 1, &added),
+                   GL_EVERIFY);
+  assert_true(gt_log_contains("cosignature for size 80 rejected"));
+  gt_log_capture_end();
+  assert_int_equal(added, 99);
+  /* The checkpoint still carries exactly the one good cosignature. */
+  assert_int_equal(lg_ledger_bundle(e->lg, 0, 80, false, &text), 0);
+  size_t lines = 0;
+  for (const char *q = text; (q = strstr(q, "witness.example/w1 ")) != NULL;
+       q++)
+    lines++;
+  assert_int_equal(lines, 1);
+  assert_null(
+      strstr(text, strchr(bad, ' ') + 1 + strlen("witness.example/w1")));
+  free(text);
 }
 
 static void test_ledger_export_and_import_rebuild_and_verify(void **state) {

@@ -720,11 +720,13 @@ static int cmd_add_cosignatures(int argc, char **argv) {
 /* ---- Audit, balances, mirrors ----------------------------------------------
  */
 
-static void print_balances(lg_balances *b) {
+static int print_balances(lg_balances *b) {
   printf("# meter money_micro fees_micro local_bought_wh local_sold_wh "
          "grid_import_wh grid_export_wh intervals missing_readings\n");
   for (size_t i = 0; i < lg_balances_count(b); i++) {
     const lg_balance *x = lg_balances_at(b, i);
+    if (!x)
+      return cli_fail(CLI_ERROR, "out of memory listing the balances");
     printf("%s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
            " %" PRId64 " %" PRIu64 " %" PRIu64 "\n",
            x->meter_id, x->money, x->fees, x->local_bought_wh, x->local_sold_wh,
@@ -738,6 +740,7 @@ static void print_balances(lg_balances *b) {
          " grid_export_wh=%" PRId64 "\n",
          t.settlements, t.utility_money, t.fee_money, t.local_wh,
          t.grid_import_wh, t.grid_export_wh);
+  return CLI_OK;
 }
 
 static const cli_opt audit_opts[] = {{"db", true, false},
@@ -784,10 +787,9 @@ static int cmd_audit(int argc, char **argv) {
                            "the database; pass --vkey to check against an "
                            "independent copy)"
                          : "");
-  if (cli_has(&a, "balances"))
-    print_balances(rep.balances);
+  code = cli_has(&a, "balances") ? print_balances(rep.balances) : CLI_OK;
   lg_audit_report_clear(&rep);
-  return CLI_OK;
+  return code;
 }
 
 static const cli_opt balances_opts[] = {{"db", true, false},
@@ -812,9 +814,9 @@ static int cmd_balances(int argc, char **argv) {
   if (rc != 0)
     return cli_fail(CLI_INVALID, "cannot recompute balances: %s (run audit)",
                     gl_strerror(rc));
-  print_balances(b);
+  code = print_balances(b);
   lg_balances_free(b);
-  return CLI_OK;
+  return code;
 }
 
 static int show_one(void *ctx, uint64_t index, const uint8_t *data,

@@ -923,7 +923,11 @@ static int cmd_import(int argc, char **argv) {
     code = witness_keys(&a, wkeys, &nw);
   if (code)
     return code;
-  /* A new mirror takes the origin the log key names. */
+  /* A new mirror takes the origin the log key names. It is created here;
+   * if the import then fails, the empty file is removed again, so a
+   * refused copy leaves nothing behind. */
+  struct stat st;
+  bool fresh = stat(db, &st) != 0;
   lg_ledger *lg;
   lg_ledger_options o = {.origin = logkey.name, .create = true, .clock = &wall};
   int rc = lg_ledger_open(db, &o, &lg);
@@ -934,10 +938,20 @@ static int cmd_import(int argc, char **argv) {
   uint64_t size = 0;
   rc = lg_ledger_import(lg, from, &io, &size);
   lg_ledger_free(lg);
-  if (rc != 0)
+  if (rc != 0) {
+    if (fresh) {
+      static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+      for (size_t i = 0; i < COUNT(suffix); i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s%s", db, suffix[i]);
+        (void)unlink(p);
+      }
+    }
     return cli_fail(
         rc == GL_EVERIFY || rc == GL_ECONFLICT ? CLI_INVALID : CLI_ERROR,
-        "import refused: %s (the mirror is unchanged)", gl_strerror(rc));
+        "import refused: %s (%s)", gl_strerror(rc),
+        fresh ? "no mirror was created" : "the mirror is unchanged");
+  }
   printf("mirror %s now has %" PRIu64 " entries\n", db, size);
   return CLI_OK;
 }

@@ -282,6 +282,19 @@ static void test_cli_export_import_mirror(void **state) {
   th_flip_entry_byte(bad, 50, 20);
   assert_int_equal(
       L("import", "--db", mirror, "--from", bad, "--vkey", e->vkey), 1);
+  assert_non_null(strstr(e->stderr_text, "the mirror is unchanged"));
+  /* Into a new mirror: refused, and no mirror file is left behind. */
+  char fresh[GT_PATH_MAX];
+  gt_path(fresh, e->dir, "fresh-mirror.db");
+  assert_int_equal(L("import", "--db", fresh, "--from", bad, "--vkey", e->vkey),
+                   1);
+  assert_non_null(strstr(e->stderr_text, "no mirror was created"));
+  assert_false(access(fresh, F_OK) == 0);
+  char missing[GT_PATH_MAX];
+  gt_path(missing, e->dir, "no-such-export.db");
+  assert_int_equal(
+      L("import", "--db", fresh, "--from", missing, "--vkey", e->vkey), 3);
+  assert_false(access(fresh, F_OK) == 0);
   assert_int_equal(L("info", "--db", mirror), 0);
   assert_non_null(strstr(e->stdout_text, "size 40\n"));
   assert_int_equal(

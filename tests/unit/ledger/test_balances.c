@@ -94,7 +94,8 @@ static void test_balances_out_of_memory_adds_nothing(void **state) {
   }
   lg_balance_totals before;
   lg_balances_totals(b, &before);
-  lg_settlement_row rows[3] = {row("meter-000", 100, 1), row("meter-100", 100, 1),
+  lg_settlement_row rows[3] = {row("meter-000", 100, 1),
+                               row("meter-100", 100, 1),
                                row("meter-101", 100, 1)};
   lg_settlement s = {.n_rows = 3, .rows = rows, .utility_money = 9};
   fail_alloc = true;

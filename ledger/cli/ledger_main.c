@@ -525,6 +525,12 @@ static int cmd_bundle(int argc, char **argv) {
     code = cli_opt_u64(&a, "size", false, &size);
   if (code)
     return code;
+  /* With --size the checkpoint is named: an entry beyond it, or a size
+   * that was never signed, each get their own message. */
+  if (size && index >= size)
+    return cli_fail(CLI_INVALID,
+                    "entry %" PRIu64 " is not in the tree of size %" PRIu64,
+                    index, size);
   lg_ledger *lg;
   code = open_log(db, false, &lg);
   if (code)
@@ -532,6 +538,11 @@ static int cmd_bundle(int argc, char **argv) {
   char *text;
   int rc = lg_ledger_bundle(lg, index, size, !cli_has(&a, "no-entry"), &text);
   lg_ledger_free(lg);
+  if (rc == GL_ENOENT && size)
+    return cli_fail(CLI_INVALID,
+                    "no checkpoint of size %" PRIu64
+                    " (`info` shows the latest; omit --size for it)",
+                    size);
   if (rc == GL_ENOENT)
     return cli_fail(CLI_INVALID,
                     "no signed checkpoint covers entry %" PRIu64 " yet", index);

@@ -246,6 +246,23 @@ static void test_cli_verify_consistency_exit_codes(void **state) {
       2);
 }
 
+static void test_cli_bundle_names_what_is_missing(void **state) {
+  env *e = *state;
+  /* The log has a checkpoint of size 40 only. */
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "0", "--size", "5"),
+                   1);
+  assert_non_null(strstr(e->stderr_text, "no checkpoint of size 5"));
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "45", "--size", "40"),
+                   1);
+  assert_non_null(
+      strstr(e->stderr_text, "entry 45 is not in the tree of size 40"));
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "45"), 1);
+  assert_non_null(
+      strstr(e->stderr_text, "no signed checkpoint covers entry 45 yet"));
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "3", "--size", "40"),
+                   0);
+}
+
 static void test_cli_audit_names_a_flipped_byte(void **state) {
   env *e = *state;
   assert_int_equal(L("audit", "--db", e->db, "--vkey", e->vkey), 0);
@@ -475,6 +492,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cli_verify_inclusion_exit_codes,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_verify_consistency_exit_codes,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_bundle_names_what_is_missing,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_audit_names_a_flipped_byte,
                                       setup, teardown),

@@ -22,7 +22,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #define ORIGIN "gridlet/testville"
 
@@ -520,6 +523,72 @@ static void test_ledger_bundles_and_witness_cosignatures(void **state) {
   free(text);
 }
 
+/* A racing process that creates the export's target while the export
+ * runs: it waits for "<path>.partial" (the export has passed its first
+ * check) and creates <path> with O_EXCL. */
+typedef struct racer {
+  char path[GT_PATH_MAX], partial[GT_PATH_MAX + 16];
+  volatile int stop;
+  int won; /* 1: created the file first; -1: the export was first */
+} racer;
+
+static void *race(void *arg) {
+  racer *r = arg;
+  while (!r->stop && access(r->partial, F_OK) != 0)
+    ;
+  if (r->stop)
+    return NULL;
+  int fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    r->won = -1;
+    return NULL;
+  }
+  if (write(fd, "precious", 8) != 8)
+    r->won = -1;
+  else
+    r->won = 1;
+  close(fd);
+  return NULL;
+}
+
+static void
+test_ledger_export_never_replaces_a_file_that_appears(void **state) {
+  env *e = *state;
+  th_append_orders(e->lg, 0, 1000);
+  char *note;
+  assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &note), 0);
+  free(note);
+  /* The racer almost always wins (the export takes far longer than an
+   * open); should the export be first, try again with another name. */
+  for (int attempt = 0; attempt < 5; attempt++) {
+    racer r;
+    memset(&r, 0, sizeof r);
+    char name[32];
+    snprintf(name, sizeof name, "race%d.db", attempt);
+    gt_path(r.path, e->dir, name);
+    snprintf(r.partial, sizeof r.partial, "%s.partial", r.path);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, race, &r), 0);
+    gt_log_capture_begin();
+    int rc = lg_ledger_export(e->lg, r.path, 0);
+    gt_log_capture_end();
+    r.stop = 1;
+    pthread_join(t, NULL);
+    if (r.won != 1) {
+      assert_int_equal(rc, 0);
+      continue;
+    }
+    assert_int_equal(rc, GL_EEXIST);
+    char *text = gt_read_file(r.path, NULL);
+    assert_non_null(text);
+    assert_string_equal(text, "precious");
+    free(text);
+    assert_false(access(r.partial, F_OK) == 0);
+    return;
+  }
+  skip();
+}
+
 static void test_ledger_export_and_import_rebuild_and_verify(void **state) {
   env *e = *state;
   th_append_orders(e->lg, 0, 50);
@@ -599,6 +668,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_ledger_bundles_and_witness_cosignatures, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_ledger_export_never_replaces_a_file_that_appears, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_ledger_export_and_import_rebuild_and_verify, setup, teardown),
   };

@@ -46,7 +46,8 @@ typedef struct lg_checkpoint {
  * in a newline: the text part of a note, not its signatures). Extension
  * lines are checked to be non-empty and otherwise ignored. Returns 0 or
  * GL_EPARSE (bad origin, size with leading zeroes or above 2^63 - 1,
- * root that is not the base64 of 32 bytes, missing lines).
+ * root that is not the base64 of 32 bytes, size 0 with a root other than
+ * the empty tree's, missing lines).
  */
 int lg_checkpoint_parse(const char *text, size_t len, lg_checkpoint *cp);
 

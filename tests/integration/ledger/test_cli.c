@@ -8,6 +8,7 @@
 #include "gridlet/crypto.h"
 #include "gridlet/error.h"
 #include "gridlet/ledger.h"
+#include "gridlet/ledger_checkpoint.h"
 #include "ledger_testhelp.h"
 #include "testutil.h"
 
@@ -472,6 +473,37 @@ static void test_cli_witness_serves_tlog_witness_over_http(void **state) {
   assert_true(strncmp(resp, "HTTP/1.1 409", 12) == 0);
   assert_non_null(strstr(resp, "text/x.tlog.size"));
   assert_non_null(strstr(resp, "\r\n\r\n40\n"));
+  free(resp);
+  /* A fork at the same size (the old size is right, the root is not):
+   * tlog-witness says 409; the body is a reason, not a size, so it is not
+   * labelled text/x.tlog.size (a client would resubmit with it). */
+  char fork[GT_PATH_MAX], path[GT_PATH_MAX];
+  gt_path(fork, e->dir, "fork.db");
+  assert_int_equal(L("init", "--db", fork, "--community", "oakfield"), 0);
+  write_entries(e, "f.hex", 100, 140);
+  gt_path(path, e->dir, "f.hex");
+  assert_int_equal(L("append", "--db", fork, path), 0);
+  assert_int_equal(L("checkpoint", "--db", fork, "--key", e->key), 0);
+  assert_int_equal(L("witness-request", "--db", fork, "--old", "40"), 0);
+  resp = http(port, "POST", "/add-checkpoint", e->stdout_text);
+  assert_true(strncmp(resp, "HTTP/1.1 409", 12) == 0);
+  assert_null(strstr(resp, "text/x.tlog.size"));
+  assert_non_null(strstr(resp, "text/plain"));
+  assert_non_null(strstr(resp, "forked"));
+  free(resp);
+  /* A size-0 checkpoint must carry the empty tree's root: one signed by
+   * the log with another root is malformed (400), not a size question. */
+  lg_signer k;
+  assert_int_equal(lg_signer_read_file(e->key, &k), 0);
+  lg_checkpoint zero = {.size = 0};
+  snprintf(zero.origin, sizeof zero.origin, "gridlet/oakfield");
+  memset(zero.root, 0, sizeof zero.root);
+  char body[1024] = "old 0\n\n";
+  assert_int_equal(
+      lg_checkpoint_sign(&zero, &k, body + 7, sizeof body - 7, NULL), 0);
+  lg_signer_wipe(&k);
+  resp = http(port, "POST", "/add-checkpoint", body);
+  assert_true(strncmp(resp, "HTTP/1.1 400", 12) == 0);
   free(resp);
   resp = http(port, "POST", "/add-checkpoint", "old 0\n\nnonsense\n");
   assert_true(strncmp(resp, "HTTP/1.1 400", 12) == 0);

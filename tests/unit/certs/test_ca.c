@@ -641,6 +641,26 @@ static void test_ca_service_replacement_is_explicit_and_staged(void **state) {
   cafx_free(&c);
 }
 
+/* The index is durable (synchronous=FULL) unless the CA is a throw-away
+ * development one: a test that notices the setting being dropped. */
+static void test_ca_index_writes_are_durable(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 64, 0); /* the fixture opens with no_sync */
+  int v = -1;
+  assert_int_equal(pki__index_pragma(pki__ca_index(c.ca), "synchronous", &v),
+                   0);
+  assert_int_equal(v, 0); /* OFF */
+  pki_ca *durable = NULL;
+  assert_int_equal(
+      pki_ca_open(c.dir, NULL, &c.f.rand, &c.f.clock, &durable, NULL), 0);
+  assert_int_equal(pki__index_pragma(pki__ca_index(durable), "synchronous", &v),
+                   0);
+  assert_int_equal(v, 2); /* FULL */
+  pki_ca_free(durable);
+  cafx_free(&c);
+}
+
 /* The CA refuses to open with a CA key others can read. */
 static void test_ca_refuses_a_ca_key_readable_by_others(void **state) {
   (void)state;
@@ -678,6 +698,7 @@ int main(void) {
       cmocka_unit_test(test_ca_superseded_revocation_time_is_whole_seconds),
       cmocka_unit_test(test_ca_service_replacement_is_explicit_and_staged),
       cmocka_unit_test(test_ca_refuses_a_ca_key_readable_by_others),
+      cmocka_unit_test(test_ca_index_writes_are_durable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,9 @@ static void test_checkpoint_parse_is_strict(void **state) {
       "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\n",
       "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
       "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+      /* Size 0 names the empty tree, whose root is SHA-256(""). */
+      "o\n0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+      "o\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
   };
   lg_checkpoint cp;
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)

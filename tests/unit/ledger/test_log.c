@@ -10,6 +10,7 @@
 #include "gridlet/ledger.h"
 #include "gridlet/ledger_bundle.h"
 #include "gridlet/ledger_witness.h"
+#include "ledger_internal.h"
 #include "ledger_testhelp.h"
 #include "testutil.h"
 
@@ -650,6 +651,87 @@ static void test_ledger_export_and_import_rebuild_and_verify(void **state) {
   lg_ledger_free(m);
 }
 
+/* The durability and hardening settings of the ledger's connections: a
+ * writer runs with synchronous=FULL (a checkpoint is only ever signed over
+ * data on disk); a read-only open, which may be of a file someone handed
+ * us, runs without trusting its schema. */
+static void test_ledger_connections_are_durable_and_hardened(void **state) {
+  env *e = *state;
+  int64_t v = -1;
+  assert_int_equal(
+      lg__store_pragma_int(lg__ledger_store(e->lg), "synchronous", &v), 0);
+  assert_int_equal(v, 2); /* FULL */
+  lg_ledger *ro;
+  lg_ledger_options o = {.origin = ORIGIN, .read_only = true};
+  assert_int_equal(lg_ledger_open(e->db, &o, &ro), 0);
+  assert_int_equal(
+      lg__store_pragma_int(lg__ledger_store(ro), "trusted_schema", &v), 0);
+  assert_int_equal(v, 0);
+  assert_int_equal(
+      lg__store_pragma_int(lg__ledger_store(ro), "cell_size_check", &v), 0);
+  assert_int_equal(v, 1);
+  lg_ledger_free(ro);
+}
+
+/* Change the schema of a database file with plain SQL. */
+static void tamper_schema(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+    fail_msg("%s: %s", sql, err);
+  sqlite3_close(db);
+}
+
+/* An export whose ledger tables were redefined, or that carries extra
+ * indexes or triggers on them, is not imported: the schema of an
+ * untrusted file is compared with ours before anything is read. */
+static void
+test_ledger_import_refuses_a_copy_with_another_schema(void **state) {
+  env *e = *state;
+  th_append_orders(e->lg, 0, 20);
+  char *note;
+  assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &note), 0);
+  free(note);
+  static const char *const tamper[] = {
+      "CREATE INDEX lg_entries_type ON lg_entries(type)",
+      "ALTER TABLE lg_entries ADD COLUMN extra INTEGER DEFAULT 0",
+      "CREATE TRIGGER lg_spy AFTER INSERT ON lg_cosigs BEGIN SELECT 1; END",
+      "CREATE VIEW lg_view AS SELECT * FROM lg_entries",
+  };
+  char mpath[GT_PATH_MAX];
+  gt_path(mpath, e->dir, "mirror.db");
+  lg_ledger *m;
+  lg_ledger_options mo = {.origin = ORIGIN, .create = true};
+  assert_int_equal(lg_ledger_open(mpath, &mo, &m), 0);
+  lg_import_options io = {&e->key.vkey, NULL, 0};
+  for (size_t i = 0; i < sizeof tamper / sizeof *tamper; i++) {
+    char exp[GT_PATH_MAX], name[32];
+    snprintf(name, sizeof name, "tampered%zu.db", i);
+    gt_path(exp, e->dir, name);
+    assert_int_equal(lg_ledger_export(e->lg, exp, 0), 0);
+    tamper_schema(exp, tamper[i]);
+    uint64_t size = 0;
+    gt_log_capture_begin();
+    int rc = lg_ledger_import(m, exp, &io, &size);
+    bool said = gt_log_contains("schema differs");
+    gt_log_capture_end();
+    if (rc != GL_ESTORE || !said)
+      fail_msg("\"%s\": import returned %s", tamper[i], gl_err_name(rc));
+    uint64_t msize = 99;
+    assert_int_equal(lg_ledger_size(m, &msize), 0);
+    assert_int_equal(msize, 0);
+  }
+  /* The untouched export goes in. */
+  char good[GT_PATH_MAX];
+  gt_path(good, e->dir, "good.db");
+  assert_int_equal(lg_ledger_export(e->lg, good, 0), 0);
+  uint64_t size = 0;
+  assert_int_equal(lg_ledger_import(m, good, &io, &size), 0);
+  assert_int_equal(size, 20);
+  lg_ledger_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -673,6 +755,11 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_ledger_export_and_import_rebuild_and_verify, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_ledger_connections_are_durable_and_hardened, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_ledger_import_refuses_a_copy_with_another_schema, setup,
+          teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -415,17 +415,77 @@ static void test_device_profile_for_another_device_reads_nothing(void **state) {
   hal_device *d = hal_device_new(f->link, &p, &cfg);
   hal_sample s;
   gt_log_capture_begin();
-  assert_int_equal(hal_device_poll(d, &s), 0);
+  /* Nothing to read: a configuration error, never "online" (a poll would
+   * do no I/O and could not tell whether the device is there). */
+  assert_int_equal(hal_device_poll(d, &s), GL_ENOENT);
   assert_true(gt_log_contains("has none of the models profile sunspec-meter"));
+  assert_true(gt_log_contains("a configuration error"));
+  assert_false(gt_log_contains("is offline"));
   gt_log_capture_end();
-  assert_true(s.online);
+  assert_false(s.online);
   assert_int_equal(s.r[HAL_Q_GRID_IMPORT_WH].status, GL_ENOENT);
+  hal_device_free(d);
+}
+
+/* A registers profile whose only value cannot be addressed (built without
+ * the parser, which refuses it) plans no request: an error, no I/O, not
+ * online. */
+static void test_device_nothing_plannable_is_an_error(void **state) {
+  fx *f = *state;
+  hal_profile p;
+  memset(&p, 0, sizeof p);
+  snprintf(p.name, sizeof p.name, "edge");
+  p.kind = HAL_PROFILE_REGISTERS;
+  p.q[HAL_Q_GRID_POWER_W].mapped = true;
+  p.q[HAL_Q_GRID_POWER_W].table = HAL_REG_INPUT;
+  p.q[HAL_Q_GRID_POWER_W].addr = 65535;
+  p.q[HAL_Q_GRID_POWER_W].type = HAL_SS_INT32;
+  p.q[HAL_Q_GRID_POWER_W].sign = 1;
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  uint64_t before = reads(f);
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), GL_ENOENT);
+  assert_true(gt_log_contains("a configuration error"));
+  gt_log_capture_end();
+  assert_false(s.online);
+  assert_int_equal(s.r[HAL_Q_GRID_POWER_W].status, GL_ENOENT);
+  assert_int_equal(reads(f), before);
+  hal_device_free(d);
+}
+
+/* A device without a SunSpec map under a SunSpec profile: the log says
+ * configuration error, not "offline". */
+static void
+test_device_without_sunspec_map_is_a_configuration_error(void **state) {
+  fx *f = *state;
+  uint16_t r[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 0, r, 8, false);
+  hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 40000, r, 8, false);
+  hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 50000, r, 8, false);
+  hal_profile p = profile("sunspec-inverter");
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), GL_ENOENT);
+  assert_true(gt_log_contains("no SunSpec map found"));
+  assert_true(gt_log_contains("a configuration error"));
+  assert_false(gt_log_contains("is offline"));
+  gt_log_capture_end();
+  assert_false(s.online);
   hal_device_free(d);
 }
 
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_device_nothing_plannable_is_an_error,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_device_without_sunspec_map_is_a_configuration_error, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_device_polls_inverter_in_one_request,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_follows_a_scale_factor_change,

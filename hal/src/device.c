@@ -802,7 +802,17 @@ static int write_124(hal_device *d, bool release, int64_t cha_w,
       return GL_ERANGE;
     int64_t w[2] = {dis_w, cha_w};
     for (int i = 0; i < 2; i++) {
-      int64_t x = w[i] >= wmax ? full : (w[i] * full + wmax / 2) / wmax;
+      /* With the checks above w < wmax <= 65535e10 and full <= 10000, so
+       * w * full stays below 2^63; the checked multiplication keeps that
+       * an assertion of arithmetic rather than of those bounds. */
+      int64_t x = full;
+      if (w[i] < wmax) {
+        int64_t p;
+        if (__builtin_mul_overflow(w[i], full, &p) ||
+            __builtin_add_overflow(p, wmax / 2, &p))
+          return GL_ERANGE;
+        x = p / wmax;
+      }
       rates[i] = (uint16_t)x;
     }
     mod = 0x3; /* CHARGE | DISCHARGE limits active */

@@ -405,6 +405,38 @@ test_device_battery_control_needs_profile_config_and_link(void **state) {
   hal_device_free(d);
 }
 
+/* The largest WChaMax a device can state (65535 x 10^10 W) with the
+ * finest rate resolution (0.01 %): the percentages are exact and nothing
+ * overflows (UBSan would say so in the sanitizer build). */
+static void test_device_battery_limits_at_extreme_scales(void **state) {
+  fx *f = *state;
+  battery_image(f);
+  int m = sim_image_model(f->img, 124, 0);
+  sim_image_set_int(f->img, m, -1, "WChaMax", 65534);
+  sim_image_set_int(f->img, m, -1, "WChaMax_SF", 10);
+  sim_image_set_int(f->img, m, -1, "InOutWRte_SF", -2);
+  publish(f, 40000);
+  link_with(f, true);
+  hal_profile p = profile("sunspec-battery");
+  hal_device_cfg cfg = {.unit = 1, .allow_control = true};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  int64_t wmax = INT64_C(65534) * INT64_C(10000000000);
+  /* Charge just below WChaMax, discharge at a third of it. */
+  assert_int_equal(hal_device_battery_limit(d, wmax - 1, wmax / 3), 0);
+  const hal_ss_model_ref *ref = hal_ss_map_find(hal_device_map(d), 124, -1, 0);
+  uint16_t r[26];
+  assert_int_equal(hal_memdev_get(f->md, 1, HAL_REG_HOLDING, ref->addr, r, 26),
+                   0);
+  assert_int_equal(r[13], 10000); /* InWRte: 100.00 % */
+  assert_int_equal(r[12], 3333);  /* OutWRte: 33.33 % */
+  /* Above WChaMax: clamped to 100 %. */
+  assert_int_equal(hal_device_battery_limit(d, INT64_MAX, 0), 0);
+  hal_memdev_get(f->md, 1, HAL_REG_HOLDING, ref->addr, r, 26);
+  assert_int_equal(r[13], 10000);
+  assert_int_equal(r[12], 0);
+  hal_device_free(d);
+}
+
 static void test_device_profile_for_another_device_reads_nothing(void **state) {
   fx *f = *state;
   build(f, inverter, 3);
@@ -481,6 +513,8 @@ test_device_without_sunspec_map_is_a_configuration_error(void **state) {
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_device_battery_limits_at_extreme_scales, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_nothing_plannable_is_an_error,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -90,7 +90,9 @@ struct hal_device {
   uint64_t failed_polls;
   const char *nothing_why; /* why there is nothing to read (GL_ENOENT) */
   hal_ratelimit rl_offline;
-  hal_ratelimit rl_value;
+  /* One per quantity: a persistent problem with one must not hide a new
+   * problem with another for up to an hour. */
+  hal_ratelimit rl_value[HAL_Q_COUNT];
   hal_ratelimit rl_control;
 
   hal_device_stats stats;
@@ -449,7 +451,8 @@ static int discover(hal_device *d) {
 static void bad_value(hal_device *d, int qi, const char *what) {
   d->stats.bad_values++;
   uint64_t suppressed = 0;
-  if (hal__rl_allow(&d->rl_value, gl_clock_monotonic(&d->clock), &suppressed))
+  if (hal__rl_allow(&d->rl_value[qi], gl_clock_monotonic(&d->clock),
+                    &suppressed))
     GL_WARN(HAL_LOG, "%s: %s: %s%s", d->name, hal_qty_name(qi), what,
             suppressed ? " (similar problems since not logged)" : "");
 }

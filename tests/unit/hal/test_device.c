@@ -172,6 +172,38 @@ static void test_device_follows_a_scale_factor_change(void **state) {
   hal_device_free(d);
 }
 
+/* Warnings about bad values are rate-limited per quantity: a persistent
+ * problem with the power does not hide a new one with the energy. */
+static void
+test_device_bad_value_warnings_are_limited_per_quantity(void **state) {
+  fx *f = *state;
+  build(f, inverter, 3);
+  set_inverter(f, 4321, 12, 2000123); /* W_SF 12: out of range */
+  publish(f, 40000);
+  hal_profile p = profile("sunspec-inverter");
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_int_equal(gt_log_count("pv_power: scale factor 12"), 1);
+  /* The same problem again, seconds later: not logged again. */
+  gl_manual_clock_advance(f->mc, 5 * GL_NS_PER_SEC);
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_int_equal(gt_log_count("pv_power: scale factor 12"), 1);
+  /* Now the energy goes wrong too: that is news, logged at once. */
+  int m = sim_image_model(f->img, 103, 0);
+  sim_image_set_int(f->img, m, -1, "WH_SF", -11);
+  publish(f, 40000);
+  gl_manual_clock_advance(f->mc, 5 * GL_NS_PER_SEC);
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_int_equal(s.r[HAL_Q_PV_ENERGY_WH].status, GL_ERANGE);
+  assert_int_equal(gt_log_count("pv_energy: scale factor -11"), 1);
+  assert_int_equal(gt_log_count("pv_power: scale factor 12"), 1);
+  gt_log_capture_end();
+  hal_device_free(d);
+}
+
 static void test_device_reports_not_implemented_points(void **state) {
   fx *f = *state;
   build(f, inverter, 3);
@@ -513,6 +545,9 @@ test_device_without_sunspec_map_is_a_configuration_error(void **state) {
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_device_bad_value_warnings_are_limited_per_quantity, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_device_battery_limits_at_extreme_scales, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_nothing_plannable_is_an_error,

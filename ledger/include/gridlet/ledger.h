@@ -75,7 +75,11 @@ typedef struct lg_ledger_options {
    * origin and anything else must match it. */
   const char *origin;
   bool create;    /* create the file and tables when absent */
-  bool read_only; /* open for reading only (audits, proof servers) */
+  /* Open for reading only (audits, proof servers, imports). The file is
+   * treated as untrusted: SQLite's defensive mode, trusted_schema=OFF, no
+   * triggers or views, and its ledger tables must be exactly ours
+   * (GL_ESTORE otherwise, logged). */
+  bool read_only;
   /* Wall clock for the time recorded with each signed checkpoint. NULL:
    * record 0. Borrowed: must outlive the handle. */
   const gl_clock *clock;

@@ -74,7 +74,7 @@ typedef struct lg_ledger_options {
    * create a log; when opening an existing one, NULL accepts the stored
    * origin and anything else must match it. */
   const char *origin;
-  bool create;    /* create the file and tables when absent */
+  bool create; /* create the file and tables when absent */
   /* Open for reading only (audits, proof servers, imports). The file is
    * treated as untrusted: SQLite's defensive mode, trusted_schema=OFF, no
    * triggers or views, and its ledger tables must be exactly ours

@@ -343,7 +343,10 @@ static int write_conf(pki_ca *ca, const pki_broker_opts *o, const char *dir,
     add(&t, "user %s\n", o->run_as_user);
   if (o->log_dest)
     add(&t, "log_dest %s\n", o->log_dest);
-  add(&t, "connection_messages true\n");
+  add(&t, "connection_messages true\n"
+          "# gridlet's messages are small (docs/protocol.md); refuse anything\n"
+          "# larger so one client cannot make the others buffer megabytes.\n"
+          "max_packet_size 131072\n");
   if (o->persistence)
     add(&t, "persistence true\npersistence_location %s/\n", dir);
   else

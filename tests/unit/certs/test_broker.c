@@ -113,7 +113,8 @@ static void test_broker_config_writes_a_locked_down_listener(void **state) {
                         "use_identity_as_username true\n",
                         "use_username_as_clientid true\n",
                         "user root\n",
-                        "persistence false\n"};
+                        "persistence false\n",
+                        "max_packet_size 131072\n"};
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
     if (!strstr(conf, must[i]))
       fail_msg("mosquitto.conf lacks \"%s\":\n%s", must[i], conf);

@@ -463,11 +463,25 @@ static int start_connect(pr_mqtt *m) {
     MQTTProperties_add(&props, &p);
     co.connectProperties = &props;
   }
+  /* The will payload may be replaced by pr_mqtt_set_will on the owner's
+   * thread while this (retry) thread connects: take a copy under the lock.
+   * paho copies the will into its own command before connect returns. */
+  uint8_t *will_copy = NULL;
   if (m->will_topic) {
+    pthread_mutex_lock(&m->lock);
+    size_t wlen = m->will_len;
+    will_copy = malloc(wlen ? wlen : 1);
+    if (will_copy && wlen)
+      memcpy(will_copy, m->will_payload, wlen);
+    pthread_mutex_unlock(&m->lock);
+    if (!will_copy) {
+      MQTTProperties_free(&props);
+      return MQTTASYNC_FAILURE;
+    }
     will.topicName = m->will_topic;
     will.message = NULL;
-    will.payload.data = m->will_payload;
-    will.payload.len = (int)m->will_len;
+    will.payload.data = will_copy;
+    will.payload.len = (int)wlen;
     will.retained = m->will_retain;
     will.qos = m->will_qos;
     co.will = &will;
@@ -483,6 +497,7 @@ static int start_connect(pr_mqtt *m) {
   }
   int rc = MQTTAsync_connect(m->client, &co);
   MQTTProperties_free(&props);
+  free(will_copy);
   return rc;
 }
 
@@ -862,6 +877,25 @@ int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token) {
   }
   if (token)
     *token = tok;
+  return 0;
+}
+
+int pr_mqtt_set_will(pr_mqtt *m, const void *payload, size_t len) {
+  if (!m->will_topic)
+    return GL_ESTATE;
+  if (!payload && len)
+    return GL_EINVAL;
+  uint8_t *p = malloc(len ? len : 1);
+  if (!p)
+    return GL_ENOMEM;
+  if (len)
+    memcpy(p, payload, len);
+  pthread_mutex_lock(&m->lock);
+  uint8_t *old = m->will_payload;
+  m->will_payload = p;
+  m->will_len = len;
+  pthread_mutex_unlock(&m->lock);
+  free(old);
   return 0;
 }
 

@@ -176,6 +176,17 @@ int pr_mqtt_subscribe(pr_mqtt *m, const char *filter, int qos);
  */
 int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token);
 
+/*
+ * pr_mqtt_set_will - replace the last will's payload (copied) for the
+ * connection attempts from now on; topic, QoS and retain stay as
+ * configured. A meter signs a fresh "offline" status whenever it loses
+ * the connection, so the will the broker holds is never older than the
+ * connection it guards. The current connection's will is the one sent
+ * when it was made (MQTT cannot change it). Returns 0, GL_ESTATE when the
+ * client was created without a will, GL_EINVAL, GL_ENOMEM.
+ */
+int pr_mqtt_set_will(pr_mqtt *m, const void *payload, size_t len);
+
 /* Counters for status pages and metrics (read from the owner thread). */
 typedef struct pr_mqtt_stats {
   uint64_t connects;    /* successful connections */

@@ -37,6 +37,7 @@ struct mtr_devices {
   int src[MTR_C_COUNT]; /* role providing each counter, -1: none */
   int soc_src;
   hal_sample sample[MTR_ROLE_COUNT];
+  mtr_obs last[MTR_C_COUNT]; /* the last good read of each counter */
 };
 
 __attribute__((format(printf, 2, 3))) static void
@@ -200,6 +201,17 @@ void mtr_devices_poll(mtr_devices *d, mtr_poll *out) {
       o->bits = h->raw_bits;
       o->exp = h->exp;
       o->identity = d->sample[r].identity;
+      if (o->ok)
+        d->last[c] = *o;
+    } else if (h->status == GL_ENOTSUP && d->last[c].ok &&
+               d->last[c].bits != 0 &&
+               d->last[c].identity == d->sample[r].identity) {
+      /* SunSpec integer accumulators use 0 for "not implemented". An
+       * accumulator that was implemented and now reads 0 was reset: hand
+       * the accountant the 0 it really shows. */
+      *o = d->last[c];
+      o->value = 0;
+      o->raw = 0;
     } else if (h->status == GL_ENOENT || h->status == GL_ENOTSUP) {
       o->absent = true;
     }

@@ -282,9 +282,13 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
               "no receipt yet for our reading for %s (seq %lld): sending the "
               "same message again",
               gl_time_format(p->rd.r.start, t), (long long)p->rd.seq);
+    /* The next re-send waits twice as long each time (up to 64 times the
+     * first wait): an aggregator that is down for a day is not flooded. */
+    int64_t wait = p->cfg.receipt_wait_ns;
+    for (int64_t k = 0; k < p->rd.resends && k < 6; k++)
+      wait *= 2;
     rc = mtr_store_reading_set_state(p->store, p->rd.seq, MTR_RS_AWAITING,
-                                     now + p->cfg.receipt_wait_ns,
-                                     p->rd.resends + 1);
+                                     now + wait, p->rd.resends + 1);
     if (rc)
       return rc;
     track(p, token, p->rd.seq, F_RESEND);

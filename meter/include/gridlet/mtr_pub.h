@@ -18,8 +18,9 @@
  *     minute, doubling up to an hour, with an error in the log each time.
  *  3. When the outbox has nothing left to send, AWAITING readings whose
  *     due time has passed are published again, the same bytes (same seq),
- *     and due again after receipt_wait. After receipt_give_up past their
- *     interval they are given up (state UNCONFIRMED, logged, counted).
+ *     and due again after receipt_wait, doubling with each re-send (at
+ *     most 64 x receipt_wait). After receipt_give_up past their interval
+ *     they are given up (state UNCONFIRMED, logged, counted).
  *  4. Orders whose gate closure passed are dropped unsent (logged).
  *
  * Full outbox (max_messages rows): first orders whose gate closed are

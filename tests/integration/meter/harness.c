@@ -58,7 +58,7 @@ static char *wait_text(const char *path, const char *needle, int ms) {
 }
 
 void mh_sim_start(mh_sim *s, const char *dir, const char *clock_spec,
-                  int households) {
+                  int households, const char *extra) {
   memset(s, 0, sizeof *s);
   char bin[GT_PATH_MAX], n[16];
   gt_build_path(bin, "sim/gridlet-sim");
@@ -66,7 +66,7 @@ void mh_sim_start(mh_sim *s, const char *dir, const char *clock_spec,
   snprintf(n, sizeof n, "%d", households);
   char *argv[] = {bin,      "devices", "-n",     n,     "--control",
                   "--seed", "42",      "--clock", (char *)clock_spec,
-                  "--log-level", "warn", NULL};
+                  "--log-level", "warn", (char *)extra, NULL};
   s->pid = gt_proc_start(argv, s->log, NULL);
   char *out = wait_text(s->log, "\nready\n", 10000);
   for (char *line = out; line && *line;) {

@@ -43,9 +43,10 @@ typedef struct mh_sim {
 } mh_sim;
 
 /* Start `gridlet-sim devices -n households --control --clock spec` with a
- * fixed seed; waits for "ready". */
+ * fixed seed and `extra` (one more argument, e.g. "--no-battery", or
+ * NULL); waits for "ready". */
 void mh_sim_start(mh_sim *s, const char *dir, const char *clock_spec,
-                  int households);
+                  int households, const char *extra);
 /* One control-port line ("fault reset household=0 device=meter"); returns
  * the reply line in a static buffer. */
 const char *mh_sim_cmd(const mh_sim *s, const char *line);

@@ -67,7 +67,7 @@ test_meter_every_interval_arrives_signed_and_verifiable(void **state) {
   char dir[GT_PATH_MAX];
   gt_path(dir, comm.root, "sim1");
   mkdir(dir, 0700);
-  mh_sim_start(&sim, dir, spec, 1);
+  mh_sim_start(&sim, dir, spec, 1, NULL);
   mh_agg agg;
   mh_agg_start(&agg, &comm, 4);
   mh_meter m;
@@ -138,7 +138,7 @@ static void test_meter_broker_outage_loses_and_duplicates_nothing(
   char dir[GT_PATH_MAX];
   gt_path(dir, comm.root, "sim2");
   mkdir(dir, 0700);
-  mh_sim_start(&sim, dir, spec, 1);
+  mh_sim_start(&sim, dir, spec, 1, NULL);
   mh_agg agg;
   mh_agg_start(&agg, &comm, 4);
   mh_meter m;
@@ -196,7 +196,7 @@ static void outbox_full(unsigned index, const char *policy) {
   snprintf(extra, sizeof extra, "sim%u", index);
   gt_path(dir, comm.root, extra);
   mkdir(dir, 0700);
-  mh_sim_start(&sim, dir, spec, 1);
+  mh_sim_start(&sim, dir, spec, 1, NULL);
   /* A broker that is never there: nothing leaves the outbox. */
   snprintf(extra, sizeof extra, "[outbox]\nmax_messages = 10\nwhen_full = %s\n",
            policy);

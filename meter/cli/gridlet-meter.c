@@ -269,6 +269,8 @@ int main(int argc, char **argv) {
                                      {"check-config", 0, 0, O_CHECK},
                                      {0, 0, 0, 0}};
   bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0;
+  if (!run && !status && strncmp(cmd, "--", 2) != 0)
+    return usage("unknown command");
   bool check = false;
   const char *config = DEFAULT_CONFIG, *clock = "real", *level = NULL,
              *database = NULL;

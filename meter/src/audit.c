@@ -360,10 +360,21 @@ static int interval_checked(mtr_audit *a, int64_t start, int64_t now) {
   if (rc || a->rd.state != MTR_RS_RECEIPTED)
     return rc;
   char t1[GL_TIME_STR_MAX];
-  rc = mtr_audit_alarm(a->store, now, "receipt",
-                       "the ledger entries of the result for %s do not "
-                       "include our reading (seq %lld); sending it again",
-                       hhmm(start, t1), (long long)a->rd.seq);
+  int64_t failed = 0;
+  rc = mtr_store_check_failed_for(a->store, start, &failed);
+  if (rc)
+    return rc;
+  if (failed)
+    rc = mtr_audit_alarm(a->store, now, "receipt",
+                         "our reading for %s (seq %lld) could not be "
+                         "confirmed in the ledger (a proof failed); sending "
+                         "it again",
+                         hhmm(start, t1), (long long)a->rd.seq);
+  else
+    rc = mtr_audit_alarm(a->store, now, "receipt",
+                         "the ledger entries of the result for %s do not "
+                         "include our reading (seq %lld); sending it again",
+                         hhmm(start, t1), (long long)a->rd.seq);
   if (!rc)
     rc = mtr_store_reading_set_state(a->store, a->rd.seq, MTR_RS_AWAITING, now,
                                      a->rd.resends);

@@ -19,11 +19,17 @@ static const char *when(int64_t t, char buf[GL_TIME_STR_MAX]) {
   return t ? gl_time_format(t / GL_NS_PER_SEC * GL_NS_PER_SEC, buf) : "never";
 }
 
+/* Money in currency units, as the household reads it: "-1.25". */
 static void money(FILE *out, int64_t micro) {
   bool neg = micro < 0;
   uint64_t u = neg ? (uint64_t)0 - (uint64_t)micro : (uint64_t)micro;
-  fprintf(out, "%s%llu.%06llu", neg ? "-" : "", (unsigned long long)(u / 1000000),
-          (unsigned long long)(u % 1000000));
+  char frac[8];
+  snprintf(frac, sizeof frac, "%06llu", (unsigned long long)(u % 1000000));
+  size_t n = strlen(frac);
+  while (n > 2 && frac[n - 1] == '0')
+    frac[--n] = '\0';
+  fprintf(out, "%s%llu.%s", neg ? "-" : "", (unsigned long long)(u / 1000000),
+          frac);
 }
 
 static void print_alarm(void *ctx, int64_t time, const char *kind,

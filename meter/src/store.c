@@ -57,6 +57,7 @@ enum {
   Q_CHK_BY_REQ,
   Q_CHK_UPDATE,
   Q_CHK_OPEN_FOR,
+  Q_CHK_FAILED_FOR,
   Q_CHK_NEXT_TIME,
   Q_CHK_COUNT,
   Q_AL_ADD,
@@ -133,6 +134,8 @@ static const char *const sql_text[Q_COUNT] = {
                      "next_try = ?5, req_seq = ?6 WHERE id = ?1",
     [Q_CHK_OPEN_FOR] = "SELECT count(*) FROM checks WHERE start = ?1 AND "
                        "kind = 1 AND state <= 1",
+    [Q_CHK_FAILED_FOR] = "SELECT count(*) FROM checks WHERE start = ?1 AND "
+                         "kind = 1 AND state = 3",
     [Q_CHK_NEXT_TIME] = "SELECT min(next_try) FROM checks WHERE state <= 1",
     [Q_CHK_COUNT] = "SELECT count(*) FROM checks WHERE state = ?1",
     [Q_AL_ADD] = "INSERT INTO alarms(time, kind, text) VALUES(?1, ?2, ?3)",
@@ -911,6 +914,10 @@ int mtr_store_check_update(mtr_store *s, const mtr_check_row *row) {
 
 int mtr_store_check_open_for(mtr_store *s, int64_t start, int64_t *n) {
   return count_query(s, Q_CHK_OPEN_FOR, start, true, n);
+}
+
+int mtr_store_check_failed_for(mtr_store *s, int64_t start, int64_t *n) {
+  return count_query(s, Q_CHK_FAILED_FOR, start, true, n);
 }
 
 int mtr_store_check_next_time(mtr_store *s, int64_t *t) {

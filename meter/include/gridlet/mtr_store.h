@@ -264,8 +264,10 @@ int mtr_store_check_due(mtr_store *s, int64_t now, mtr_check_row *row);
 int mtr_store_check_by_request(mtr_store *s, int64_t request_seq,
                                mtr_check_row *row);
 int mtr_store_check_update(mtr_store *s, const mtr_check_row *row);
-/* Checks of interval `start` not yet DONE or FAILED. */
+/* Inclusion checks of interval `start` not yet DONE or FAILED. */
 int mtr_store_check_open_for(mtr_store *s, int64_t start, int64_t *n);
+/* Inclusion checks of interval `start` that FAILED. */
+int mtr_store_check_failed_for(mtr_store *s, int64_t start, int64_t *n);
 /* The earliest next_try of PENDING/SENT checks (INT64_MAX: none). */
 int mtr_store_check_next_time(mtr_store *s, int64_t *t);
 int mtr_store_check_count(mtr_store *s, int state, int64_t *n);

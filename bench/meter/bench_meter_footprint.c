@@ -145,8 +145,7 @@ static uint16_t free_port(void) {
   return port;
 }
 
-static int rm_entry(const char *p, const struct stat *s, int f,
-                    struct FTW *w) {
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w) {
   (void)s;
   (void)f;
   (void)w;
@@ -187,7 +186,7 @@ int main(int argc, char **argv) {
   char *bargv[] = {"/usr/sbin/mosquitto", "-c", path, NULL};
   pid_t broker = spawn(bargv, brokerlog);
   char *sargv[] = {GRIDLET_SIM_PATH, "devices", "-n", "1", "--seed", "1",
-                   "--log-level", "warn", NULL};
+                   "--log-level",    "warn",    NULL};
   pid_t sim = spawn(sargv, simlog);
   char *out = wait_for(simlog, "\nready\n", 10000);
   unsigned sport = 0;
@@ -241,8 +240,9 @@ int main(int argc, char **argv) {
     char *margv[] = {GRIDLET_METER_PATH, "run", "--config", conf, NULL};
     pid_t meter = spawn(margv, log);
     if (meter < 0 || !wait_for(log, "connected to the broker", 10000)) {
-      fprintf(stderr, "bench_meter_footprint: the agent did not connect; its "
-                      "log:\n%s\n",
+      fprintf(stderr,
+              "bench_meter_footprint: the agent did not connect; its "
+              "log:\n%s\n",
               slurp(log) ? slurp(log) : "");
       stop(meter);
       break;
@@ -270,11 +270,9 @@ int main(int argc, char **argv) {
   long full = stat(GRIDLET_METER_PATH, &st) == 0 ? (long)st.st_size : -1;
   char stripped[700], cmd[1600];
   snprintf(stripped, sizeof stripped, "%s/gridlet-meter.stripped", dir);
-  snprintf(cmd, sizeof cmd, "strip -o '%s' '%s'", stripped,
-           GRIDLET_METER_PATH);
-  long small = system(cmd) == 0 && stat(stripped, &st) == 0
-                   ? (long)st.st_size
-                   : -1;
+  snprintf(cmd, sizeof cmd, "strip -o '%s' '%s'", stripped, GRIDLET_METER_PATH);
+  long small =
+      system(cmd) == 0 && stat(stripped, &st) == 0 ? (long)st.st_size : -1;
   nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
   if (!ok) {
@@ -287,8 +285,8 @@ int main(int argc, char **argv) {
   gb_report("  resident memory (VmRSS at the end)", rss, (size_t)ok, 1, 1,
             "KiB");
   gb_report("  peak resident memory (VmHWM)", hwm, (size_t)ok, 1, 1, "KiB");
-  gb_report("  of which anonymous (heap, stacks; RssAnon)", anon, (size_t)ok,
-            1, 1, "KiB");
+  gb_report("  of which anonymous (heap, stacks; RssAnon)", anon, (size_t)ok, 1,
+            1, "KiB");
   gb_report("  private memory (USS: Private_Clean + Private_Dirty)", uss,
             (size_t)ok, 1, 1, "KiB");
   gb_report("  proportional set size (PSS)", pss, (size_t)ok, 1, 1, "KiB");

@@ -262,12 +262,10 @@ int main(int argc, char **argv) {
     return mtr_config_write_defaults(stdout) ? 1 : 0;
   }
   enum { O_CONFIG = 1, O_CLOCK, O_LEVEL, O_DB, O_CHECK };
-  static const struct option lo[] = {{"config", 1, 0, O_CONFIG},
-                                     {"clock", 1, 0, O_CLOCK},
-                                     {"log-level", 1, 0, O_LEVEL},
-                                     {"database", 1, 0, O_DB},
-                                     {"check-config", 0, 0, O_CHECK},
-                                     {0, 0, 0, 0}};
+  static const struct option lo[] = {
+      {"config", 1, 0, O_CONFIG},      {"clock", 1, 0, O_CLOCK},
+      {"log-level", 1, 0, O_LEVEL},    {"database", 1, 0, O_DB},
+      {"check-config", 0, 0, O_CHECK}, {0, 0, 0, 0}};
   bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0;
   if (!run && !status && strncmp(cmd, "--", 2) != 0)
     return usage("unknown command");

@@ -241,8 +241,7 @@ static int64_t difference(mtr_account *a, int c, const ctr *last,
   GL_WARN(COMP,
           "%s: the counter went back from %lld to %lld Wh (device reset or "
           "replaced); %lld Wh counted since the reset (flagged counter_reset)",
-          name, (long long)last->value, (long long)o->value,
-          (long long)since);
+          name, (long long)last->value, (long long)o->value, (long long)since);
   return since;
 }
 
@@ -463,10 +462,9 @@ static void emit_bucket(mtr_account *a, bucket *b, mtr_interval *out) {
   out->end = b->start + a->cfg.interval_ns;
   uint32_t flags = b->flags;
   uint32_t have = a->cfg.counters;
-  bool grid_seen = ((have & (1u << MTR_C_IMPORT)) &&
-                    (b->cf[MTR_C_IMPORT] & CF_SEEN)) ||
-                   ((have & (1u << MTR_C_EXPORT)) &&
-                    (b->cf[MTR_C_EXPORT] & CF_SEEN));
+  bool grid_seen =
+      ((have & (1u << MTR_C_IMPORT)) && (b->cf[MTR_C_IMPORT] & CF_SEEN)) ||
+      ((have & (1u << MTR_C_EXPORT)) && (b->cf[MTR_C_EXPORT] & CF_SEEN));
   if (!grid_seen) {
     flags |= PR_FLAG_MISSING;
     flags &= ~(uint32_t)(PR_FLAG_ESTIMATED | PR_FLAG_ROLLOVER |
@@ -715,9 +713,8 @@ int mtr_account_load(mtr_account *a, const uint8_t *buf, size_t len) {
       b->has_tot[k] = get_bool(&r);
       b->tot[k] = (int64_t)get(&r, 8);
     }
-    if ((b->flags & ~PR_FLAGS_ALL) || gl_floor_div(b->start, interval) *
-                                              interval !=
-                                          b->start)
+    if ((b->flags & ~PR_FLAGS_ALL) ||
+        gl_floor_div(b->start, interval) * interval != b->start)
       r.bad = true;
     for (uint64_t j = 0; j < i; j++)
       if (a->b[j].start == b->start)

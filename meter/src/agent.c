@@ -62,8 +62,8 @@ struct mtr_agent {
   mtr_pub *pub;
   pr_mqtt *mqtt;
   char t_reading[PR_TOPIC_MAX], t_order[PR_TOPIC_MAX], t_status[PR_TOPIC_MAX],
-      t_proof[PR_TOPIC_MAX], t_proof_resp[PR_TOPIC_MAX],
-      f_inbox[PR_TOPIC_MAX], f_public[PR_TOPIC_MAX];
+      t_proof[PR_TOPIC_MAX], t_proof_resp[PR_TOPIC_MAX], f_inbox[PR_TOPIC_MAX],
+      f_public[PR_TOPIC_MAX];
   int stop_efd;
   volatile int stopping;
   bool connected;
@@ -105,8 +105,8 @@ static int load_aggregator(const mtr_config *cfg, uint8_t pub[32],
   pki_why why = {{0}};
   pki_trust *trust = NULL;
   pki_cert *cert = NULL;
-  int rc = pki_trust_load(cfg->ca, cfg->crl[0] ? cfg->crl : NULL, &real,
-                          &trust, &why);
+  int rc = pki_trust_load(cfg->ca, cfg->crl[0] ? cfg->crl : NULL, &real, &trust,
+                          &why);
   if (rc) {
     add_error(errs, "mqtt.ca / aggregator.crl: %s", why.text);
     return GL_ECONFIG;
@@ -125,9 +125,8 @@ static int load_aggregator(const mtr_config *cfg, uint8_t pub[32],
 }
 
 static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
-                     gl_ed25519_key *key, uint8_t agg_pub[32],
-                     lg_vkey *log_key, bool *has_log_key,
-                     gl_conf_errors *errs) {
+                     gl_ed25519_key *key, uint8_t agg_pub[32], lg_vkey *log_key,
+                     bool *has_log_key, gl_conf_errors *errs) {
   bool bad = false;
   pki_why why = {{0}};
   pki_identity *ident = NULL;
@@ -139,8 +138,9 @@ static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
   } else {
     const char *name = pki_identity_name(ident);
     if (!pr_meter_id_valid(name, strlen(name))) {
-      add_error(errs, "mqtt.cert: the certificate's name \"%s\" is not a "
-                      "meter id",
+      add_error(errs,
+                "mqtt.cert: the certificate's name \"%s\" is not a "
+                "meter id",
                 name);
       bad = true;
     } else if (cfg->id[0] && strcmp(cfg->id, name) != 0) {
@@ -165,8 +165,9 @@ static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
   if (cfg->log_key[0]) {
     if (lg_vkey_parse(cfg->log_key, strlen(cfg->log_key), log_key) ||
         log_key->type != LG_SIG_ED25519) {
-      add_error(errs, "aggregator.log_key: \"%s\" is not a ledger verifier "
-                      "key (name+hexid+base64, Ed25519)",
+      add_error(errs,
+                "aggregator.log_key: \"%s\" is not a ledger verifier "
+                "key (name+hexid+base64, Ed25519)",
                 cfg->log_key);
       bad = true;
     } else {
@@ -219,7 +220,8 @@ static int own_seq(mtr_agent *a, int64_t *seq) {
   return mtr_store_commit(a->store);
 }
 
-/* ---- Status ------------------------------------------------------------------
+/* ---- Status
+ * ------------------------------------------------------------------
  */
 
 static int build_status(mtr_agent *a, pr_state state, size_t *len) {
@@ -272,7 +274,8 @@ static int renew_will(mtr_agent *a, bool initial, size_t *len) {
   return pr_mqtt_set_will(a->mqtt, a->buf, *len);
 }
 
-/* ---- Building ----------------------------------------------------------------
+/* ---- Building
+ * ----------------------------------------------------------------
  */
 
 static int topics(mtr_agent *a) {
@@ -283,8 +286,8 @@ static int topics(mtr_agent *a) {
   if (!rc)
     rc = pr_topic_build(PR_TOPIC_STATUS, c, id, a->t_status, PR_TOPIC_MAX);
   if (!rc)
-    rc = pr_topic_build(PR_TOPIC_PROOF_REQUEST, c, id, a->t_proof,
-                        PR_TOPIC_MAX);
+    rc =
+        pr_topic_build(PR_TOPIC_PROOF_REQUEST, c, id, a->t_proof, PR_TOPIC_MAX);
   if (!rc)
     rc = pr_topic_build(PR_TOPIC_PROOF_RESPONSE, c, id, a->t_proof_resp,
                         PR_TOPIC_MAX);
@@ -379,8 +382,8 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
     goto fail;
   uint8_t state[MTR_ACCOUNT_STATE_MAX];
   size_t slen;
-  int g = mtr_store_get_blob(a->store, MTR_KEY_ACCOUNT, state, sizeof state,
-                             &slen);
+  int g =
+      mtr_store_get_blob(a->store, MTR_KEY_ACCOUNT, state, sizeof state, &slen);
   if (g == 0) {
     int l = mtr_account_load(a->acc, state, slen);
     if (l == GL_ENOTSUP)
@@ -422,7 +425,7 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
 fail:
   mtr_agent_free(a);
   return rc == GL_ENOMEM || rc == GL_ESTORE || rc == GL_ECONFLICT ? rc
-                                                                   : GL_ECONFIG;
+                                                                  : GL_ECONFIG;
 }
 
 void mtr_agent_free(mtr_agent *a) {
@@ -452,7 +455,8 @@ void mtr_agent_stop(mtr_agent *a) {
   }
 }
 
-/* ---- Readings ----------------------------------------------------------------
+/* ---- Readings
+ * ----------------------------------------------------------------
  */
 
 static int save_account(mtr_agent *a) {
@@ -477,8 +481,9 @@ static void log_reading(const pr_reading *r, int64_t seq, bool queued) {
     snprintf(soc, sizeof soc, ", battery at %lld.%lld %%",
              (long long)(r->soc_bp / 100), (long long)(r->soc_bp % 100 / 10));
   if (r->flags & PR_FLAG_MISSING) {
-    GL_WARN(COMP, "reading for %s: no data from the grid meter, reported as "
-                  "missing%s (seq %lld)",
+    GL_WARN(COMP,
+            "reading for %s: no data from the grid meter, reported as "
+            "missing%s (seq %lld)",
             gl_time_format(r->start, t), flags, (long long)seq);
     return;
   }
@@ -486,9 +491,9 @@ static void log_reading(const pr_reading *r, int64_t seq, bool queued) {
          "reading for %s: imported %lld Wh, exported %lld Wh, PV %lld Wh, "
          "battery charged %lld Wh and discharged %lld Wh%s%s (seq %lld)%s",
          gl_time_format(r->start, t), (long long)r->import_wh,
-         (long long)r->export_wh, (long long)r->pv_wh,
-         (long long)r->charge_wh, (long long)r->discharge_wh, soc, flags,
-         (long long)seq, queued ? "" : ": NOT QUEUED, the outbox is full");
+         (long long)r->export_wh, (long long)r->pv_wh, (long long)r->charge_wh,
+         (long long)r->discharge_wh, soc, flags, (long long)seq,
+         queued ? "" : ": NOT QUEUED, the outbox is full");
 }
 
 static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
@@ -586,11 +591,12 @@ static int do_poll(mtr_agent *a) {
   return account_due(a, gl_clock_now(&a->clock));
 }
 
-/* ---- Trading -----------------------------------------------------------------
+/* ---- Trading
+ * -----------------------------------------------------------------
  */
 
-static int queue_message(mtr_agent *a, int kind, int64_t start,
-                         int64_t expires, int64_t now, bool *admitted) {
+static int queue_message(mtr_agent *a, int kind, int64_t start, int64_t expires,
+                         int64_t now, bool *admitted) {
   size_t len;
   int rc = seal_msg(a, &len);
   if (rc)
@@ -636,8 +642,9 @@ static int send_prefs_if_changed(mtr_agent *a) {
   }
   rc = mtr_store_commit(a->store);
   if (!rc)
-    GL_NOTICE(COMP, "trading preferences sent: buy locally at or below %s, "
-                    "sell at or above %s (per kWh, micro-units %lld / %lld)",
+    GL_NOTICE(COMP,
+              "trading preferences sent: buy locally at or below %s, "
+              "sell at or above %s (per kWh, micro-units %lld / %lld)",
               a->cfg.has_buy_below ? a->cfg.buy_below_text : "any price",
               a->cfg.has_sell_above ? a->cfg.sell_above_text : "any price",
               (long long)a->cfg.buy_below, (long long)a->cfg.sell_above);
@@ -666,8 +673,9 @@ static int trading_tick(mtr_agent *a, int64_t now) {
     pr_order order;
     int f = mtr_trading_order(c, start, hist, a->has_soc, a->soc, &order);
     if (f == GL_ENOENT)
-      GL_INFO(COMP, "no forecast for %s (no usable reading from the same "
-                    "interval before): no order",
+      GL_INFO(COMP,
+              "no forecast for %s (no usable reading from the same "
+              "interval before): no order",
               gl_time_format(start, t));
     else if (order.nsteps == 0)
       GL_INFO(COMP, "nothing to trade for %s", gl_time_format(start, t));
@@ -685,8 +693,7 @@ static int trading_tick(mtr_agent *a, int64_t now) {
         GL_INFO(COMP, "order for %s: %s %lld Wh%s%s (seq %lld)",
                 gl_time_format(start, t),
                 order.steps[0].side == PR_SIDE_BUY ? "buy" : "sell",
-                (long long)order.steps[0].wh,
-                order.nsteps > 1 ? ", sell " : "",
+                (long long)order.steps[0].wh, order.nsteps > 1 ? ", sell " : "",
                 order.nsteps > 1 ? "too" : "", (long long)seq);
     }
     a->order_next = start + c->interval_ns;
@@ -704,21 +711,22 @@ static int trading_tick(mtr_agent *a, int64_t now) {
   return 0;
 }
 
-/* ---- Messages from the broker ------------------------------------------------
+/* ---- Messages from the broker
+ * ------------------------------------------------
  */
 
 static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
   pr_topic t;
   pr_diag d = {0};
   char counter[48];
-  int rc = pr_topic_parse(ev->topic, strlen(ev->topic), a->cfg.community, &t,
-                          &d);
+  int rc =
+      pr_topic_parse(ev->topic, strlen(ev->topic), a->cfg.community, &t, &d);
   if (!rc && t.id[0] && strcmp(t.id, a->id) != 0)
     rc = pr_diag_set(&d, PR_R_BAD_TOPIC, GL_EPARSE, "not our inbox");
   if (!rc) {
     pr_cose_view view;
-    rc = pr_open(ev->payload, ev->payload_len, &t, &a->ring, &a->msg, &view,
-                 &d);
+    rc =
+        pr_open(ev->payload, ev->payload_len, &t, &a->ring, &a->msg, &view, &d);
   }
   if (rc) {
     GL_WARN(COMP, "rejected a message on %s (%s): %s", ev->topic,
@@ -738,8 +746,7 @@ static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
     return rc;
   switch (t.kind) {
   case PR_TOPIC_RESULT:
-    rc = mtr_audit_result(a->audit, &a->msg, ev->payload, ev->payload_len,
-                          now);
+    rc = mtr_audit_result(a->audit, &a->msg, ev->payload, ev->payload_len, now);
     break;
   case PR_TOPIC_PROOF_RESPONSE:
     rc = mtr_audit_proof_response(a->audit, &a->msg, now);
@@ -810,7 +817,8 @@ static int on_event(mtr_agent *a, const pr_mqtt_event *ev) {
   return 0;
 }
 
-/* ---- Proof requests ----------------------------------------------------------
+/* ---- Proof requests
+ * ----------------------------------------------------------
  */
 
 static int send_proof_requests(mtr_agent *a, int64_t now) {
@@ -864,7 +872,8 @@ static int send_proof_requests(mtr_agent *a, int64_t now) {
   return 0;
 }
 
-/* ---- The loop ----------------------------------------------------------------
+/* ---- The loop
+ * ----------------------------------------------------------------
  */
 
 static int64_t next_aligned(int64_t now, int64_t period) {

@@ -63,8 +63,8 @@ static const char *money(int64_t micro, char buf[32]) {
   size_t n = strlen(frac);
   while (n > 2 && frac[n - 1] == '0')
     frac[--n] = '\0';
-  snprintf(buf, 32, "%s%llu.%s", neg ? "-" : "", (unsigned long long)(u / 1000000),
-           frac);
+  snprintf(buf, 32, "%s%llu.%s", neg ? "-" : "",
+           (unsigned long long)(u / 1000000), frac);
   return buf;
 }
 
@@ -72,8 +72,7 @@ static const char *hhmm(int64_t t, char buf[GL_TIME_STR_MAX]) {
   return gl_time_format(t, buf);
 }
 
-int mtr_audit_new(const mtr_audit_cfg *cfg, mtr_store *store,
-                  mtr_audit **out) {
+int mtr_audit_new(const mtr_audit_cfg *cfg, mtr_store *store, mtr_audit **out) {
   *out = NULL;
   mtr_audit *a = calloc(1, sizeof *a);
   if (!a)
@@ -115,8 +114,7 @@ static int add_check(mtr_audit *a, int kind, int64_t x, int64_t size,
  * (alarm raised), or a store error.
  */
 static int take_checkpoint(mtr_audit *a, const char *note, int64_t now,
-                           const char *where, int64_t *size,
-                           uint8_t root[32]) {
+                           const char *where, int64_t *size, uint8_t root[32]) {
   lg_policy pol = {.log_key = &a->log_key};
   lg_checkpoint cp;
   const char *why = NULL;
@@ -250,8 +248,7 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
   if (a->rd.state == MTR_RS_RECEIPTED || a->rd.state == MTR_RS_CONFIRMED ||
       a->rd.state == MTR_RS_LATE)
     return 0;
-  if ((r->flags & PR_RESULT_MISSING) &&
-      !(a->rd.r.flags & PR_FLAG_MISSING)) {
+  if ((r->flags & PR_RESULT_MISSING) && !(a->rd.r.flags & PR_FLAG_MISSING)) {
     GL_WARN(COMP,
             "our reading for %s (seq %lld) reached the aggregator after the "
             "interval was settled; it is kept there as a late reading",
@@ -272,8 +269,8 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
                            "our reading (seq %lld) cannot be checked",
                            hhmm(r->start, t1), (long long)a->rd.seq);
   for (size_t i = 0; i < r->ledger.nentries && !rc; i++)
-    rc = add_check(a, MTR_CHECK_INCLUSION, r->ledger.entries[i],
-                   r->ledger.size, r->start, now);
+    rc = add_check(a, MTR_CHECK_INCLUSION, r->ledger.entries[i], r->ledger.size,
+                   r->start, now);
   return rc;
 }
 
@@ -314,8 +311,8 @@ static int check_entry(mtr_audit *a, const lg_entry *e, int64_t index,
       GL_INFO(COMP,
               "the ledger holds our reading for %s (seq %lld, entry %lld)",
               hhmm(a->rd.r.start, t1), (long long)a->rd.seq, (long long)index);
-      rc = mtr_store_reading_set_state(a->store, a->rd.seq, MTR_RS_CONFIRMED,
-                                       0, a->rd.resends);
+      rc = mtr_store_reading_set_state(a->store, a->rd.seq, MTR_RS_CONFIRMED, 0,
+                                       a->rd.resends);
       if (!rc)
         rc = mtr_store_counter_add(a->store, "readings_confirmed", 1);
     }
@@ -484,8 +481,8 @@ int mtr_audit_proof_response(mtr_audit *a, const pr_msg *m, int64_t now) {
       return later(a, &k, now);
     if (rc)
       return rc;
-    if (lg_verify_consistency((uint64_t)k.a, (uint64_t)k.size, a->ck.root,
-                              root, path, p->npath, &why)) {
+    if (lg_verify_consistency((uint64_t)k.a, (uint64_t)k.size, a->ck.root, root,
+                              path, p->npath, &why)) {
       rc = mtr_audit_alarm(a->store, now, "consistency",
                            "the ledger checkpoints of sizes %lld and %lld are "
                            "inconsistent (%s): history was rewritten",
@@ -505,8 +502,8 @@ int mtr_audit_proof_response(mtr_audit *a, const pr_msg *m, int64_t now) {
   uint8_t leaf[LG_HASH_LEN];
   if (lg_leaf_hash(p->entry, p->entry_len, leaf))
     return GL_ECRYPTO;
-  if (lg_verify_inclusion(leaf, (uint64_t)k.a, (uint64_t)k.size, path,
-                          p->npath, root, &why)) {
+  if (lg_verify_inclusion(leaf, (uint64_t)k.a, (uint64_t)k.size, path, p->npath,
+                          root, &why)) {
     rc = mtr_audit_alarm(a->store, now, "inclusion",
                          "the inclusion proof of ledger entry %lld in the "
                          "tree of size %lld does not verify (%s)",

@@ -24,8 +24,8 @@
 #define HOUR (3600 * GL_NS_PER_SEC)
 #define DAY (86400 * GL_NS_PER_SEC)
 
-static const char *const level_names[] = {"error", "warn", "notice", "info",
-                                          "debug", NULL};
+static const char *const level_names[] = {"error", "warn",  "notice",
+                                          "info",  "debug", NULL};
 static const int level_values[] = {GL_LOG_ERROR, GL_LOG_WARN, GL_LOG_NOTICE,
                                    GL_LOG_INFO, GL_LOG_DEBUG};
 static const char *const full_names[] = {"drop-oldest", "drop-newest", NULL};
@@ -73,10 +73,15 @@ static const gl_conf_item items[] = {
     GL_CONF_CHOICE("meter", "log_level", mtr_config, log_level_choice, "info",
                    level_names, "how much to log"),
     /* devices */
-    DEVICE("grid_meter", MTR_ROLE_GRID,
-           "grid meter: tcp:HOST[:PORT] or rtu:DEVICE[:BAUD[:FRAME]] "
-           "(required)",
-           "sunspec-meter"),
+    {"grid_meter", "endpoint", GL_CONF_STRING,
+     offsetof(mtr_config, dev[MTR_ROLE_GRID].endpoint),
+     sizeof(((mtr_config *)0)->dev[0].endpoint), NULL, 1, MTR_TEXT_MAX - 1,
+     true, 0, NULL,
+     "grid meter: tcp:HOST[:PORT] or rtu:DEVICE[:BAUD[:FRAME]] (required)"},
+    I("grid_meter", "unit", dev[MTR_ROLE_GRID].unit, "0", 0, 247,
+      "Modbus unit id; 0 = the profile's default (else 1)"),
+    S("grid_meter", "profile", dev[MTR_ROLE_GRID].profile, "sunspec-meter",
+      "device profile: a shipped name or a file path"),
     DEVICE("inverter", MTR_ROLE_INVERTER,
            "PV inverter endpoint; empty = no PV (may equal another device's)",
            "sunspec-inverter"),
@@ -116,8 +121,8 @@ static const gl_conf_item items[] = {
     D("aggregator", "receipt_timeout", receipt_timeout_ns, "0", 0, 7 * DAY,
       "re-send a reading with no result this long after its interval; "
       "0 = 2 intervals + interval/5"),
-    D("aggregator", "receipt_give_up", receipt_give_up_ns, "2d", HOUR,
-      30 * DAY, "stop re-sending a reading this long after its interval"),
+    D("aggregator", "receipt_give_up", receipt_give_up_ns, "2d", HOUR, 30 * DAY,
+      "stop re-sending a reading this long after its interval"),
     D("aggregator", "proof_timeout", proof_timeout_ns, "1m", SEC, HOUR,
       "wait this long for an answer to a proof request"),
     GL_CONF_BOOLEAN("aggregator", "check_ledger", mtr_config, check_ledger,
@@ -261,8 +266,8 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
   if (parse_price(cfg->buy_below_text, &cfg->has_buy_below, &cfg->buy_below,
                   "buy_below", name, errs))
     bad = true;
-  if (parse_price(cfg->sell_above_text, &cfg->has_sell_above,
-                  &cfg->sell_above, "sell_above", name, errs))
+  if (parse_price(cfg->sell_above_text, &cfg->has_sell_above, &cfg->sell_above,
+                  "sell_above", name, errs))
     bad = true;
   if (cfg->mode != MTR_TRADE_EXPOST && cfg->forecast != MTR_FORECAST_NONE &&
       (!cfg->buy_below_text[0] || !cfg->sell_above_text[0]))
@@ -320,8 +325,8 @@ int mtr_config_write_defaults(FILE *out) {
 int mtr_config_profile_path(const mtr_config *cfg, int role, char *buf,
                             size_t cap) {
   const char *p = cfg->dev[role].profile;
-  int n = strchr(p, '/') ? snprintf(buf, cap, "%s", p)
-                         : snprintf(buf, cap, "%s/%s.profile",
-                                    cfg->profile_dir, p);
+  int n = strchr(p, '/')
+              ? snprintf(buf, cap, "%s", p)
+              : snprintf(buf, cap, "%s/%s.profile", cfg->profile_dir, p);
   return n < 0 || (size_t)n >= cap ? GL_ETOOBIG : 0;
 }

@@ -95,8 +95,8 @@ int mtr_devices_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
     hal_endpoint ep;
     char why[128] = "";
     if (hal_endpoint_parse(dc->endpoint, &ep, why, sizeof why)) {
-      add_error(errs, "%s.endpoint: \"%s\": %s", mtr_role_name(r),
-                dc->endpoint, why);
+      add_error(errs, "%s.endpoint: \"%s\": %s", mtr_role_name(r), dc->endpoint,
+                why);
       bad = true;
       continue;
     }

@@ -181,10 +181,8 @@ static void track(mtr_pub *p, uint64_t token, int64_t seq, int what) {
 
 static int publish(mtr_pub *p, const char *topic, const uint8_t *bytes,
                    size_t len, uint64_t *token) {
-  pr_mqtt_msg m = {.topic = topic,
-                   .payload = bytes,
-                   .payload_len = len,
-                   .qos = 1};
+  pr_mqtt_msg m = {
+      .topic = topic, .payload = bytes, .payload_len = len, .qos = 1};
   return pr_mqtt_publish(p->mqtt, &m, token);
 }
 
@@ -216,8 +214,8 @@ static int give_up_stale(mtr_pub *p, int64_t now) {
             "re-sends; giving up on it",
             gl_time_format(p->rd.r.start, t), (long long)p->rd.seq,
             (long long)p->rd.resends);
-    rc = mtr_store_reading_set_state(p->store, p->rd.seq, MTR_RS_UNCONFIRMED,
-                                     0, p->rd.resends);
+    rc = mtr_store_reading_set_state(p->store, p->rd.seq, MTR_RS_UNCONFIRMED, 0,
+                                     p->rd.resends);
     if (!rc)
       rc = mtr_store_counter_add(p->store, "readings_unconfirmed", 1);
     if (rc)

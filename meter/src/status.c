@@ -140,9 +140,9 @@ int mtr_status_report(const char *path, FILE *out) {
     money(out, res->net);
     fprintf(out, ", balance ");
     money(out, res->balance);
-    fprintf(out, "%s\n", res->flags & PR_RESULT_MISSING
-                             ? " (settled without our reading)"
-                             : "");
+    fprintf(out, "%s\n",
+            res->flags & PR_RESULT_MISSING ? " (settled without our reading)"
+                                           : "");
   } else {
     fprintf(out, "last result    none yet\n");
   }
@@ -160,8 +160,9 @@ int mtr_status_report(const char *path, FILE *out) {
              (long long)ck.size, (long long)nck);
   else
     snprintf(text, sizeof text, "no checkpoint seen yet");
-  fprintf(out, "ledger         %s; proofs: %lld verified, %lld open, %lld "
-               "failed or given up\n",
+  fprintf(out,
+          "ledger         %s; proofs: %lld verified, %lld open, %lld "
+          "failed or given up\n",
           text, (long long)ndone, (long long)nopen, (long long)nfail);
 
   int64_t nal = 0;

@@ -83,10 +83,10 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [Q_OUT_ADD] = "INSERT INTO outbox(" OUT_COLS
-                  ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_OUT_NEXT] = "SELECT " OUT_COLS
-                   " FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 1",
+    [Q_OUT_ADD] =
+        "INSERT INTO outbox(" OUT_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_OUT_NEXT] =
+        "SELECT " OUT_COLS " FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 1",
     [Q_OUT_OLDEST] = "SELECT " OUT_COLS " FROM outbox ORDER BY seq LIMIT 1",
     [Q_OUT_OLDEST_KIND] = "SELECT " OUT_COLS " FROM outbox WHERE kind = ?1 "
                           "ORDER BY seq LIMIT 1",
@@ -112,16 +112,16 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_RES_PUT] = "INSERT INTO results(" RES_COLS
                   ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_RES_GET] = "SELECT " RES_COLS " FROM results WHERE start = ?1",
-    [Q_RES_LAST] = "SELECT " RES_COLS
-                   " FROM results ORDER BY start DESC LIMIT 1",
+    [Q_RES_LAST] =
+        "SELECT " RES_COLS " FROM results ORDER BY start DESC LIMIT 1",
     [Q_CK_PUT] = "INSERT INTO checkpoints(" CK_COLS ") VALUES(?1, ?2, ?3, ?4)",
     [Q_CK_GET] = "SELECT " CK_COLS " FROM checkpoints WHERE size = ?1",
     [Q_CK_PRED] = "SELECT " CK_COLS " FROM checkpoints WHERE size < ?1 "
                   "ORDER BY size DESC LIMIT 1",
     [Q_CK_SUCC] = "SELECT " CK_COLS " FROM checkpoints WHERE size > ?1 "
                   "ORDER BY size LIMIT 1",
-    [Q_CK_LATEST] = "SELECT " CK_COLS
-                    " FROM checkpoints ORDER BY size DESC LIMIT 1",
+    [Q_CK_LATEST] =
+        "SELECT " CK_COLS " FROM checkpoints ORDER BY size DESC LIMIT 1",
     [Q_CK_COUNT] = "SELECT count(*) FROM checkpoints",
     [Q_CHK_ADD] = "INSERT INTO checks(kind, a, size, start, state, attempts, "
                   "next_try, req_seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -301,9 +301,9 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
     return GL_ENOMEM;
   s->read_only = opts && opts->read_only;
   bool create = opts && opts->create && !s->read_only;
-  int flags = s->read_only ? SQLITE_OPEN_READONLY
-                           : SQLITE_OPEN_READWRITE |
-                                 (create ? SQLITE_OPEN_CREATE : 0);
+  int flags = s->read_only
+                  ? SQLITE_OPEN_READONLY
+                  : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
     int err = rc == SQLITE_CANTOPEN ? GL_ENOENT : GL_ESTORE;
@@ -337,8 +337,9 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
         } else if (g) {
           err = g;
         } else if (v != SCHEMA_VERSION) {
-          GL_ERROR(COMP, "%s has schema version %lld; this gridlet-meter "
-                         "reads version %d",
+          GL_ERROR(COMP,
+                   "%s has schema version %lld; this gridlet-meter "
+                   "reads version %d",
                    path, (long long)v, SCHEMA_VERSION);
           err = GL_ECONFLICT;
         }
@@ -405,8 +406,8 @@ void mtr_store_rollback(mtr_store *s) {
 /* ---- Key/value -------------------------------------------------------------
  */
 
-int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf,
-                       size_t cap, size_t *len) {
+int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf, size_t cap,
+                       size_t *len) {
   sqlite3_stmt *st = stmt(s, Q_META_GET);
   if (!st)
     return GL_ESTORE;
@@ -554,8 +555,8 @@ int mtr_store_outbox_count(mtr_store *s, int64_t *n) {
 
 const char *mtr_reading_state_name(int state) {
   static const char *const names[] = {
-      "queued",    "awaiting receipt", "receipted",  "confirmed in the ledger",
-      "late",      "dropped",          "unconfirmed"};
+      "queued", "awaiting receipt", "receipted",  "confirmed in the ledger",
+      "late",   "dropped",          "unconfirmed"};
   return state >= 0 && state < MTR_RS_COUNT ? names[state] : "?";
 }
 
@@ -782,8 +783,7 @@ int mtr_store_ckpt_put(mtr_store *s, const mtr_ckpt_row *row) {
   mtr_ckpt_row old;
   int rc = mtr_store_ckpt_get(s, row->size, &old);
   if (rc == 0)
-    return memcmp(old.root, row->root, sizeof old.root) == 0 ? 0
-                                                            : GL_ECONFLICT;
+    return memcmp(old.root, row->root, sizeof old.root) == 0 ? 0 : GL_ECONFLICT;
   if (rc != GL_ENOENT)
     return rc;
   sqlite3_stmt *st = stmt(s, Q_CK_PUT);

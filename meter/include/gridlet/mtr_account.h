@@ -54,9 +54,9 @@
  * monotonic clock does; a disagreement larger than step_ns is a step. The
  * difference across the step counts in the interval after the step, and
  * the intervals on both sides are flagged `clock_step`; intervals a
- * forward step jumped over are `missing` + `clock_step`. Time never runs backwards for the
- * accounting: after a backward step the open interval stays open until
- * the wall clock passes its end again (everything measured meanwhile
+ * forward step jumped over are `missing` + `clock_step`. Time never runs
+ * backwards for the accounting: after a backward step the open interval stays
+ * open until the wall clock passes its end again (everything measured meanwhile
  * counts in it). Across a restart only a backward step can be seen (the
  * first read is earlier than the last saved one).
  *
@@ -108,8 +108,8 @@ typedef struct mtr_obs {
 
 /* One poll of all devices. */
 typedef struct mtr_poll {
-  int64_t wall;  /* wall-clock time of the poll, ns */
-  int64_t mono;  /* monotonic time of the poll, ns (same run only) */
+  int64_t wall; /* wall-clock time of the poll, ns */
+  int64_t mono; /* monotonic time of the poll, ns (same run only) */
   mtr_obs c[MTR_C_COUNT];
   bool soc_ok;
   int64_t soc_bp; /* battery state of charge, 0..10000 */

@@ -69,17 +69,16 @@ extern "C" {
 #define MTR_AUDIT_ATTEMPTS 5
 
 typedef struct mtr_audit_cfg {
-  const char *meter_id;    /* borrowed */
-  const lg_vkey *log_key;  /* borrowed; NULL: checkpoints not checked */
-  bool check_ledger;       /* ask for inclusion proofs of result entries */
+  const char *meter_id;   /* borrowed */
+  const lg_vkey *log_key; /* borrowed; NULL: checkpoints not checked */
+  bool check_ledger;      /* ask for inclusion proofs of result entries */
   int64_t proof_timeout_ns;
 } mtr_audit_cfg;
 
 typedef struct mtr_audit mtr_audit;
 
 /* mtr_audit_new - over `store` (borrowed). Returns 0 or GL_ENOMEM. */
-int mtr_audit_new(const mtr_audit_cfg *cfg, mtr_store *store,
-                  mtr_audit **out);
+int mtr_audit_new(const mtr_audit_cfg *cfg, mtr_store *store, mtr_audit **out);
 
 /* mtr_audit_free - release; NULL is a no-op. */
 void mtr_audit_free(mtr_audit *a);

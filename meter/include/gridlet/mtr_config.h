@@ -75,18 +75,18 @@ typedef enum mtr_forecast {
 
 typedef struct mtr_config {
   /* [meter] */
-  char id[PR_ID_MAX + 1];                 /* "" = the certificate's CN */
-  char community[PR_COMMUNITY_MAX + 1];   /* required */
-  int64_t interval_ns;                    /* delivery interval */
-  int64_t poll_ns;                        /* device poll period */
-  int64_t close_wait_ns;                  /* wait for late boundary polls */
-  int64_t state_save_ns;                  /* counter state saved this often */
-  int64_t clock_step_ns;                  /* wall/monotonic disagreement */
-  int64_t backfill_ns;                    /* missing readings reported back */
-  int64_t max_power_w;                    /* plausibility of counter jumps */
-  char database[MTR_TEXT_MAX];            /* SQLite state file */
-  int log_level_choice;                   /* index into the level names */
-  mtr_device_conf dev[MTR_ROLE_COUNT];    /* [grid_meter] [inverter] [battery] */
+  char id[PR_ID_MAX + 1];               /* "" = the certificate's CN */
+  char community[PR_COMMUNITY_MAX + 1]; /* required */
+  int64_t interval_ns;                  /* delivery interval */
+  int64_t poll_ns;                      /* device poll period */
+  int64_t close_wait_ns;                /* wait for late boundary polls */
+  int64_t state_save_ns;                /* counter state saved this often */
+  int64_t clock_step_ns;                /* wall/monotonic disagreement */
+  int64_t backfill_ns;                  /* missing readings reported back */
+  int64_t max_power_w;                  /* plausibility of counter jumps */
+  char database[MTR_TEXT_MAX];          /* SQLite state file */
+  int log_level_choice;                 /* index into the level names */
+  mtr_device_conf dev[MTR_ROLE_COUNT];  /* [grid_meter] [inverter] [battery] */
   /* [modbus] */
   int64_t modbus_timeout_ns;
   int64_t modbus_attempts;
@@ -108,7 +108,7 @@ typedef struct mtr_config {
   int when_full; /* mtr_full_policy */
   int64_t inflight;
   /* [trading] */
-  int mode; /* mtr_trade_mode */
+  int mode;                                     /* mtr_trade_mode */
   char buy_below_text[32], sell_above_text[32]; /* "" = no limit */
   int forecast;                                 /* mtr_forecast */
   int64_t forecast_lag_ns;

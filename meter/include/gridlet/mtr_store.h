@@ -94,14 +94,14 @@ void mtr_store_rollback(mtr_store *s);
 #define MTR_KEY_ACCOUNT "account"
 #define MTR_KEY_PREFS_SENT "prefs_sent"
 #define MTR_KEY_ORDER_NEXT "order_next"
-#define MTR_KEY_BROKER "broker"            /* 1 connected, 0 not */
+#define MTR_KEY_BROKER "broker"             /* 1 connected, 0 not */
 #define MTR_KEY_BROKER_SINCE "broker_since" /* wall time of the change */
 #define MTR_KEY_LAST_ACK "last_ack"         /* wall time of the last PUBACK */
 #define MTR_KEY_AGENT_PID "agent_pid"
 #define MTR_KEY_AGENT_START "agent_start"
 
-int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf,
-                       size_t cap, size_t *len);
+int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf, size_t cap,
+                       size_t *len);
 int mtr_store_put_blob(mtr_store *s, const char *key, const void *data,
                        size_t len);
 int mtr_store_get_int(mtr_store *s, const char *key, int64_t *v);
@@ -137,8 +137,7 @@ typedef struct mtr_outbox_row {
 
 int mtr_store_outbox_add(mtr_store *s, const mtr_outbox_row *row);
 /* The row with the smallest seq > after_seq (GL_ENOENT: none). */
-int mtr_store_outbox_next(mtr_store *s, int64_t after_seq,
-                          mtr_outbox_row *row);
+int mtr_store_outbox_next(mtr_store *s, int64_t after_seq, mtr_outbox_row *row);
 /* The oldest row of `kind` (0: any kind). */
 int mtr_store_outbox_oldest(mtr_store *s, int kind, mtr_outbox_row *row);
 /* The oldest row that expired before `now`. */
@@ -185,8 +184,7 @@ int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,
 /* The AWAITING reading with the earliest due time <= now. */
 int mtr_store_reading_due(mtr_store *s, int64_t now, mtr_reading_row *row);
 /* The oldest AWAITING reading whose interval ended before `before`. */
-int mtr_store_reading_stale(mtr_store *s, int64_t before,
-                            mtr_reading_row *row);
+int mtr_store_reading_stale(mtr_store *s, int64_t before, mtr_reading_row *row);
 int mtr_store_reading_count(mtr_store *s, int state, int64_t *n);
 /* Forget readings of intervals ending before `before` that need nothing
  * more (confirmed, late, dropped, unconfirmed, receipted). */

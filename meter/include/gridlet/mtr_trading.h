@@ -39,8 +39,7 @@ extern "C" {
 
 /* mtr_trading_prefs - the standing limits of `cfg`, effective at
  * `effective`. */
-void mtr_trading_prefs(const mtr_config *cfg, int64_t effective,
-                       pr_prefs *out);
+void mtr_trading_prefs(const mtr_config *cfg, int64_t effective, pr_prefs *out);
 
 /* mtr_trading_prefs_fingerprint - a number that changes when the limits
  * change (so a restart does not resend unchanged prefs). */

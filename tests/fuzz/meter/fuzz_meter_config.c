@@ -22,13 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mtr_config c;
   gl_conf_errors e;
   memset(&e, 0, sizeof e);
-  int rc = mtr_config_load_buffer(&c, "fuzz.conf", (const char *)data, size,
-                                  &e);
+  int rc =
+      mtr_config_load_buffer(&c, "fuzz.conf", (const char *)data, size, &e);
   if (rc == 0) {
     /* What an accepted configuration guarantees the agent. */
     if (e.count != 0 || !c.community[0] || !c.dev[MTR_ROLE_GRID].endpoint[0] ||
         (INT64_C(86400) * GL_NS_PER_SEC) % c.interval_ns != 0 ||
-        c.interval_ns % c.poll_ns != 0 || c.close_wait_ns >= c.interval_ns / 5 ||
+        c.interval_ns % c.poll_ns != 0 ||
+        c.close_wait_ns >= c.interval_ns / 5 ||
         c.receipt_wait_ns < c.interval_ns ||
         memchr(c.database, '\0', sizeof c.database) == NULL)
       abort();

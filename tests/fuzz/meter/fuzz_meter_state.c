@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       p.c[c] = (mtr_obs){true, false, 1000, 1000, 32, 0, 1};
     mtr_account_feed(a, &p);
     mtr_interval iv;
-    for (int i = 0; i < 200 && mtr_account_next(a, p.wall + 3600 * GL_NS_PER_SEC,
-                                               &iv) == 0;
+    for (int i = 0; i < 200 && mtr_account_next(
+                                   a, p.wall + 3600 * GL_NS_PER_SEC, &iv) == 0;
          i++)
       if (iv.end - iv.start != cfg.interval_ns)
         abort();

@@ -52,8 +52,7 @@ static char *wait_text(const char *path, const char *needle, int ms) {
     gt_sleep_ms(20);
   }
   char *text = gt_read_file(path, NULL);
-  fail_msg("\"%s\" did not appear in %s:\n%s", needle, path,
-           text ? text : "");
+  fail_msg("\"%s\" did not appear in %s:\n%s", needle, path, text ? text : "");
   return NULL;
 }
 
@@ -64,9 +63,19 @@ void mh_sim_start(mh_sim *s, const char *dir, const char *clock_spec,
   gt_build_path(bin, "sim/gridlet-sim");
   gt_path(s->log, dir, "sim.log");
   snprintf(n, sizeof n, "%d", households);
-  char *argv[] = {bin,      "devices", "-n",     n,     "--control",
-                  "--seed", "42",      "--clock", (char *)clock_spec,
-                  "--log-level", "warn", (char *)extra, NULL};
+  char *argv[] = {bin,
+                  "devices",
+                  "-n",
+                  n,
+                  "--control",
+                  "--seed",
+                  "42",
+                  "--clock",
+                  (char *)clock_spec,
+                  "--log-level",
+                  "warn",
+                  (char *)extra,
+                  NULL};
   s->pid = gt_proc_start(argv, s->log, NULL);
   char *out = wait_text(s->log, "\nready\n", 10000);
   for (char *line = out; line && *line;) {
@@ -116,7 +125,8 @@ void mh_sim_stop(mh_sim *s) {
   s->pid = 0;
 }
 
-/* ---- gridlet-meter --------------------------------------------------------- */
+/* ---- gridlet-meter ---------------------------------------------------------
+ */
 
 void mh_meter_config(mh_meter *m, const gt_community *c, unsigned index,
                      const mh_sim *sim, int household, const char *uri,
@@ -160,8 +170,8 @@ void mh_meter_config(mh_meter *m, const gt_community *c, unsigned index,
 void mh_meter_start(mh_meter *m, const char *clock_spec) {
   char bin[GT_PATH_MAX];
   gt_build_path(bin, "meter/gridlet-meter");
-  char *argv[] = {bin, "run", "--config", m->conf, "--clock",
-                  (char *)clock_spec, NULL};
+  char *argv[] = {
+      bin, "run", "--config", m->conf, "--clock", (char *)clock_spec, NULL};
   m->pid = gt_proc_start(argv, m->log, NULL);
 }
 
@@ -183,7 +193,8 @@ void mh_meter_kill9(mh_meter *m) {
   m->pid = 0;
 }
 
-/* ---- The aggregator's side ------------------------------------------------- */
+/* ---- The aggregator's side -------------------------------------------------
+ */
 
 static void load_pub(const char *cert_path, uint8_t pub[32]) {
   pki_cert *cert = NULL;

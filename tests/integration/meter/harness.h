@@ -52,7 +52,8 @@ void mh_sim_start(mh_sim *s, const char *dir, const char *clock_spec,
 const char *mh_sim_cmd(const mh_sim *s, const char *line);
 void mh_sim_stop(mh_sim *s);
 
-/* ---- gridlet-meter --------------------------------------------------------- */
+/* ---- gridlet-meter ---------------------------------------------------------
+ */
 
 typedef struct mh_meter {
   pid_t pid;
@@ -75,7 +76,8 @@ void mh_meter_start(mh_meter *m, const char *clock_spec);
 void mh_meter_stop(mh_meter *m);
 void mh_meter_kill9(mh_meter *m);
 
-/* ---- The aggregator's side ------------------------------------------------- */
+/* ---- The aggregator's side -------------------------------------------------
+ */
 
 /* One message a meter published, verified. */
 typedef struct mh_rec {

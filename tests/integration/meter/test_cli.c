@@ -105,22 +105,22 @@ static void test_meter_cli_check_config_names_every_problem(void **st) {
   expect_in(out, "bad.conf: meter.poll: 7s does not divide the interval");
   free(out);
   /* Valid, but the files it names are not there. */
-  gt_write_file(path,
-                "[meter]\ncommunity = demo\n"
-                "[grid_meter]\nendpoint = tcp:127.0.0.1\nprofile = "
-                "/nonexistent.profile\n"
-                "[mqtt]\nuri = mqtts://127.0.0.1:8883\ncert = /nonexistent.pem\n"
-                "key = /nonexistent.key\nca = /nonexistent-ca.pem\n"
-                "[aggregator]\ncert = /nonexistent-agg.pem\n",
-                (size_t)-1);
+  gt_write_file(
+      path,
+      "[meter]\ncommunity = demo\n"
+      "[grid_meter]\nendpoint = tcp:127.0.0.1\nprofile = "
+      "/nonexistent.profile\n"
+      "[mqtt]\nuri = mqtts://127.0.0.1:8883\ncert = /nonexistent.pem\n"
+      "key = /nonexistent.key\nca = /nonexistent-ca.pem\n"
+      "[aggregator]\ncert = /nonexistent-agg.pem\n",
+      (size_t)-1);
   assert_int_equal(meter(&out, "--check-config", "--config", path, NULL), 2);
   expect_in(out, "mqtt.cert / mqtt.key:");
   expect_in(out, "mqtt.ca / aggregator.crl:");
   expect_in(out, "grid_meter.profile:");
   free(out);
-  assert_int_equal(meter(&out, "--check-config", "--config",
-                         "/nonexistent.conf", NULL),
-                   2);
+  assert_int_equal(
+      meter(&out, "--check-config", "--config", "/nonexistent.conf", NULL), 2);
   expect_in(out, "cannot read /nonexistent.conf");
   free(out);
 }
@@ -155,9 +155,8 @@ static void test_meter_cli_refuses_wrong_identity_and_database(void **st) {
   mh_meter_config(&a, &comm, 1, NULL, 0, NULL, "id = meter-002\n", NULL);
   char *out;
   char spec[] = "real";
-  assert_int_equal(meter(&out, "run", "--config", a.conf, "--clock", spec,
-                         NULL),
-                   2);
+  assert_int_equal(
+      meter(&out, "run", "--config", a.conf, "--clock", spec, NULL), 2);
   expect_in(out, "meter.id: \"meter-002\" but the certificate is for "
                  "\"meter-001\"");
   free(out);

@@ -85,8 +85,8 @@ test_meter_every_interval_arrives_signed_and_verifiable(void **state) {
    * answered every read. */
   for (size_t i = 1; i < n; i++) {
     if (r[i]->reading.flags)
-      fail_msg("reading %zu (seq %lld) has flags 0x%x", i,
-               (long long)r[i]->seq, r[i]->reading.flags);
+      fail_msg("reading %zu (seq %lld) has flags 0x%x", i, (long long)r[i]->seq,
+               r[i]->reading.flags);
     assert_true(r[i]->reading.has_soc_bp);
     assert_true(r[i]->reading.pv_wh + r[i]->reading.import_wh +
                     r[i]->reading.discharge_wh >
@@ -127,8 +127,8 @@ test_meter_every_interval_arrives_signed_and_verifiable(void **state) {
   gl_accel_clock_free(ac);
 }
 
-static void test_meter_broker_outage_loses_and_duplicates_nothing(
-    void **state) {
+static void
+test_meter_broker_outage_loses_and_duplicates_nothing(void **state) {
   (void)state;
   char spec[GL_CLOCK_SPEC_MAX];
   gl_clock clock;

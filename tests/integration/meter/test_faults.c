@@ -54,8 +54,7 @@ static void rig_start(rig *r, unsigned index, int64_t hour,
   mkdir(dir, 0700);
   mh_sim_start(&r->sim, dir, r->spec, 1, sim_extra);
   mh_agg_start(&r->agg, &comm, 3);
-  mh_meter_config(&r->m, &comm, index, &r->sim, 0, NULL, "poll = 30s\n",
-                  NULL);
+  mh_meter_config(&r->m, &comm, index, &r->sim, 0, NULL, "poll = 30s\n", NULL);
   mh_meter_start(&r->m, r->spec);
 }
 
@@ -189,9 +188,9 @@ static void test_meter_flags_rollover(void **st) {
   }
   CHECK(r, seen);
   CHECK(r, flags_between(r, interval_of(t1), interval_of(t1) + I15) &
-                PR_FLAG_COUNTER_RESET);
+               PR_FLAG_COUNTER_RESET);
   CHECK(r, !(flags_between(r, interval_of(t0) + I15, interval_of(t1)) &
-              (PR_FLAG_ROLLOVER | PR_FLAG_COUNTER_RESET)));
+             (PR_FLAG_ROLLOVER | PR_FLAG_COUNTER_RESET)));
   rig_stop(r);
 }
 

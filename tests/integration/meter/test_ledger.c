@@ -292,8 +292,7 @@ static int run_status(const char *conf, char *out, size_t cap) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void test_meter_checks_results_and_ledger_and_raises_alarms(
-    void **st) {
+static void test_meter_checks_results_and_ledger_and_raises_alarms(void **st) {
   (void)st;
   char spec[GL_CLOCK_SPEC_MAX];
   gl_clock clock;

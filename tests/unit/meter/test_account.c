@@ -86,8 +86,8 @@ static void poll_once(house *h, bool failed) {
   p.failed = failed;
   for (int c = 0; c < MTR_C_COUNT && !failed; c++) {
     uint64_t span = h->bits < 64 ? (UINT64_C(1) << h->bits) : 0;
-    int64_t mant = h->exp > 0 ? h->value[c] / (h->exp == 1 ? 10 : 100)
-                              : h->value[c];
+    int64_t mant =
+        h->exp > 0 ? h->value[c] / (h->exp == 1 ? 10 : 100) : h->value[c];
     p.c[c].ok = true;
     p.c[c].raw = span ? (uint64_t)mant % span : (uint64_t)mant;
     p.c[c].value = (int64_t)p.c[c].raw * (h->exp == 1   ? 10
@@ -276,15 +276,14 @@ static void test_account_failed_polls_flag_device_offline(void **st) {
   house_free(&h);
 }
 
-static void test_account_offline_across_boundary_splits_and_flags(
-    void **st) {
+static void test_account_offline_across_boundary_splits_and_flags(void **st) {
   (void)st;
   house h;
   house_init(&h, T0);
   poll_once(&h, false);
-  run(&h, 170, false);  /* to T0 + 14m10s */
-  run(&h, 20, true);    /* offline until T0 + 15m50s: beyond close_wait */
-  run(&h, 170, false);  /* to the next boundary */
+  run(&h, 170, false); /* to T0 + 14m10s */
+  run(&h, 20, true);   /* offline until T0 + 15m50s: beyond close_wait */
+  run(&h, 170, false); /* to the next boundary */
   assert_int_equal(h.nout, 2);
   mtr_interval *a = &h.out[0], *b = &h.out[1];
   assert_int_equal(a->flags, PR_FLAG_DEVICE_OFFLINE | PR_FLAG_ESTIMATED);
@@ -304,7 +303,7 @@ static void test_account_device_back_within_close_wait_is_exact(void **st) {
   house_init(&h, T0);
   poll_once(&h, false);
   run(&h, 179, false);
-  run(&h, 1, true);  /* the boundary read fails */
+  run(&h, 1, true);    /* the boundary read fails */
   run(&h, 180, false); /* 5 s later, within the tolerance: the boundary */
   assert_int_equal(h.nout, 2);
   assert_int_equal(h.out[0].flags, PR_FLAG_DEVICE_OFFLINE);
@@ -354,8 +353,7 @@ static void test_account_device_never_answering_gives_missing(void **st) {
   house_init(&h, T0);
   run(&h, 200, true);
   assert_int_equal(h.nout, 1);
-  assert_int_equal(h.out[0].flags,
-                   PR_FLAG_MISSING | PR_FLAG_DEVICE_OFFLINE);
+  assert_int_equal(h.out[0].flags, PR_FLAG_MISSING | PR_FLAG_DEVICE_OFFLINE);
   assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 0);
   house_free(&h);
 }
@@ -365,7 +363,7 @@ static void test_account_forward_clock_step(void **st) {
   house h;
   house_init(&h, T0);
   poll_once(&h, false);
-  run(&h, 60, false);     /* T0 + 5m */
+  run(&h, 60, false);       /* T0 + 5m */
   h.wall += 2 * 3600 * SEC; /* the wall clock jumps two hours */
   run(&h, 1, false);
   assert_int_equal(h.nout, 8);
@@ -387,9 +385,9 @@ static void test_account_backward_clock_step_keeps_interval_open(void **st) {
   house h;
   house_init(&h, T0);
   poll_once(&h, false);
-  run(&h, 180 + 60, false);  /* T0 + 20m, the first interval reported */
+  run(&h, 180 + 60, false); /* T0 + 20m, the first interval reported */
   assert_int_equal(h.nout, 1);
-  h.wall -= 10 * MIN;        /* back to T0 + 10m */
+  h.wall -= 10 * MIN; /* back to T0 + 10m */
   run(&h, 1, false);
   assert_int_equal(h.nout, 1);
   /* The open interval (T0+15m) stays open until the wall clock passes its
@@ -474,8 +472,8 @@ static void test_account_absent_counter_is_not_a_gap(void **st) {
     memset(&p, 0, sizeof p);
     p.wall = T0 + i * 5 * SEC;
     p.mono = i * 5 * SEC;
-    p.c[MTR_C_IMPORT] = (mtr_obs){true, false, 1000 + i, (uint64_t)(1000 + i),
-                                  32, 0, 1};
+    p.c[MTR_C_IMPORT] =
+        (mtr_obs){true, false, 1000 + i, (uint64_t)(1000 + i), 32, 0, 1};
     p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 5, 5, 32, 0, 1};
     for (int k = MTR_C_PV; k < MTR_C_COUNT; k++)
       p.c[k].absent = true;

@@ -92,9 +92,9 @@ static void add_reading(int64_t seq, int64_t start, uint32_t flags,
   row->r = m.reading;
   row->state = MTR_RS_AWAITING;
   snprintf(row->topic, sizeof row->topic, "gridlet/c1/meter/m1/reading");
-  assert_int_equal(pr_seal(&m, &F.meter_key, row->bytes, sizeof row->bytes,
-                           &row->len, NULL),
-                   0);
+  assert_int_equal(
+      pr_seal(&m, &F.meter_key, row->bytes, sizeof row->bytes, &row->len, NULL),
+      0);
   assert_int_equal(mtr_store_reading_add(F.store, row), 0);
 }
 
@@ -182,9 +182,9 @@ static int answer_all(bool forge) {
     int64_t rseq = ++F.seq;
     assert_int_equal(mtr_audit_request_sent(F.audit, &k, rseq, T0), 0);
     pr_msg m;
-    assert_int_equal(pr_msg_init(&m, PR_MSG_PROOF_RESPONSE, PR_AGGREGATOR_ID,
-                                 ++F.seq, T0),
-                     0);
+    assert_int_equal(
+        pr_msg_init(&m, PR_MSG_PROOF_RESPONSE, PR_AGGREGATOR_ID, ++F.seq, T0),
+        0);
     pr_proof_response *p = &m.proof_response;
     snprintf(p->meter, sizeof p->meter, "m1");
     p->request_seq = rseq;
@@ -340,9 +340,8 @@ static void test_audit_alarms_on_misbehaviour(void **st) {
 
   /* Settled without our reading: the reading arrived late. */
   add_reading(3, T0 + 2 * I15, 0, &r3);
-  assert_int_equal(feed_result(T0 + 2 * I15, 0, size2, NULL, 0,
-                               PR_RESULT_MISSING),
-                   0);
+  assert_int_equal(
+      feed_result(T0 + 2 * I15, 0, size2, NULL, 0, PR_RESULT_MISSING), 0);
   assert_int_equal(state_of(3), MTR_RS_LATE);
   assert_int_equal(counter("readings_late"), 1);
   gt_log_capture_end();

@@ -102,7 +102,7 @@ static void test_config_cross_setting_rules(void **st) {
                "endpoint = tcp:h\n[mqtt]\nuri = mqtts://b:8883\n",
                "meter.id: \"aggregator\" is not a meter id");
   expect_error("[meter]\ncommunity = c\n[mqtt]\nuri = mqtts://b:8883\n",
-               "grid_meter.endpoint: required");
+               "grid_meter.endpoint: required setting is missing");
   expect_error("[meter]\ncommunity = c\n[grid_meter]\nendpoint = tcp:h\n"
                "[mqtt]\nuri = http://b\n",
                "mqtt.uri: \"http://b\" must start with mqtts://");
@@ -167,9 +167,11 @@ static void test_config_default_file_loads_once_required_are_set(void **st) {
     if (n == 12 && strncmp(p, "community = ", 12) == 0)
       w += (size_t)snprintf(out + w, len + 256 - w, "community = demo\n");
     else if (n == 6 && strncmp(p, "uri = ", 6) == 0)
-      w += (size_t)snprintf(out + w, len + 256 - w, "uri = mqtts://localhost:8883\n");
-    else if (grid && strncmp(p, ";endpoint = ", 12) == 0)
-      w += (size_t)snprintf(out + w, len + 256 - w, "endpoint = tcp:127.0.0.1\n");
+      w += (size_t)snprintf(out + w, len + 256 - w,
+                            "uri = mqtts://localhost:8883\n");
+    else if (grid && strncmp(p, "endpoint = ", 11) == 0)
+      w += (size_t)snprintf(out + w, len + 256 - w,
+                            "endpoint = tcp:127.0.0.1\n");
     else {
       memcpy(out + w, p, n);
       w += n;

@@ -91,7 +91,7 @@ static void test_pub_full_outbox_drops_orders_before_readings(void **st) {
   (void)st;
   mtr_pub *p = new_pub(MTR_FULL_DROP_OLDEST);
   gt_log_capture_begin();
-  assert_true(queue(p, 1, MTR_MSG_ORDER, 900, 500, 0));    /* expires 500 */
+  assert_true(queue(p, 1, MTR_MSG_ORDER, 900, 500, 0)); /* expires 500 */
   assert_true(queue(p, 2, MTR_MSG_PREFS, 0, INT64_MAX, 0));
   assert_true(queue(p, 3, MTR_MSG_READING, 0, INT64_MAX, 0));
   /* Full: the expired order goes first. */

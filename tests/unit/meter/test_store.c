@@ -63,8 +63,7 @@ static void test_store_binds_to_meter_and_community(void **st) {
   gt_log_capture_end();
 }
 
-static void test_store_sequence_numbers_survive_reopen_and_rollback(
-    void **st) {
+static void test_store_sequence_numbers_survive_reopen_and_rollback(void **st) {
   (void)st;
   mtr_store *s = open_rw();
   int64_t seq;
@@ -212,8 +211,11 @@ static void test_store_results_checkpoints_checks(void **st) {
   assert_int_equal(p.size, 30);
   assert_string_equal(p.note, "note 30\n");
 
-  mtr_check_row k = {.kind = MTR_CHECK_INCLUSION, .a = 7, .size = 30,
-                     .start = 900, .next_try = 100};
+  mtr_check_row k = {.kind = MTR_CHECK_INCLUSION,
+                     .a = 7,
+                     .size = 30,
+                     .start = 900,
+                     .next_try = 100};
   assert_int_equal(mtr_store_check_add(s, &k), 0);
   int64_t id = k.id;
   assert_int_equal(mtr_store_check_add(s, &k), 0);
@@ -282,8 +284,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_store_sequence_numbers_survive_reopen_and_rollback, setup,
           teardown),
-      cmocka_unit_test_setup_teardown(test_store_outbox_keeps_seq_order,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_outbox_keeps_seq_order, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_store_reading_states, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_store_results_checkpoints_checks,

@@ -33,8 +33,7 @@ static mtr_config cfg_with(const char *extra) {
            extra);
   mtr_config c;
   gl_conf_errors e = {0};
-  assert_int_equal(mtr_config_load_buffer(&c, "t.conf", text, strlen(text),
-                                          &e),
+  assert_int_equal(mtr_config_load_buffer(&c, "t.conf", text, strlen(text), &e),
                    0);
   return c;
 }
@@ -82,12 +81,10 @@ static void test_trading_order_timing(void **st) {
   assert_int_equal(mtr_trading_first_open(&c, T0 - 20 * MIN), T0);
 }
 
-static void test_trading_persistence_forecast_with_battery_reserve(
-    void **st) {
+static void test_trading_persistence_forecast_with_battery_reserve(void **st) {
   (void)st;
-  mtr_config c =
-      cfg_with("mode = exante\nbuy_below = 0.30\nsell_above = 0.08\n"
-               "battery_capacity = 10000\nbattery_reserve = 20\n");
+  mtr_config c = cfg_with("mode = exante\nbuy_below = 0.30\nsell_above = 0.08\n"
+                          "battery_capacity = 10000\nbattery_reserve = 20\n");
   pr_reading yday = {.start = T0 - 86400 * SEC,
                      .end = T0 - 86400 * SEC + 15 * MIN,
                      .import_wh = 800,
@@ -109,8 +106,7 @@ static void test_trading_persistence_forecast_with_battery_reserve(
   assert_int_equal(mtr_trading_order(&c, T0, &yday, true, 2000, &m.order), 0);
   assert_int_equal(m.order.steps[0].wh, 800);
   /* A full battery covers the whole import: only the sell step. */
-  assert_int_equal(mtr_trading_order(&c, T0, &yday, true, 10000, &m.order),
-                   0);
+  assert_int_equal(mtr_trading_order(&c, T0, &yday, true, 10000, &m.order), 0);
   assert_int_equal(m.order.nsteps, 1);
   assert_int_equal(m.order.steps[0].side, PR_SIDE_SELL);
   /* No forecast from a missing or estimated day, or none at all. */

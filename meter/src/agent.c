@@ -643,12 +643,28 @@ static int send_prefs_if_changed(mtr_agent *a) {
   rc = mtr_store_commit(a->store);
   if (!rc)
     GL_NOTICE(COMP,
-              "trading preferences sent: buy locally at or below %s, "
-              "sell at or above %s (per kWh, micro-units %lld / %lld)",
+              "trading preferences sent: buy locally at or below %s, sell "
+              "at or above %s",
               a->cfg.has_buy_below ? a->cfg.buy_below_text : "any price",
-              a->cfg.has_sell_above ? a->cfg.sell_above_text : "any price",
-              (long long)a->cfg.buy_below, (long long)a->cfg.sell_above);
+              a->cfg.has_sell_above ? a->cfg.sell_above_text : "any price");
   return rc;
+}
+
+/* "buy 300 Wh at or below 300000/kWh, sell ..." (micro-currency), for the
+ * log. */
+static void describe_order(const pr_order *o, char *buf, size_t cap) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < o->nsteps && n < cap; i++) {
+    const pr_step *st = &o->steps[i];
+    int w = snprintf(
+        buf + n, cap - n, "%s%s %lld Wh at or %s %lld/kWh", i ? ", " : "",
+        st->side == PR_SIDE_BUY ? "buy" : "sell", (long long)st->wh,
+        st->side == PR_SIDE_BUY ? "below" : "above", (long long)st->price);
+    if (w < 0)
+      break;
+    n += (size_t)w;
+  }
 }
 
 static int trading_tick(mtr_agent *a, int64_t now) {
@@ -689,12 +705,12 @@ static int trading_tick(mtr_agent *a, int64_t now) {
         rc = queue_message(a, MTR_MSG_ORDER, start, mtr_trading_gate(c, start),
                            now, &admitted);
       }
-      if (!rc)
-        GL_INFO(COMP, "order for %s: %s %lld Wh%s%s (seq %lld)",
-                gl_time_format(start, t),
-                order.steps[0].side == PR_SIDE_BUY ? "buy" : "sell",
-                (long long)order.steps[0].wh, order.nsteps > 1 ? ", sell " : "",
-                order.nsteps > 1 ? "too" : "", (long long)seq);
+      if (!rc) {
+        char what[200];
+        describe_order(&order, what, sizeof what);
+        GL_INFO(COMP, "order for %s: %s (micro-currency; seq %lld)",
+                gl_time_format(start, t), what, (long long)seq);
+      }
     }
     a->order_next = start + c->interval_ns;
     if (!rc)

@@ -222,7 +222,9 @@ static int64_t difference(mtr_account *a, int c, const ctr *last,
   }
   if (scale && -d < unit)
     return 0; /* the coarser resolution rounded it down */
-  if (o->bits == 16 || o->bits == 32) {
+  /* 2^32 * 10^8 still fits an int64; larger exponents never roll over
+   * plausibly anyway. */
+  if ((o->bits == 16 || o->bits == 32) && o->exp <= 8) {
     int64_t span = o->exp >= 0 ? (INT64_C(1) << o->bits) * pow10_i(o->exp)
                                : (INT64_C(1) << o->bits) / pow10_i(-o->exp);
     int64_t wrapped = span - last->value + o->value;
@@ -665,6 +667,15 @@ int mtr_account_save(const mtr_account *a, uint8_t *buf, size_t cap,
   return 0;
 }
 
+/* Times and counters a saved state may hold: up to 2^62 (ns: the year
+ * 2116; Wh: far beyond any meter), so the arithmetic on them cannot
+ * overflow. */
+#define STATE_MAX (INT64_C(1) << 62)
+
+static bool in_range(int64_t v) {
+  return v >= 0 && v < STATE_MAX;
+}
+
 int mtr_account_load(mtr_account *a, const uint8_t *buf, size_t len) {
   reset_state(a);
   rbuf r = {buf, len, 0, false};
@@ -680,6 +691,10 @@ int mtr_account_load(mtr_account *a, const uint8_t *buf, size_t len) {
   a->last_wall = (int64_t)get(&r, 8);
   a->emitted_end = (int64_t)get(&r, 8);
   a->step_missing_until = (int64_t)get(&r, 8);
+  if (!in_range(a->last_t) || !in_range(a->last_wall) ||
+      (a->emitted_end != NONE && !in_range(a->emitted_end)) ||
+      (a->step_missing_until != NONE && !in_range(a->step_missing_until)))
+    r.bad = true;
   for (int c = 0; c < MTR_C_COUNT; c++) {
     ctr *k = &a->c[c];
     k->has = get_bool(&r);
@@ -689,7 +704,8 @@ int mtr_account_load(mtr_account *a, const uint8_t *buf, size_t len) {
     k->exp = (int8_t)(uint8_t)get(&r, 1);
     k->identity = (uint32_t)get(&r, 4);
     k->t = (int64_t)get(&r, 8);
-    if (k->bits != 0 && k->bits != 16 && k->bits != 32 && k->bits != 64)
+    if ((k->bits != 0 && k->bits != 16 && k->bits != 32 && k->bits != 64) ||
+        !in_range(k->value) || !in_range(k->t) || k->exp < -20 || k->exp > 20)
       r.bad = true;
   }
   uint64_t n = get(&r, 1);
@@ -704,7 +720,7 @@ int mtr_account_load(mtr_account *a, const uint8_t *buf, size_t len) {
     for (int c = 0; c < MTR_C_COUNT; c++) {
       b->wh[c] = (int64_t)get(&r, 8);
       b->cf[c] = (uint8_t)get(&r, 1);
-      if (b->wh[c] < 0 || b->cf[c] > 15)
+      if (!in_range(b->wh[c]) || b->cf[c] > 15)
         r.bad = true;
     }
     b->has_soc = get_bool(&r);
@@ -713,7 +729,8 @@ int mtr_account_load(mtr_account *a, const uint8_t *buf, size_t len) {
       b->has_tot[k] = get_bool(&r);
       b->tot[k] = (int64_t)get(&r, 8);
     }
-    if ((b->flags & ~PR_FLAGS_ALL) ||
+    if (!in_range(b->start) || !in_range(b->soc) || !in_range(b->tot[0]) ||
+        !in_range(b->tot[1]) || (b->flags & ~PR_FLAGS_ALL) ||
         gl_floor_div(b->start, interval) * interval != b->start)
       r.bad = true;
     for (uint64_t j = 0; j < i; j++)

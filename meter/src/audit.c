@@ -178,7 +178,7 @@ int mtr_audit_checkpoint(mtr_audit *a, const pr_msg *m, int64_t now) {
  */
 
 static void log_result(const pr_result *r) {
-  char t1[GL_TIME_STR_MAX], m1[32], m2[32], m3[32];
+  char t1[GL_TIME_STR_MAX], m1[32], m2[32], m3[32], m4[32];
   const pr_settlement *s = &r->settlement;
   if (r->flags & PR_RESULT_MISSING) {
     GL_NOTICE(COMP,
@@ -189,12 +189,13 @@ static void log_result(const pr_result *r) {
   }
   GL_NOTICE(COMP,
             "interval %s settled: bought %lld Wh locally and %lld Wh from the "
-            "grid, sold %lld Wh locally and %lld Wh to the grid%s%s; net %s "
+            "grid, sold %lld Wh locally and %lld Wh to the grid%s%s%s; net %s "
             "(fees %s), balance %s",
             hhmm(r->start, t1), (long long)s->local_buy_wh,
             (long long)s->grid_buy_wh, (long long)s->local_sell_wh,
             (long long)s->grid_sell_wh, r->has_price ? " at " : "",
-            r->has_price ? money(r->price, m3) : "", money(s->net, m1),
+            r->has_price ? money(r->price, m4) : "",
+            r->has_price ? " per kWh" : "", money(s->net, m1),
             money(s->fee, m3), money(r->balance, m2));
 }
 

@@ -12,9 +12,20 @@ execute_process(COMMAND ${EMU} "${CA}" dev-community "${WORK}/comm" --meters 1
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "gridlet-ca dev-community failed (${rc}):\n${out}\n${err}")
 endif()
+# The example as a household installs it, with /etc/gridlet and
+# /var/lib/gridlet-meter moved into the work directory, and the shipped
+# profiles from the source tree.
+set(etc "${WORK}/etc")
+file(MAKE_DIRECTORY "${etc}")
+file(COPY_FILE "${WORK}/comm/meters/meter-001/meter.pem" "${etc}/meter.pem")
+file(COPY_FILE "${WORK}/comm/meters/meter-001/meter.key" "${etc}/meter.key")
+file(COPY_FILE "${WORK}/comm/meters/meter-001/ca.pem" "${etc}/ca.pem")
+file(COPY_FILE "${WORK}/comm/aggregator/aggregator.pem" "${etc}/aggregator.pem")
 file(READ "${SRC}/meter/conf/example.conf" text)
-string(REPLACE "@WORK@" "${WORK}" text "${text}")
-string(REPLACE "@PROFILES@" "${SRC}/hal/profiles" text "${text}")
+string(REPLACE "[meter]\n" "[meter]\ndatabase = ${WORK}/meter.db\n" text "${text}")
+string(REPLACE "[mqtt]\n" "[mqtt]\nca = ${etc}/ca.pem\ncert = ${etc}/meter.pem\nkey = ${etc}/meter.key\n" text "${text}")
+string(REPLACE "[aggregator]\n" "[aggregator]\ncert = ${etc}/aggregator.pem\n" text "${text}")
+string(APPEND text "[modbus]\nprofile_dir = ${SRC}/hal/profiles\n")
 file(WRITE "${WORK}/meter.conf" "${text}")
 execute_process(COMMAND ${EMU} "${METER}" --check-config --config
   "${WORK}/meter.conf" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

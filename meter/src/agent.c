@@ -271,7 +271,7 @@ static int renew_will(mtr_agent *a, bool initial, size_t *len) {
   int rc = build_status(a, PR_STATE_OFFLINE, len);
   if (rc || initial)
     return rc;
-  return pr_mqtt_set_will(a->mqtt, a->buf, *len);
+  return pr_mqtt_set_will(a->mqtt, a->t_status, a->buf, *len, true, 1);
 }
 
 /* ---- Building

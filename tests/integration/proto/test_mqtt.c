@@ -160,44 +160,6 @@ test_connects_once_broker_appears_and_renews_after_restart(void **state) {
   pr_mqtt_free(m);
 }
 
-static void test_replaced_will_is_used_from_next_connection(void **state) {
-  fixture *f = *state;
-  pr_mqtt_config c = {.uri = f->uri,
-                      .client_id = "willer",
-                      .clean_start = true,
-                      .reconnect_min_ms = 50,
-                      .reconnect_max_ms = 400,
-                      .will_topic = "will/willer",
-                      .will_payload = "w1",
-                      .will_len = 2,
-                      .will_qos = 1};
-  pr_mqtt *w = NULL;
-  assert_int_equal(pr_mqtt_new(&c, &w), 0);
-  assert_int_equal(pr_mqtt_connect(w), 0);
-  wait_for(w, PR_MQTT_CONNECTED);
-  assert_int_equal(pr_mqtt_set_will(w, "w2", 2), 0);
-  /* A new connection carries the new will. */
-  gt_proc_kill9(f->broker);
-  wait_for(w, PR_MQTT_DISCONNECTED);
-  f->broker = gt_mosquitto_start(f->dir, &f->port, NULL, false);
-  wait_for(w, PR_MQTT_CONNECTED);
-  pr_mqtt *s = client(f->uri, "watcher", 0);
-  assert_int_equal(pr_mqtt_subscribe(s, "will/#", 1), 0);
-  assert_true(wait_for(s, PR_MQTT_SUBSCRIBED).ok);
-  /* Taking over the session makes the broker publish the will. */
-  pr_mqtt *t = client(f->uri, "willer", 0);
-  pr_mqtt_event ev = wait_for(s, PR_MQTT_MESSAGE);
-  assert_string_equal(ev.topic, "will/willer");
-  assert_int_equal(ev.payload_len, 2);
-  assert_memory_equal(ev.payload, "w2", 2);
-  pr_mqtt_free(w);
-  pr_mqtt_free(t);
-  pr_mqtt_free(s);
-  pr_mqtt *plain = client(f->uri, "plain", 0);
-  assert_int_equal(pr_mqtt_set_will(plain, "x", 1), GL_ESTATE);
-  pr_mqtt_free(plain);
-}
-
 static void test_refused_publish_reports_failure(void **state) {
   fixture *f = *state;
   gt_proc_stop(f->broker, 5000);
@@ -293,7 +255,7 @@ static void test_queue_overflow_is_counted_and_logged(void **state) {
       break;
     gt_sleep_ms(20);
   }
-  assert_true(gt_log_contains("incoming queue full (50 events)"));
+  assert_true(gt_log_contains("incoming queue full (50 events, "));
   gt_log_capture_end();
   /* The first 49 queued events are messages (one slot holds SUBSCRIBED). */
   assert_int_equal(st.received + st.dropped, 200);
@@ -329,8 +291,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_connects_once_broker_appears_and_renews_after_restart, setup,
           teardown),
-      cmocka_unit_test_setup_teardown(
-          test_replaced_will_is_used_from_next_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_publish_reports_failure,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_slow_owner_loses_nothing, setup,

@@ -22,8 +22,6 @@
 /* Wh = W * ns / NS_PER_WH_W */
 #define NS_PER_HOUR (INT64_C(3600) * GL_NS_PER_SEC)
 
-__extension__ typedef __int128 i128;
-
 /* ---- State ---------------------------------------------------------------
  */
 
@@ -170,12 +168,40 @@ static int64_t resolution(int8_t exp) {
   return exp > 0 ? pow10_i(exp) : 1;
 }
 
+/*
+ * floor(a * b / c) for c > 0 and a result below 2^64, exactly, without a
+ * 128-bit type (32-bit ARM has none): the 128-bit product by 32-bit
+ * halves, then restoring division. Used only for gaps and limits, not per
+ * read.
+ */
+static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu,
+           bh = b >> 32;
+  uint64_t p0 = al * bl, p1 = al * bh, p2 = ah * bl, p3 = ah * bh;
+  uint64_t mid = (p0 >> 32) + (p1 & 0xffffffffu) + (p2 & 0xffffffffu);
+  uint64_t lo = (p0 & 0xffffffffu) | (mid << 32);
+  uint64_t hi = p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
+  uint64_t q = 0, r = 0;
+  for (int i = 127; i >= 0; i--) {
+    uint64_t bit = i >= 64 ? (hi >> (i - 64)) & 1u : (lo >> i) & 1u;
+    bool carry = (r >> 63) != 0;
+    r = (r << 1) | bit;
+    if (carry || r >= c) {
+      r -= c; /* modulo 2^64: exact, as the true remainder is >= c */
+      if (i < 64)
+        q |= UINT64_C(1) << i;
+    }
+  }
+  return q;
+}
+
 /* The most energy that can plausibly flow in `elapsed` ns. */
 static int64_t plausible_wh(const mtr_account *a, int64_t elapsed) {
   if (elapsed < a->cfg.poll_ns)
     elapsed = a->cfg.poll_ns;
-  i128 wh = (i128)a->cfg.max_power_w * elapsed / NS_PER_HOUR;
-  return wh > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)wh;
+  uint64_t wh = mul_div((uint64_t)a->cfg.max_power_w, (uint64_t)elapsed,
+                        (uint64_t)NS_PER_HOUR);
+  return wh > (uint64_t)(INT64_MAX / 2) ? INT64_MAX / 2 : (int64_t)wh;
 }
 
 /*
@@ -263,7 +289,8 @@ static int64_t share_until(int64_t d, int64_t t_a, int64_t t_b, int64_t x) {
     return 0;
   if (x >= t_b)
     return d;
-  return (int64_t)((i128)d * (x - t_a) / (t_b - t_a));
+  return (int64_t)mul_div((uint64_t)d, (uint64_t)(x - t_a),
+                          (uint64_t)(t_b - t_a));
 }
 
 /*

@@ -347,6 +347,46 @@ static void test_account_agent_down_gives_missing_intervals(void **st) {
   house_free(&h);
 }
 
+static void test_account_long_gap_split_is_exact(void **st) {
+  (void)st;
+  /* A 40-day outage: the split's products exceed 64 bits. One Wh per
+   * second over the whole gap makes every share a whole number. */
+  mtr_account_cfg c = cfg_default();
+  c.backfill_ns = 0;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  int64_t t_a = T0 + 5 * MIN, t_b = T0 + 40 * 86400 * SEC + 10 * MIN;
+  int64_t d = (t_b - t_a) / SEC;
+  mtr_poll p;
+  memset(&p, 0, sizeof p);
+  p.wall = t_a;
+  p.mono = 0;
+  p.c[MTR_C_IMPORT] = (mtr_obs){true, false, 1000, 1000, 64, 0, 1};
+  p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 0, 0, 64, 0, 1};
+  mtr_account_feed(a, &p);
+  p.wall = t_b;
+  p.mono = t_b - t_a;
+  p.c[MTR_C_IMPORT].value = 1000 + d;
+  p.c[MTR_C_IMPORT].raw = (uint64_t)(1000 + d);
+  mtr_account_feed(a, &p);
+  mtr_interval iv;
+  assert_int_equal(mtr_account_next(a, t_b, &iv), 0);
+  assert_int_equal(iv.start, T0);
+  assert_int_equal(iv.wh[MTR_C_IMPORT], 600); /* its last 10 minutes */
+  assert_true(iv.flags & PR_FLAG_ESTIMATED);
+  /* backfill 0: the intervals of the gap are not reported; the open one
+   * has its first 10 minutes. */
+  p.wall = t_b + 5 * MIN;
+  p.mono += 5 * MIN;
+  p.c[MTR_C_IMPORT].value += 300;
+  p.c[MTR_C_IMPORT].raw += 300;
+  mtr_account_feed(a, &p);
+  assert_int_equal(mtr_account_next(a, p.wall + 30 * SEC, &iv), 0);
+  assert_int_equal(iv.start, T0 + 40 * 86400 * SEC);
+  assert_int_equal(iv.wh[MTR_C_IMPORT], 600 + 300);
+  mtr_account_free(a);
+}
+
 static void test_account_device_never_answering_gives_missing(void **st) {
   (void)st;
   house h;
@@ -543,6 +583,7 @@ int main(void) {
       cmocka_unit_test(test_account_offline_across_boundary_splits_and_flags),
       cmocka_unit_test(test_account_device_back_within_close_wait_is_exact),
       cmocka_unit_test(test_account_agent_down_gives_missing_intervals),
+      cmocka_unit_test(test_account_long_gap_split_is_exact),
       cmocka_unit_test(test_account_device_never_answering_gives_missing),
       cmocka_unit_test(test_account_forward_clock_step),
       cmocka_unit_test(test_account_backward_clock_step_keeps_interval_open),

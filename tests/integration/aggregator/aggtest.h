@@ -132,6 +132,38 @@ int agt_next_message_corr(agt_meter *m, char *topic, size_t tcap, uint8_t *buf,
                           size_t cap, uint8_t *corr, size_t *corr_len,
                           int timeout_ms);
 
+/* ---- Real meters and the device simulator -------------------------------- */
+
+/* `gridlet-sim devices` serving `households` households on the shared
+ * clock; `extra` is one more argument (e.g. "--no-battery") or NULL. */
+typedef struct agt_sim {
+  pid_t pid;
+  uint16_t port[16];
+  char log[GT_PATH_MAX];
+} agt_sim;
+
+void agt_sim_start(agt *t, agt_sim *s, int households, const char *extra);
+void agt_sim_stop(agt_sim *s);
+
+/* A real gridlet-meter reading household `household` of the simulator. */
+typedef struct agt_proc_meter {
+  pid_t pid;
+  gt_identity id;
+  char conf[GT_PATH_MAX], db[GT_PATH_MAX], log[GT_PATH_MAX];
+} agt_proc_meter;
+
+/* Write its configuration (interval, clock-friendly timings, the ledger's
+ * verifier key so it checks its receipts with proofs); `trading` is extra
+ * [trading] lines (may be NULL). */
+void agt_meter_proc_config(agt *t, agt_proc_meter *m, unsigned index,
+                           const agt_sim *sim, int household,
+                           const char *trading);
+void agt_meter_proc_start(agt *t, agt_proc_meter *m);
+/* SIGTERM; returns the wait status. */
+int agt_meter_proc_stop(agt_proc_meter *m);
+/* `gridlet-meter status` for it: exit status, report in *report (owned). */
+int agt_meter_proc_status(agt_proc_meter *m, char **report);
+
 /* agt_run_cli - run a program with arguments (NULL-terminated), its output
  * to `out` (may be NULL: the daemon log dir); returns its exit status. */
 int agt_run_cli(char *const argv[], const char *out);

@@ -398,7 +398,6 @@ static int drain_mqtt(daemon_t *d) {
     switch (ev.type) {
     case PR_MQTT_CONNECTED:
       agg_count(&d->metrics.mqtt_connects, 1);
-      agg_gauge(&d->metrics.mqtt_connected, 1);
       GL_NOTICE(LOG, "connected to %s (session %s)", d->cfg->mqtt_uri,
                 ev.session_present ? "resumed" : "new");
       break;
@@ -414,6 +413,7 @@ static int drain_mqtt(daemon_t *d) {
     case PR_MQTT_SUBSCRIBED:
       if (ev.ok) {
         d->online = true;
+        agg_gauge(&d->metrics.mqtt_connected, 1);
         agg_market_online(d->market, gl_clock_now(d->clock));
         GL_INFO(LOG, "subscribed to the meters' topics");
       } else {
@@ -458,7 +458,9 @@ static void gauges(daemon_t *d) {
   pr_mqtt_get_stats(d->mqtt, &s);
   agg_gauge(&d->metrics.mqtt_queue, (int64_t)s.queue_depth);
   atomic_store(&d->metrics.mqtt_dropped, s.dropped);
-  agg_gauge(&d->metrics.mqtt_connected, pr_mqtt_connected(d->mqtt) ? 1 : 0);
+  /* "Connected" means receiving: connected and subscribed. */
+  agg_gauge(&d->metrics.mqtt_connected,
+            d->online && pr_mqtt_connected(d->mqtt) ? 1 : 0);
 }
 
 static int periodic(daemon_t *d, int64_t mono) {

@@ -205,7 +205,8 @@ void agg_metrics_render(const agg_metrics *m, agg_text *t) {
         "our signed messages (results, summaries, checkpoints) not yet "
         "acknowledged by the broker",
         LD(m->outbox));
-  gauge(t, "mqtt_connected", "1 while connected to the broker",
+  gauge(t, "mqtt_connected",
+        "1 while connected and subscribed to the meters' topics",
         LD(m->mqtt_connected));
   gauge(t, "ledger_size", "entries in the ledger", LD(m->ledger_size));
   gauge(t, "checkpoint_size", "size of the newest signed checkpoint",

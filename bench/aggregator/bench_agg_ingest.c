@@ -526,9 +526,18 @@ int main(int argc, char **argv) {
   }
   gl_log_set_level(GL_LOG_ERROR);
   signal(SIGPIPE, SIG_IGN);
+  /* Everything (the work directory, the aggregator binary) is found
+   * relative to this program's own directory, whatever the caller's. */
   static char cwd[400];
-  if (!getcwd(cwd, sizeof cwd))
-    die("getcwd", NULL);
+  ssize_t n = readlink("/proc/self/exe", cwd, sizeof cwd - 1);
+  if (n <= 0)
+    die("readlink /proc/self/exe", NULL);
+  cwd[n] = '\0';
+  char *slash = strrchr(cwd, '/');
+  if (slash)
+    *slash = '\0';
+  if (chdir(cwd) != 0)
+    die("chdir", cwd);
   bin_dir = cwd;
   build_community((unsigned)meters);
   long nc = sysconf(_SC_NPROCESSORS_ONLN);

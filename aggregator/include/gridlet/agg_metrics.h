@@ -78,7 +78,7 @@ typedef struct agg_metrics {
   atomic_int_fast64_t mqtt_queue;     /* received, not yet taken */
   atomic_int_fast64_t outbox;         /* our messages awaiting PUBACK */
   atomic_int_fast64_t batch_pending;  /* verified, not yet committed */
-  atomic_int_fast64_t mqtt_connected; /* 0 or 1 */
+  atomic_int_fast64_t mqtt_connected; /* 1: connected and subscribed */
   atomic_int_fast64_t ledger_size;
   atomic_int_fast64_t checkpoint_size; /* latest signed */
   atomic_int_fast64_t meters_active, meters_revoked;

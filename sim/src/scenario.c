@@ -170,6 +170,14 @@ int sim_mechanism_parse(const char *spec, const sim_mechanism *base,
   return 0;
 }
 
+char *sim_mechanism_dirname(const sim_mechanism *m, char *out, size_t cap) {
+  snprintf(out, cap, "%s", m->name);
+  for (char *p = out; *p; p++)
+    if (*p == '/' || *p == ':')
+      *p = '-';
+  return out;
+}
+
 /* ---- Household keys ---------------------------------------------------- */
 
 enum { HV_DEC, HV_ENUM };

@@ -109,6 +109,10 @@ typedef struct sim_mechanism {
 int sim_mechanism_parse(const char *spec, const sim_mechanism *base,
                         sim_mechanism *out, const char **why);
 
+/* sim_mechanism_dirname - the mechanism's name as a directory name
+ * ('/' and ':' become '-': "expost-k-0.5"). Returns out. */
+char *sim_mechanism_dirname(const sim_mechanism *m, char *out, size_t cap);
+
 /* Household keys, in canonical order (the order of draws and of output). */
 typedef enum sim_hkey {
   SIM_HK_LOAD_KWH = 0,     /* annual consumption, synthetic [4000 kWh] */

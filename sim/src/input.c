@@ -521,7 +521,7 @@ int sim_source_open(const sim_scenario *sc, sim_source **out, sim_diag *diag) {
   }
   s->time_major = s->kind == SIM_SOURCE_CSV && !c.back_line;
   s->has_span = s->data_start != NONE;
-  if (!c.errors && s->has_span) {
+  if (s->has_span) {
     /* With no window from the scenario the gap checks inside the data
      * ran over the whole file; now the ends are known. */
     set_window(s, sc->has_start ? sc->start : s->data_start,

@@ -292,13 +292,14 @@ int sim__parse_energy(const char *s, size_t n, int unit_exp3, int64_t *wh) {
   int64_t unit_wh = unit_exp3 == 3 ? 1000 : 1;
   if (ip > MKT_QTY_MAX / unit_wh)
     return GL_ERANGE;
-  /* wh = (ip + fp / 10^9) * unit_wh, rounded half to even. */
-  int64_t whole = ip * unit_wh;
-  int64_t frac_num = fp * unit_wh; /* over 10^9, < 10^12 */
-  int64_t r = mkt_div_round(frac_num, INT64_C(1000000000));
-  if (whole + r > MKT_QTY_MAX)
+  /* wh = (ip + fp / 10^9) * unit_wh, rounded half to even as a whole
+   * (the parity of the integer part decides a tie): at most
+   * 10^18 + 10^12 units of 10^-9 Wh, within int64. */
+  int64_t nano = ip * unit_wh * INT64_C(1000000000) + fp * unit_wh;
+  int64_t r = mkt_div_round(nano, INT64_C(1000000000));
+  if (r > MKT_QTY_MAX)
     return GL_ERANGE;
-  *wh = whole + r;
+  *wh = r;
   return 0;
 }
 

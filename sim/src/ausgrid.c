@@ -15,9 +15,9 @@
 
 #define FIXED 5 /* Customer .. date */
 
-static const char *const fixed_names[FIXED] = {
-    "Customer", "Generator Capacity", "Postcode", "Consumption Category",
-    "date"};
+static const char *const fixed_names[FIXED] = {"Customer", "Generator Capacity",
+                                               "Postcode",
+                                               "Consumption Category", "date"};
 
 /* The label of slot i: the END of the half hour, "0:30" .. "23:30", "0:00". */
 static void slot_label(int i, char *buf, size_t cap) {
@@ -25,8 +25,8 @@ static void slot_label(int i, char *buf, size_t cap) {
   snprintf(buf, cap, "%d:%02d", end_min / 60, end_min % 60);
 }
 
-int sim_ausgrid_header(const char *line, size_t len, int *n_fields,
-                       char *why, size_t cap) {
+int sim_ausgrid_header(const char *line, size_t len, int *n_fields, char *why,
+                       size_t cap) {
   sim__span f[FIXED + SIM_AUSGRID_SLOTS + 2];
   size_t nf = sim__split(line, len, f, sizeof f / sizeof f[0]);
   char shown[64], label[8];
@@ -41,18 +41,19 @@ int sim_ausgrid_header(const char *line, size_t len, int *n_fields,
   for (int i = 0; i < FIXED; i++)
     if (!sim__span_is(f[i], fixed_names[i])) {
       snprintf(why, cap, "header column %d must be '%s', got '%s'", i + 1,
-               fixed_names[i], sim_diag_show(f[i].p, f[i].n, shown, sizeof shown));
+               fixed_names[i],
+               sim_diag_show(f[i].p, f[i].n, shown, sizeof shown));
       return GL_EPARSE;
     }
   for (int i = 0; i < SIM_AUSGRID_SLOTS; i++) {
     slot_label(i, label, sizeof label);
     if (!sim__span_is(f[FIXED + i], label)) {
-      snprintf(why, cap,
-               "header column %d must be '%s' (labels mark half-hour ends), "
-               "got '%s'",
-               FIXED + i + 1, label,
-               sim_diag_show(f[FIXED + i].p, f[FIXED + i].n, shown,
-                             sizeof shown));
+      snprintf(
+          why, cap,
+          "header column %d must be '%s' (labels mark half-hour ends), "
+          "got '%s'",
+          FIXED + i + 1, label,
+          sim_diag_show(f[FIXED + i].p, f[FIXED + i].n, shown, sizeof shown));
       return GL_EPARSE;
     }
   }
@@ -121,8 +122,8 @@ int sim_ausgrid_row_parse(const char *line, size_t len, int n_fields,
   sim__span f[FIXED + SIM_AUSGRID_SLOTS + 1];
   size_t nf = sim__split(line, len, f, sizeof f / sizeof f[0]);
   if ((int)nf != n_fields) {
-    snprintf(why, cap, "expected %d columns like the header, got %zu",
-             n_fields, nf);
+    snprintf(why, cap, "expected %d columns like the header, got %zu", n_fields,
+             nf);
     return GL_EPARSE;
   }
   int64_t v;

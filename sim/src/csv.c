@@ -61,8 +61,8 @@ int sim_csv_row_parse(const char *line, size_t len, const sim_csv_format *f,
   sim__span fl[4];
   size_t nf = sim__split(line, len, fl, 4);
   if (nf != 4) {
-    snprintf(why, cap,
-             "expected 4 fields timestamp,household,load,pv, got %zu", nf);
+    snprintf(why, cap, "expected 4 fields timestamp,household,load,pv, got %zu",
+             nf);
     return GL_EPARSE;
   }
   int64_t t;

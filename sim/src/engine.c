@@ -43,7 +43,8 @@ const char *sim_version(void) {
   return GRIDLET_VERSION;
 }
 
-/* ---- State ---------------------------------------------------------------- */
+/* ---- State ----------------------------------------------------------------
+ */
 
 typedef struct world {
   sim_mechanism mech;
@@ -117,7 +118,8 @@ struct sim_results {
   sim_kpi_home **homes;
 };
 
-/* ---- Helpers ----------------------------------------------------------------- */
+/* ---- Helpers
+ * ----------------------------------------------------------------- */
 
 static void *xcalloc(size_t n, size_t size, int *rc) {
   void *p = calloc(n ? n : 1, size);
@@ -150,7 +152,8 @@ static void cda_trade(void *ctx, const mkt_trade *t, mkt_side aggressor) {
   w->trades[w->n_trades++] = *t;
 }
 
-/* ---- Setup ------------------------------------------------------------------- */
+/* ---- Setup
+ * ------------------------------------------------------------------- */
 
 static int mkdir_p(const char *path) {
   char buf[SIM_PATH_MAX];
@@ -277,7 +280,8 @@ static void world_free(world *w) {
   /* w->kpi is handed to the results. */
 }
 
-/* ---- Forecasts ------------------------------------------------------------- */
+/* ---- Forecasts -------------------------------------------------------------
+ */
 
 static void forecast(engine *e, int64_t t) {
   int64_t slot = slot_of(e, t);
@@ -323,7 +327,8 @@ static void remember(engine *e, int64_t t) {
   e->has_prev = true;
 }
 
-/* ---- One interval of one world --------------------------------------------- */
+/* ---- One interval of one world ---------------------------------------------
+ */
 
 /* Shuffle the first k orders (Fisher-Yates) from the world's arrival
  * stream: households place orders in a random order. */
@@ -344,8 +349,8 @@ static void place_orders(engine *e, world *w, int64_t t, int64_t price) {
     if (!e->present[i])
       continue;
     const sim_home *h = &e->homes[i];
-    int64_t a = sim_home_plan(h, &w->batt[i], e->fc_load[i], e->fc_pv[i],
-                              price);
+    int64_t a =
+        sim_home_plan(h, &w->batt[i], e->fc_load[i], e->fc_pv[i], price);
     int64_t planned = e->fc_load[i] - e->fc_pv[i] + a;
     if (planned == 0)
       continue;
@@ -417,9 +422,9 @@ static void act(engine *e, world *w, int64_t price, bool follow) {
     if (!e->present[i])
       continue;
     sim_battery *b = &w->batt[i];
-    int64_t a = follow ? sim_home_follow(b, e->load[i], e->pv[i], w->contract[i])
-                       : sim_home_plan(&e->homes[i], b, e->load[i], e->pv[i],
-                                       price);
+    int64_t a =
+        follow ? sim_home_follow(b, e->load[i], e->pv[i], w->contract[i])
+               : sim_home_plan(&e->homes[i], b, e->load[i], e->pv[i], price);
     sim_home_apply(b, e->load[i], e->pv[i], a, &w->flows[i]);
     w->net[i] = w->flows[i].net;
   }
@@ -507,7 +512,8 @@ static int world_step(engine *e, world *w, int64_t t,
       }
     } else {
       if (lf->n_orders > w->cap_orders) {
-        sim_diag_add(e->diag, "interval at ledger entry %" PRIu64
+        sim_diag_add(e->diag,
+                     "interval at ledger entry %" PRIu64
                      ": more orders than %zu",
                      lf->settlement_index, w->cap_orders);
         return GL_EFULL;
@@ -518,8 +524,8 @@ static int world_step(engine *e, world *w, int64_t t,
     if (rc)
       break;
     nm = fill_meters(e, w);
-    rc = mkt_interval_exante(w->iv, &cfg, t, w->orders, w->n_orders,
-                             w->meters, nm, &res);
+    rc = mkt_interval_exante(w->iv, &cfg, t, w->orders, w->n_orders, w->meters,
+                             nm, &res);
     break;
   case MKT_MODE_CONTINUOUS:
     if (e->physical) {
@@ -642,7 +648,8 @@ static int world_step(engine *e, world *w, int64_t t,
   /* The price signal for the forecast. */
   int64_t bp, sp;
   vwap(res.trades, res.n_trades, &bp, &sp);
-  int64_t signal = bp != SIM_NA ? bp : (sum_net >= 0 ? band->retail : band->feed_in);
+  int64_t signal =
+      bp != SIM_NA ? bp : (sum_net >= 0 ? band->retail : band->feed_in);
   w->ema[slot] += mkt_div_round(signal - w->ema[slot], 4);
 
   /* Verification against the ledger. */
@@ -696,8 +703,8 @@ static int world_step(engine *e, world *w, int64_t t,
   }
   if (e->lout && w == &e->w[0]) {
     rc = sim_ledger_out_interval(
-        e->lout, &w->mech, e->L, band, t, e->present, w->net,
-        e->buy_lim, e->sell_lim, w->orders,
+        e->lout, &w->mech, e->L, band, t, e->present, w->net, e->buy_lim,
+        e->sell_lim, w->orders,
         w->mech.mode == MKT_MODE_EXPOST ? 0 : w->n_orders, &res);
     if (rc) {
       char tb[GL_TIME_STR_MAX];
@@ -713,7 +720,8 @@ static int world_step(engine *e, world *w, int64_t t,
   return 0;
 }
 
-/* ---- The run ------------------------------------------------------------------ */
+/* ---- The run
+ * ------------------------------------------------------------------ */
 
 static int open_input(engine *e) {
   const sim_scenario *sc = e->sc;
@@ -779,12 +787,12 @@ static int setup(engine *e) {
   }
   e->L = sc->interval;
   e->slots = DAY_NS / e->L;
-  e->local_off = (int64_t)(sc->source == SIM_SOURCE_SYNTHETIC
-                               ? sc->synth_utc_offset_s
-                               : (sc->source == SIM_SOURCE_LEDGER
-                                      ? 0
-                                      : sc->utc_offset_s)) *
-                 GL_NS_PER_SEC;
+  e->local_off =
+      (int64_t)(sc->source == SIM_SOURCE_SYNTHETIC
+                    ? sc->synth_utc_offset_s
+                    : (sc->source == SIM_SOURCE_LEDGER ? 0
+                                                       : sc->utc_offset_s)) *
+      GL_NS_PER_SEC;
   /* Worlds. */
   sim_mechanism one = sc->market;
   const sim_mechanism *mechs = opt->mechanisms ? opt->mechanisms : &one;
@@ -858,8 +866,8 @@ static int setup(engine *e) {
   if (opt->ledger_out) {
     rc = sim_ledger_out_new(opt->ledger_out, sc->name, e->ids, n, &e->lout);
     if (rc) {
-      sim_diag_add(e->diag, "%s: cannot create the ledger: %s",
-                   opt->ledger_out, gl_strerror(rc));
+      sim_diag_add(e->diag, "%s: cannot create the ledger: %s", opt->ledger_out,
+                   gl_strerror(rc));
       return rc;
     }
   }
@@ -874,7 +882,8 @@ static int loop(engine *e) {
   if (e->led) {
     /* A ledger drives the intervals: only settled ones exist. */
     const sim_ledger_frame *lf;
-    while ((rc = sim_ledger_next(e->led, e->start, e->end, &lf, e->diag)) == 1) {
+    while ((rc = sim_ledger_next(e->led, e->start, e->end, &lf, e->diag)) ==
+           1) {
       for (size_t i = 0; i < e->n; i++)
         e->present[i] = lf->present[i];
       for (size_t k = 0; k < e->nw; k++)

@@ -39,7 +39,7 @@ typedef struct track {
   int64_t line;
   bool has;
   /* pre-pass */
-  int64_t prev;       /* last time (CSV: ns, Ausgrid: day) */
+  int64_t prev; /* last time (CSV: ns, Ausgrid: day) */
   int64_t prev_line;
   int64_t first_in, last_in; /* inside the window */
   int64_t prev_in;
@@ -136,8 +136,8 @@ static track *track_of(scan *c, long idx, int channel) {
     track *t = realloc(s->tracks, cap * (size_t)s->channels * sizeof *t);
     if (!t)
       return NULL;
-    for (size_t i = c->cap * (size_t)s->channels;
-         i < cap * (size_t)s->channels; i++) {
+    for (size_t i = c->cap * (size_t)s->channels; i < cap * (size_t)s->channels;
+         i++) {
       memset(&t[i], 0, sizeof t[i]);
       t[i].prev = t[i].first_in = t[i].last_in = t[i].prev_in = NONE;
     }
@@ -176,9 +176,9 @@ static void track_row(scan *c, track *t, const char *who, int64_t v,
   bool inside = !c->have_window || (v >= s->wstart && v < s->wend);
   if (!inside)
     return;
-  if (t->prev_in != NONE && v - t->prev_in > unit &&
-      !s->sc->missing_absent)
-    serr(c, line, "%s: no data from %s to %s (a gap; set input.missing = "
+  if (t->prev_in != NONE && v - t->prev_in > unit && !s->sc->missing_absent)
+    serr(c, line,
+         "%s: no data from %s to %s (a gap; set input.missing = "
          "absent to treat gaps as missing readings)",
          who,
          days ? day_text(t->prev_in + unit, a, sizeof a)
@@ -206,8 +206,7 @@ static void track_cover(scan *c, track *t, const char *who, int64_t unit,
   if (t->first_in > s->wstart)
     serr(c, 0, "%s: no data from %s (the run's start) to %s", who,
          days ? day_text(s->wstart, a, sizeof a) : time_text(s->wstart, a),
-         days ? day_text(t->first_in, b, sizeof b)
-              : time_text(t->first_in, b));
+         days ? day_text(t->first_in, b, sizeof b) : time_text(t->first_in, b));
   if (t->last_in + unit < s->wend)
     serr(c, 0, "%s: no data from %s to %s (the run's end)", who,
          days ? day_text(t->last_in + unit, a, sizeof a)
@@ -226,8 +225,8 @@ static bool blank_or_comment(const char *l, size_t n) {
 }
 
 /* Row order bookkeeping shared by both formats. */
-static void note_order(scan *c, long idx, bool added, int64_t t,
-                       int64_t line, const track *first) {
+static void note_order(scan *c, long idx, bool added, int64_t t, int64_t line,
+                       const track *first) {
   if (c->prev_idx >= 0 && idx != c->prev_idx && !added && !c->split_line) {
     c->split_line = line;
     c->split_first = first->line;
@@ -294,7 +293,8 @@ static int scan_csv(scan *c) {
     }
     note_order(c, idx, added, row.start, line, t);
     char who[96];
-    snprintf(who, sizeof who, "household %s", sim__idmap_key(s->map, (size_t)idx));
+    snprintf(who, sizeof who, "household %s",
+             sim__idmap_key(s->map, (size_t)idx));
     track_row(c, t, who, row.start, s->step, line, false);
     if (s->data_start == NONE || row.start < s->data_start)
       s->data_start = row.start;
@@ -400,8 +400,9 @@ static int scan_ausgrid(scan *c) {
   if (rc < 0)
     return rc;
   if (!header)
-    serr(c, 0, "no header line (Customer,Generator Capacity,Postcode,"
-               "Consumption Category,date,0:30,...,0:00)");
+    serr(c, 0,
+         "no header line (Customer,Generator Capacity,Postcode,"
+         "Consumption Category,date,0:30,...,0:00)");
   return 0;
 }
 
@@ -654,8 +655,8 @@ int sim_source_start(sim_source *s, const sim_home *homes, size_t n,
     for (int ch = 0; ch < s->channels; ch++) {
       const track *t = &s->tracks[m * (size_t)s->channels + (size_t)ch];
       size_t k = i * (size_t)s->channels + (size_t)ch;
-      int rc = sim__lines_init(&s->cur[k], s->fd, t->off, t->line,
-                               SIM__CURSOR_BUF);
+      int rc =
+          sim__lines_init(&s->cur[k], s->fd, t->off, t->line, SIM__CURSOR_BUF);
       if (rc)
         return rc;
       s->looks[k].has = t->has;
@@ -889,8 +890,7 @@ int sim_source_next(sim_source *s, int64_t t, int64_t *load, int64_t *pv,
     memset(pv, 0, n * sizeof *pv);
     memset(present, 1, n);
     for (int64_t u = t; u < t + L; u += d) {
-      if ((rc = fetch_step(s, u, s->tmp_load, s->tmp_pv, s->tmp_present,
-                           diag)))
+      if ((rc = fetch_step(s, u, s->tmp_load, s->tmp_pv, s->tmp_present, diag)))
         return rc;
       for (size_t i = 0; i < n; i++) {
         load[i] += s->tmp_load[i];

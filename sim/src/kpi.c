@@ -54,7 +54,8 @@ static int64_t avg_price(int64_t money, int64_t wh) {
 
 void sim_kpi_home_finish(sim_kpi_home *k, bool physical) {
   const sim_totals *t = &k->t;
-  k->self_sufficiency_ppm = physical ? one_minus(t->import_wh, t->load) : SIM_NA;
+  k->self_sufficiency_ppm =
+      physical ? one_minus(t->import_wh, t->load) : SIM_NA;
   k->self_consumption_ppm = physical ? one_minus(t->export_wh, t->pv) : SIM_NA;
   k->met_locally_ppm = physical ? one_minus(t->utility_used, t->load) : SIM_NA;
   k->avg_buy_price = avg_price(t->local_paid, t->bought);
@@ -81,8 +82,10 @@ void sim_kpi_community_finish(sim_kpi_community *c, const sim_kpi_home *homes,
                               size_t n, int64_t *scratch) {
   const sim_totals *t = &c->t;
   bool phys = c->physical;
-  c->self_sufficiency_ppm = phys ? one_minus(c->transformer_import, t->load) : SIM_NA;
-  c->self_consumption_ppm = phys ? one_minus(c->transformer_export, t->pv) : SIM_NA;
+  c->self_sufficiency_ppm =
+      phys ? one_minus(c->transformer_import, t->load) : SIM_NA;
+  c->self_consumption_ppm =
+      phys ? one_minus(c->transformer_export, t->pv) : SIM_NA;
   c->met_locally_ppm = phys ? one_minus(t->utility_used, t->load) : SIM_NA;
   c->p2p_share_ppm = phys ? sim_ratio_ppm(t->bought, t->load) : SIM_NA;
   c->avg_buy_price = avg_price(t->local_paid, t->bought);

@@ -70,7 +70,7 @@ struct sim_ledger_in {
   /* Per participant. */
   uint8_t *present;
   int64_t *net;
-  uint64_t *rseq;  /* best reading seq + 1 this interval, 0 = none */
+  uint64_t *rseq; /* best reading seq + 1 this interval, 0 = none */
   int64_t *buy, *sell;
   uint64_t *buy_seq, *sell_seq; /* + 1, 0 = none */
   uint64_t *oseq;               /* best order seq + 1 this interval */
@@ -350,8 +350,8 @@ static int build_frame(sim_ledger_in *l, uint64_t index,
     if (o->start > t)
       continue;
     if (o->qty == 0) {
-      uint64_t *seq = o->side == LG_SIDE_BUY ? &l->buy_seq[o->p]
-                                             : &l->sell_seq[o->p];
+      uint64_t *seq =
+          o->side == LG_SIDE_BUY ? &l->buy_seq[o->p] : &l->sell_seq[o->p];
       if (o->seq + 1 > *seq) {
         *seq = o->seq + 1;
         (o->side == LG_SIDE_BUY ? l->buy : l->sell)[o->p] = o->price;
@@ -465,8 +465,8 @@ static int stream_visit(void *ctx, uint64_t index, const uint8_t *data,
   }
   case LG_ENTRY_ORDER: {
     const lg_order *o = &e.u.order;
-    l->orders = grow(l->orders, &l->cap_orders_p, l->n_orders_p + 1,
-                     sizeof *l->orders);
+    l->orders =
+        grow(l->orders, &l->cap_orders_p, l->n_orders_p + 1, sizeof *l->orders);
     if (!l->orders) {
       rc = GL_ENOMEM;
       break;
@@ -594,8 +594,7 @@ struct sim_ledger_out {
 };
 
 int sim_ledger_out_new(const char *path, const char *name,
-                       const char *const *ids, size_t n,
-                       sim_ledger_out **out) {
+                       const char *const *ids, size_t n, sim_ledger_out **out) {
   *out = NULL;
   struct stat st;
   if (stat(path, &st) == 0)
@@ -675,8 +674,8 @@ static int add_order(sim_ledger_out *w, size_t *k, int64_t start, size_t p,
   o->side = side;
   o->quantity_wh = qty;
   o->limit_price = price;
-  fake_digest(o->msg_digest, "gridlet-sim order %s %" PRId64 " %u %" PRId64
-                             " %" PRId64,
+  fake_digest(o->msg_digest,
+              "gridlet-sim order %s %" PRId64 " %u %" PRId64 " %" PRId64,
               w->ids[p], start, side, qty, price);
   return 0;
 }
@@ -710,10 +709,10 @@ int sim_ledger_out_interval(sim_ledger_out *w, const sim_mechanism *m,
                 w->ids[p], start, r->import_wh, r->export_wh);
     if (m->mode == MKT_MODE_EXPOST) {
       uint64_t seq = w->seq[p]++;
-      if ((rc = add_order(w, &k, start, p, seq, LG_SIDE_BUY, 0,
-                          buy_limit[p])) ||
-          (rc = add_order(w, &k, start, p, seq, LG_SIDE_SELL, 0,
-                          sell_limit[p])))
+      if ((rc =
+               add_order(w, &k, start, p, seq, LG_SIDE_BUY, 0, buy_limit[p])) ||
+          (rc =
+               add_order(w, &k, start, p, seq, LG_SIDE_SELL, 0, sell_limit[p])))
         return rc;
     }
   }
@@ -724,18 +723,18 @@ int sim_ledger_out_interval(sim_ledger_out *w, const sim_mechanism *m,
       size_t p = orders[i].participant;
       if (!w->msg_seq[p])
         w->msg_seq[p] = w->seq[p]++;
-      if ((rc = add_order(w, &k, start, p, w->msg_seq[p],
-                          orders[i].side == MKT_BUY ? LG_SIDE_BUY
-                                                    : LG_SIDE_SELL,
-                          orders[i].qty, orders[i].price)))
+      if ((rc =
+               add_order(w, &k, start, p, w->msg_seq[p],
+                         orders[i].side == MKT_BUY ? LG_SIDE_BUY : LG_SIDE_SELL,
+                         orders[i].qty, orders[i].price)))
         return rc;
     }
     for (size_t i = 0; i < n_orders; i++)
       w->msg_seq[orders[i].participant] = 0;
   }
   /* The clearing. */
-  w->trades = grow(w->trades, &w->cap_trades, res->n_trades + 1,
-                   sizeof *w->trades);
+  w->trades =
+      grow(w->trades, &w->cap_trades, res->n_trades + 1, sizeof *w->trades);
   if (!w->trades)
     return GL_ENOMEM;
   int64_t volume = 0;
@@ -758,8 +757,8 @@ int sim_ledger_out_interval(sim_ledger_out *w, const sim_mechanism *m,
   c->interval_start = start;
   c->interval_len_s = (uint32_t)(interval_ns / GL_NS_PER_SEC);
   c->mode = (uint8_t)(m->mode + 1);
-  c->rule = m->mode == MKT_MODE_CONTINUOUS ? LG_RULE_NONE
-                                           : (uint8_t)(m->rule + 1);
+  c->rule =
+      m->mode == MKT_MODE_CONTINUOUS ? LG_RULE_NONE : (uint8_t)(m->rule + 1);
   bool uniform = m->mode != MKT_MODE_CONTINUOUS &&
                  m->rule != MKT_RULE_PAY_AS_BID && volume > 0 &&
                  !res->clearing.reduced;

@@ -49,8 +49,7 @@ static void preamble(FILE *f, const sim_run_info *info, const char *what) {
 
 static void time_axis(FILE *f, const sim_run_info *info) {
   if (daily_series(info))
-    fputs("set xdata time\nset timefmt '%Y-%m-%d'\nset format x '%d %b'\n",
-          f);
+    fputs("set xdata time\nset timefmt '%Y-%m-%d'\nset format x '%d %b'\n", f);
   else
     fputs("set xdata time\nset timefmt '%Y-%m-%dT%H:%M:%SZ'\n"
           "set format x \"%d %b\\n%H:%M\"\n",
@@ -79,12 +78,14 @@ void sim_plot_script(FILE *f, const sim_run_info *info,
        * which gnuplot would bridge with a line: points show them as
        * gaps. */
       if (info->has_band) {
-        double lo = (double)info->feed_in / 1e6, hi = (double)info->retail / 1e6;
+        double lo = (double)info->feed_in / 1e6,
+               hi = (double)info->retail / 1e6;
         double m = (hi - lo) * 0.05 + 1e-6;
         fprintf(f, "set yrange [%.6f:%.6f]\n", lo - m, hi + m);
       }
       fprintf(f, "plot '%s' using 1:($10/1e6) title 'local price' %s", src,
-              daily ? "with linespoints pt 7 ps 0.5" : "with points pt 7 ps 0.3");
+              daily ? "with linespoints pt 7 ps 0.5"
+                    : "with points pt 7 ps 0.3");
       if (info->has_band)
         fprintf(f,
                 ", %.6f title 'retail' dt 2 lc 'gray40', %.6f title "
@@ -131,10 +132,21 @@ void sim_plot_script(FILE *f, const sim_run_info *info,
     return;
   }
   preamble(f, info, "comparison");
+  /* Several mechanisms' prices overlap unreadably per interval: compare
+   * daily averages unless the run is only a day or two. */
+  bool cdaily = info->end - info->start > 2 * DAY_NS;
+  if (cdaily) {
+    src = "daily.csv";
+    per = "daily volume-weighted average";
+  }
   for (size_t k = 0; k < sizeof terms / sizeof terms[0]; k++) {
     const struct term *t = &terms[k];
     fprintf(f, "\nset terminal %s\n", t->spec);
-    time_axis(f, info);
+    if (cdaily)
+      fputs("set xdata time\nset timefmt '%Y-%m-%d'\nset format x '%d %b'\n",
+            f);
+    else
+      time_axis(f, info);
     fprintf(f,
             "set output 'plots/compare-prices.%s'\n"
             "set title 'Local price by mechanism (%s)'\nset ylabel '%s/kWh'\n"
@@ -145,7 +157,8 @@ void sim_plot_script(FILE *f, const sim_run_info *info,
       sim_mechanism_dirname(&w[i].mechanism, dir, sizeof dir);
       fprintf(f, "%s'%s/%s' using 1:($10/1e6) title '%s' %s", i ? ", " : "",
               dir, src, w[i].mechanism.name,
-              daily ? "with linespoints pt 7 ps 0.4" : "with points pt 7 ps 0.3");
+              cdaily ? "with linespoints pt 7 ps 0.5 lw 1.5"
+                     : "with points pt 7 ps 0.3");
     }
     fputs("\n", f);
     fprintf(f,
@@ -165,7 +178,8 @@ void sim_plot_script(FILE *f, const sim_run_info *info,
   fputs("unset output\n", f);
 }
 
-/* ---- Rendering ------------------------------------------------------------ */
+/* ---- Rendering ------------------------------------------------------------
+ */
 
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -295,10 +309,11 @@ int sim_plot_render(const char *dir, const sim_run_info *info,
   for (size_t k = 0; k < n; k++) {
     const sim_distribution *d = &w[k].community.dist;
     char a[32], b[32], c[32], e[32], g[32];
-    fprintf(f, "%zu,%s,%s,%s,%s,%s,%s\n", k + 1, w[k].mechanism.name,
-            sim_fmt_money(d->min, a, sizeof a), sim_fmt_money(d->p10, b, sizeof b),
-            sim_fmt_money(d->p50, c, sizeof c), sim_fmt_money(d->p90, e, sizeof e),
-            sim_fmt_money(d->max, g, sizeof g));
+    fprintf(
+        f, "%zu,%s,%s,%s,%s,%s,%s\n", k + 1, w[k].mechanism.name,
+        sim_fmt_money(d->min, a, sizeof a), sim_fmt_money(d->p10, b, sizeof b),
+        sim_fmt_money(d->p50, c, sizeof c), sim_fmt_money(d->p90, e, sizeof e),
+        sim_fmt_money(d->max, g, sizeof g));
   }
   if ((rc = close_file(f, path, diag)))
     return rc;

@@ -87,7 +87,8 @@ static void comment_header(FILE *f, const sim_run_info *info,
     fprintf(f, "# mechanism %s\n", m->name);
 }
 
-/* ---- Series ---------------------------------------------------------------- */
+/* ---- Series ----------------------------------------------------------------
+ */
 
 void sim_report_series_header(FILE *f, const sim_run_info *info,
                               const sim_mechanism *m, bool physical) {
@@ -115,8 +116,7 @@ void sim_report_series_row(FILE *f, const sim_series_row *r, bool physical) {
   csv_i64(f, na_unless(physical, t->charge), false);
   csv_i64(f, na_unless(physical, t->discharge), false);
   csv_i64(f,
-          r->stored_mwh == SIM_NA ? SIM_NA
-                                  : mkt_div_round(r->stored_mwh, 1000),
+          r->stored_mwh == SIM_NA ? SIM_NA : mkt_div_round(r->stored_mwh, 1000),
           false);
   csv_i64(f, r->local, false);
   csv_i64(f, r->buy_price, false);
@@ -206,7 +206,8 @@ void sim_report_households_row(FILE *f, int64_t start, const char *id,
   csv_i64(f, t->baseline, true);
 }
 
-/* ---- Summary --------------------------------------------------------------- */
+/* ---- Summary ---------------------------------------------------------------
+ */
 
 static void run_lines(FILE *f, const sim_scenario *sc,
                       const sim_run_info *info) {
@@ -215,13 +216,15 @@ static void run_lines(FILE *f, const sim_scenario *sc,
   fprintf(f, "# scenario %s sha256 %s\n", sc->name, info->scenario_hash);
   fprintf(f, "# input %s%s%s\n", sim_source_name(sc->source),
           info->input_digest[0] ? " digest " : "", info->input_digest);
-  fprintf(f, "run        %s .. %s, %" PRId64 " intervals of %s, %zu households\n",
+  fprintf(f,
+          "run        %s .. %s, %" PRId64 " intervals of %s, %zu households\n",
           gl_time_format(info->start, a), gl_time_format(info->end, b),
           info->intervals, gl_duration_format(info->interval, d, sizeof d),
           info->n_homes);
   if (sc->source == SIM_SOURCE_LEDGER)
-    fprintf(f, "input      %s (%" PRId64 " entries, %" PRIu64
-               " late readings not used)\n",
+    fprintf(f,
+            "input      %s (%" PRId64 " entries, %" PRIu64
+            " late readings not used)\n",
             sc->input, info->input_rows, info->late_readings);
   else if (sc->source != SIM_SOURCE_SYNTHETIC)
     fprintf(f, "input      %s (%" PRId64 " rows)\n", sc->input,
@@ -257,7 +260,8 @@ void sim_report_summary(FILE *f, const sim_scenario *sc,
   if (c->physical) {
     fprintf(f, "  %-34s %s kWh\n", "load", sim_fmt_kwh(t->load, a, sizeof a));
     fprintf(f, "  %-34s %s kWh\n", "pv", sim_fmt_kwh(t->pv, a, sizeof a));
-    fprintf(f, "  %-34s %s / %s / %s kWh\n", "battery charge / discharge / loss",
+    fprintf(f, "  %-34s %s / %s / %s kWh\n",
+            "battery charge / discharge / loss",
             sim_fmt_kwh(t->charge, a, sizeof a),
             sim_fmt_kwh(t->discharge, b, sizeof b),
             sim_fmt_kwh(mkt_div_round(t->losses_mwh, 1000), x, sizeof x));
@@ -287,10 +291,12 @@ void sim_report_summary(FILE *f, const sim_scenario *sc,
           sim_fmt_pct(c->savings_ppm, b, sizeof b));
   const sim_distribution *d = &c->dist;
   fprintf(f, "  %-34s min %s, p10 %s, median %s,\n", "savings per household",
-          sim_fmt_money(d->min, a, sizeof a), sim_fmt_money(d->p10, b, sizeof b),
+          sim_fmt_money(d->min, a, sizeof a),
+          sim_fmt_money(d->p10, b, sizeof b),
           sim_fmt_money(d->p50, x, sizeof x));
   fprintf(f, "  %-34s p90 %s, max %s, mean %s %s\n", "",
-          sim_fmt_money(d->p90, a, sizeof a), sim_fmt_money(d->max, b, sizeof b),
+          sim_fmt_money(d->p90, a, sizeof a),
+          sim_fmt_money(d->max, b, sizeof b),
           sim_fmt_money(d->mean, x, sizeof x), cur);
   fprintf(f, "  %-34s %zu gained, %zu lost, %zu unchanged\n", "households",
           d->gained, d->lost, d->n - d->gained - d->lost);
@@ -304,16 +310,18 @@ void sim_report_summary(FILE *f, const sim_scenario *sc,
           "peak transformer export", sim_fmt_kwh(c->peak_export, a, sizeof a),
           sim_fmt_kwh(mkt_div_round(c->peak_export * 3600, secs), b, sizeof b),
           gl_time_format(c->peak_export_at, ta));
-  fprintf(f, "  %-34s %s / %s / %s %s\n",
-          "network fees / surplus / utility", sim_fmt_money(c->fees, a, sizeof a),
+  fprintf(f, "  %-34s %s / %s / %s %s\n", "network fees / surplus / utility",
+          sim_fmt_money(c->fees, a, sizeof a),
           sim_fmt_money(c->surplus, b, sizeof b),
           sim_fmt_money(c->utility_net, x, sizeof x), cur);
-  fprintf(f, "  %-34s energy and money balance exactly in all %" PRId64
-             " intervals\n",
+  fprintf(f,
+          "  %-34s energy and money balance exactly in all %" PRId64
+          " intervals\n",
           "conservation", c->intervals);
   if (sc->source == SIM_SOURCE_LEDGER)
-    fprintf(f, "  %-34s %" PRIu64 " match, %" PRIu64 " differ, %" PRIu64
-               " not comparable%s%s\n",
+    fprintf(f,
+            "  %-34s %" PRIu64 " match, %" PRIu64 " differ, %" PRIu64
+            " not comparable%s%s\n",
             "recorded settlements", w->verified, w->mismatched, w->unverified,
             w->mismatched ? "; first: " : "", w->first_mismatch);
 
@@ -323,8 +331,8 @@ void sim_report_summary(FILE *f, const sim_scenario *sc,
           "sold", "buy", "sell", "bill", "baseline", "savings");
   for (size_t i = 0; i < w->n_homes; i++) {
     const sim_kpi_home *h = &w->homes[i];
-    char l[32], p[32], s1[16], s2[16], s3[16], bo[32], so[32], bp[16],
-        sp[16], bi[32], ba[32], sa[32];
+    char l[32], p[32], s1[16], s2[16], s3[16], bo[32], so[32], bp[16], sp[16],
+        bi[32], ba[32], sa[32];
     fprintf(f, "%-16s %11s %11s %7s %7s %7s %10s %10s %8s %8s %10s %10s %9s\n",
             h->id, c->physical ? sim_fmt_kwh(h->t.load, l, sizeof l) : "n/a",
             c->physical ? sim_fmt_kwh(h->t.pv, p, sizeof p) : "n/a",
@@ -347,13 +355,27 @@ static void kpi_row(FILE *f, const char *id, const sim_totals *t, int64_t ss,
                     int64_t sc, int64_t ml, int64_t abp, int64_t asp,
                     int64_t bill, int64_t base, int64_t sav) {
   fprintf(f, "%s,", id);
-  const int64_t v[] = {t->intervals,   t->absent,       t->load,
-                       t->pv,          t->import_wh,    t->export_wh,
-                       t->charge,      t->discharge,    t->losses_mwh,
-                       t->bought,      t->sold,         t->grid_import,
-                       t->grid_export, t->utility_used, t->local_paid,
-                       t->local_received, t->fee_paid,  t->grid_paid,
-                       t->grid_received,  bill,         base,
+  const int64_t v[] = {t->intervals,
+                       t->absent,
+                       t->load,
+                       t->pv,
+                       t->import_wh,
+                       t->export_wh,
+                       t->charge,
+                       t->discharge,
+                       t->losses_mwh,
+                       t->bought,
+                       t->sold,
+                       t->grid_import,
+                       t->grid_export,
+                       t->utility_used,
+                       t->local_paid,
+                       t->local_received,
+                       t->fee_paid,
+                       t->grid_paid,
+                       t->grid_received,
+                       bill,
+                       base,
                        sav};
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
     csv_i64(f, v[i], false);
@@ -392,7 +414,8 @@ void sim_report_kpi_csv(FILE *f, const sim_run_info *info,
           c->baseline_bill, c->savings);
 }
 
-/* ---- Comparison ------------------------------------------------------------ */
+/* ---- Comparison ------------------------------------------------------------
+ */
 
 enum cell { C_PCT, C_KWH, C_MONEY, C_PRICE, C_COUNT };
 
@@ -495,8 +518,8 @@ void sim_report_compare(FILE *f, const sim_scenario *sc,
                         const sim_run_info *info, const sim_world_result *w,
                         size_t n) {
   run_lines(f, sc, info);
-  fprintf(f, "mechanisms %zu (rationing %s, self-trade %s); money in %s\n\n",
-          n, mkt_rationing_name(sc->market.rationing),
+  fprintf(f, "mechanisms %zu (rationing %s, self-trade %s); money in %s\n\n", n,
+          mkt_rationing_name(sc->market.rationing),
           sc->market.allow_self_trade ? "allowed" : "prevented", sc->currency);
   int width[SIM_MECHANISMS_MAX];
   fprintf(f, "%-28s", "");
@@ -513,7 +536,8 @@ void sim_report_compare(FILE *f, const sim_scenario *sc,
     fprintf(f, "%-28s", d->label);
     for (size_t k = 0; k < n; k++) {
       char b[48];
-      fprintf(f, "%*s", width[k], cell_text(d->kind, d->get(&w[k]), b, sizeof b));
+      fprintf(f, "%*s", width[k],
+              cell_text(d->kind, d->get(&w[k]), b, sizeof b));
     }
     fputc('\n', f);
   }
@@ -543,7 +567,8 @@ void sim_report_compare_csv(FILE *f, const sim_run_info *info,
   }
 }
 
-/* ---- Files ------------------------------------------------------------------- */
+/* ---- Files
+ * ------------------------------------------------------------------- */
 
 static FILE *create(const char *dir, const char *sub, const char *name,
                     sim_diag *diag, char *path, size_t cap) {

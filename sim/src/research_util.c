@@ -44,8 +44,8 @@ static int refill(sim__lines *c) {
   c->at = 0;
   c->len = rest;
   while (c->len < c->cap && !c->eof) {
-    ssize_t got = pread(c->fd, c->buf + c->len, c->cap - c->len,
-                        c->base + (off_t)c->len);
+    ssize_t got =
+        pread(c->fd, c->buf + c->len, c->cap - c->len, c->base + (off_t)c->len);
     if (got < 0) {
       if (errno == EINTR)
         continue;
@@ -147,10 +147,10 @@ bool sim__span_int(sim__span s, int64_t lo, int64_t hi, int64_t *out) {
 /* ---- Id map ------------------------------------------------------------ */
 
 struct sim__idmap {
-  size_t n, cap;     /* keys */
+  size_t n, cap; /* keys */
   char **keys;
-  size_t slots;      /* power of two */
-  long *table;       /* index + 1, 0 = empty */
+  size_t slots; /* power of two */
+  long *table;  /* index + 1, 0 = empty */
 };
 
 static uint64_t fnv(const char *s, size_t n) {

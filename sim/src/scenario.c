@@ -36,10 +36,10 @@
 
 static const char *const source_names[] = {"synthetic", "csv", "ausgrid",
                                            "ledger", NULL};
-static const char *const strategy_names[] = {"self-consumption",
-                                             "price-aware", NULL};
-static const char *const forecast_names[] = {"yesterday", "previous",
-                                             "perfect", NULL};
+static const char *const strategy_names[] = {"self-consumption", "price-aware",
+                                             NULL};
+static const char *const forecast_names[] = {"yesterday", "previous", "perfect",
+                                             NULL};
 
 const char *sim_source_name(sim_source_kind k) {
   return (unsigned)k < 4 ? source_names[k] : "?";
@@ -86,7 +86,8 @@ static char *fmt_dec(int64_t v, int scale, char *buf, size_t cap) {
     p *= 10;
   uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   uint64_t ip = a / (uint64_t)p, fp = a % (uint64_t)p;
-  int n = snprintf(buf, cap, "%s%llu", v < 0 ? "-" : "", (unsigned long long)ip);
+  int n =
+      snprintf(buf, cap, "%s%llu", v < 0 ? "-" : "", (unsigned long long)ip);
   if (fp && scale > 0 && scale <= 9) {
     char frac[24];
     size_t fl = (size_t)scale;
@@ -200,12 +201,11 @@ static const struct hkey_def {
                                   INT64_C(10000000), NULL},
     [SIM_HK_BATTERY_DISCHARGE_KW] = {"battery_discharge_kw", HV_DEC, 3, 0,
                                      INT64_C(10000000), NULL},
-    [SIM_HK_BATTERY_EFFICIENCY] = {"battery_efficiency", HV_DEC, 6,
-                                   SIM_PPM / 2, SIM_PPM, NULL},
+    [SIM_HK_BATTERY_EFFICIENCY] = {"battery_efficiency", HV_DEC, 6, SIM_PPM / 2,
+                                   SIM_PPM, NULL},
     [SIM_HK_BATTERY_RESERVE] = {"battery_reserve", HV_DEC, 6, 0,
                                 SIM_PPM * 9 / 10, NULL},
-    [SIM_HK_BATTERY_INITIAL] = {"battery_initial", HV_DEC, 6, 0, SIM_PPM,
-                                NULL},
+    [SIM_HK_BATTERY_INITIAL] = {"battery_initial", HV_DEC, 6, 0, SIM_PPM, NULL},
     [SIM_HK_STRATEGY] = {"strategy", HV_ENUM, 0, 0, 1, strategy_names},
     [SIM_HK_FORECAST] = {"forecast", HV_ENUM, 0, 0, 2, forecast_names},
     [SIM_HK_BUY_LIMIT] = {"buy_limit", HV_DEC, 6, -PRICE_LIMIT, PRICE_LIMIT,
@@ -237,9 +237,9 @@ enum section {
   SEC_COUNT
 };
 
-static const char *const section_names[] = {
-    "", "scenario", "market", "tariff", "input", "synthetic", "defaults",
-    "household"};
+static const char *const section_names[] = {"",         "scenario", "market",
+                                            "tariff",   "input",    "synthetic",
+                                            "defaults", "household"};
 
 /* Keys of the fixed sections, each with its bit in `seen`. */
 static const char *const keys_scenario[] = {
@@ -249,15 +249,17 @@ static const char *const keys_market[] = {
 static const char *const keys_tariff[] = {"retail", "feed_in", "network_fee",
                                           NULL};
 static const char *const keys_input[] = {
-    "source",   "path",     "step",    "timestamps", "unit",
-    "utc_offset", "controlled_load", "resample", "missing", "verify", NULL};
+    "source",          "path",     "step",
+    "timestamps",      "unit",     "utc_offset",
+    "controlled_load", "resample", "missing",
+    "verify",          NULL};
 static const char *const keys_synthetic[] = {
     "latitude",          "longitude",  "utc_offset", "cloudiness",
     "performance_ratio", "load_noise", NULL};
 
 static const char *const *const section_keys[SEC_COUNT] = {
-    NULL,          keys_scenario,  keys_market, keys_tariff,
-    keys_input,    keys_synthetic, NULL,        NULL};
+    NULL,       keys_scenario,  keys_market, keys_tariff,
+    keys_input, keys_synthetic, NULL,        NULL};
 
 typedef struct parser {
   sim_scenario *sc;
@@ -268,7 +270,7 @@ typedef struct parser {
   enum section sec;
   sim_home_spec *spec; /* defaults or a household */
   bool in_override;
-  uint32_t seen[SEC_COUNT];  /* keys given per fixed section */
+  uint32_t seen[SEC_COUNT]; /* keys given per fixed section */
   bool section_seen[SEC_COUNT];
   /* Raw texts whose meaning depends on other keys, resolved at the end. */
   char compare[512];
@@ -315,8 +317,8 @@ static const char *parse_dec(const char *v, int scale, int64_t lo, int64_t hi,
   return NULL;
 }
 
-static const char *parse_range(const char *v, int scale, int64_t lo,
-                               int64_t hi, sim_range *out) {
+static const char *parse_range(const char *v, int scale, int64_t lo, int64_t hi,
+                               sim_range *out) {
   const char *dots = strstr(v, "..");
   if (!dots) {
     const char *why = parse_dec(v, scale, lo, hi, &out->lo);
@@ -551,12 +553,13 @@ static const char *apply_input(parser *p, const char *key, const char *v) {
       w = snprintf(sc->input, sizeof sc->input, "%s", v);
     else
       w = snprintf(sc->input, sizeof sc->input, "%s/%s", sc->dir, v);
-    if (w < 0 || (size_t)w >= sizeof sc->input)
+    if (w < 0 || (size_t)w >= sizeof sc->input || n >= sizeof sc->input_path)
       return "is too long";
+    memcpy(sc->input_path, v, n + 1);
   } else if (strcmp(key, "step") == 0) {
     int64_t ns;
-    if (gl_duration_parse(v, &ns) || ns < 60 * GL_NS_PER_SEC ||
-        ns > DAY_NS || DAY_NS % ns != 0 || ns % GL_NS_PER_SEC != 0)
+    if (gl_duration_parse(v, &ns) || ns < 60 * GL_NS_PER_SEC || ns > DAY_NS ||
+        DAY_NS % ns != 0 || ns % GL_NS_PER_SEC != 0)
       return "must be whole seconds from 1m to 1d that divide one day";
     sc->step = ns;
     p->step_set = true;
@@ -586,8 +589,7 @@ static const char *apply_input(parser *p, const char *key, const char *v) {
   return why;
 }
 
-static const char *apply_synthetic(parser *p, const char *key,
-                                   const char *v) {
+static const char *apply_synthetic(parser *p, const char *key, const char *v) {
   sim_scenario *sc = p->sc;
   if (strcmp(key, "latitude") == 0)
     return parse_dec(v, 6, -66000000, 66000000, &sc->latitude_udeg);
@@ -808,6 +810,14 @@ static void parse_lines(parser *p, const char *text, size_t len) {
     }
     memcpy(buf, l, n);
     buf[n] = '\0';
+    bool ctl = false;
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t')
+        ctl = true;
+    if (ctl) {
+      perr(p, line, "control character in the line");
+      continue;
+    }
     char *s = trim(buf);
     if (!*s || *s == '#' || *s == ';')
       continue;
@@ -846,6 +856,11 @@ static void apply_override(parser *p, const char *set) {
     return;
   }
   memcpy(buf, set, n + 1);
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t') {
+      perr(p, 0, "control character in an override");
+      return;
+    }
   char *eq = strchr(buf, '=');
   char *dot = strchr(buf, '.');
   if (!eq || !dot || dot > eq) {
@@ -1009,7 +1024,8 @@ static void finish(parser *p) {
 
   bool data = sc->source != SIM_SOURCE_SYNTHETIC;
   if (sc->source == SIM_SOURCE_SYNTHETIC && (!sc->has_start || !sc->has_end))
-    perr(p, 0, "synthetic input needs scenario.start and scenario.end (or days)");
+    perr(p, 0,
+         "synthetic input needs scenario.start and scenario.end (or days)");
   if (data && !sc->input[0])
     perr(p, 0, "input.path is required for %s input",
          sim_source_name(sc->source));
@@ -1027,8 +1043,9 @@ static void finish(parser *p) {
   if (sc->source == SIM_SOURCE_LEDGER) {
     bool homes = sc->defaults.set != 0 || sc->n_specs > 0;
     if (homes)
-      perr(p, 0, "household sections do not apply to ledger input "
-                   "(it replays recorded measurements and orders)");
+      perr(p, 0,
+           "household sections do not apply to ledger input "
+           "(it replays recorded measurements and orders)");
   }
   /* Tariffs: required unless a ledger provides them per interval. */
   sc->has_tariff = p->section_seen[SEC_TARIFF];
@@ -1036,8 +1053,9 @@ static void finish(parser *p) {
     if (!p->tariff_retail || !p->tariff_feed_in)
       perr(p, 0, "[tariff] needs retail and feed_in");
     else if (mkt_band_check(&sc->band))
-      perr(p, 0, "[tariff]: feed_in must not exceed retail and "
-                   "network_fee must not be negative");
+      perr(p, 0,
+           "[tariff]: feed_in must not exceed retail and "
+           "network_fee must not be negative");
   }
   /* Household keys that only the generator uses. */
   for (size_t i = 0; i <= sc->n_specs; i++) {
@@ -1094,8 +1112,8 @@ int sim_scenario_parse(const char *file, const char *text, size_t len,
   return 0;
 }
 
-int sim_scenario_load(const char *path, const char *const *sets,
-                      size_t n_sets, sim_scenario **out, sim_diag *diag) {
+int sim_scenario_load(const char *path, const char *const *sets, size_t n_sets,
+                      sim_scenario **out, sim_diag *diag) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -1167,8 +1185,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 
 static const char *fmt_offset(int32_t s, char *buf, size_t cap) {
   int a = s < 0 ? -s : s;
-  snprintf(buf, cap, "%c%02d:%02d", s < 0 ? '-' : '+', a / 3600,
-           a / 60 % 60);
+  snprintf(buf, cap, "%c%02d:%02d", s < 0 ? '-' : '+', a / 3600, a / 60 % 60);
   return buf;
 }
 
@@ -1226,7 +1243,7 @@ int sim_scenario_format(const sim_scenario *sc, char **out) {
               fmt_dec(sc->band.fee, 6, d3, sizeof d3));
   sb_printf(&b, "\n[input]\nsource = %s\n", sim_source_name(sc->source));
   if (sc->source != SIM_SOURCE_SYNTHETIC) {
-    sb_printf(&b, "path = %s\n", sc->input);
+    sb_printf(&b, "path = %s\n", sc->input_path);
     if (sc->source != SIM_SOURCE_LEDGER) {
       sb_printf(&b, "step = %s\n", gl_duration_format(sc->step, d, sizeof d));
       if (sc->source == SIM_SOURCE_CSV)
@@ -1330,18 +1347,18 @@ static void resolve(const sim_scenario *sc, const sim_home_spec *h,
   int64_t mid = mkt_div_round(sc->band.feed_in + sc->band.retail, 2);
   out->load_wh_year = given[SIM_HK_LOAD_KWH] ? v[SIM_HK_LOAD_KWH] : 4000000;
   out->pv_wp = v[SIM_HK_PV_KWP];
-  out->load_scale_ppm = given[SIM_HK_LOAD_SCALE] ? v[SIM_HK_LOAD_SCALE] : SIM_PPM;
+  out->load_scale_ppm =
+      given[SIM_HK_LOAD_SCALE] ? v[SIM_HK_LOAD_SCALE] : SIM_PPM;
   out->pv_scale_ppm = given[SIM_HK_PV_SCALE] ? v[SIM_HK_PV_SCALE] : SIM_PPM;
   out->battery_wh = v[SIM_HK_BATTERY_KWH];
-  int64_t kw = given[SIM_HK_BATTERY_KW] ? v[SIM_HK_BATTERY_KW]
-                                        : out->battery_wh / 2;
+  int64_t kw =
+      given[SIM_HK_BATTERY_KW] ? v[SIM_HK_BATTERY_KW] : out->battery_wh / 2;
   out->charge_w =
       given[SIM_HK_BATTERY_CHARGE_KW] ? v[SIM_HK_BATTERY_CHARGE_KW] : kw;
   out->discharge_w =
       given[SIM_HK_BATTERY_DISCHARGE_KW] ? v[SIM_HK_BATTERY_DISCHARGE_KW] : kw;
-  out->efficiency_ppm = given[SIM_HK_BATTERY_EFFICIENCY]
-                            ? v[SIM_HK_BATTERY_EFFICIENCY]
-                            : 900000;
+  out->efficiency_ppm =
+      given[SIM_HK_BATTERY_EFFICIENCY] ? v[SIM_HK_BATTERY_EFFICIENCY] : 900000;
   out->reserve_ppm =
       given[SIM_HK_BATTERY_RESERVE] ? v[SIM_HK_BATTERY_RESERVE] : 100000;
   out->initial_ppm =
@@ -1379,8 +1396,8 @@ int sim_scenario_homes(const sim_scenario *sc, const char *const *ids,
   } else {
     total = n_ids;
     if (total > SIM_HOMES_MAX) {
-      sim_diag_add(diag, "%s: the input has more than %d households",
-                   sc->input, SIM_HOMES_MAX);
+      sim_diag_add(diag, "%s: the input has more than %d households", sc->input,
+                   SIM_HOMES_MAX);
       return GL_ECONFIG;
     }
   }
@@ -1441,7 +1458,8 @@ int sim_scenario_homes(const sim_scenario *sc, const char *const *ids,
     free(pend);
     for (size_t i = 0; i < total; i++) {
       if (i > 0 && strcmp(homes[i].id, homes[i - 1].id) == 0) {
-        sim_diag_add(diag, "%s: household id %s is defined twice (check "
+        sim_diag_add(diag,
+                     "%s: household id %s is defined twice (check "
                      "the counts of [household] sections)",
                      sc->file, homes[i].id);
         errors++;

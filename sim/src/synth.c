@@ -222,7 +222,8 @@ int sim_synth_next(sim_synth *s, int64_t start, int64_t *load, int64_t *pv) {
   double wh_per_wp = ghi / 1000.0 * s->pr * k * hours;
 
   /* Load: shape at the interval's middle in local time, season. */
-  int64_t mid = start + s->interval / 2 + (int64_t)s->utc_offset_s * GL_NS_PER_SEC;
+  int64_t mid =
+      start + s->interval / 2 + (int64_t)s->utc_offset_s * GL_NS_PER_SEC;
   int64_t mday = gl_floor_div(mid, DAY_NS);
   double hour = (double)(mid - mday * DAY_NS) / 3.6e12;
   int weekday = (int)(((mday % 7) + 7 + 3) % 7); /* 0 = Monday */
@@ -237,8 +238,8 @@ int sim_synth_next(sim_synth *s, int64_t start, int64_t *load, int64_t *pv) {
     if (f < 0.1)
       f = 0.1;
     load[i] = round_wh(s->load_base[i] * shape * season * s->daily[i] * f);
-    pv[i] = round_wh((double)h->pv_wp * wh_per_wp *
-                     (double)h->pv_scale_ppm / 1e6);
+    pv[i] =
+        round_wh((double)h->pv_wp * wh_per_wp * (double)h->pv_scale_ppm / 1e6);
   }
   return 0;
 }

@@ -54,11 +54,12 @@ static void usage(FILE *f, bool compare) {
                   : "Replays a community through gridlet's market and "
                     "settlement (the\naggregator's code), interval by "
                     "interval.",
-          compare ? "  -m, --mechanism SPEC   MODE[/RULE[:K]], e.g. expost/k:0.5 "
-                    "(repeatable;\n"
-                    "                         default: [market] compare)\n"
-                  : "      --ledger-out FILE  also write the run as a gridlet "
-                    "ledger\n");
+          compare
+              ? "  -m, --mechanism SPEC   MODE[/RULE[:K]], e.g. expost/k:0.5 "
+                "(repeatable;\n"
+                "                         default: [market] compare)\n"
+              : "      --ledger-out FILE  also write the run as a gridlet "
+                "ledger\n");
 }
 
 /* The progress bar: on a terminal only, at most ten times a second. */
@@ -247,8 +248,8 @@ static int run_command(int argc, char **argv, bool compare) {
       status = 3;
   if (!quiet) {
     if (check) {
-      printf("scenario %s is valid: %zu households, %lld intervals\n",
-             file, info->n_homes, (long long)info->intervals);
+      printf("scenario %s is valid: %zu households, %lld intervals\n", file,
+             info->n_homes, (long long)info->intervals);
     } else if (info->n_worlds > 1) {
       sim_report_compare(stdout, sc, info, sim_results_world(res, 0),
                          info->n_worlds);

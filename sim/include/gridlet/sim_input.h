@@ -116,16 +116,16 @@ typedef struct sim_ausgrid_row {
   size_t customer_len;
   int64_t capacity_w; /* Generator Capacity, kWp -> W */
   sim_ausgrid_channel channel;
-  int64_t day;                     /* local civil date, days since 1970-01-01 */
-  int64_t wh[SIM_AUSGRID_SLOTS];   /* slot i = [i*30min, (i+1)*30min) local */
+  int64_t day;                   /* local civil date, days since 1970-01-01 */
+  int64_t wh[SIM_AUSGRID_SLOTS]; /* slot i = [i*30min, (i+1)*30min) local */
 } sim_ausgrid_row;
 
 /*
  * sim_ausgrid_header - check a header line; *n_fields receives its number
  * of columns (53, or 54 with Row Quality). Returns 0 or GL_EPARSE.
  */
-int sim_ausgrid_header(const char *line, size_t len, int *n_fields,
-                       char *why, size_t cap);
+int sim_ausgrid_header(const char *line, size_t len, int *n_fields, char *why,
+                       size_t cap);
 
 /*
  * sim_ausgrid_row_parse - parse one data row of a file whose header had

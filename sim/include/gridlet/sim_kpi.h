@@ -67,12 +67,12 @@ typedef struct sim_totals {
   int64_t intervals; /* present */
   int64_t absent;    /* intervals without data for it */
   int64_t load, pv, import_wh, export_wh, charge, discharge; /* Wh */
-  int64_t losses_mwh;                 /* battery losses */
+  int64_t losses_mwh;                             /* battery losses */
   int64_t bought, sold, grid_import, grid_export; /* Wh */
-  int64_t utility_used;                /* sum min(I, GI) */
-  int64_t local_paid, local_received;  /* µ */
-  int64_t fee_paid, grid_paid, grid_received; /* µ */
-  int64_t money;    /* µ received minus paid */
+  int64_t utility_used;                           /* sum min(I, GI) */
+  int64_t local_paid, local_received;             /* µ */
+  int64_t fee_paid, grid_paid, grid_received;     /* µ */
+  int64_t money;                                  /* µ received minus paid */
   int64_t baseline; /* µ, the same for the no-trading baseline */
 } sim_totals;
 
@@ -103,7 +103,7 @@ typedef struct sim_kpi_community {
   int64_t peak_import_at, peak_export_at;         /* interval start, ns */
   int64_t fees, surplus, utility_net;             /* µ */
   int64_t self_sufficiency_ppm, self_consumption_ppm, met_locally_ppm;
-  int64_t p2p_share_ppm;                /* P2P volume / load */
+  int64_t p2p_share_ppm;                 /* P2P volume / load */
   int64_t avg_buy_price, avg_sell_price; /* µ/kWh or SIM_NA */
   int64_t bill, baseline_bill, savings, savings_ppm;
   sim_distribution dist;

@@ -82,7 +82,7 @@ extern "C" {
 
 /* A recorded settlement row, by participant. */
 typedef struct sim_recorded_row {
-  bool has_row;  /* the settlement lists the meter */
+  bool has_row; /* the settlement lists the meter */
   bool no_reading;
   int64_t bought, sold, grid_import, grid_export, fee, money;
 } sim_recorded_row;
@@ -169,8 +169,7 @@ typedef struct sim_ledger_out sim_ledger_out;
  * owned writer, GL_EEXIST, GL_ESTORE or GL_ENOMEM.
  */
 int sim_ledger_out_new(const char *path, const char *name,
-                       const char *const *ids, size_t n,
-                       sim_ledger_out **out);
+                       const char *const *ids, size_t n, sim_ledger_out **out);
 
 /*
  * sim_ledger_out_interval - append one interval: `present` and `net` per

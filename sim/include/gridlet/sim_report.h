@@ -45,7 +45,8 @@ char *sim_fmt_price(int64_t micro_per_kwh, char *buf, size_t cap);
 /* ppm as a percentage with two decimals ("38.21"); "n/a". */
 char *sim_fmt_pct(int64_t ppm, char *buf, size_t cap);
 
-/* ---- Streamed series ------------------------------------------------------ */
+/* ---- Streamed series ------------------------------------------------------
+ */
 
 /* One interval of the community, for timeseries.csv. */
 typedef struct sim_series_row {
@@ -54,7 +55,7 @@ typedef struct sim_series_row {
   int64_t stored_mwh;     /* batteries at the end, SIM_NA / -1: none */
   int64_t local;          /* Wh traded locally */
   int64_t buy_price, sell_price; /* volume-weighted, SIM_NA: no trade */
-  int64_t transformer;    /* sum of net, Wh (> 0 import) */
+  int64_t transformer;           /* sum of net, Wh (> 0 import) */
   int64_t present, absent;
   int64_t fees, surplus, utility; /* µ */
 } sim_series_row;
@@ -76,7 +77,8 @@ void sim_report_households_row(FILE *f, int64_t start, const char *id,
                                const sim_totals *t, int64_t stored_mwh,
                                bool physical);
 
-/* ---- Tables --------------------------------------------------------------- */
+/* ---- Tables ---------------------------------------------------------------
+ */
 
 /* sim_report_summary - the KPI tables of one mechanism (summary.txt). */
 void sim_report_summary(FILE *f, const sim_scenario *sc,
@@ -112,7 +114,8 @@ int sim_report_write(const char *dir, const sim_scenario *sc,
                      const sim_run_info *info, const sim_world_result *w,
                      size_t n, sim_diag *diag);
 
-/* ---- Plots ----------------------------------------------------------------- */
+/* ---- Plots -----------------------------------------------------------------
+ */
 
 /*
  * sim_plot_script - the gnuplot script that draws one mechanism's plots

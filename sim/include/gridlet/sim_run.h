@@ -70,10 +70,10 @@ typedef struct sim_run_options {
   /* The mechanisms to run side by side; NULL: the scenario's [market]. */
   const sim_mechanism *mechanisms;
   size_t n_mechanisms;
-  const char *out_dir;   /* created if absent; NULL: no files */
-  bool household_series; /* write households.csv */
-  bool plots;            /* render plots (needs out_dir and gnuplot) */
-  const char *gnuplot;   /* the program; NULL: "gnuplot" from PATH */
+  const char *out_dir;    /* created if absent; NULL: no files */
+  bool household_series;  /* write households.csv */
+  bool plots;             /* render plots (needs out_dir and gnuplot) */
+  const char *gnuplot;    /* the program; NULL: "gnuplot" from PATH */
   const char *ledger_out; /* write the run as a ledger (one mechanism) */
   sim_progress_fn progress;
   void *progress_ctx;
@@ -97,10 +97,10 @@ typedef struct sim_run_info {
   char input_digest[65]; /* data file or ledger root; "" synthetic */
   int64_t start, end, interval, intervals;
   size_t n_homes, n_worlds;
-  bool physical;          /* load and PV known (not a ledger) */
-  uint64_t late_readings; /* ledger: readings after their settlement */
-  int64_t input_rows;     /* data rows or ledger entries read */
-  bool has_band;          /* the scenario's tariffs apply throughout */
+  bool physical;           /* load and PV known (not a ledger) */
+  uint64_t late_readings;  /* ledger: readings after their settlement */
+  int64_t input_rows;      /* data rows or ledger entries read */
+  bool has_band;           /* the scenario's tariffs apply throughout */
   int64_t retail, feed_in; /* µ/kWh, when has_band */
   char currency[8];
   int32_t local_offset_s; /* days in daily.csv are local at this offset */

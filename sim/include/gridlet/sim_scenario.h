@@ -56,12 +56,12 @@
 extern "C" {
 #endif
 
-#define SIM_ID_MAX 63          /* a household id is a meter id */
-#define SIM_NAME_MAX 63        /* scenario name */
-#define SIM_PATH_MAX 1024      /* input path */
-#define SIM_HOMES_MAX 100000   /* households in one run */
-#define SIM_MECHANISMS_MAX 8   /* mechanisms in one compare run */
-#define SIM_MECH_NAME_MAX 31   /* "exante/k:0.125" */
+#define SIM_ID_MAX 63        /* a household id is a meter id */
+#define SIM_NAME_MAX 63      /* scenario name */
+#define SIM_PATH_MAX 1024    /* input path */
+#define SIM_HOMES_MAX 100000 /* households in one run */
+#define SIM_MECHANISMS_MAX 8 /* mechanisms in one compare run */
+#define SIM_MECH_NAME_MAX 31 /* "exante/k:0.125" */
 #define SIM_PPM INT64_C(1000000)
 
 /* Where the household energies come from. */
@@ -115,12 +115,12 @@ char *sim_mechanism_dirname(const sim_mechanism *m, char *out, size_t cap);
 
 /* Household keys, in canonical order (the order of draws and of output). */
 typedef enum sim_hkey {
-  SIM_HK_LOAD_KWH = 0,     /* annual consumption, synthetic [4000 kWh] */
-  SIM_HK_PV_KWP,           /* PV peak power, synthetic [0] */
-  SIM_HK_LOAD_SCALE,       /* multiplies the load [1] */
-  SIM_HK_PV_SCALE,         /* multiplies the PV [1] */
-  SIM_HK_BATTERY_KWH,      /* usable capacity [0] */
-  SIM_HK_BATTERY_KW,       /* charge and discharge limit [capacity/2 h] */
+  SIM_HK_LOAD_KWH = 0,         /* annual consumption, synthetic [4000 kWh] */
+  SIM_HK_PV_KWP,               /* PV peak power, synthetic [0] */
+  SIM_HK_LOAD_SCALE,           /* multiplies the load [1] */
+  SIM_HK_PV_SCALE,             /* multiplies the PV [1] */
+  SIM_HK_BATTERY_KWH,          /* usable capacity [0] */
+  SIM_HK_BATTERY_KW,           /* charge and discharge limit [capacity/2 h] */
   SIM_HK_BATTERY_CHARGE_KW,    /* charge limit [battery_kw] */
   SIM_HK_BATTERY_DISCHARGE_KW, /* discharge limit [battery_kw] */
   SIM_HK_BATTERY_EFFICIENCY,   /* round trip [0.90] */
@@ -185,10 +185,11 @@ typedef struct sim_scenario {
   mkt_band band;
   /* [input] */
   sim_source_kind source;
-  char input[SIM_PATH_MAX]; /* resolved against dir */
-  int64_t step;             /* data resolution, ns (csv) */
-  bool timestamps_end;      /* csv: timestamps mark interval ends */
-  bool unit_kwh;            /* csv: values in kWh instead of Wh */
+  char input_path[SIM_PATH_MAX]; /* input.path as written */
+  char input[SIM_PATH_MAX];      /* the same, resolved against dir */
+  int64_t step;                  /* data resolution, ns (csv) */
+  bool timestamps_end;           /* csv: timestamps mark interval ends */
+  bool unit_kwh;                 /* csv: values in kWh instead of Wh */
   bool has_utc_offset;
   int32_t utc_offset_s; /* local time of the data (csv, ausgrid) */
   bool controlled_load; /* ausgrid: CL counts as load */
@@ -219,8 +220,8 @@ int sim_scenario_parse(const char *file, const char *text, size_t len,
 
 /* sim_scenario_load - read `path` and parse it as above; GL_ENOENT or
  * GL_EIO (in `diag`) when it cannot be read. */
-int sim_scenario_load(const char *path, const char *const *sets,
-                      size_t n_sets, sim_scenario **out, sim_diag *diag);
+int sim_scenario_load(const char *path, const char *const *sets, size_t n_sets,
+                      sim_scenario **out, sim_diag *diag);
 
 /* sim_scenario_free - release; NULL is a no-op. */
 void sim_scenario_free(sim_scenario *sc);
@@ -228,10 +229,11 @@ void sim_scenario_free(sim_scenario *sc);
 /*
  * sim_scenario_format - the canonical text of the scenario: every setting
  * in a fixed order with canonical values (defaults written out, ranges as
- * "lo..hi", `days` as `end`, paths as resolved). Parsing it gives the same
- * scenario; it is what the scenario hash covers and what a run saves next
- * to its outputs. Returns 0 with an owned NUL-terminated string in *out
- * (free()) or GL_ENOMEM.
+ * "lo..hi", `days` as `end`; input.path as written, so the hash does not
+ * depend on where the files lie: outputs record the input's own digest).
+ * Parsing it gives the same scenario; it is what the scenario hash covers and
+ * what a run saves next to its outputs. Returns 0 with an owned NUL-terminated
+ * string in *out (free()) or GL_ENOMEM.
  */
 int sim_scenario_format(const sim_scenario *sc, char **out);
 
@@ -256,8 +258,7 @@ int sim_scenario_hash(const sim_scenario *sc, char hex[65]);
  * SIM_HOMES_MAX) or GL_ENOMEM.
  */
 int sim_scenario_homes(const sim_scenario *sc, const char *const *ids,
-                       size_t n_ids, sim_home **out, size_t *n,
-                       sim_diag *diag);
+                       size_t n_ids, sim_home **out, size_t *n, sim_diag *diag);
 
 /* Names of the enumerations, as written in scenario files. */
 const char *sim_source_name(sim_source_kind k);

@@ -100,11 +100,11 @@ static void test_cli_run_writes_the_same_bytes_twice(void **state) {
   assert_string_equal(out, "");
   free(out);
   static const char *const files[] = {
-      "scenario.ini",       "summary.txt",       "kpi.csv",
-      "timeseries.csv",     "daily.csv",         "plots/plots.gp",
-      "plots/savings.dat",  "plots/prices.png",  "plots/prices.svg",
-      "plots/flows.png",    "plots/flows.svg",   "plots/battery.png",
-      "plots/battery.svg",  "plots/savings.png", "plots/savings.svg"};
+      "scenario.ini",      "summary.txt",       "kpi.csv",
+      "timeseries.csv",    "daily.csv",         "plots/plots.gp",
+      "plots/savings.dat", "plots/prices.png",  "plots/prices.svg",
+      "plots/flows.png",   "plots/flows.svg",   "plots/battery.png",
+      "plots/battery.svg", "plots/savings.png", "plots/savings.svg"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     same_file("a1", "a2", files[i]);
   /* PNG files are PNGs. */
@@ -144,8 +144,8 @@ static void test_cli_reports_bad_input_with_file_and_line(void **state) {
   (void)state;
   /* A copy of the Ausgrid sample with a broken value on line 5. */
   char src[GT_PATH_MAX], p[GT_PATH_MAX], scen[GT_PATH_MAX];
-  char *data = gt_read_file(gt_source_path(src, "sim/examples/ausgrid-sample.csv"),
-                            NULL);
+  char *data = gt_read_file(
+      gt_source_path(src, "sim/examples/ausgrid-sample.csv"), NULL);
   assert_non_null(data);
   char *l = data;
   for (int i = 1; i < 5; i++)

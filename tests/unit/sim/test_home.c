@@ -36,7 +36,7 @@ static void test_home_battery_initial_state_and_limits(void **state) {
   assert_int_equal(b.capacity_mwh, 10000000);
   assert_int_equal(b.reserve_mwh, 1000000);
   assert_int_equal(b.stored_mwh, 5000000);
-  assert_int_equal(b.eff_ppm, 900000); /* sqrt(0.81) */
+  assert_int_equal(b.eff_ppm, 900000);  /* sqrt(0.81) */
   assert_int_equal(b.charge_max, 1000); /* 4 kW for 15 minutes */
   assert_int_equal(b.discharge_max, 1000);
   /* An initial state below the reserve starts at the reserve. */

@@ -46,24 +46,21 @@ static void test_input_csv_rows(void **state) {
   sim_csv_row r;
   char why[256];
   const char *l = "2026-06-01T00:15:00Z,h01,120,0.5";
-  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why),
-                   0);
+  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why), 0);
   assert_int_equal(r.start, T0 + 15 * MIN);
   assert_int_equal(r.household_len, 3);
   assert_memory_equal(r.household, "h01", 3);
   assert_int_equal(r.load_wh, 120);
   assert_int_equal(r.pv_wh, 0); /* 0.5 Wh rounds half to even */
   l = "2026-06-01T10:15:00+10:00,\"h01\",2.5,3.5";
-  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why),
-                   0);
+  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why), 0);
   assert_int_equal(r.start, T0 + 15 * MIN);
   assert_int_equal(r.load_wh, 2);
   assert_int_equal(r.pv_wh, 4);
   /* Timestamps marking ends. */
   f.timestamps_end = true;
   l = "2026-06-01T00:15:00Z,h01,1,1";
-  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why),
-                   0);
+  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why), 0);
   assert_int_equal(r.start, T0);
   f.timestamps_end = false;
   /* Naive local time only with an offset configured. */
@@ -73,14 +70,12 @@ static void test_input_csv_rows(void **state) {
   assert_non_null(strstr(why, "or set input.utc_offset"));
   f.has_utc_offset = true;
   f.utc_offset_s = 36000;
-  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why),
-                   0);
+  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why), 0);
   assert_int_equal(r.start, T0);
   /* kWh: exact to the Wh, rounding beyond. */
   f.unit_kwh = true;
   l = "2026-06-01T00:00:00Z,h01,0.855,0.0015";
-  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why),
-                   0);
+  assert_int_equal(sim_csv_row_parse(l, strlen(l), &f, &r, why, sizeof why), 0);
   assert_int_equal(r.load_wh, 855);
   assert_int_equal(r.pv_wh, 2);
   f.unit_kwh = false;
@@ -99,12 +94,11 @@ static void test_input_csv_rows(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     why[0] = '\0';
-    assert_int_equal(sim_csv_row_parse(bad[i].line, strlen(bad[i].line), &f,
-                                       &r, why, sizeof why),
+    assert_int_equal(sim_csv_row_parse(bad[i].line, strlen(bad[i].line), &f, &r,
+                                       why, sizeof why),
                      GL_EPARSE);
     if (!strstr(why, bad[i].why))
-      fail_msg("%s: got \"%s\", expected \"%s\"", bad[i].line, why,
-               bad[i].why);
+      fail_msg("%s: got \"%s\", expected \"%s\"", bad[i].line, why, bad[i].why);
   }
   l = "timestamp,household,load_wh,pv_wh";
   assert_int_equal(sim_csv_header(l, strlen(l), &f, why, sizeof why), 0);
@@ -117,7 +111,8 @@ static void test_input_csv_rows(void **state) {
 /* An Ausgrid header and rows, built from pieces. */
 static void ausgrid_header(char *buf, size_t cap, bool quality) {
   size_t o = (size_t)snprintf(
-      buf, cap, "Customer,Generator Capacity,Postcode,Consumption Category,date");
+      buf, cap,
+      "Customer,Generator Capacity,Postcode,Consumption Category,date");
   for (int i = 0; i < 48; i++) {
     int m = ((i + 1) * 30) % 1440;
     o += (size_t)snprintf(buf + o, cap - o, ",%d:%02d", m / 60, m % 60);
@@ -154,9 +149,8 @@ static void test_input_ausgrid_rows(void **state) {
   ausgrid_header(h, sizeof h, false);
   sim_ausgrid_row r;
   ausgrid_row(row, sizeof row, 7, "GG", "1/07/2012", "0", 47, "1.234");
-  assert_int_equal(sim_ausgrid_row_parse(row, strlen(row), 53, &r, why,
-                                         sizeof why),
-                   0);
+  assert_int_equal(
+      sim_ausgrid_row_parse(row, strlen(row), 53, &r, why, sizeof why), 0);
   assert_int_equal(r.channel, SIM_AUSGRID_GG);
   assert_int_equal(r.capacity_w, 3780);
   assert_int_equal(r.day, 15522); /* 2012-07-01 */
@@ -175,12 +169,11 @@ static void test_input_ausgrid_rows(void **state) {
       {"GC", "1/07/2012", "0", "expected 54 columns", 54},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    ausgrid_row(row, sizeof row, 7, bad[i].ch, bad[i].date, "0", 23,
-                bad[i].v);
+    ausgrid_row(row, sizeof row, 7, bad[i].ch, bad[i].date, "0", 23, bad[i].v);
     why[0] = '\0';
-    assert_int_equal(sim_ausgrid_row_parse(row, strlen(row), bad[i].nf, &r,
-                                           why, sizeof why),
-                     GL_EPARSE);
+    assert_int_equal(
+        sim_ausgrid_row_parse(row, strlen(row), bad[i].nf, &r, why, sizeof why),
+        GL_EPARSE);
     if (!strstr(why, bad[i].why))
       fail_msg("case %zu: got \"%s\", expected \"%s\"", i, why, bad[i].why);
   }
@@ -250,9 +243,8 @@ static void read_all(sim_source *s, const sim_scenario *sc, int64_t start,
   for (size_t i = 0; i < si.n_ids; i++)
     snprintf(homes[i].id, sizeof homes[i].id, "%s", si.ids[i]);
   out->n = si.n_ids;
-  assert_int_equal(sim_source_start(s, homes, si.n_ids, start,
-                                    start + k * sc->interval),
-                   0);
+  assert_int_equal(
+      sim_source_start(s, homes, si.n_ids, start, start + k * sc->interval), 0);
   sim_diag d;
   memset(&d, 0, sizeof d);
   for (int i = 0; i < k; i++)
@@ -261,16 +253,15 @@ static void read_all(sim_source *s, const sim_scenario *sc, int64_t start,
                      0);
 }
 
-static const char *by_time =
-    "timestamp,household,load_wh,pv_wh\n"
-    "# a comment\n"
-    "2026-06-01T00:00:00Z,b,20,0\n"
-    "2026-06-01T00:00:00Z,a,10,1\n"
-    "\n"
-    "2026-06-01T00:15:00Z,a,11,2\n"
-    "2026-06-01T00:15:00Z,b,21,0\n"
-    "2026-06-01T00:30:00Z,b,22,0\n"
-    "2026-06-01T00:30:00Z,a,12,3\n";
+static const char *by_time = "timestamp,household,load_wh,pv_wh\n"
+                             "# a comment\n"
+                             "2026-06-01T00:00:00Z,b,20,0\n"
+                             "2026-06-01T00:00:00Z,a,10,1\n"
+                             "\n"
+                             "2026-06-01T00:15:00Z,a,11,2\n"
+                             "2026-06-01T00:15:00Z,b,21,0\n"
+                             "2026-06-01T00:30:00Z,b,22,0\n"
+                             "2026-06-01T00:30:00Z,a,12,3\n";
 
 static const char *by_household = "\xef\xbb\xbf"
                                   "timestamp,household,load_wh,pv_wh\n"
@@ -321,8 +312,8 @@ static void test_input_resampling_sums_splits_or_refuses(void **state) {
     o += (size_t)snprintf(data + o, sizeof data - o,
                           "2026-06-01T00:%02d:00Z,a,%d,%d\n", 5 * i, i + 1,
                           10 * i);
-  sim_scenario *sc = scenario_for("d.csv", data, "csv", "step = 5m",
-                                  "interval = 15m");
+  sim_scenario *sc =
+      scenario_for("d.csv", data, "csv", "step = 5m", "interval = 15m");
   sim_diag d;
   sim_source *s = open_src(sc, &d);
   assert_non_null(s);
@@ -426,8 +417,8 @@ static void test_input_csv_malformed_rows_are_all_reported(void **state) {
   const char *emp[] = {"empty.csv: no header line"};
   expect_errors(&d, emp, 1);
   sim_scenario_free(sc);
-  sc = scenario_for("nohdr.csv", "2026-06-01T00:00:00Z,a,10,1\n", "csv", "",
-                    "");
+  sc =
+      scenario_for("nohdr.csv", "2026-06-01T00:00:00Z,a,10,1\n", "csv", "", "");
   assert_null(open_src(sc, &d));
   const char *nh[] = {"nohdr.csv:1: the header must be"};
   expect_errors(&d, nh, 1);
@@ -500,10 +491,10 @@ static char *ausgrid_file(bool title, bool quality, const char *day2_gg) {
       ausgrid_row(row, sizeof row, c, "GC", days[dd], "0.25", 47, "1.234");
       o += (size_t)snprintf(buf + o, cap - o, "%s%s\n", row,
                             quality ? ",NA" : "");
-      ausgrid_row(row, sizeof row, c, "GG", days[dd], "0",
-                  23, dd == 1 && day2_gg ? day2_gg : "2");
-      o += (size_t)snprintf(buf + o, cap - o, "%s%s\n", row,
-                            quality ? "," : "");
+      ausgrid_row(row, sizeof row, c, "GG", days[dd], "0", 23,
+                  dd == 1 && day2_gg ? day2_gg : "2");
+      o +=
+          (size_t)snprintf(buf + o, cap - o, "%s%s\n", row, quality ? "," : "");
     }
   return buf;
 }
@@ -513,8 +504,8 @@ static void test_input_ausgrid_files_times_and_channels(void **state) {
   char *data = ausgrid_file(true, true, NULL);
   /* 2012-07-01 00:00 AEST is 2012-06-30T14:00:00Z. */
   int64_t start = INT64_C(1341064800) * NS;
-  sim_scenario *sc = scenario_for("ag.csv", data, "ausgrid", "",
-                                  "interval = 30m");
+  sim_scenario *sc =
+      scenario_for("ag.csv", data, "ausgrid", "", "interval = 30m");
   sim_diag d;
   sim_source *s = open_src(sc, &d);
   assert_non_null(s);
@@ -534,15 +525,13 @@ static void test_input_ausgrid_files_times_and_channels(void **state) {
   memset(homes, 0, sizeof homes);
   snprintf(homes[0].id, sizeof homes[0].id, "1");
   snprintf(homes[1].id, sizeof homes[1].id, "2");
-  assert_int_equal(sim_source_start(s, homes, 2, start,
-                                    start + 2 * 86400 * NS),
+  assert_int_equal(sim_source_start(s, homes, 2, start, start + 2 * 86400 * NS),
                    0);
   int64_t load[2], pv[2];
   uint8_t present[2];
   for (int i = 0; i < 96; i++) {
-    assert_int_equal(sim_source_next(s, start + i * 30 * 60 * NS, load, pv,
-                                     present, &d),
-                     0);
+    assert_int_equal(
+        sim_source_next(s, start + i * 30 * 60 * NS, load, pv, present, &d), 0);
     int slot = i % 48;
     assert_int_equal(load[1], slot == 47 ? 1234 : 250);
     assert_int_equal(load[0], (slot == 47 ? 1234 : 250) + 100);
@@ -582,8 +571,8 @@ static void test_input_ausgrid_malformed(void **state) {
   sim_diag d;
   /* A bad value on line 8 (customer 1, day 2, GG) and 12 (customer 2). */
   char *data = ausgrid_file(true, false, "x");
-  sim_scenario *sc = scenario_for("bad.csv", data, "ausgrid", "",
-                                  "interval = 30m");
+  sim_scenario *sc =
+      scenario_for("bad.csv", data, "ausgrid", "", "interval = 30m");
   assert_null(open_src(sc, &d));
   const char *b1[] = {"bad.csv:8: column 12:00 (half hour ending 12:00) must "
                       "be kWh",

@@ -68,7 +68,8 @@ static sim_results *run(const sim_scenario *sc, const sim_run_options *o) {
   return r;
 }
 
-/* ---- A community computed by hand ------------------------------------------ */
+/* ---- A community computed by hand ------------------------------------------
+ */
 
 static const char *hand_csv = "timestamp,household,load_wh,pv_wh\n"
                               "2026-06-01T00:00:00Z,a,100,400\n"
@@ -209,7 +210,8 @@ static void test_run_kpis_of_a_small_community_by_hand(void **state) {
   sim_scenario_free(sc);
 }
 
-/* ---- Conservation ------------------------------------------------------------ */
+/* ---- Conservation
+ * ------------------------------------------------------------ */
 
 static const char *street =
     "[scenario]\nname = street\nseed = %d\nstart = 2026-03-01T00:00:00Z\n"
@@ -235,8 +237,7 @@ static void check_world(const sim_world_result *w) {
     assert_int_equal(h->import_wh - h->export_wh,
                      h->grid_import - h->grid_export + h->bought - h->sold);
     assert_int_equal(h->money, h->local_received + h->grid_received -
-                                   h->local_paid - h->fee_paid -
-                                   h->grid_paid);
+                                   h->local_paid - h->fee_paid - h->grid_paid);
     assert_true(h->losses_mwh >= 0);
   }
   assert_int_equal(t->bought, t->sold);
@@ -250,9 +251,10 @@ static void check_world(const sim_world_result *w) {
 
 static void test_run_conserves_energy_and_money_everywhere(void **state) {
   (void)state;
-  static const char *const specs[] = {
-      "expost/marginal", "expost/k:0.3", "expost/mcafee", "expost/pay-as-bid",
-      "exante/marginal", "exante/mcafee", "exante/pay-as-bid", "continuous"};
+  static const char *const specs[] = {"expost/marginal",   "expost/k:0.3",
+                                      "expost/mcafee",     "expost/pay-as-bid",
+                                      "exante/marginal",   "exante/mcafee",
+                                      "exante/pay-as-bid", "continuous"};
   sim_mechanism m[8];
   for (int i = 0; i < 8; i++)
     assert_int_equal(sim_mechanism_parse(specs[i], NULL, &m[i], NULL), 0);
@@ -280,7 +282,8 @@ static void test_run_conserves_energy_and_money_everywhere(void **state) {
   }
 }
 
-/* ---- Determinism ------------------------------------------------------------ */
+/* ---- Determinism ------------------------------------------------------------
+ */
 
 static void run_to(const char *scen, const char *out, int seed) {
   char text[2048], sub[GT_PATH_MAX];
@@ -311,18 +314,17 @@ static void test_run_outputs_are_byte_identical(void **state) {
   run_to("d1.ini", "o1", 5);
   run_to("d2.ini", "o2", 5);
   run_to("d3.ini", "o3", 6);
-  static const char *const files[] = {
-      "scenario.ini",
-      "compare.txt",
-      "compare.csv",
-      "expost-k-0.5/summary.txt",
-      "expost-k-0.5/kpi.csv",
-      "expost-k-0.5/timeseries.csv",
-      "expost-k-0.5/daily.csv",
-      "expost-k-0.5/households.csv",
-      "exante-mcafee/summary.txt",
-      "exante-mcafee/timeseries.csv",
-      "exante-mcafee/households.csv"};
+  static const char *const files[] = {"scenario.ini",
+                                      "compare.txt",
+                                      "compare.csv",
+                                      "expost-k-0.5/summary.txt",
+                                      "expost-k-0.5/kpi.csv",
+                                      "expost-k-0.5/timeseries.csv",
+                                      "expost-k-0.5/daily.csv",
+                                      "expost-k-0.5/households.csv",
+                                      "exante-mcafee/summary.txt",
+                                      "exante-mcafee/timeseries.csv",
+                                      "exante-mcafee/households.csv"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     size_t la, lb;
     char *a = read_out("o1", files[i], &la);
@@ -349,7 +351,8 @@ static void test_run_outputs_are_byte_identical(void **state) {
   free(s);
 }
 
-/* ---- Ledger ----------------------------------------------------------------- */
+/* ---- Ledger -----------------------------------------------------------------
+ */
 
 /* Household c has no data for the second interval. */
 static const char *gap_csv = "timestamp,household,load_wh,pv_wh\n"

@@ -18,41 +18,40 @@
 
 #define NS INT64_C(1000000000)
 
-static const char *base =
-    "# a street\n"
-    "[scenario]\n"
-    "name = street\n"
-    "seed = 7\n"
-    "start = 2026-01-01T00:00:00Z\n"
-    "days = 2\n"
-    "interval = 30m\n"
-    "currency = AUD\n"
-    "\n"
-    "[market]\n"
-    "mode = exante\n"
-    "rule = k\n"
-    "k = 0.25\n"
-    "rationing = time\n"
-    "self_trade = allow\n"
-    "\n"
-    "[tariff]\n"
-    "retail = 0.30\n"
-    "feed_in = 0.05\n"
-    "network_fee = 0.012\n"
-    "\n"
-    "[defaults]\n"
-    "load_kwh = 5000\n"
-    "buy_limit = 0.20..0.25\n"
-    "\n"
-    "[household pv]\n"
-    "count = 12\n"
-    "pv_kwp = 6.6\n"
-    "battery_kwh = 13.5\n"
-    "battery_kw = 5\n"
-    "strategy = price-aware\n"
-    "\n"
-    "[household solo]\n"
-    "load_kwh = 3000\n";
+static const char *base = "# a street\n"
+                          "[scenario]\n"
+                          "name = street\n"
+                          "seed = 7\n"
+                          "start = 2026-01-01T00:00:00Z\n"
+                          "days = 2\n"
+                          "interval = 30m\n"
+                          "currency = AUD\n"
+                          "\n"
+                          "[market]\n"
+                          "mode = exante\n"
+                          "rule = k\n"
+                          "k = 0.25\n"
+                          "rationing = time\n"
+                          "self_trade = allow\n"
+                          "\n"
+                          "[tariff]\n"
+                          "retail = 0.30\n"
+                          "feed_in = 0.05\n"
+                          "network_fee = 0.012\n"
+                          "\n"
+                          "[defaults]\n"
+                          "load_kwh = 5000\n"
+                          "buy_limit = 0.20..0.25\n"
+                          "\n"
+                          "[household pv]\n"
+                          "count = 12\n"
+                          "pv_kwp = 6.6\n"
+                          "battery_kwh = 13.5\n"
+                          "battery_kw = 5\n"
+                          "strategy = price-aware\n"
+                          "\n"
+                          "[household solo]\n"
+                          "load_kwh = 3000\n";
 
 static sim_scenario *parse(const char *text, const char *const *sets,
                            size_t n_sets, sim_diag *d) {
@@ -141,7 +140,8 @@ static void test_scenario_errors_name_file_and_line(void **state) {
                "market.compare: 'sideways/k': the mode must be");
   expect_error("[market]\ncompare = continuous/k\n",
                "continuous takes no price rule");
-  expect_error("[household Bad]\n", "/data/s.ini:1: [household ID] needs an id");
+  expect_error("[household Bad]\n",
+               "/data/s.ini:1: [household ID] needs an id");
   expect_error("[household aggregator]\n", "[household ID] needs an id");
   expect_error("[household a]\n[household a]\n",
                "/data/s.ini:2: household 'a' has a section already");
@@ -169,15 +169,15 @@ static void test_scenario_errors_name_file_and_line(void **state) {
     sim_scenario *sc = NULL;
     sim_diag d;
     memset(&d, 0, sizeof d);
-    assert_int_equal(sim_scenario_parse("n.ini", nul, sizeof nul - 1, NULL, 0,
-                                        &sc, &d),
-                     GL_ECONFIG);
+    assert_int_equal(
+        sim_scenario_parse("n.ini", nul, sizeof nul - 1, NULL, 0, &sc, &d),
+        GL_ECONFIG);
     assert_non_null(strstr(d.msg[0], "n.ini:2: NUL byte"));
   }
   /* Every error of the file is collected, not just the first. */
   sim_diag d;
-  assert_null(parse("[scenario]\nseed = x\ninterval = y\n[nope]\n", NULL, 0,
-                    &d));
+  assert_null(
+      parse("[scenario]\nseed = x\ninterval = y\n[nope]\n", NULL, 0, &d));
   assert_true(d.count >= 3);
   assert_non_null(strstr(d.msg[0], ":2:"));
   assert_non_null(strstr(d.msg[1], ":3:"));
@@ -291,7 +291,7 @@ static void test_scenario_homes_expand_inherit_and_draw(void **state) {
   assert_int_equal(h[12].load_wh_year, 3000000);
   assert_int_equal(h[12].battery_wh, 0);
   assert_int_equal(h[12].efficiency_ppm, 900000);
-  assert_int_equal(h[12].sell_limit, 50000);  /* feed-in */
+  assert_int_equal(h[12].sell_limit, 50000);    /* feed-in */
   assert_int_equal(h[12].charge_below, 175000); /* band midpoint */
   /* Ranges: within bounds, not all equal, the same for the same seed. */
   bool differ = false;

@@ -852,6 +852,8 @@ static int setup(engine *e) {
   in->feed_in = sc->band.feed_in;
   snprintf(in->currency, sizeof in->currency, "%s", sc->currency);
   in->local_offset_s = (int32_t)(e->local_off / GL_NS_PER_SEC);
+  if (opt->check_only)
+    return 0;
   if (opt->out_dir) {
     if (mkdir_p(opt->out_dir)) {
       sim_diag_add(e->diag, "%s: cannot create the directory", opt->out_dir);
@@ -1026,6 +1028,21 @@ int sim_run(const sim_scenario *sc, const sim_run_options *opt,
   e.opt = opt ? opt : &defaults;
   e.diag = diag;
   int rc = setup(&e);
+  if (!rc && e.opt->check_only) {
+    sim_results *r = calloc(1, sizeof *r);
+    if (!r) {
+      rc = GL_ENOMEM;
+    } else {
+      r->info = e.info;
+      r->info.n_worlds = 0;
+      if (out)
+        *out = r;
+      else
+        sim_results_free(r);
+    }
+    engine_free(&e);
+    return rc;
+  }
   if (!rc)
     rc = loop(&e);
   if (!rc)

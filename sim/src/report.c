@@ -225,9 +225,9 @@ static void run_lines(FILE *f, const sim_scenario *sc,
     fprintf(f,
             "input      %s (%" PRId64 " entries, %" PRIu64
             " late readings not used)\n",
-            sc->input, info->input_rows, info->late_readings);
+            sc->input_path, info->input_rows, info->late_readings);
   else if (sc->source != SIM_SOURCE_SYNTHETIC)
-    fprintf(f, "input      %s (%" PRId64 " rows)\n", sc->input,
+    fprintf(f, "input      %s (%" PRId64 " rows)\n", sc->input_path,
             info->input_rows);
   else
     fprintf(f, "input      synthetic, seed %" PRIu64 "\n", sc->seed);

@@ -215,9 +215,7 @@ static int run_command(int argc, char **argv, bool compare) {
   if (!out)
     snprintf(outdir, sizeof outdir, "sim-%s", sc->name);
   if (check) {
-    /* A run over no output with no intervals is not possible; checking
-     * means opening the input, which sim_run does first. Run it without
-     * outputs and without plots. */
+    ro.check_only = true;
     ro.out_dir = NULL;
     ro.plots = false;
     ro.ledger_out = NULL;

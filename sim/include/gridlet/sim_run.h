@@ -75,6 +75,8 @@ typedef struct sim_run_options {
   bool plots;             /* render plots (needs out_dir and gnuplot) */
   const char *gnuplot;    /* the program; NULL: "gnuplot" from PATH */
   const char *ledger_out; /* write the run as a ledger (one mechanism) */
+  bool check_only;        /* open and check the scenario and input, run nothing:
+                             the results hold the info and no mechanism */
   sim_progress_fn progress;
   void *progress_ctx;
 } sim_run_options;
@@ -123,7 +125,8 @@ int sim_run(const sim_scenario *sc, const sim_run_options *opt,
 /* sim_results_info - the run's description. */
 const sim_run_info *sim_results_info(const sim_results *r);
 
-/* sim_results_world - mechanism i's results (i < info->n_worlds). */
+/* sim_results_world - mechanism i's results (i < info->n_worlds; NULL
+ * beyond, and always after a check_only run). */
 const sim_world_result *sim_results_world(const sim_results *r, size_t i);
 
 /* sim_results_free - release; NULL is a no-op. */

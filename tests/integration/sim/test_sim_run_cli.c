@@ -58,7 +58,12 @@ static int sim(const char *log, ...) {
     gt_proc_kill9(pid);
     fail_msg("gridlet-sim did not finish");
   }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (!WIFEXITED(st)) {
+    char *out = gt_read_file(lp, NULL);
+    fail_msg("gridlet-sim %s died (wait status %d, signal %d); output:\n%s",
+             argv[1], st, WIFSIGNALED(st) ? WTERMSIG(st) : 0, out ? out : "");
+  }
+  return WEXITSTATUS(st);
 }
 
 static char *log_text(const char *log) {

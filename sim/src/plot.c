@@ -39,6 +39,11 @@ static void preamble(FILE *f, const sim_run_info *info, const char *what) {
           "# gridlet-sim %s: %s\n# scenario sha256 %s\n"
           "# Run from the directory above plots/: gnuplot plots/%s\n",
           info->version, what, info->scenario_hash, "plots.gp");
+  /* Every figure names what made it, like every file does. */
+  fprintf(f,
+          "set label 99 'gridlet-sim %s, scenario %.16s' at screen 0.005, "
+          "screen 0.015 font ',7' tc rgb 'gray50'\n",
+          info->version, info->scenario_hash);
   fputs("set datafile separator ','\n"
         "set datafile commentschars '#'\n"
         "set datafile columnheaders\n"

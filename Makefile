@@ -10,9 +10,11 @@
 #                   every fuzz target (build-fuzz/)
 #   make demo       install deps, build, run the neighbourhood demo
 #   make test-arm64 cross-build for aarch64 and run the unit tests under qemu
+#   make test-armhf the same for 32-bit ARM (armhf)
 #   make bench      build optimised and run every benchmark
 #   make fuzz       libFuzzer runs of every target (FUZZ_SECONDS each)
 #   make format     clang-format every C file in place
+#   make lint       formatting, banned functions, SPDX lines (CI runs it)
 #   make clean      remove the build directories
 
 MAKEFLAGS    += --no-print-directory
@@ -26,8 +28,8 @@ CTEST        = ctest --output-on-failure -j $(NPROC)
 # Warnings are errors whenever CI is set (.ci/run sets it).
 CMAKE_FLAGS  += -DGRIDLET_WERROR=$(if $(CI),ON,OFF)
 
-.PHONY: all build deps configure test test-unit test-asan test-fuzz demo \
-        test-arm64 bench fuzz format format-check clean
+.PHONY: lint all build deps configure test test-unit test-asan test-fuzz demo \
+        test-arm64 test-armhf bench fuzz format format-check clean
 
 all: build
 
@@ -40,7 +42,11 @@ configure:
 build: configure
 	@cmake --build $(BUILD) -j $(NPROC)
 
-test: deps build
+# Packages first, then the build: as separate steps, so that `make -j`
+# cannot start compiling before the libraries are installed.
+test:
+	@scripts/install-deps.sh
+	@$(MAKE) build
 	cd $(BUILD) && $(CTEST)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
@@ -54,7 +60,7 @@ test-asan:
 	  -DGRIDLET_SANITIZE=address,undefined -DGRIDLET_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(NPROC)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -L unit
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -L 'unit|replay'
 
 test-fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -66,11 +72,16 @@ fuzz:
 	@scripts/install-deps.sh
 	$(MAKE) --no-print-directory test-fuzz CI_FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-demo: deps build
+demo:
+	@scripts/install-deps.sh
+	@$(MAKE) build
 	@scripts/demo.sh $(BUILD) $(DEMO_ARGS)
 
 test-arm64: deps
-	@scripts/test-arm64.sh
+	@scripts/test-cross.sh arm64
+
+test-armhf: deps
+	@scripts/test-cross.sh armhf
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -83,5 +94,8 @@ format:
 format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 
+lint:
+	@scripts/lint.sh
+
 clean:
-	rm -rf build build-asan build-fuzz build-bench build-arm64
+	rm -rf build build-asan build-fuzz build-bench build-arm64 build-armhf

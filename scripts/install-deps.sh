@@ -25,8 +25,9 @@ PACKAGES=(
   python3-serial-asyncio
   # fuzzing, sanitizers and formatting (clang's libFuzzer runtime)
   clang llvm libclang-rt-14-dev clang-format
-  # arm64 cross build and emulation (make test-arm64)
+  # arm64 and armhf cross builds and emulation (make test-arm64, test-armhf)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   # plots in the research simulator
   gnuplot-nox
 )
@@ -36,10 +37,14 @@ if [[ "${1:-}" == "--print" ]]; then
   exit 0
 fi
 
+# One dpkg-query for all packages keeps a prepared machine's run short.
+declare -A installed=()
+while read -r name status; do
+  [[ "$status" == ii* ]] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
 done
 
 if ((${#missing[@]} == 0)); then
@@ -49,7 +54,8 @@ fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO="sudo"
+  # Unattended (no terminal): fail at once rather than wait for a password.
+  if [[ -t 0 ]]; then SUDO="sudo"; else SUDO="sudo -n"; fi
 fi
 
 echo "install-deps: installing ${missing[*]}"

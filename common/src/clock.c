@@ -6,6 +6,7 @@
 #include "gridlet/clock.h"
 
 #include "gridlet/error.h"
+#include "gridlet/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -117,17 +118,34 @@ void gl_manual_clock_set(gl_manual_clock *mc, int64_t now_ns) {
 /* ---- Accelerated clock ------------------------------------------------- */
 
 struct gl_accel_clock {
-  int64_t start_wall; /* virtual wall time at creation */
-  int64_t mono0;      /* real monotonic time at creation */
+  int64_t start_wall; /* virtual wall time at mono0 */
+  int64_t mono0;      /* real monotonic time virtual time counts from */
   int64_t speed;
 };
 
+/* Saturating arithmetic: an accelerated clock must never overflow (that is
+ * undefined behaviour), whatever it is asked; creation refuses clocks that
+ * would reach the limits within a day of real time (see below). */
+static int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    return ((a < 0) != (b < 0)) ? INT64_MIN : INT64_MAX;
+  return r;
+}
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
 static int64_t accel_elapsed(const gl_accel_clock *ac) {
-  return (ts_ns(CLOCK_MONOTONIC) - ac->mono0) * ac->speed;
+  return sat_mul(ts_ns(CLOCK_MONOTONIC) - ac->mono0, ac->speed);
 }
 static int64_t accel_now(void *ctx) {
   gl_accel_clock *ac = ctx;
-  return ac->start_wall + accel_elapsed(ac);
+  int64_t t = sat_add(ac->start_wall, accel_elapsed(ac));
+  return t < 0 ? 0 : t;
 }
 static int64_t accel_mono(void *ctx) {
   return accel_elapsed(ctx);
@@ -137,7 +155,7 @@ static int64_t accel_real_duration(void *ctx, int64_t ns) {
   if (ns <= 0)
     return 0;
   /* Round up so a deadline is never reached early in virtual time. */
-  return (ns + ac->speed - 1) / ac->speed;
+  return ns / ac->speed + (ns % ac->speed != 0);
 }
 static void accel_sleep(void *ctx, int64_t ns) {
   sleep_real_ns(accel_real_duration(ctx, ns));
@@ -146,8 +164,23 @@ static void accel_sleep(void *ctx, int64_t ns) {
 static const gl_clock_ops accel_ops = {accel_now, accel_mono, accel_sleep,
                                        accel_real_duration};
 
+/* Would virtual time stay in 1970..2262 from now until a day of real time
+ * from now? */
+static bool accel_range_ok(int64_t start_wall, int64_t real_elapsed,
+                           int64_t speed) {
+  const int64_t day = 86400 * GL_NS_PER_SEC;
+  int64_t a, b, now, later;
+  if (__builtin_mul_overflow(real_elapsed, speed, &a) ||
+      __builtin_add_overflow(start_wall, a, &now) ||
+      __builtin_mul_overflow(real_elapsed + day, speed, &b) ||
+      __builtin_add_overflow(start_wall, b, &later))
+    return false;
+  return now >= 0 && later >= 0;
+}
+
 gl_accel_clock *gl_accel_clock_new(int64_t start_ns, uint32_t speed) {
-  if (speed < 1)
+  if (speed < 1 || speed > GL_ACCEL_SPEED_MAX || start_ns < 0 ||
+      !accel_range_ok(start_ns, 0, speed))
     return NULL;
   gl_accel_clock *ac = calloc(1, sizeof *ac);
   if (!ac)
@@ -161,12 +194,16 @@ gl_accel_clock *gl_accel_clock_new(int64_t start_ns, uint32_t speed) {
 gl_accel_clock *gl_accel_clock_new_anchored(int64_t virtual_start,
                                             int64_t real_anchor,
                                             uint32_t speed) {
+  int64_t since_anchor = ts_ns(CLOCK_REALTIME) - real_anchor;
+  if (speed < 1 || speed > GL_ACCEL_SPEED_MAX || virtual_start < 0 ||
+      !accel_range_ok(virtual_start, since_anchor, speed))
+    return NULL;
   gl_accel_clock *ac = gl_accel_clock_new(virtual_start, speed);
   if (!ac)
     return NULL;
   /* Move the monotonic origin back to where the anchor lies, so elapsed
    * virtual time counts from the anchor rather than from now. */
-  ac->mono0 -= ts_ns(CLOCK_REALTIME) - real_anchor;
+  ac->mono0 -= since_anchor;
   return ac;
 }
 
@@ -190,7 +227,7 @@ int gl_clock_spec_parse(const char *text, gl_clock_spec *out) {
   char *end;
   errno = 0;
   unsigned long speed = strtoul(p, &end, 10);
-  if (errno || *end != ':' || speed < 1 || speed > 1000000)
+  if (errno || *end != ':' || speed < 1 || speed > GL_ACCEL_SPEED_MAX)
     return GL_EPARSE;
   p = end + 1;
   /* VSTART ends at the first "Z:" (RFC 3339 UTC, as we write it). */
@@ -233,8 +270,13 @@ int gl_clock_spec_open(const gl_clock_spec *spec, gl_clock *clock,
   }
   gl_accel_clock *ac = gl_accel_clock_new_anchored(
       spec->virtual_start, spec->real_anchor, spec->speed);
-  if (!ac)
-    return GL_ENOMEM;
+  if (!ac) {
+    GL_ERROR("clock",
+             "accelerated clock out of range: at speed %u, virtual time "
+             "would leave 1970..2262 within a day (is the anchor old?)",
+             spec->speed);
+    return GL_ERANGE;
+  }
   *owned = ac;
   *clock = gl_accel_clock_clock(ac);
   return 0;

@@ -138,6 +138,27 @@ static void format_bound(const gl_conf_item *it, int64_t v, char *buf,
   }
 }
 
+/* Checks that apply to every type, before parsing. */
+static int check_value(const gl_conf_item *it, const char *value, char *why,
+                       size_t whylen) {
+  /* inih strips an inline comment only after " ;". A " #" inside a value
+   * is almost always meant as a comment; say so rather than keep it. */
+  const char *hash = strstr(value, " #");
+  if (!hash)
+    hash = strstr(value, "\t#");
+  if (hash) {
+    snprintf(why, whylen,
+             "'#' after a value is not a comment (inline comments start "
+             "with \" ;\"; '#' only at the start of a line)");
+    return GL_ECONFIG;
+  }
+  if (it->required && (value[0] == '\0' || strcmp(value, "\"\"") == 0)) {
+    snprintf(why, whylen, "required setting is empty");
+    return GL_ECONFIG;
+  }
+  return 0;
+}
+
 /* Parse `value` for `it` and store it in dst. On failure writes a reason
  * (without location) into `why`. */
 static int store_value(const gl_conf_item *it, void *dst, const char *value,
@@ -157,6 +178,13 @@ static int store_value(const gl_conf_item *it, void *dst, const char *value,
     if (memchr(value, '"', len)) {
       snprintf(why, whylen, "stray double quote in \"%s\"", value);
       return GL_ECONFIG;
+    }
+    for (size_t i = 0; i < len; i++) {
+      if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+        snprintf(why, whylen, "control character (0x%02x) in the value",
+                 (unsigned char)value[i]);
+        return GL_ECONFIG;
+      }
     }
     if (len + 1 > it->size) {
       snprintf(why, whylen, "value is %zu characters long, at most %zu allowed",
@@ -275,7 +303,8 @@ typedef struct load_ctx {
   void *dst;
   const char *name;
   gl_conf_errors *errs;
-  int *set_line; /* per item: line where it was set, 0 if not */
+  int *set_line;        /* per item: line where it was set, 0 if not */
+  char bad_section[64]; /* unknown section already reported at its header */
   /* the reader */
   const char *p, *end;
   int line;
@@ -368,6 +397,28 @@ static char *reader(char *str, int num, void *stream) {
         return str;
       }
     }
+    /* An unknown section is an error at its header, even with no keys
+     * under it (a misspelt [section] would otherwise hide silently). */
+    char name[64];
+    const char *n0 = s + 1, *n1 = close;
+    while (n0 < n1 && isspace((unsigned char)*n0))
+      n0++;
+    while (n1 > n0 && isspace((unsigned char)n1[-1]))
+      n1--;
+    size_t nlen = (size_t)(n1 - n0);
+    bool known = false;
+    if (nlen < sizeof name) {
+      memcpy(name, n0, nlen);
+      name[nlen] = '\0';
+      for (size_t i = 0; i < c->n && !known; i++)
+        known = strcmp(c->items[i].section, name) == 0;
+    }
+    if (!known) {
+      add_error(c, c->line, "unknown section [%.*s]",
+                (int)(nlen > 60 ? 60 : nlen), n0);
+      snprintf(c->bad_section, sizeof c->bad_section, "%.*s",
+               (int)(nlen < sizeof name ? nlen : 0), n0);
+    }
   } else {
     /* The line is not NUL-terminated here: scan within [s, e). */
     const char *sep = s;
@@ -403,6 +454,9 @@ static int handler(void *user, const char *section, const char *name,
     }
   }
   if (i == c->n) {
+    /* Keys of an unknown section: its header was reported already. */
+    if (!section_known && *section && strcmp(section, c->bad_section) == 0)
+      return 1;
     if (!section_known && *section)
       add_error(c, c->line, "%s: unknown section [%s]", key, section);
     else
@@ -416,7 +470,8 @@ static int handler(void *user, const char *section, const char *name,
   }
   c->set_line[i] = c->line;
   char why[GL_CONF_ERROR_LEN];
-  if (store_value(&c->items[i], c->dst, value, why, sizeof why))
+  if (check_value(&c->items[i], value, why, sizeof why) ||
+      store_value(&c->items[i], c->dst, value, why, sizeof why))
     add_error(c, c->line, "%s: %s", key, why);
   return 1;
 }
@@ -515,7 +570,8 @@ int gl_conf_set(const gl_conf_item *items, size_t n, void *dst,
     if (strcmp(items[i].section, section) || strcmp(items[i].name, name))
       continue;
     char why[GL_CONF_ERROR_LEN];
-    if (store_value(&items[i], dst, eq + 1, why, sizeof why)) {
+    if (check_value(&items[i], eq + 1, why, sizeof why) ||
+        store_value(&items[i], dst, eq + 1, why, sizeof why)) {
       snprintf(err, errlen, "%.*s: %s", (int)klen, assignment, why);
       return GL_ECONFIG;
     }

@@ -7,6 +7,7 @@
 #include "gridlet/error.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 
 static atomic_int log_level = GL_LOG_INFO;
 static const char *log_ident = "gridlet";
+/* The sink and its context change together (tests swap them while other
+ * threads log), so both are read and written under one lock. */
+static pthread_mutex_t log_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 static gl_log_sink log_sink;
 static void *log_sink_ctx;
 /* -1 unknown, 0 plain stderr, 1 journald stream. Decided once. */
@@ -58,8 +62,10 @@ void gl_log_set_ident(const char *ident) {
 }
 
 void gl_log_set_sink(gl_log_sink sink, void *ctx) {
+  pthread_mutex_lock(&log_sink_lock);
   log_sink = sink;
   log_sink_ctx = ctx;
+  pthread_mutex_unlock(&log_sink_lock);
 }
 
 /* systemd sets JOURNAL_STREAM=<dev>:<ino> for services whose stderr is the
@@ -111,8 +117,12 @@ void gl_logv(int level, const char *component, const char *fmt, va_list ap) {
   else if ((size_t)n >= sizeof msg)
     memcpy(msg + sizeof msg - 4, "...", 4);
 
-  if (log_sink) {
-    log_sink(log_sink_ctx, level, component, msg);
+  pthread_mutex_lock(&log_sink_lock);
+  gl_log_sink sink = log_sink;
+  void *sink_ctx = log_sink_ctx;
+  pthread_mutex_unlock(&log_sink_lock);
+  if (sink) {
+    sink(sink_ctx, level, component, msg);
     errno = saved_errno;
     return;
   }

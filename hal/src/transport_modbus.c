@@ -308,7 +308,7 @@ static int parse_tcp(const char *s, hal_endpoint *ep, char *err,
     const char *colon = strchr(s, ':');
     if (colon && strchr(colon + 1, ':'))
       return ep_fail(err, errlen,
-                     "write IPv6 addresses in brackets: tcp:[%s]:502", s);
+                     "write IPv6 addresses in brackets: tcp:[%.128s]:502", s);
     hlen = colon ? (size_t)(colon - s) : strlen(s);
     if (colon)
       port = colon + 1;
@@ -326,7 +326,7 @@ static int parse_tcp(const char *s, hal_endpoint *ep, char *err,
   if (port) {
     uint32_t p;
     if (!parse_u32(port, strlen(port), 65535, &p) || p == 0)
-      return ep_fail(err, errlen, "bad port \"%s\" (1..65535)", port);
+      return ep_fail(err, errlen, "bad port \"%.128s\" (1..65535)", port);
     ep->port = (uint16_t)p;
   }
   return 0;
@@ -360,7 +360,7 @@ static int parse_rtu(const char *s, hal_endpoint *ep, char *err,
   if (strlen(f) != 3 || (f[0] != '7' && f[0] != '8') || !strchr("NEO", f[1]) ||
       (f[2] != '1' && f[2] != '2'))
     return ep_fail(err, errlen,
-                   "bad frame format \"%s\" (data bits 7/8, parity N/E/O, "
+                   "bad frame format \"%.128s\" (data bits 7/8, parity N/E/O, "
                    "stop bits 1/2, e.g. 8N1)",
                    f);
   ep->data_bits = (uint8_t)(f[0] - '0');

@@ -11,7 +11,10 @@
  *     connected nor connecting (paho's own automatic reconnect does not
  *     retry a first connection that failed, so we do all of it ourselves);
  *   - a list of outstanding publishes, so that every publish gets exactly
- *     one outcome even when the connection drops before its PUBACK.
+ *     one outcome even when the connection drops before its PUBACK. Each
+ *     entry is shared by the owner (inside pr_mqtt_publish: `sending`) and
+ *     paho (until it calls back: `with_paho`); whoever lets go of it last
+ *     frees it, so neither can touch freed memory.
  */
 #include "gridlet/pr_mqtt.h"
 
@@ -31,6 +34,12 @@
 
 #define MAX_SUBS 32
 #define DEFAULT_QUEUE_MAX 1000000
+#define DEFAULT_QUEUE_MAX_BYTES (64u * 1024 * 1024)
+#define DEFAULT_MAX_PACKET 65536
+/* A connection must last this long before it counts as recovered: a broker
+ * that accepts and at once drops us (a duplicate client id, an ACL reload)
+ * must not make us reconnect at the minimum backoff forever. */
+#define STABLE_MS 30000
 
 /* An event in the queue, with the memory it owns. */
 typedef struct node {
@@ -49,7 +58,9 @@ typedef struct sub {
 typedef struct pending {
   pr_mqtt *m;
   uint64_t token;
-  bool done; /* outcome already reported (e.g. failed on connection loss) */
+  bool done;      /* outcome already reported */
+  bool sending;   /* the owner is inside MQTTAsync_sendMessage with it */
+  bool with_paho; /* paho may still call back with it as context */
   struct pending *prev, *next;
 } pending;
 
@@ -64,6 +75,7 @@ struct pr_mqtt {
   int will_qos;
   bool tls;
   int keepalive_s;
+  size_t max_packet;
   bool clean_start;
   uint32_t session_expiry_s;
   int reconnect_min_ms, reconnect_max_ms;
@@ -73,6 +85,7 @@ struct pr_mqtt {
   pthread_cond_t wake; /* retry thread: something changed */
   node *queue;
   size_t qcap, qhead, qlen, qmax;
+  size_t qbytes, qmax_bytes; /* payload bytes of queued messages */
   node current;
   int efd;
 
@@ -80,6 +93,8 @@ struct pr_mqtt {
   bool started, stopping, connecting;
   pthread_t retry_thread;
   int64_t next_attempt_ms; /* CLOCK_MONOTONIC */
+  int64_t connected_at_ms;
+  bool flapping; /* connections keep dropping soon after being made */
   int backoff_ms;
   unsigned failed_attempts;
   char last_failure[160];
@@ -149,6 +164,8 @@ static void push_locked(pr_mqtt *m, node *n) {
   }
   m->queue[(m->qhead + m->qlen) % m->qcap] = *n;
   m->qlen++;
+  if (n->ev.type == PR_MQTT_MESSAGE)
+    m->qbytes += n->ev.payload_len;
   uint64_t one = 1;
   ssize_t w = write(m->efd, &one, sizeof one);
   (void)w; /* an eventfd write only fails when the counter would overflow */
@@ -193,14 +210,17 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r) {
   pthread_mutex_lock(&m->lock);
   atomic_store(&m->connected, true);
   m->connecting = false;
-  m->backoff_ms = m->reconnect_min_ms;
-  if (m->failed_attempts)
+  m->connected_at_ms = mono_ms();
+  /* The backoff and the failure count are reset only once the connection
+   * has proved stable (see on_connection_lost). */
+  if (m->flapping)
+    GL_DEBUG("mqtt", "connected to %s again (attempt %u)", m->uri,
+             m->failed_attempts);
+  else if (m->failed_attempts)
     GL_NOTICE("mqtt", "connected to %s after %u failed attempts", m->uri,
               m->failed_attempts);
   else
     GL_INFO("mqtt", "connected to %s", m->uri);
-  m->failed_attempts = 0;
-  m->last_failure[0] = '\0';
   m->stats.connects++;
   /* Never hand paho more unacknowledged publishes than the broker accepts:
    * paho would park the excess until its send thread's timer fires, which
@@ -252,7 +272,8 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r) {
  * have it (the PUBACK was lost, not the message); receivers deduplicate. */
 static void fail_pending_locked(pr_mqtt *m, const char *why) {
   for (pending *p = m->pending_head; p; p = p->next) {
-    if (p->done)
+    /* An entry inside MQTTAsync_sendMessage gets its outcome there. */
+    if (p->done || p->sending)
       continue;
     p->done = true;
     m->inflight--;
@@ -274,10 +295,19 @@ static void on_connection_lost(void *ctx, char *cause) {
   pthread_mutex_lock(&m->lock);
   atomic_store(&m->connected, false);
   m->stats.disconnects++;
-  GL_WARN("mqtt", "%s: %s", m->uri, why);
-  snprintf(m->last_failure, sizeof m->last_failure, "%s", why);
+  if (mono_ms() - m->connected_at_ms >= STABLE_MS) {
+    /* A connection that held: report the loss and start over quickly. */
+    m->flapping = false;
+    m->failed_attempts = 0;
+    m->backoff_ms = m->reconnect_min_ms;
+    GL_WARN("mqtt", "%s: %s", m->uri, why);
+    snprintf(m->last_failure, sizeof m->last_failure, "%s", why);
+  } else {
+    /* Dropped right after connecting: keep backing off, log once. */
+    m->flapping = true;
+    note_failure_locked(m, why);
+  }
   fail_pending_locked(m, why);
-  m->backoff_ms = m->reconnect_min_ms;
   schedule_retry_locked(m);
   node n = {0};
   n.ev.type = PR_MQTT_DISCONNECTED;
@@ -290,7 +320,21 @@ static int on_message(void *ctx, char *topic, int topic_len,
                       MQTTAsync_message *msg) {
   pr_mqtt *m = ctx;
   pthread_mutex_lock(&m->lock);
-  if (m->qlen >= m->qmax) {
+  size_t plen0 = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+  if (plen0 > m->max_packet) {
+    /* We announce our maximum packet size at connect, so a conforming
+     * broker never sends this; if one does, it is refused, not stored. */
+    m->stats.dropped++;
+    GL_ERROR("mqtt",
+             "dropped a %zu-byte message on %s: above the %zu-byte "
+             "limit",
+             plen0, topic, m->max_packet);
+    pthread_mutex_unlock(&m->lock);
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
+  }
+  if (m->qlen >= m->qmax || m->qbytes + plen0 > m->qmax_bytes) {
     /* The owner is far behind. paho has already acknowledged this QoS 1
      * message to the broker (it sends PUBACK on receipt), so refusing it
      * (returning 0) would not make the broker keep it, and it stalls
@@ -299,9 +343,9 @@ static int on_message(void *ctx, char *topic, int topic_len,
     m->stats.dropped++;
     if (m->stats.dropped == 1 || m->stats.dropped % 1000 == 0)
       GL_ERROR("mqtt",
-               "incoming queue full (%zu events): dropped %llu "
-               "message(s) so far; the sender will repeat them",
-               m->qmax, (unsigned long long)m->stats.dropped);
+               "incoming queue full (%zu events, %zu bytes): "
+               "dropped %llu message(s) so far; the sender will repeat them",
+               m->qlen, m->qbytes, (unsigned long long)m->stats.dropped);
     pthread_mutex_unlock(&m->lock);
     MQTTAsync_freeMessage(&msg);
     MQTTAsync_free(topic);
@@ -344,6 +388,16 @@ static int on_message(void *ctx, char *topic, int topic_len,
   return 1;
 }
 
+static void unlink_pending_locked(pr_mqtt *m, pending *p) {
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    m->pending_head = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  p->prev = p->next = NULL;
+}
+
 static void publish_outcome(pending *p, bool ok, int reason, const char *why) {
   pr_mqtt *m = p->m;
   pthread_mutex_lock(&m->lock);
@@ -362,15 +416,16 @@ static void publish_outcome(pending *p, bool ok, int reason, const char *why) {
     n.text = dup_or_null(why);
     push_locked(m, &n);
   }
-  /* paho will not call back for this publish again: forget it */
-  if (p->prev)
-    p->prev->next = p->next;
-  else
-    m->pending_head = p->next;
-  if (p->next)
-    p->next->prev = p->prev;
+  /* paho will not call back for this publish again. Free it, unless the
+   * owner is still inside MQTTAsync_sendMessage with it (a fast PUBACK can
+   * beat the return): then pr_mqtt_publish frees it. */
+  p->with_paho = false;
+  bool free_now = !p->sending;
+  if (free_now)
+    unlink_pending_locked(m, p);
   pthread_mutex_unlock(&m->lock);
-  free(p);
+  if (free_now)
+    free(p);
 }
 
 static void on_publish_ok(void *ctx, MQTTAsync_successData5 *r) {
@@ -457,19 +512,32 @@ static int start_connect(pr_mqtt *m) {
   co.context = m;
   co.username = m->username;
   co.password = m->password;
+  /* MQTT 5 Maximum Packet Size: the broker must not send us more. */
+  MQTTProperty mp = {.identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE};
+  mp.value.integer4 = (unsigned int)m->max_packet + 1024; /* + headers */
+  MQTTProperties_add(&props, &mp);
+  co.connectProperties = &props;
   if (m->session_expiry_s) {
     MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL};
     p.value.integer4 = m->session_expiry_s;
     MQTTProperties_add(&props, &p);
-    co.connectProperties = &props;
   }
-  if (m->will_topic) {
-    will.topicName = m->will_topic;
+  /* The will may be replaced at any time (pr_mqtt_set_will: a meter signs
+   * a fresh "offline" status for every connection), so take a copy. */
+  pthread_mutex_lock(&m->lock);
+  char *will_topic = dup_or_null(m->will_topic);
+  void *will_payload = dup_bytes(m->will_payload, m->will_len);
+  size_t will_len = will_payload ? m->will_len : 0;
+  bool will_retain = m->will_retain;
+  int will_qos = m->will_qos;
+  pthread_mutex_unlock(&m->lock);
+  if (will_topic) {
+    will.topicName = will_topic;
     will.message = NULL;
-    will.payload.data = m->will_payload;
-    will.payload.len = (int)m->will_len;
-    will.retained = m->will_retain;
-    will.qos = m->will_qos;
+    will.payload.data = will_payload;
+    will.payload.len = (int)will_len;
+    will.retained = will_retain;
+    will.qos = will_qos;
     co.will = &will;
   }
   if (m->tls) {
@@ -481,8 +549,11 @@ static int start_connect(pr_mqtt *m) {
     ssl.disableDefaultTrustStore = m->ca_file != NULL;
     co.ssl = &ssl;
   }
+  /* paho copies what it keeps of the options before returning. */
   int rc = MQTTAsync_connect(m->client, &co);
   MQTTProperties_free(&props);
+  free(will_topic);
+  free(will_payload);
   return rc;
 }
 
@@ -506,9 +577,8 @@ static void *retry_main(void *arg) {
       }
       continue;
     }
-    /* Sleep until the next attempt is due, or a change wakes us. The wait
-     * uses CLOCK_REALTIME (pthread's default); a clock step only shortens
-     * or lengthens one wait, which the loop corrects. */
+    /* Sleep until the next attempt is due, or a change wakes us (the
+     * condition uses CLOCK_MONOTONIC: wall-clock steps do not matter). */
     int64_t wait_ms = 1000;
     if (!atomic_load(&m->connected) && !m->connecting)
       wait_ms = m->next_attempt_ms - now;
@@ -517,7 +587,7 @@ static void *retry_main(void *arg) {
     if (wait_ms < 1)
       wait_ms = 1;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += (time_t)(wait_ms / 1000);
     until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
@@ -601,14 +671,30 @@ int pr_mqtt_new(const pr_mqtt_config *cfg, pr_mqtt **out) {
   m->backoff_ms = m->reconnect_min_ms;
   m->rand = cfg->rand ? *cfg->rand : gl_rand_system();
   m->qmax = cfg->queue_max ? cfg->queue_max : DEFAULT_QUEUE_MAX;
+  m->qmax_bytes =
+      cfg->queue_max_bytes ? cfg->queue_max_bytes : DEFAULT_QUEUE_MAX_BYTES;
+  m->max_packet =
+      cfg->max_packet_bytes ? cfg->max_packet_bytes : DEFAULT_MAX_PACKET;
   m->next_token = 1;
   m->receive_max = 65535;
   pthread_mutex_init(&m->lock, NULL);
-  pthread_cond_init(&m->wake, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&m->wake, &ca);
+  pthread_condattr_destroy(&ca);
   m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
   int rc = GL_OK;
-  if (!m->client_id || m->efd < 0 || !queue_grow(m)) {
+  /* A copy that failed must not silently change behaviour (a NULL CA file
+   * would fall back to the system's trust store). */
+  bool copies_ok =
+      m->client_id && (!cfg->ca_file || m->ca_file) &&
+      (!cfg->cert_file || m->cert_file) && (!cfg->key_file || m->key_file) &&
+      (!cfg->username || m->username) && (!cfg->password || m->password) &&
+      (!cfg->will_topic || m->will_topic) &&
+      (!cfg->will_payload || !cfg->will_len || m->will_payload);
+  if (!copies_ok || m->efd < 0 || !queue_grow(m)) {
     rc = GL_ENOMEM;
   } else {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
@@ -669,7 +755,9 @@ void pr_mqtt_free(pr_mqtt *m) {
           usleep(10000);
       }
     }
-    /* After destroy paho calls nothing back, so what is pending is ours. */
+    /* MQTTAsync_destroy may still call failure callbacks for commands it
+     * discards (lock and queue are valid until below); after it returns
+     * paho calls nothing back, so what is pending is ours to free. */
     MQTTAsync_destroy(&m->client);
   }
   for (pending *p = m->pending_head, *n; p; p = n) {
@@ -720,6 +808,8 @@ int pr_mqtt_next(pr_mqtt *m, pr_mqtt_event *ev) {
   }
   m->current = m->queue[m->qhead];
   memset(&m->queue[m->qhead], 0, sizeof(node));
+  if (m->current.ev.type == PR_MQTT_MESSAGE)
+    m->qbytes -= m->current.ev.payload_len;
   m->qhead = (m->qhead + 1) % m->qcap;
   m->qlen--;
   if (m->qlen == 0) {
@@ -780,8 +870,9 @@ int pr_mqtt_subscribe(pr_mqtt *m, const char *filter, int qos) {
 
 int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token) {
   if (!msg || !msg->topic || !*msg->topic || msg->qos < 0 || msg->qos > 1 ||
-      msg->payload_len > 256u * 1024 * 1024 || msg->correlation_len > 65535)
-    return GL_EINVAL;
+      msg->payload_len > 256u * 1024 * 1024 || msg->correlation_len > 65535 ||
+      strpbrk(msg->topic, "+#"))
+    return GL_EINVAL; /* wildcards are for filters, never a topic name */
   if (!atomic_load(&m->connected))
     return GL_ECONN;
   pending *p = calloc(1, sizeof *p);
@@ -827,6 +918,8 @@ int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token) {
   }
   m->inflight++;
   p->token = m->next_token++;
+  p->sending = true;
+  p->with_paho = true;
   p->next = m->pending_head;
   if (p->next)
     p->next->prev = p;
@@ -836,15 +929,12 @@ int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token) {
 
   int rc = MQTTAsync_sendMessage(m->client, msg->topic, &pm, &ro);
   MQTTProperties_free(&pm.properties);
+  pthread_mutex_lock(&m->lock);
+  p->sending = false;
   if (rc != MQTTASYNC_SUCCESS) {
-    pthread_mutex_lock(&m->lock);
+    /* Refused: no outcome event, paho never saw it. */
     m->inflight--;
-    if (p->prev)
-      p->prev->next = p->next;
-    else
-      m->pending_head = p->next;
-    if (p->next)
-      p->next->prev = p->prev;
+    unlink_pending_locked(m, p);
     pthread_mutex_unlock(&m->lock);
     free(p);
     if (rc == MQTTASYNC_DISCONNECTED)
@@ -860,8 +950,50 @@ int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token) {
                ? GL_EINVAL
                : GL_EPROTO;
   }
+  if (!p->done && !atomic_load(&m->connected)) {
+    /* The connection dropped while we were handing the message over (the
+     * loss skipped it): it fails now, like every other publish in flight. */
+    p->done = true;
+    m->inflight--;
+    m->stats.published_failed++;
+    node n = {0};
+    n.ev.type = PR_MQTT_PUBLISHED;
+    n.ev.token = p->token;
+    n.text = strdup("connection lost before the broker acknowledged it");
+    push_locked(m, &n);
+  }
+  if (!p->with_paho) {
+    /* paho already called back (a fast PUBACK) and left it to us. */
+    unlink_pending_locked(m, p);
+    free(p);
+  }
+  pthread_mutex_unlock(&m->lock);
   if (token)
     *token = tok;
+  return 0;
+}
+
+int pr_mqtt_set_will(pr_mqtt *m, const char *topic, const void *payload,
+                     size_t len, bool retain, int qos) {
+  if (!topic || !*topic || strpbrk(topic, "+#") || qos < 0 || qos > 1 ||
+      len > 65535)
+    return GL_EINVAL;
+  char *t = strdup(topic);
+  uint8_t *b = len ? dup_bytes(payload, len) : NULL;
+  if (!t || (len && !b)) {
+    free(t);
+    free(b);
+    return GL_ENOMEM;
+  }
+  pthread_mutex_lock(&m->lock);
+  free(m->will_topic);
+  free(m->will_payload);
+  m->will_topic = t;
+  m->will_payload = b;
+  m->will_len = len;
+  m->will_retain = retain;
+  m->will_qos = qos;
+  pthread_mutex_unlock(&m->lock);
   return 0;
 }
 

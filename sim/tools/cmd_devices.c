@@ -234,7 +234,7 @@ int sim_cmd_devices(int argc, char **argv) {
       cfg.max_clients = (int)x;
       break;
     case OPT_SPEED:
-      if (!parse_num("speed", optarg, 1, 1000000, &speed))
+      if (!parse_num("speed", optarg, 1, GL_ACCEL_SPEED_MAX, &speed))
         return 2;
       break;
     case OPT_START:

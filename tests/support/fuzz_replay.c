@@ -73,6 +73,12 @@ int main(int argc, char **argv) {
     LLVMFuzzerInitialize(&argc, &argv);
   for (int i = 1; i < argc; i++)
     load(argv[i]);
+  if (nseeds == 0) {
+    /* A misspelt or empty corpus would make this test pass having tested
+     * nothing. */
+    fprintf(stderr, "fuzz replay: no seed files found in the corpus given\n");
+    return 1;
+  }
   size_t runs = 0;
   for (size_t i = 0; i < nseeds; i++, runs++)
     LLVMFuzzerTestOneInput(seeds[i].data, seeds[i].len);

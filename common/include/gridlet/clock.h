@@ -97,11 +97,18 @@ void gl_manual_clock_set(gl_manual_clock *mc, int64_t now_ns);
 
 typedef struct gl_accel_clock gl_accel_clock;
 
+/* The fastest an accelerated clock may run: a 15-minute interval in 90 ms,
+ * a year in under an hour, and a day of real time still stays within the
+ * range of int64 nanoseconds (1970..2262). */
+#define GL_ACCEL_SPEED_MAX 10000u
+
 /*
  * gl_accel_clock_new - virtual wall time starts at `start_ns` now and runs
- * `speed` times faster than real time (speed >= 1; speed 1 with start_ns set
- * to the real time is a real clock). Returns an owned handle or NULL (out of
- * memory, or speed < 1). Thread-safe.
+ * `speed` times faster than real time (1 <= speed <= GL_ACCEL_SPEED_MAX;
+ * speed 1 with start_ns set to the real time is a real clock). Returns an
+ * owned handle, or NULL when out of memory, for a bad speed, or when virtual
+ * time would leave 1970..2262 within a day of real time. Readings saturate
+ * rather than overflow. Thread-safe.
  */
 gl_accel_clock *gl_accel_clock_new(int64_t start_ns, uint32_t speed);
 
@@ -112,7 +119,8 @@ gl_accel_clock *gl_accel_clock_new(int64_t start_ns, uint32_t speed);
  * speed. Processes given the same three numbers agree on virtual time to
  * within their real clocks' agreement, whenever each of them started: this
  * is how the demo's broker-side and household-side processes share one
- * accelerated day. Thread-safe.
+ * accelerated day. NULL as gl_accel_clock_new (an anchor far in the past at
+ * a high speed puts virtual time out of range). Thread-safe.
  */
 gl_accel_clock *gl_accel_clock_new_anchored(int64_t virtual_start,
                                             int64_t real_anchor,
@@ -131,7 +139,7 @@ gl_clock gl_accel_clock_clock(gl_accel_clock *ac);
  * test can be handed the same clock:
  *   "real"                                 the system clock
  *   "accel:SPEED:VSTART:ANCHOR"            anchored accelerated clock:
- *       SPEED   integer >= 1
+ *       SPEED   integer, 1..GL_ACCEL_SPEED_MAX
  *       VSTART  virtual start, RFC 3339 ("2026-06-21T04:00:00Z")
  *       ANCHOR  the real instant VSTART corresponds to, RFC 3339 with an
  *               optional fraction ("2026-11-21T10:15:02.250Z")
@@ -156,7 +164,8 @@ char *gl_clock_spec_format(const gl_clock_spec *spec,
  * gl_clock_spec_open - make the clock a specification describes. For an
  * accelerated clock *owned receives the handle to free with
  * gl_accel_clock_free once the clock is no longer used (NULL for "real").
- * Returns 0 or GL_ENOMEM.
+ * Returns 0, GL_ERANGE (virtual time would leave 1970..2262 within a day of
+ * real time: logged) or GL_ENOMEM.
  */
 int gl_clock_spec_open(const gl_clock_spec *spec, gl_clock *clock,
                        gl_accel_clock **owned);

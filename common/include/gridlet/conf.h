@@ -8,15 +8,21 @@
  * reads the file with inih and checks every line against the table.
  *
  * Everything doubtful is an error, never a silent default: unknown sections
- * and keys, a key set twice, values that do not parse or are out of range,
- * continuation lines, lines that are neither "[section]" nor "key = value",
- * over-long lines and missing required settings. Each error names the file,
+ * (at their header) and keys, a key set twice, values that do not parse or
+ * are out of range, control characters in strings, a '#' after a value
+ * (only " ;" starts an inline comment), continuation lines, lines that are
+ * neither "[section]" nor "key = value", over-long lines, and required
+ * settings that are missing or empty. Each error names the file,
  * the line and the key: "meter.conf:12: mqtt.port: 70000 is out of range
  * 1..65535". All errors of a file are collected, not just the first.
  *
  * File syntax: "[section]" headers; "key = value" (or "key: value"); whole-
  * line comments start with ';' or '#'; an inline comment starts with " ;".
  * A string value may be wrapped in double quotes, which are removed.
+ * Choice (enum) names are case-sensitive; booleans are not.
+ *
+ * Thread-safety: the functions share no state; a table and its destination
+ * struct must not be used by two threads at once.
  */
 #ifndef GRIDLET_CONF_H
 #define GRIDLET_CONF_H

@@ -72,7 +72,8 @@ void gl_log_set_ident(const char *ident);
 
 /*
  * gl_log_set_sink - route messages to `sink` instead of stderr; NULL
- * restores stderr. Call before starting threads (not synchronised).
+ * restores stderr. Thread-safe: a message is delivered either to the old or
+ * to the new sink, never to a mix of sink and context.
  */
 void gl_log_set_sink(gl_log_sink sink, void *ctx);
 

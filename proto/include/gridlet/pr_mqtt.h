@@ -13,9 +13,13 @@
  * Connection: pr_mqtt_connect() starts connecting and never gives up: a
  * failed connect or a lost connection is retried with exponential backoff
  * and jitter (between reconnect_min and reconnect_max) by a small internal
- * thread, for as long as the handle lives. Subscriptions are remembered and
- * renewed after every reconnect. Repeated failures are logged once, then
- * again only when the cause changes or the connection comes back.
+ * thread, for as long as the handle lives. The backoff starts over only
+ * after a connection has held for 30 s, so a broker that accepts and at
+ * once drops the client (a duplicate client id) does not cause a reconnect
+ * storm. Subscriptions are remembered and renewed after every reconnect
+ * (retained messages are then delivered again: receivers must be
+ * idempotent). Repeated failures are logged once, then again only when the
+ * cause changes or the connection comes back.
  *
  * Delivery: publish() returns a token; when the broker acknowledges a QoS 1
  * message (PUBACK) a PR_MQTT_PUBLISHED event with that token and ok=true
@@ -70,9 +74,13 @@ typedef struct pr_mqtt_config {
   size_t will_len;
   bool will_retain;
   int will_qos;
-  int reconnect_min_ms; /* default 500 */
-  int reconnect_max_ms; /* default 60000 */
-  size_t queue_max;     /* pending events; default 1000000 */
+  /* Largest incoming payload accepted; announced to the broker as the MQTT 5
+   * Maximum Packet Size. Default 65536. */
+  size_t max_packet_bytes;
+  size_t queue_max_bytes; /* payload bytes pending; default 64 MiB */
+  int reconnect_min_ms;   /* default 500 */
+  int reconnect_max_ms;   /* default 60000 */
+  size_t queue_max;       /* pending events; default 1000000 */
   /* Jitter for the backoff; NULL = the system generator. Borrowed. */
   const gl_rand *rand;
 } pr_mqtt_config;
@@ -155,6 +163,15 @@ int pr_mqtt_next(pr_mqtt *m, pr_mqtt_event *ev);
  */
 bool pr_mqtt_wait(pr_mqtt *m, int timeout_ms);
 
+/*
+ * pr_mqtt_set_will - replace the last will used from the next connection
+ * attempt on (a meter signs a fresh "offline" status for each). Copies
+ * everything. Thread-safe. Returns 0, GL_EINVAL (empty or wildcard topic,
+ * qos not 0/1, payload over 64 KiB) or GL_ENOMEM.
+ */
+int pr_mqtt_set_will(pr_mqtt *m, const char *topic, const void *payload,
+                     size_t len, bool retain, int qos);
+
 /* pr_mqtt_connected - whether the client is connected right now. */
 bool pr_mqtt_connected(const pr_mqtt *m);
 
@@ -167,12 +184,14 @@ int pr_mqtt_subscribe(pr_mqtt *m, const char *filter, int qos);
 
 /*
  * pr_mqtt_publish - send a message. Returns 0 and a token (>= 1, unique
- * for this handle) whose outcome arrives as PR_MQTT_PUBLISHED (for QoS 0
- * too, once written to the socket); GL_ECONN when not connected (keep the
+ * for this handle) whose outcome arrives as PR_MQTT_PUBLISHED exactly once (for
+ * QoS 0 too, once written to the socket); GL_ECONN when not connected (keep the
  * message and retry after PR_MQTT_CONNECTED); GL_EAGAIN when as many
  * messages as the broker allows (its MQTT 5 Receive Maximum; mosquitto's
  * default is 20) await acknowledgement: retry after the next
- * PR_MQTT_PUBLISHED event; GL_EINVAL; GL_EPROTO if paho refuses it.
+ * PR_MQTT_PUBLISHED event; GL_EINVAL (also for a topic containing a
+ * wildcard); GL_EPROTO if paho refuses it. A call that returns an error
+ * produces no event.
  */
 int pr_mqtt_publish(pr_mqtt *m, const pr_mqtt_msg *msg, uint64_t *token);
 
@@ -184,7 +203,7 @@ typedef struct pr_mqtt_stats {
   uint64_t published_failed;
   uint64_t received;
   uint64_t queue_depth; /* events pending now */
-  uint64_t dropped;     /* messages dropped because the queue was full */
+  uint64_t dropped;     /* messages dropped: queue full or oversize */
 } pr_mqtt_stats;
 
 /* pr_mqtt_get_stats - a snapshot of the counters. */

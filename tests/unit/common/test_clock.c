@@ -73,14 +73,53 @@ static void test_anchored_accel_clocks_agree_whenever_created(void **state) {
   gl_clock_sleep(&real, 20 * GL_NS_PER_MS);
   gl_accel_clock *b = gl_accel_clock_new_anchored(T0, anchor, 100);
   gl_clock ca = gl_accel_clock_clock(a), cb = gl_accel_clock_clock(b);
-  int64_t ta = gl_clock_now(&ca), tb = gl_clock_now(&cb);
-  /* about 200 virtual seconds have passed since the anchor, for both */
-  assert_true(ta >= T0 + 200 * GL_NS_PER_SEC);
-  assert_true(ta < T0 + 260 * GL_NS_PER_SEC);
-  int64_t d = tb - ta;
-  assert_true(d >= 0 && d < 3 * GL_NS_PER_SEC); /* read 20 ms apart */
+  /* Bracket b's reading between two of a's: however slowly this runs (an
+   * emulator, a loaded machine), b must lie between them, up to the error
+   * of sampling the real and monotonic clocks at slightly different
+   * instants (microseconds, times the speed). */
+  int64_t ta1 = gl_clock_now(&ca);
+  int64_t tb = gl_clock_now(&cb);
+  int64_t ta2 = gl_clock_now(&ca);
+  const int64_t slack = GL_NS_PER_SEC; /* 10 ms of real time at speed 100 */
+  assert_true(tb >= ta1 - slack);
+  assert_true(tb <= ta2 + slack);
+  /* about 200 virtual seconds have passed since the anchor */
+  assert_true(ta1 >= T0 + 200 * GL_NS_PER_SEC);
   gl_accel_clock_free(a);
   gl_accel_clock_free(b);
+}
+
+static void test_accel_clock_refuses_ranges_it_cannot_represent(void **state) {
+  (void)state;
+  gl_clock real = gl_clock_real();
+  int64_t now = gl_clock_now(&real);
+  int64_t year = INT64_C(365) * 86400 * GL_NS_PER_SEC;
+  assert_null(gl_accel_clock_new(T0, GL_ACCEL_SPEED_MAX + 1));
+  assert_null(gl_accel_clock_new(-1, 10));
+  /* an anchor two years old at speed 3600: virtual time 7200 years on */
+  assert_null(gl_accel_clock_new_anchored(T0, now - 2 * year, 3600));
+  /* a start near the end of the range */
+  assert_null(gl_accel_clock_new_anchored(INT64_MAX - GL_NS_PER_SEC, now, 2));
+  /* an anchor far in the future at high speed: before 1970 */
+  assert_null(gl_accel_clock_new_anchored(0, now + year, 10000));
+  gl_clock_spec spec;
+  assert_int_equal(gl_clock_spec_parse("accel:3600:2026-06-21T04:00:00Z:"
+                                       "2020-01-01T00:00:00Z",
+                                       &spec),
+                   0);
+  gl_clock c;
+  gl_accel_clock *owned = NULL;
+  assert_int_equal(gl_clock_spec_open(&spec, &c, &owned), GL_ERANGE);
+  assert_null(owned);
+  /* The largest speed is usable for a fresh anchor, and readings and
+   * durations never overflow. */
+  gl_accel_clock *ac = gl_accel_clock_new_anchored(T0, now, GL_ACCEL_SPEED_MAX);
+  assert_non_null(ac);
+  gl_clock fast = gl_accel_clock_clock(ac);
+  assert_true(gl_clock_now(&fast) >= T0);
+  assert_int_equal(gl_clock_real_duration(&fast, INT64_MAX),
+                   INT64_MAX / GL_ACCEL_SPEED_MAX + 1);
+  gl_accel_clock_free(ac);
 }
 
 static void test_clock_spec_round_trips_and_rejects_junk(void **state) {
@@ -105,6 +144,7 @@ static void test_clock_spec_round_trips_and_rejects_junk(void **state) {
                        "accel:",
                        "accel:0:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
                        "accel:-5:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
+                       "accel:10001:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z",
                        "accel:10:2026-06-21T04:00:00Z",
                        "accel:10:2026-06-21T04:00:00Z:x",
                        "accel:x:2026-06-21T04:00:00Z:2026-11-21T10:15:02Z"};
@@ -227,6 +267,7 @@ int main(void) {
       cmocka_unit_test(test_manual_clock_moves_only_when_told),
       cmocka_unit_test(test_accel_clock_runs_faster),
       cmocka_unit_test(test_anchored_accel_clocks_agree_whenever_created),
+      cmocka_unit_test(test_accel_clock_refuses_ranges_it_cannot_represent),
       cmocka_unit_test(test_clock_spec_round_trips_and_rejects_junk),
       cmocka_unit_test(test_time_format_utc_and_fractions),
       cmocka_unit_test(test_time_parse_accepts_offsets_and_rejects_junk),

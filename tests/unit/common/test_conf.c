@@ -120,7 +120,10 @@ static void test_unknown_key_names_file_line_key(void **state) {
 static void test_unknown_section_is_an_error(void **state) {
   (void)state;
   expect_one_error("[meter]\nid = m1\n[mqqt]\nhost = x\n",
-                   "meter.conf:4: mqqt.host: unknown section [mqqt]");
+                   "meter.conf:3: unknown section [mqqt]");
+  /* even with no keys under it */
+  expect_one_error("[meter]\nid = m1\n[mqqt]\n",
+                   "meter.conf:3: unknown section [mqqt]");
 }
 
 static void test_bad_number_names_file_line_key(void **state) {
@@ -165,7 +168,7 @@ static void test_out_of_range_names_bounds(void **state) {
                    "meter.conf:4: market.feed_in: 11 is out of range "
                    "0.000000..10.000000");
   expect_one_error("[meter]\nid = \n",
-                   "meter.conf:2: meter.id: length 0 is out of range 1..15");
+                   "meter.conf:2: meter.id: required setting is empty");
   expect_one_error(
       "[meter]\nid = this-id-is-too-long\n",
       "meter.conf:2: meter.id: value is 19 characters long, at most "
@@ -192,12 +195,59 @@ static void test_broken_lines_are_rejected(void **state) {
   expect_one_error("[meter]\nid = m1\n[mqtt] junk\n",
                    "meter.conf:3: text after section header");
   char text[600];
-  memset(text, 0, sizeof text);
-  strcpy(text, "[meter]\nid = m1\n[mqtt]\nhost = ");
-  memset(text + strlen(text), 'h', 300);
-  strcat(text, "\n");
+  int off = snprintf(text, sizeof text, "[meter]\nid = m1\n[mqtt]\nhost = ");
+  memset(text + off, 'h', 300);
+  snprintf(text + off + 300, sizeof text - (size_t)off - 300, "\n");
   expect_one_error(text,
                    "meter.conf:4: line is 307 bytes long, at most 198 allowed");
+}
+
+/* A table item without a minimum length: "required" alone must refuse an
+ * empty value, and the generated conffile's "key = " placeholder with it. */
+typedef struct req_cfg {
+  char name[16];
+} req_cfg;
+static const gl_conf_item req_items[] = {
+    {"", "name", GL_CONF_STRING, offsetof(req_cfg, name),
+     sizeof(((req_cfg *)0)->name), NULL, 0, 0, true, 0, NULL,
+     "a required name"},
+};
+
+static void test_required_setting_may_not_be_empty(void **state) {
+  (void)state;
+  req_cfg rc;
+  gl_conf_errors e;
+  const char *texts[] = {"name =\n", "name =    \n", "name = \"\"\n"};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(gl_conf_load_buffer(req_items, 1, &rc, "r.conf", texts[i],
+                                         strlen(texts[i]), &e),
+                     GL_ECONFIG);
+    assert_string_equal(e.msg[0], "r.conf:1: name: required setting is empty");
+  }
+  char err[128];
+  assert_int_equal(gl_conf_set(req_items, 1, &rc, "name=", err, sizeof err),
+                   GL_ECONFIG);
+  assert_string_equal(err, "name: required setting is empty");
+  assert_int_equal(
+      gl_conf_load_buffer(req_items, 1, &rc, "r.conf", "name = x\n", 9, &e), 0);
+}
+
+static void
+test_hash_after_value_and_control_characters_are_refused(void **state) {
+  (void)state;
+  expect_one_error(
+      "[meter]\nid = m1\n[mqtt]\nhost = broker.example # backup\n",
+      "meter.conf:4: mqtt.host: '#' after a value is not a comment "
+      "(inline comments start with \" ;\"; '#' only at the start of a "
+      "line)");
+  expect_one_error(
+      "[meter]\nid = m1\n[mqtt]\nhost = bro\x01ker\n",
+      "meter.conf:4: mqtt.host: control character (0x01) in the value");
+  /* a '#' inside a word stays part of the value */
+  cfg c;
+  gl_conf_errors e;
+  assert_int_equal(load("[meter]\nid = m#1\n", &c, &e), 0);
+  assert_string_equal(c.id, "m#1");
 }
 
 static void test_duplicate_key_names_first_line(void **state) {
@@ -230,9 +280,10 @@ static void test_all_errors_of_a_file_are_reported(void **state) {
 
 static void test_error_list_is_bounded(void **state) {
   (void)state;
-  char text[4096] = "[meter]\nid = m\n";
+  char text[4096];
+  size_t off = (size_t)snprintf(text, sizeof text, "[meter]\nid = m\n");
   for (int i = 0; i < 40; i++)
-    strcat(text, "nope = 1\n");
+    off += (size_t)snprintf(text + off, sizeof text - off, "nope = 1\n");
   cfg c;
   gl_conf_errors e;
   assert_int_equal(load(text, &c, &e), GL_ECONFIG);
@@ -337,6 +388,9 @@ int main(void) {
       cmocka_unit_test(test_bad_number_names_file_line_key),
       cmocka_unit_test(test_out_of_range_names_bounds),
       cmocka_unit_test(test_broken_lines_are_rejected),
+      cmocka_unit_test(test_required_setting_may_not_be_empty),
+      cmocka_unit_test(
+          test_hash_after_value_and_control_characters_are_refused),
       cmocka_unit_test(test_duplicate_key_names_first_line),
       cmocka_unit_test(test_missing_required_key_is_named),
       cmocka_unit_test(test_all_errors_of_a_file_are_reported),

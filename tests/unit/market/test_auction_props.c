@@ -262,7 +262,7 @@ typedef struct book {
 
 static void random_book(book *bk) {
   uint64_t style = rnd(4);
-  bk->n = rnd(MAXN + 1);
+  bk->n = (size_t)rnd(MAXN + 1);
   bk->band = (mkt_band){1000 + (int64_t)rnd(20), 1030 + (int64_t)rnd(20),
                         (int64_t)rnd(3) * 500};
   for (size_t i = 0; i < bk->n; i++) {
@@ -442,7 +442,7 @@ static void test_call_auction_prices_independent_of_add_order(void **state) {
     shuffled = bk;
     shuffled.cfg.band = bk.cfg.band ? &shuffled.band : NULL;
     for (size_t i = bk.n; i > 1; i--) {
-      size_t j = rnd(i);
+      size_t j = (size_t)rnd(i);
       ord t = shuffled.o[i - 1];
       shuffled.o[i - 1] = shuffled.o[j];
       shuffled.o[j] = t;

@@ -218,7 +218,7 @@ static void test_settle_recomputes_and_conserves(void **state) {
       m[p] = (mkt_meter){p * 7 + 1, (int64_t)x - 10000};
     }
     mkt_trade t[T];
-    size_t nt = v[3] % T;
+    size_t nt = (size_t)(v[3] % T);
     for (size_t k = 0; k < nt; k++) {
       uint64_t bu, se, q, pb, ps;
       gl_rand_below(&r, P, &bu);

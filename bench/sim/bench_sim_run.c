@@ -26,7 +26,9 @@
 #include "gridlet/rand.h"
 #include "gridlet/sim_run.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -200,6 +202,19 @@ static void measure(const char *what, bool file, const char *data) {
          (double)mc / 1e9, (double)hi / ((double)mc / 1e9));
 }
 
+/* A whole number in [lo, hi] from text, or exit(2). */
+static long num(const char *what, const char *s, long lo, long hi) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < lo || v > hi) {
+    fprintf(stderr, "bench_sim_run: %s must be %ld..%ld, got '%s'\n", what, lo,
+            hi, s);
+    exit(2);
+  }
+  return v;
+}
+
 static long vm_hwm_kib(void) {
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
@@ -233,17 +248,22 @@ static long child_rss(const char *self, bool file, int span, const char *data) {
   close(fds[0]);
   int st;
   waitpid(pid, &st, 0);
-  return n > 0 ? atol(buf) : -1;
+  buf[n > 0 ? n : 0] = '\0';
+  char *nl = strchr(buf, '\n');
+  if (nl)
+    *nl = '\0';
+  return n > 0 ? num("child's peak RSS", buf, 0, LONG_MAX) : -1;
 }
 
 int main(int argc, char **argv) {
   gl_log_set_level(GL_LOG_ERROR);
   if (argc == 8 && strcmp(argv[1], "--child") == 0) {
-    households = atoi(argv[3]);
+    households = (int)num("households", argv[3], 3, 1000000);
     snprintf(tmpdir, sizeof tmpdir, "%s", argv[6]);
     mechanism = argv[7];
     bool file = strcmp(argv[2], "file") == 0;
-    if (run_once(file, atoi(argv[4]), file ? argv[5] : NULL, NULL) < 0)
+    if (run_once(file, (int)num("days", argv[4], 1, 100000),
+                 file ? argv[5] : NULL, NULL) < 0)
       return 1;
     printf("%ld\n", vm_hwm_kib());
     return 0;
@@ -261,19 +281,19 @@ int main(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
     case 'n':
-      households = atoi(optarg);
+      households = (int)num("--households", optarg, 3, 1000000);
       break;
     case 'd':
-      days = atoi(optarg);
+      days = (int)num("--days", optarg, 1, 100000);
       break;
     case 'r':
-      repeats = atoi(optarg);
+      repeats = (int)num("--repeats", optarg, 1, 16);
       break;
     case 'm':
       mechanism = optarg;
       break;
     case 's':
-      short_days = atoi(optarg);
+      short_days = (int)num("--days", optarg, 1, 100000);
       break;
     case 'F':
       with_file = false;

@@ -27,7 +27,7 @@
  */
 typedef struct sim__lines {
   int fd;
-  off_t base;   /* file offset of buf[0] */
+  off_t base; /* file offset of buf[0] */
   char *buf;
   size_t cap, len, at;
   int64_t line; /* number of the next line */

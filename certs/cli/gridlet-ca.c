@@ -21,6 +21,7 @@
 #include "gridlet/rand.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_DIR "/var/lib/gridlet/ca"
 #define MAX_NAMES 16
@@ -46,8 +48,9 @@ static const char usage_text[] =
     "  sign [--replace] [--days N] [--out FILE] CSR...\n"
     "                                  check meter CSRs, issue certificates\n"
     "  service NAME --out DIR [--dns HOST]... [--ip ADDR]... [--days N]\n"
-    "       [--key-type T]             key and certificate for \"broker\" or\n"
-    "                                  \"aggregator\"\n"
+    "       [--key-type T] [--replace] key and certificate for \"broker\" or\n"
+    "                                  \"aggregator\" (--replace: re-issue,\n"
+    "                                  revoking the current one)\n"
     "  list [--all]                    certificates valid now (--all: every\n"
     "                                  one issued)\n"
     "  revoke (ID | --serial HEX) [--reason REASON]\n"
@@ -296,12 +299,62 @@ static int cmd_sign(env *e, int argc, char **argv) {
 
 /* ---- service ------------------------------------------------------------ */
 
+/* The new key and certificate of a service, written under temporary names
+ * before the CA commits the issue (and, with --replace, revokes the old
+ * certificate), moved into place after. */
+typedef struct service_files {
+  const pki_key *key;
+  char kp[4096], cp[4096];         /* final names */
+  char kp_new[4200], cp_new[4200]; /* staged names */
+  bool staged;
+} service_files;
+
+/* True when `path` is absent or a regular file, which rename() can
+ * replace; anything else must be found before the issue commits. */
+static bool replaceable(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return errno == ENOENT;
+  return S_ISREG(st.st_mode);
+}
+
+static int stage_service(void *ctx, const pki_cert *cert, pki_why *why) {
+  service_files *f = ctx;
+  const char *bad = !replaceable(f->kp)   ? f->kp
+                    : !replaceable(f->cp) ? f->cp
+                                          : NULL;
+  if (bad) {
+    if (why)
+      snprintf(why->text, sizeof why->text,
+               "%.150s is not a regular file that can be replaced; nothing was "
+               "issued",
+               bad);
+    return GL_EIO;
+  }
+  int rc = pki_key_write_file(f->key, f->kp_new, true, why);
+  if (rc == 0)
+    rc = pki_cert_write_file(cert, f->cp_new, why);
+  if (rc)
+    unlink(f->kp_new);
+  f->staged = rc == 0;
+  return rc;
+}
+
+static void sync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
+  }
+}
+
 static int cmd_service(env *e, int argc, char **argv) {
   static const struct option lo[] = {
       {"out", 1, 0, 'o'},  {"dns", 1, 0, 'n'},      {"ip", 1, 0, 'i'},
-      {"days", 1, 0, 'd'}, {"key-type", 1, 0, 'k'}, {0, 0, 0, 0}};
+      {"days", 1, 0, 'd'}, {"key-type", 1, 0, 'k'}, {"replace", 0, 0, 'R'},
+      {0, 0, 0, 0}};
   const char *dns[MAX_NAMES], *ips[MAX_NAMES], *out = NULL;
-  pki_ca_service_opts so = {.dns = dns, .ips = ips, .replace = true};
+  pki_ca_service_opts so = {.dns = dns, .ips = ips};
   pki_key_type kt = PKI_KEY_ED25519;
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -327,6 +380,9 @@ static int cmd_service(env *e, int argc, char **argv) {
       if (pki_key_type_parse(optarg, &kt))
         return usage("--key-type is ed25519 or p256");
       break;
+    case 'R':
+      so.replace = true;
+      break;
     default:
       return usage(NULL);
     }
@@ -334,8 +390,11 @@ static int cmd_service(env *e, int argc, char **argv) {
   if (optind + 1 != argc || !out)
     return usage("service needs NAME and --out DIR");
   so.name = argv[optind];
-  if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-    fprintf(stderr, "%s: cannot create %s: %s\n", prog, out, strerror(errno));
+  struct stat st;
+  if (mkdir(out, 0755) != 0 &&
+      (errno != EEXIST || stat(out, &st) != 0 || !S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "%s: cannot create the directory %s: %s\n", prog, out,
+            strerror(errno == EEXIST ? ENOTDIR : errno));
     return 1;
   }
   pki_ca *ca;
@@ -345,38 +404,73 @@ static int cmd_service(env *e, int argc, char **argv) {
   pki_key key;
   pki_cert *cert = NULL;
   pki_why why = {{0}};
-  char kp[4096], cp[4096], ap[4096];
-  snprintf(kp, sizeof kp, "%s/%s.key", out, so.name);
-  snprintf(cp, sizeof cp, "%s/%s.pem", out, so.name);
+  service_files f = {.key = &key};
+  char ap[4096];
+  snprintf(f.kp, sizeof f.kp, "%s/%s.key", out, so.name);
+  snprintf(f.cp, sizeof f.cp, "%s/%s.pem", out, so.name);
+  snprintf(f.kp_new, sizeof f.kp_new, "%s.new", f.kp);
+  snprintf(f.cp_new, sizeof f.cp_new, "%s.new", f.cp);
   snprintf(ap, sizeof ap, "%s/ca.pem", out);
+  so.stage = stage_service;
+  so.stage_ctx = &f;
   rc = pki_key_generate(kt, &e->rand, &key);
-  if (rc == 0)
-    rc = pki_ca_issue_service(ca, &so, &key.pub, &cert, &why);
-  if (rc == 0)
-    rc = pki_key_write_file(&key, kp, true, &why);
-  if (rc == 0)
-    rc = pki_cert_write_file(cert, cp, &why);
+  /* The CA certificate first: it changes nothing if the issue fails. */
   if (rc == 0)
     rc = pki_cert_write_file(pki_ca_cert(ca), ap, &why);
+  if (rc == 0)
+    rc = pki_ca_issue_service(ca, &so, &key.pub, &cert, &why);
   pki_key_wipe(&key);
   if (rc) {
-    pki_cert_free(cert);
+    if (f.staged) {
+      unlink(f.kp_new);
+      unlink(f.cp_new);
+    }
     pki_ca_free(ca);
     return fail(rc, &why, "service");
   }
+  /* Issued (and any old certificate revoked): put the new files in place,
+   * the key first, since a certificate without its key is useless. */
+  if (rename(f.kp_new, f.kp) != 0 || rename(f.cp_new, f.cp) != 0) {
+    fprintf(stderr,
+            "%s: %s is issued, but its files could not be moved into place "
+            "(%s): move %s to %s and %s to %s by hand\n",
+            prog, so.name, strerror(errno), f.kp_new, f.kp, f.cp_new, f.cp);
+    pki_cert_free(cert);
+    pki_ca_free(ca);
+    return 1;
+  }
+  sync_dir(out);
   char t[GL_TIME_STR_MAX];
   const pki_cert_info *in = pki_cert_get_info(cert);
   printf("issued %s (serial %s, valid until %s, names: %s)\n  key  %s\n"
          "  cert %s\n  ca   %s\n",
          so.name, in->serial_hex, fmt_time(in->not_after, t),
-         pki_cert_names(cert)[0] ? pki_cert_names(cert) : "none", kp, cp, ap);
+         pki_cert_names(cert)[0] ? pki_cert_names(cert) : "none", f.kp, f.cp,
+         ap);
   pki_cert_free(cert);
-  rc = refresh_broker(ca, true);
+  rc = refresh_broker(ca, so.replace);
   pki_ca_free(ca);
   return rc;
 }
 
 /* ---- list --------------------------------------------------------------- */
+
+/* Warn this long before the CRL's nextUpdate. */
+#define CRL_WARN_NS (30 * DAY_NS)
+
+/* The CA's current crl.pem, parsed (signature not checked: it is the CA's
+ * own file), or NULL. */
+static pki_crl *load_crl(const pki_ca *ca) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/crl.pem", pki_ca_dir(ca));
+  size_t len;
+  char *text = slurp(path, &len);
+  pki_crl *crl = NULL;
+  if (text && pki_crl_parse(text, len, &crl, NULL) != 0)
+    crl = NULL;
+  free(text);
+  return crl;
+}
 
 typedef struct list_ctx {
   int64_t now;
@@ -421,22 +515,17 @@ static int cmd_list(env *e, int argc, char **argv) {
   if (rc == 0) {
     /* Remind the operator before the CRL lapses: an expired CRL locks
      * every client out of the broker. */
-    char crl_path[4096];
-    snprintf(crl_path, sizeof crl_path, "%s/crl.pem", pki_ca_dir(ca));
-    size_t len;
-    char *text = slurp(crl_path, &len);
-    pki_crl *crl = NULL;
-    if (text && pki_crl_parse(text, len, &crl, NULL) == 0) {
+    pki_crl *crl = load_crl(ca);
+    if (crl) {
       char t[GL_TIME_STR_MAX];
       int64_t left = pki_crl_next_update(crl) - l.now;
       printf("\n%u certificate(s); revocation list %llu lists %zu, next "
              "update due %s%s\n",
              l.n, (unsigned long long)pki_crl_number(crl), pki_crl_count(crl),
              fmt_time(pki_crl_next_update(crl), t),
-             left < 30 * DAY_NS ? "  <- run `gridlet-ca crl` soon" : "");
+             left < CRL_WARN_NS ? "  <- run `gridlet-ca crl` soon" : "");
     }
     pki_crl_free(crl);
-    free(text);
   }
   pki_ca_free(ca);
   return rc ? fail(rc, NULL, "list") : 0;
@@ -509,6 +598,20 @@ static int cmd_crl(env *e, int argc, char **argv) {
     return fail(rc, &why, "crl");
   }
   printf("issued a new revocation list: %s/crl.pem\n", pki_ca_dir(ca));
+  /* When it lapses every client is locked out: say when the next one is
+   * due, and how to make sure it is issued in time. */
+  pki_crl *crl = load_crl(ca);
+  if (crl) {
+    char t[GL_TIME_STR_MAX], w[GL_TIME_STR_MAX];
+    int64_t next = pki_crl_next_update(crl);
+    printf("  list %llu, %zu revoked; it expires %s: issue the next one "
+           "before then\n  (`gridlet-ca list` warns from %s;\n  the "
+           "systemd timer gridlet-ca-crl.timer issues one monthly, see\n  "
+           "docs/operations/pki.md)\n",
+           (unsigned long long)pki_crl_number(crl), pki_crl_count(crl),
+           fmt_time(next, t), fmt_time(next - CRL_WARN_NS, w));
+    pki_crl_free(crl);
+  }
   rc = refresh_broker(ca, true);
   pki_ca_free(ca);
   return rc;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define P_MAX 4096
@@ -91,11 +92,13 @@ int pki_broker_acl_text(const char *community, const char *const *denied,
       c, c, c);
   add(&t,
       "# The aggregator: reads every meter, publishes results, the public\n"
-      "# summary and the retained checkpoint.\n"
+      "# summary and the retained checkpoint. It never needs to read what\n"
+      "# it publishes (publishing needs no read access), so it gets write\n"
+      "# only, exactly the protocol map.\n"
       "user %s\n"
       "topic read gridlet/%s/meter/#\n"
       "topic write gridlet/%s/result/#\n"
-      "topic readwrite gridlet/%s/public/#\n",
+      "topic write gridlet/%s/public/#\n",
       PKI_NAME_AGGREGATOR, c, c, c);
   if (n) {
     add(&t, "\n# Identities whose certificates are all revoked: nothing at\n"
@@ -197,6 +200,51 @@ static int chown_to(const char *path, const char *user, pki_why *why) {
   return 0;
 }
 
+/* The broker's new key and certificate, staged before the CA commits the
+ * issue (see pki_ca_service_opts.stage). */
+typedef struct broker_stage {
+  pki_ca *ca;
+  const pki_key *key;
+  const char *user;
+  const char *kp, *cp;
+  pki__staged key_file, cert_file;
+} broker_stage;
+
+static int stage_broker(void *ctx, const pki_cert *cert, pki_why *why) {
+  broker_stage *b = ctx;
+  /* rename() will put the files in place after the commit; anything it
+   * could not replace (a directory, say) must stop the issue now. */
+  struct stat st;
+  const char *paths[] = {b->kp, b->cp};
+  for (size_t i = 0; i < 2; i++)
+    if (lstat(paths[i], &st) == 0 && !S_ISREG(st.st_mode))
+      return pki__fail(why, GL_EIO,
+                       "%s is not a regular file that can be replaced; "
+                       "nothing was issued",
+                       paths[i]);
+  char *pem;
+  size_t n;
+  int rc = pki_key_to_pem(b->key, &pem, &n);
+  if (rc == 0) {
+    rc = pki__stage_file(&b->key_file, b->kp, pem, n, 0600,
+                         pki__ca_wflags(b->ca), why);
+    gl_wipe(pem, n);
+    free(pem);
+  }
+  if (rc == 0)
+    rc = chown_to(pki__staged_path(&b->key_file), b->user, why);
+  if (rc == 0 && (rc = pki_cert_to_pem(cert, &pem, &n)) == 0) {
+    rc = pki__stage_file(&b->cert_file, b->cp, pem, n, 0644,
+                         pki__ca_wflags(b->ca), why);
+    free(pem);
+  }
+  if (rc) {
+    pki__discard_file(&b->key_file);
+    pki__discard_file(&b->cert_file);
+  }
+  return rc;
+}
+
 static int ensure_broker_cert(pki_ca *ca, const pki_broker_opts *o,
                               const char *dir, pki_why *why) {
   char cp[P_MAX], kp[P_MAX];
@@ -226,39 +274,41 @@ static int ensure_broker_cert(pki_ca *ca, const pki_broker_opts *o,
   static const char *const dflt_dns[] = {"localhost"};
   static const char *const dflt_ip[] = {"127.0.0.1", "::1"};
   bool dflt = o->n_dns + o->n_ips == 0;
+  pki_key key;
+  broker_stage bs = {.ca = ca, .key = &key, .user = o->run_as_user};
+  /* Replacing the broker's certificate revokes the one a running broker
+   * may be serving: only on request (--renew-cert), never because this
+   * directory happens to lack the files. */
   pki_ca_service_opts so = {
       .name = PKI_NAME_BROKER,
       .dns = dflt ? dflt_dns : o->dns,
       .n_dns = dflt ? 1 : o->n_dns,
       .ips = dflt ? dflt_ip : o->ips,
       .n_ips = dflt ? 2 : o->n_ips,
-      .replace = true,
+      .replace = o->renew_cert,
+      .stage = stage_broker,
+      .stage_ctx = &bs,
   };
-  pki_key key;
   pki_cert *cert = NULL;
+  bs.kp = kp;
+  bs.cp = cp;
   int rc = pki_key_generate(o->key_type, pki__ca_rand(ca), &key);
-  if (rc == 0)
+  if (rc == 0) {
     rc = pki_ca_issue_service(ca, &so, &key.pub, &cert, why);
-  if (rc == 0) {
-    char *pem;
-    size_t n;
-    rc = pki_key_to_pem(&key, &pem, &n);
-    if (rc == 0) {
-      rc = pki__write_file(kp, pem, n, 0600, pki__ca_wflags(ca), why);
-      gl_wipe(pem, n);
-      free(pem);
-    }
+    if (rc == GL_EEXIST)
+      pki__why_prefix(why, "the CA already has a broker certificate: pass "
+                           "--renew-cert (pki_broker_opts.renew_cert) to "
+                           "replace it");
   }
-  if (rc == 0)
-    rc = chown_to(kp, o->run_as_user, why);
   if (rc == 0) {
-    char *pem;
-    size_t n;
-    rc = pki_cert_to_pem(cert, &pem, &n);
+    /* Issued and committed: the key first, since a certificate without
+     * its key is useless. */
+    rc = pki__install_file(&bs.key_file, why);
     if (rc == 0)
-      rc = pki__write_file(cp, pem, n, 0644, pki__ca_wflags(ca), why);
-    free(pem);
+      rc = pki__install_file(&bs.cert_file, why);
   }
+  pki__discard_file(&bs.key_file);
+  pki__discard_file(&bs.cert_file);
   pki_key_wipe(&key);
   pki_cert_free(cert);
   return rc;
@@ -293,7 +343,10 @@ static int write_conf(pki_ca *ca, const pki_broker_opts *o, const char *dir,
     add(&t, "user %s\n", o->run_as_user);
   if (o->log_dest)
     add(&t, "log_dest %s\n", o->log_dest);
-  add(&t, "connection_messages true\n");
+  add(&t, "connection_messages true\n"
+          "# gridlet's messages are small (docs/protocol.md); refuse anything\n"
+          "# larger so one client cannot make the others buffer megabytes.\n"
+          "max_packet_size 131072\n");
   if (o->persistence)
     add(&t, "persistence true\npersistence_location %s/\n", dir);
   else

@@ -77,6 +77,20 @@ static int write_cert(const pki_ca *ca, const pki_cert *cert, const char *path,
   return rc;
 }
 
+/* Every change that publishes a CRL holds this lock from BEGIN IMMEDIATE
+ * until crl.pem is in place. The CRL is moved into place only after its
+ * number and revocations have committed (so a failed commit can never
+ * leave a published list whose number is used again), which is after
+ * SQLite's lock is released; the file lock keeps two CA processes from
+ * putting their lists in place out of order. */
+static int ca_lock(const pki_ca *ca, int *fd, pki_why *why) {
+  char p[PATH_MAX_];
+  int rc = ca_path(ca, "ca.lock", p, sizeof p);
+  if (rc)
+    return pki__fail(why, rc, "directory path too long");
+  return pki__lock_file(p, fd, why);
+}
+
 /* ---- Opening and creating ----------------------------------------------- */
 
 static int load(pki_ca *ca, pki_why *why) {
@@ -273,41 +287,65 @@ int pki_ca_init(const char *dir, const pki_ca_init_opts *opts,
 
 /* ---- Issuing ------------------------------------------------------------ */
 
+/* Records collected from an index walk. Every one counts (a key's history
+ * or a subject's certificates can be long), so the array grows. */
 typedef struct current_ctx {
-  pki_ca_record recs[8];
-  size_t n;
+  pki_ca_record *recs;
+  size_t n, cap;
+  int err;
 } current_ctx;
 
 static int collect_cb(void *ctx, const pki_ca_record *r) {
   current_ctx *c = ctx;
-  if (c->n < sizeof c->recs / sizeof c->recs[0])
-    c->recs[c->n++] = *r;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 8;
+    pki_ca_record *recs = realloc(c->recs, cap * sizeof *recs);
+    if (!recs) {
+      c->err = GL_ENOMEM;
+      return 1; /* stops the walk */
+    }
+    c->recs = recs;
+    c->cap = cap;
+  }
+  c->recs[c->n++] = *r;
   return 0;
 }
 
+/* The result of a walk that fed collect_cb: its stop code is the error. */
+static int collected(int rc, const current_ctx *c) {
+  return rc == 1 ? c->err : rc;
+}
+
+static void current_free(current_ctx *c) {
+  free(c->recs);
+  memset(c, 0, sizeof *c);
+}
+
 /* The rules about keys: one subject per key, and never a key that was in
- * a revoked certificate (its holder may not be the only one who has it). */
+ * a certificate revoked for any reason but "superseded" (its holder may
+ * not be the only one who has it). A certificate superseded by a renewal
+ * says nothing against its key, so the same meter may renew with the
+ * same key as often as it likes. */
 static int check_key(pki_ca *ca, const char *subject, const pki_pubkey *pub,
                      pki_why *why) {
   char hex[2 * PKI_PUB_MAX + 1];
   pub_hex(pub, hex);
-  current_ctx c = {.n = 0};
-  int rc = pki__index_by_pub(ca->ix, hex, collect_cb, &c);
-  if (rc)
-    return rc;
-  for (size_t i = 0; i < c.n; i++) {
+  current_ctx c = {0};
+  int rc = collected(pki__index_by_pub(ca->ix, hex, collect_cb, &c), &c);
+  for (size_t i = 0; i < c.n && rc == 0; i++) {
     if (strcmp(c.recs[i].subject, subject) != 0)
-      return pki__fail(why, GL_ECONFLICT,
-                       "this public key is already certified for \"%s\" "
-                       "(serial %s); every device needs its own key",
-                       c.recs[i].subject, c.recs[i].serial_hex);
-    if (c.recs[i].revoked)
-      return pki__fail(why, GL_ECONFLICT,
-                       "this public key was in certificate %s, revoked "
-                       "(%s); make a new key on the device",
-                       c.recs[i].serial_hex, pki_reason_name(c.recs[i].reason));
+      rc = pki__fail(why, GL_ECONFLICT,
+                     "this public key is already certified for \"%s\" "
+                     "(serial %s); every device needs its own key",
+                     c.recs[i].subject, c.recs[i].serial_hex);
+    else if (c.recs[i].revoked && c.recs[i].reason != PKI_REASON_SUPERSEDED)
+      rc = pki__fail(why, GL_ECONFLICT,
+                     "this public key was in certificate %s, revoked "
+                     "(%s); make a new key on the device",
+                     c.recs[i].serial_hex, pki_reason_name(c.recs[i].reason));
   }
-  return 0;
+  current_free(&c);
+  return rc;
 }
 
 typedef struct issue_req {
@@ -320,9 +358,21 @@ typedef struct issue_req {
   size_t n_ips;
   int64_t lifetime;
   bool replace;
+  int (*stage)(void *ctx, const pki_cert *cert, pki_why *why);
+  void *stage_ctx;
 } issue_req;
 
-static int write_crl_locked(pki_ca *ca, int64_t lifetime, pki_why *why);
+/* A CRL signed and written under a temporary name, put in place after
+ * the transaction that numbered it commits. */
+typedef struct crl_job {
+  pki__staged file;
+  int64_t number, next;
+  size_t count;
+} crl_job;
+
+static int crl_stage_locked(pki_ca *ca, int64_t lifetime, crl_job *j,
+                            pki_why *why);
+static int crl_install(crl_job *j, pki_why *why);
 
 /* Checks, issue and record under the index's write lock (BEGIN IMMEDIATE),
  * so two operators signing for the same meter at once cannot both pass
@@ -331,7 +381,8 @@ static int issue_locked(pki_ca *ca, const issue_req *q, const pki_pubkey *pub,
                         int64_t now, current_ctx *cur, pki_cert **out,
                         pki_why *why) {
   const pki_cert_info *cai = pki_cert_get_info(ca->cert);
-  int rc = pki__index_current(ca->ix, q->cn, now, collect_cb, cur);
+  int rc =
+      collected(pki__index_current(ca->ix, q->cn, now, collect_cb, cur), cur);
   if (rc)
     return rc;
   if (cur->n && !q->replace) {
@@ -386,13 +437,14 @@ static int issue_locked(pki_ca *ca, const issue_req *q, const pki_pubkey *pub,
   }
   if (!cert)
     return pki__fail(why, GL_ESTORE, "could not find an unused serial");
+  /* Whole seconds, as pki_ca_revoke records them: the time the CRL
+   * states, so the index and the list agree. */
+  int64_t revoked_at = gl_floor_div(now, GL_NS_PER_SEC) * GL_NS_PER_SEC;
   for (size_t i = 0; i < cur->n && rc == 0; i++) {
     bool changed;
-    rc = pki__index_revoke(ca->ix, cur->recs[i].serial_hex, now,
+    rc = pki__index_revoke(ca->ix, cur->recs[i].serial_hex, revoked_at,
                            PKI_REASON_SUPERSEDED, &changed);
   }
-  if (rc == 0 && cur->n)
-    rc = write_crl_locked(ca, 0, why);
   if (rc) {
     pki_cert_free(cert);
     return rc;
@@ -409,35 +461,67 @@ static int issue_and_record(pki_ca *ca, const issue_req *q,
   if (now >= pki_cert_get_info(ca->cert)->not_after)
     return pki__fail(why, GL_EEXPIRED,
                      "the CA certificate has expired; a new CA is needed");
-  int rc = pki__index_begin(ca->ix);
+  int lock;
+  int rc = ca_lock(ca, &lock, why);
   if (rc)
+    return rc;
+  rc = pki__index_begin(ca->ix);
+  if (rc) {
+    pki__unlock_file(lock);
     return pki__fail(why, rc, "the CA index is busy or unwritable");
-  current_ctx cur = {.n = 0};
+  }
+  current_ctx cur = {0};
   pki_cert *cert = NULL;
+  crl_job crl;
+  memset(&crl, 0, sizeof crl);
   rc = issue_locked(ca, q, pub, now, &cur, &cert, why);
-  if (rc == 0)
+  /* A replacement revoked the previous certificate: its CRL is signed
+   * now, from this transaction's view, and goes live after the commit. */
+  if (rc == 0 && cur.n)
+    rc = crl_stage_locked(ca, 0, &crl, why);
+  /* The caller's files (a service's new key) are written before anything
+   * commits: if that fails, nothing was issued and nothing revoked. */
+  if (rc == 0 && q->stage)
+    rc = q->stage(q->stage_ctx, cert, why);
+  if (rc == 0) {
     rc = pki__index_commit(ca->ix);
+    if (rc)
+      pki__fail(why, rc, "cannot commit to the CA index");
+  }
   if (rc) {
     pki__index_rollback(ca->ix);
+    pki__discard_file(&crl.file);
+    pki__unlock_file(lock);
     pki_cert_free(cert);
+    current_free(&cur);
     return rc;
   }
+  /* Committed: the certificate is issued. What follows cannot undo that,
+   * so a failure is reported loudly but the certificate is returned (the
+   * caller's staged key must still be put in place). */
+  pki_why late = {{0}};
+  if (crl_install(&crl, &late))
+    GL_ERROR(PKI__LOG,
+             "the previous certificate of \"%s\" is revoked in the index "
+             "but the new revocation list is not in place (%s); run "
+             "`gridlet-ca crl`",
+             q->cn, late.text);
+  pki__unlock_file(lock);
   const pki_cert_info *in = pki_cert_get_info(cert);
   char name[PKI_CN_MAX + 8], p[PATH_MAX_];
   snprintf(name, sizeof name, "certs/%s.pem", q->cn);
-  rc = ca_path(ca, name, p, sizeof p);
-  if (rc == 0)
-    rc = write_cert(ca, cert, p, why);
-  if (rc) {
-    pki_cert_free(cert);
-    return rc;
-  }
+  if (ca_path(ca, name, p, sizeof p) || write_cert(ca, cert, p, &late))
+    GL_ERROR(PKI__LOG,
+             "certificate %s of \"%s\" is issued but %s could not be "
+             "written (%s); it is kept in index.sqlite",
+             in->serial_hex, q->cn, name, late.text);
   char t[GL_TIME_STR_MAX];
   GL_NOTICE(PKI__LOG,
             "issued %s certificate %s for \"%s\" (%s), valid until %s%s",
             q->kind, in->serial_hex, q->cn, pki_key_type_name(pub->type),
             gl_time_format(in->not_after, t),
             cur.n ? ", replacing the previous one" : "");
+  current_free(&cur);
   *out = cert;
   return 0;
 }
@@ -486,6 +570,8 @@ int pki_ca_issue_service(pki_ca *ca, const pki_ca_service_opts *opts,
       .lifetime =
           opts->lifetime ? opts->lifetime : PKI_SERVICE_LIFETIME_DEFAULT,
       .replace = opts->replace,
+      .stage = opts->stage,
+      .stage_ctx = opts->stage_ctx,
   };
   return issue_and_record(ca, &q, pub, out, why);
 }
@@ -522,10 +608,16 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
   /* Whole seconds: the time the CRL will state. */
   int64_t now =
       gl_floor_div(gl_clock_now(ca->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;
-  int rc = pki__index_begin(ca->ix);
+  int lock;
+  int rc = ca_lock(ca, &lock, why);
   if (rc)
+    return rc;
+  rc = pki__index_begin(ca->ix);
+  if (rc) {
+    pki__unlock_file(lock);
     return pki__fail(why, rc, "the CA index is busy or unwritable");
-  current_ctx targets = {.n = 0};
+  }
+  current_ctx targets = {0};
   if (serial_hex) {
     pki_ca_record r;
     rc = pki_ca_find(ca, serial_hex, &r);
@@ -534,12 +626,14 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
     else if (rc == 0 && r.revoked)
       rc = pki__fail(why, GL_ENOENT, "certificate %s is already revoked",
                      r.serial_hex);
-    else if (rc == 0)
-      targets.recs[targets.n++] = r;
+    else if (rc == 0 && collect_cb(&targets, &r) != 0)
+      rc = targets.err;
   } else {
     /* Every unrevoked certificate of the subject, expired ones included:
      * revoking is about the identity. */
-    rc = pki__index_current(ca->ix, subject, INT64_MIN, collect_cb, &targets);
+    rc = collected(
+        pki__index_current(ca->ix, subject, INT64_MIN, collect_cb, &targets),
+        &targets);
     if (rc == 0 && targets.n == 0)
       rc = pki__fail(why, GL_ENOENT, "\"%s\" has no unrevoked certificate",
                      subject);
@@ -556,18 +650,33 @@ int pki_ca_revoke(pki_ca *ca, const char *subject, const char *serial_hex,
                            &changed);
     count += changed;
   }
+  crl_job crl;
+  memset(&crl, 0, sizeof crl);
   if (rc == 0)
-    rc = write_crl_locked(ca, 0, why);
-  if (rc == 0)
-    rc = pki__index_commit(ca->ix);
+    rc = crl_stage_locked(ca, 0, &crl, why);
+  if (rc == 0 && (rc = pki__index_commit(ca->ix)) != 0)
+    pki__fail(why, rc, "cannot commit to the CA index");
   if (rc) {
     pki__index_rollback(ca->ix);
+    pki__discard_file(&crl.file);
+    pki__unlock_file(lock);
+    current_free(&targets);
     return rc;
   }
+  /* Recorded; now publish. A failure here leaves the revocation in the
+   * index but not in crl.pem: say so, the next CRL will carry it. */
+  rc = crl_install(&crl, why);
+  pki__unlock_file(lock);
   for (size_t i = 0; i < targets.n; i++)
     GL_NOTICE(PKI__LOG, "revoked certificate %s of \"%s\" (%s)",
               targets.recs[i].serial_hex, targets.recs[i].subject,
               pki_reason_name(reason));
+  current_free(&targets);
+  if (rc) {
+    pki__why_prefix(why, "the revocation is recorded, but run `gridlet-ca "
+                         "crl` to publish it");
+    return rc;
+  }
   if (n_out)
     *n_out = count;
   return 0;
@@ -606,20 +715,36 @@ static int crl_cb(void *ctx, const pki_ca_record *r) {
 }
 
 int pki_ca_write_crl(pki_ca *ca, int64_t lifetime, pki_why *why) {
-  /* Under the write lock from number to file, so two CA processes cannot
-   * leave an older list in crl.pem than the newest number says. */
-  int rc = pki__index_begin(ca->ix);
+  int lock;
+  int rc = ca_lock(ca, &lock, why);
   if (rc)
+    return rc;
+  rc = pki__index_begin(ca->ix);
+  if (rc) {
+    pki__unlock_file(lock);
     return pki__fail(why, rc, "the CA index is busy or unwritable");
-  rc = write_crl_locked(ca, lifetime, why);
-  if (rc == 0)
-    rc = pki__index_commit(ca->ix);
-  if (rc)
+  }
+  crl_job crl;
+  memset(&crl, 0, sizeof crl);
+  rc = crl_stage_locked(ca, lifetime, &crl, why);
+  if (rc == 0 && (rc = pki__index_commit(ca->ix)) != 0)
+    pki__fail(why, rc, "cannot commit to the CA index");
+  if (rc) {
     pki__index_rollback(ca->ix);
+    pki__discard_file(&crl.file);
+  } else {
+    rc = crl_install(&crl, why);
+  }
+  pki__unlock_file(lock);
   return rc;
 }
 
-static int write_crl_locked(pki_ca *ca, int64_t lifetime, pki_why *why) {
+/* Take the next CRL number and sign the list of every revocation visible
+ * to this transaction; write it under a temporary name. The caller holds
+ * the CA lock and the index's write lock, commits, then calls
+ * crl_install. */
+static int crl_stage_locked(pki_ca *ca, int64_t lifetime, crl_job *j,
+                            pki_why *why) {
   /* Whole seconds, as the CRL states them. */
   int64_t now =
       gl_floor_div(gl_clock_now(ca->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;
@@ -632,8 +757,9 @@ static int write_crl_locked(pki_ca *ca, int64_t lifetime, pki_why *why) {
   int64_t number = 0;
   if (rc == 0)
     rc = get_i64(ca->ix, "crl_number", &number);
-  /* The number is taken before the file is written, so no two CRLs ever
-   * share one even if a write fails half way. */
+  /* The number commits with the change it publishes, and the list is put
+   * in place only after that commit: a list on disk always has a
+   * committed number, so no number is ever used for two lists. */
   if (rc == 0)
     rc = set_i64(ca->ix, "crl_number", ++number);
   char *pem = NULL;
@@ -648,17 +774,33 @@ static int write_crl_locked(pki_ca *ca, int64_t lifetime, pki_why *why) {
   free(c.e);
   char p[PATH_MAX_];
   if (rc == 0 && (rc = ca_path(ca, "crl.pem", p, sizeof p)) == 0)
-    rc = pki__write_file(p, pem, len, 0644, ca->wflags, why);
+    rc = pki__stage_file(&j->file, p, pem, len, 0644, ca->wflags, why);
   free(pem);
   if (rc) {
     GL_ERROR(PKI__LOG, "cannot issue the revocation list: %s", gl_strerror(rc));
+    return rc;
+  }
+  j->number = number;
+  j->next = next;
+  j->count = c.n;
+  return 0;
+}
+
+static int crl_install(crl_job *j, pki_why *why) {
+  if (!j->file.active)
+    return 0;
+  int rc = pki__install_file(&j->file, why);
+  if (rc) {
+    pki__discard_file(&j->file);
+    GL_ERROR(PKI__LOG, "cannot put revocation list %" PRId64 " in place: %s",
+             j->number, gl_strerror(rc));
     return rc;
   }
   char t[GL_TIME_STR_MAX];
   GL_INFO(PKI__LOG,
           "revocation list %" PRId64 " issued: %zu revoked, next "
           "update due %s",
-          number, c.n, gl_time_format(next, t));
+          j->number, j->count, gl_time_format(j->next, t));
   return 0;
 }
 
@@ -681,4 +823,8 @@ unsigned pki__ca_wflags(const pki_ca *ca) {
 
 const gl_rand *pki__ca_rand(const pki_ca *ca) {
   return ca->rand;
+}
+
+struct pki__index *pki__ca_index(const pki_ca *ca) {
+  return ca->ix;
 }

@@ -109,6 +109,25 @@ static int exec(pki__index *ix, const char *sql) {
   return rc == SQLITE_OK ? 0 : store_err(ix, rc, sql);
 }
 
+int pki__index_pragma(pki__index *ix, const char *name, int *value) {
+  char sql[64];
+  int n = snprintf(sql, sizeof sql, "PRAGMA %s", name);
+  if (n < 0 || (size_t)n >= sizeof sql)
+    return GL_EINVAL;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return store_err(ix, sqlite3_errcode(ix->db), "pragma");
+  int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : GL_ESTORE;
+  if (rc == 0)
+    *value = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+void pki__index_set_busy_timeout(pki__index *ix, int ms) {
+  sqlite3_busy_timeout(ix->db, ms);
+}
+
 int pki__index_begin(pki__index *ix) {
   return exec(ix, "BEGIN IMMEDIATE");
 }

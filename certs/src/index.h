@@ -21,6 +21,12 @@ int pki__index_open(const char *path, bool create, bool no_sync,
                     pki__index **out, pki_why *why);
 void pki__index_close(pki__index *ix);
 
+/* White-box hooks for tests: the integer value of `PRAGMA name` on the
+ * index's connection (e.g. "synchronous": 2 is FULL), and the time a
+ * statement waits for another process's lock before failing. */
+int pki__index_pragma(pki__index *ix, const char *name, int *value);
+void pki__index_set_busy_timeout(pki__index *ix, int ms);
+
 int pki__index_begin(pki__index *ix);
 int pki__index_commit(pki__index *ix);
 void pki__index_rollback(pki__index *ix);

@@ -194,6 +194,33 @@ int pki__write_file(const char *path, const void *data, size_t len, mode_t mode,
                     unsigned flags, pki_why *why);
 
 /*
+ * Staged files: written and fsync'd under a temporary name next to the
+ * target by pki__stage_file, moved into place by pki__install_file (rename
+ * and directory fsync) once whatever they depend on has committed, or
+ * removed by pki__discard_file. A staged file is always written under its
+ * temporary name (PKI__W_NOSYNC only skips the fsyncs).
+ */
+typedef struct pki__staged {
+  char path[4096], tmp[4096 + 32];
+  bool sync, active;
+} pki__staged;
+int pki__stage_file(pki__staged *s, const char *path, const void *data,
+                    size_t len, mode_t mode, unsigned flags, pki_why *why);
+/* The temporary name of a staged file (to chown it before it goes live). */
+const char *pki__staged_path(const pki__staged *s);
+/* 0 (also when nothing is staged) or GL_EIO with the reason. */
+int pki__install_file(pki__staged *s, pki_why *why);
+void pki__discard_file(pki__staged *s);
+
+/*
+ * pki__lock_file - open (creating, mode 0600) `path` and take an exclusive
+ * flock on it, waiting for other holders; pki__unlock_file releases it.
+ * Returns 0 or GL_EIO with the reason.
+ */
+int pki__lock_file(const char *path, int *fd, pki_why *why);
+void pki__unlock_file(int fd);
+
+/*
  * pki__read_file - the whole file, malloc'd with a NUL after it; files
  * over `max` bytes are refused. *mode_out (may be NULL) gets st_mode.
  * Returns 0, GL_ENOENT, GL_ETOOBIG, GL_EIO or GL_ENOMEM, with the reason.
@@ -328,5 +355,7 @@ struct pki_ca;
 unsigned pki__ca_wflags(const struct pki_ca *ca);
 /* pki__ca_rand - the generator the CA was opened with. */
 const gl_rand *pki__ca_rand(const struct pki_ca *ca);
+/* pki__ca_index - the CA's index (white-box tests). */
+struct pki__index *pki__ca_index(const struct pki_ca *ca);
 
 #endif /* GRIDLET_CERTS_INTERNAL_H */

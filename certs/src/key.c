@@ -8,7 +8,6 @@
 #include "internal.h"
 
 #include "gridlet/error.h"
-#include "gridlet/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,16 +152,22 @@ int pki_key_load_file(const char *path, pki_key *key, pki_why *why) {
   int rc = pki__read_file(path, KEY_FILE_MAX, &text, &n, &mode, &inner);
   if (rc)
     return pki__fail(why, rc, "private key: %s", inner.text);
+  /* A key others can read may already be someone else's too: refuse it,
+   * as the ledger refuses its signing keys, rather than warn into a log
+   * nobody reads. */
+  if (mode & (S_IRWXG | S_IRWXO)) {
+    gl_wipe(text, n);
+    free(text);
+    return pki__fail(why, GL_EPERM,
+                     "private key %s is accessible to group or others (mode "
+                     "%04o); refusing to use it: chmod 600 %s",
+                     path, (unsigned)(mode & 07777), path);
+  }
   rc = pki_key_from_pem(text, n, key, &inner);
   gl_wipe(text, n);
   free(text);
   if (rc)
     return pki__fail(why, rc, "private key %s: %s", path, inner.text);
-  if (mode & (S_IRWXG | S_IRWXO))
-    GL_WARN(PKI__LOG,
-            "private key %s is accessible to group or others (mode %04o); "
-            "chmod 600 it",
-            path, (unsigned)(mode & 07777));
   return 0;
 }
 

@@ -88,8 +88,11 @@ struct hal_device {
   int64_t next_try;
   int64_t backoff;
   uint64_t failed_polls;
+  const char *nothing_why; /* why there is nothing to read (GL_ENOENT) */
   hal_ratelimit rl_offline;
-  hal_ratelimit rl_value;
+  /* One per quantity: a persistent problem with one must not hide a new
+   * problem with another for up to an hour. */
+  hal_ratelimit rl_value[HAL_Q_COUNT];
   hal_ratelimit rl_control;
 
   hal_device_stats stats;
@@ -391,6 +394,8 @@ static int discover(hal_device *d) {
   d->stats.discoveries++;
   if (d->prof.kind == HAL_PROFILE_SUNSPEC) {
     int rc = hal_ss_discover(d->link, d->unit, &d->map);
+    if (rc == GL_ENOENT)
+      d->nothing_why = "no SunSpec map found";
     if (rc != 0)
       return rc;
   }
@@ -446,7 +451,8 @@ static int discover(hal_device *d) {
 static void bad_value(hal_device *d, int qi, const char *what) {
   d->stats.bad_values++;
   uint64_t suppressed = 0;
-  if (hal__rl_allow(&d->rl_value, gl_clock_monotonic(&d->clock), &suppressed))
+  if (hal__rl_allow(&d->rl_value[qi], gl_clock_monotonic(&d->clock),
+                    &suppressed))
     GL_WARN(HAL_LOG, "%s: %s: %s%s", d->name, hal_qty_name(qi), what,
             suppressed ? " (similar problems since not logged)" : "");
 }
@@ -569,10 +575,33 @@ static void went_offline(hal_device *d, int rc, int64_t now) {
     d->offline_since = now;
     d->backoff = d->cfg.offline_min_ns;
     hal__rl_allow(&d->rl_offline, now, &suppressed);
-    GL_WARN(HAL_LOG, "%s: unit %u on %s is offline: %s; will keep trying",
-            d->name, d->unit, hal_link_describe(d->link), gl_strerror(rc));
+    if (rc == GL_ENOENT)
+      /* The device answers, but has nothing this profile reads (no
+       * SunSpec map, none of its models): not an outage, a mismatch
+       * between the configuration and the device. */
+      GL_ERROR(HAL_LOG,
+               "%s: unit %u on %s has nothing profile %s can read (%s): a "
+               "configuration error; check the unit id and the profile "
+               "(gridlet-probe shows what the device offers); will keep "
+               "trying",
+               d->name, d->unit, hal_link_describe(d->link), d->prof.name,
+               d->nothing_why ? d->nothing_why : gl_strerror(rc));
+    else
+      GL_WARN(HAL_LOG, "%s: unit %u on %s is offline: %s; will keep trying",
+              d->name, d->unit, hal_link_describe(d->link), gl_strerror(rc));
   } else {
-    if (hal__rl_allow(&d->rl_offline, now, &suppressed))
+    bool say = hal__rl_allow(&d->rl_offline, now, &suppressed);
+    if (say && rc == GL_ENOENT)
+      GL_ERROR(HAL_LOG,
+               "%s: still nothing profile %s can read after %s (%llu "
+               "polls): %s; check the configuration",
+               d->name, d->prof.name,
+               gl_duration_format((now - d->offline_since) -
+                                      (now - d->offline_since) % GL_NS_PER_SEC,
+                                  b1, sizeof b1),
+               (unsigned long long)d->failed_polls,
+               d->nothing_why ? d->nothing_why : gl_strerror(rc));
+    else if (say)
       GL_WARN(HAL_LOG, "%s: still offline after %s (%llu failed polls): %s",
               d->name,
               gl_duration_format((now - d->offline_since) -
@@ -598,15 +627,22 @@ static void came_online(hal_device *d, int64_t now) {
   d->offline = false;
   d->failed_polls = 0;
   d->backoff = 0;
+  d->nothing_why = NULL;
 }
 
 /* Run the plan once. Returns 0, the error that stops the poll, or
  * GL_ECONFLICT when the map changed and discovery must run again. */
 static int run_plan(hal_device *d, int *first_err, bool *any_ok) {
   *first_err = 0;
-  /* Nothing to read (the device has none of the profile's models): the
-   * device did answer discovery, so it is online with empty readings. */
-  *any_ok = d->nreqs == 0;
+  *any_ok = false;
+  /* Nothing to read (the device has none of the profile's models, or no
+   * mapped register can be read): a poll would do no I/O at all, so it
+   * could never tell whether the device is there. That is a configuration
+   * error, reported as such (went_offline), never "online". */
+  if (d->nreqs == 0) {
+    d->nothing_why = "it has none of the quantities the profile maps";
+    return GL_ENOENT;
+  }
   for (int i = 0; i < d->nreqs; i++) {
     plan_req *r = &d->reqs[i];
     uint8_t exc = 0;
@@ -769,7 +805,17 @@ static int write_124(hal_device *d, bool release, int64_t cha_w,
       return GL_ERANGE;
     int64_t w[2] = {dis_w, cha_w};
     for (int i = 0; i < 2; i++) {
-      int64_t x = w[i] >= wmax ? full : (w[i] * full + wmax / 2) / wmax;
+      /* With the checks above w < wmax <= 65535e10 and full <= 10000, so
+       * w * full stays below 2^63; the checked multiplication keeps that
+       * an assertion of arithmetic rather than of those bounds. */
+      int64_t x = full;
+      if (w[i] < wmax) {
+        int64_t p;
+        if (__builtin_mul_overflow(w[i], full, &p) ||
+            __builtin_add_overflow(p, wmax / 2, &p))
+          return GL_ERANGE;
+        x = p / wmax;
+      }
       rates[i] = (uint16_t)x;
     }
     mod = 0x3; /* CHARGE | DISCHARGE limits active */

@@ -239,7 +239,16 @@ static int probe_profile(hal_link *link, uint8_t unit, const hal_profile *prof,
   int rc = hal_device_poll(dev, s);
   fprintf(out, "\nprofile   %s (%s)\n", prof->name,
           prof->kind == HAL_PROFILE_SUNSPEC ? "sunspec" : "registers");
-  if (!s->online) {
+  if (!s->online && rc == GL_ENOENT && prof->kind == HAL_PROFILE_REGISTERS) {
+    fprintf(out, "  nothing to read: no quantity of this profile can be "
+                 "read from the device\n");
+  } else if (!s->online && rc == GL_ENOENT && hal_device_map(dev)) {
+    fprintf(out,
+            "  nothing to read: the device has none of the models this "
+            "profile reads\n"
+            "  hints: check the unit id and the profile against the models "
+            "listed above\n");
+  } else if (!s->online) {
     fprintf(out, "  device did not answer: %s\n", gl_strerror(rc));
     hint(out, rc);
   }

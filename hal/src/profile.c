@@ -497,14 +497,20 @@ static void check_quantity(pstate *s, int q) {
         (m->type == HAL_SS_INT16 || m->type == HAL_SS_UINT16))
       err(s, s->key_line[q][K_WORD_ORDER],
           "[%s]: word_order means nothing for a 16-bit type", hal_qty_name(q));
-    if (m->has_nan) {
-      unsigned bits =
-          16u *
-          (unsigned)(m->type == HAL_SS_INT16 || m->type == HAL_SS_UINT16 ? 1
+    unsigned words = m->type == HAL_SS_INT16 || m->type == HAL_SS_UINT16 ? 1
                      : m->type == HAL_SS_INT32 || m->type == HAL_SS_UINT32 ||
                              m->type == HAL_SS_FLOAT32
                          ? 2
-                         : 4);
+                         : 4;
+    /* Register addresses end at 65535: a value must fit below, or the
+     * device could never be asked for it. */
+    if (has(s, q, K_REGISTER) && has(s, q, K_TYPE) &&
+        (uint32_t)m->addr + words > 65536u)
+      err(s, s->key_line[q][K_REGISTER],
+          "[%s]: a %u-register value at address %u runs past 65535",
+          hal_qty_name(q), words, (unsigned)m->addr);
+    if (m->has_nan) {
+      unsigned bits = 16u * words;
       if (bits < 64) {
         uint64_t mask = (UINT64_C(1) << bits) - 1;
         /* A negative decimal for a signed type: keep its low bits. */

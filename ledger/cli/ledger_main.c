@@ -76,6 +76,12 @@ static int witness_keys(const cli_args *a, lg_vkey *keys, size_t *n) {
     int rc = cli_vkey(v[i], LG_SIG_COSIG_V1, &keys[i]);
     if (rc != 0)
       return rc;
+    /* A witness given twice would count twice towards --quorum: a k-of-n
+     * policy must mean k distinct witnesses (compared by public key). */
+    for (size_t j = 0; j < i; j++)
+      if (memcmp(keys[i].pub, keys[j].pub, sizeof keys[i].pub) == 0)
+        return cli_usage("--witness %s: the same witness key is given twice",
+                         keys[i].name);
   }
   return 0;
 }
@@ -519,6 +525,12 @@ static int cmd_bundle(int argc, char **argv) {
     code = cli_opt_u64(&a, "size", false, &size);
   if (code)
     return code;
+  /* With --size the checkpoint is named: an entry beyond it, or a size
+   * that was never signed, each get their own message. */
+  if (size && index >= size)
+    return cli_fail(CLI_INVALID,
+                    "entry %" PRIu64 " is not in the tree of size %" PRIu64,
+                    index, size);
   lg_ledger *lg;
   code = open_log(db, false, &lg);
   if (code)
@@ -526,6 +538,11 @@ static int cmd_bundle(int argc, char **argv) {
   char *text;
   int rc = lg_ledger_bundle(lg, index, size, !cli_has(&a, "no-entry"), &text);
   lg_ledger_free(lg);
+  if (rc == GL_ENOENT && size)
+    return cli_fail(CLI_INVALID,
+                    "no checkpoint of size %" PRIu64
+                    " (`info` shows the latest; omit --size for it)",
+                    size);
   if (rc == GL_ENOENT)
     return cli_fail(CLI_INVALID,
                     "no signed checkpoint covers entry %" PRIu64 " yet", index);
@@ -714,11 +731,13 @@ static int cmd_add_cosignatures(int argc, char **argv) {
 /* ---- Audit, balances, mirrors ----------------------------------------------
  */
 
-static void print_balances(lg_balances *b) {
+static int print_balances(lg_balances *b) {
   printf("# meter money_micro fees_micro local_bought_wh local_sold_wh "
          "grid_import_wh grid_export_wh intervals missing_readings\n");
   for (size_t i = 0; i < lg_balances_count(b); i++) {
     const lg_balance *x = lg_balances_at(b, i);
+    if (!x)
+      return cli_fail(CLI_ERROR, "out of memory listing the balances");
     printf("%s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
            " %" PRId64 " %" PRIu64 " %" PRIu64 "\n",
            x->meter_id, x->money, x->fees, x->local_bought_wh, x->local_sold_wh,
@@ -732,6 +751,7 @@ static void print_balances(lg_balances *b) {
          " grid_export_wh=%" PRId64 "\n",
          t.settlements, t.utility_money, t.fee_money, t.local_wh,
          t.grid_import_wh, t.grid_export_wh);
+  return CLI_OK;
 }
 
 static const cli_opt audit_opts[] = {{"db", true, false},
@@ -778,10 +798,9 @@ static int cmd_audit(int argc, char **argv) {
                            "the database; pass --vkey to check against an "
                            "independent copy)"
                          : "");
-  if (cli_has(&a, "balances"))
-    print_balances(rep.balances);
+  code = cli_has(&a, "balances") ? print_balances(rep.balances) : CLI_OK;
   lg_audit_report_clear(&rep);
-  return CLI_OK;
+  return code;
 }
 
 static const cli_opt balances_opts[] = {{"db", true, false},
@@ -806,9 +825,9 @@ static int cmd_balances(int argc, char **argv) {
   if (rc != 0)
     return cli_fail(CLI_INVALID, "cannot recompute balances: %s (run audit)",
                     gl_strerror(rc));
-  print_balances(b);
+  code = print_balances(b);
   lg_balances_free(b);
-  return CLI_OK;
+  return code;
 }
 
 static int show_one(void *ctx, uint64_t index, const uint8_t *data,
@@ -915,7 +934,11 @@ static int cmd_import(int argc, char **argv) {
     code = witness_keys(&a, wkeys, &nw);
   if (code)
     return code;
-  /* A new mirror takes the origin the log key names. */
+  /* A new mirror takes the origin the log key names. It is created here;
+   * if the import then fails, the empty file is removed again, so a
+   * refused copy leaves nothing behind. */
+  struct stat st;
+  bool fresh = stat(db, &st) != 0;
   lg_ledger *lg;
   lg_ledger_options o = {.origin = logkey.name, .create = true, .clock = &wall};
   int rc = lg_ledger_open(db, &o, &lg);
@@ -926,10 +949,20 @@ static int cmd_import(int argc, char **argv) {
   uint64_t size = 0;
   rc = lg_ledger_import(lg, from, &io, &size);
   lg_ledger_free(lg);
-  if (rc != 0)
+  if (rc != 0) {
+    if (fresh) {
+      static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+      for (size_t i = 0; i < COUNT(suffix); i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s%s", db, suffix[i]);
+        (void)unlink(p);
+      }
+    }
     return cli_fail(
         rc == GL_EVERIFY || rc == GL_ECONFLICT ? CLI_INVALID : CLI_ERROR,
-        "import refused: %s (the mirror is unchanged)", gl_strerror(rc));
+        "import refused: %s (%s)", gl_strerror(rc),
+        fresh ? "no mirror was created" : "the mirror is unchanged");
+  }
   printf("mirror %s now has %" PRIu64 " entries\n", db, size);
   return CLI_OK;
 }

@@ -8,7 +8,9 @@
  * (the library's one-owner rule); the main thread just waits for SIGTERM
  * or SIGINT. Request bodies are limited in size; statuses follow the
  * protocol: 200 with cosignature lines, 409 with the latest cosigned size
- * as text/x.tlog.size, 400/403/404/422 with a one-line reason.
+ * as text/x.tlog.size when the old size is wrong, 409 with a text/plain
+ * reason for a fork at the same size (tlog-witness defines the size body
+ * only for the old-size case), 400/403/404/422 with a one-line reason.
  */
 #include "witness_http.h"
 

@@ -10,6 +10,7 @@
 
 #include "gridlet/error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,30 @@ static int grow_table(lg_balances *b) {
   return 0;
 }
 
+/* Room for `extra` more households, in the array and the table, so that
+ * lookup() can then create them without allocating. */
+static int reserve(lg_balances *b, size_t extra) {
+  if (extra > SIZE_MAX / 4 - b->n)
+    return GL_ENOMEM;
+  size_t need = b->n + extra;
+  if (need > b->cap) {
+    size_t cap = b->cap ? b->cap : 32;
+    while (cap < need)
+      cap *= 2;
+    lg_balance *items = realloc(b->items, cap * sizeof *items);
+    if (!items)
+      return GL_ENOMEM;
+    b->items = items;
+    b->cap = cap;
+  }
+  while ((need + 1) * 2 > b->table_cap) {
+    int rc = grow_table(b);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* The household's record, created when absent. */
 static int lookup(lg_balances *b, const char *id, lg_balance **out) {
   if ((b->n + 1) * 2 > b->table_cap) {
@@ -118,12 +143,21 @@ int lg_balances_add(lg_balances *b, const lg_settlement *s) {
   }
   if (!ok)
     return GL_ERANGE;
+  /* Allocate for every household that is new before changing anything:
+   * lookup() below then cannot fail half way through the rows. */
+  size_t fresh = 0;
+  for (size_t i = 0; i < s->n_rows; i++)
+    fresh += lg_balances_find(b, s->rows[i].meter_id) == NULL;
+  int rc = reserve(b, fresh);
+  if (rc != 0)
+    return rc;
   for (size_t i = 0; i < s->n_rows; i++) {
     const lg_settlement_row *r = &s->rows[i];
     lg_balance *x;
-    int rc = lookup(b, r->meter_id, &x);
+    rc = lookup(b, r->meter_id, &x);
+    /* Cannot fail after reserve(); a failure here is a bug. */
     if (rc != 0)
-      return rc;
+      return GL_EINTERNAL;
     x->money += r->money;
     x->fees += r->fee;
     x->local_bought_wh += r->local_bought_wh;

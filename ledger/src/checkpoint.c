@@ -8,6 +8,7 @@
 #include "gridlet/ledger_checkpoint.h"
 
 #include "gridlet/error.h"
+#include "gridlet/ledger_merkle.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,6 +68,14 @@ int lg_checkpoint_parse(const char *text, size_t len, lg_checkpoint *cp) {
       root_len != LG_HASH_LEN)
     return GL_EPARSE;
   memcpy(c.root, root, LG_HASH_LEN);
+  /* The root of the empty tree is fixed (RFC 6962: SHA-256 of nothing), so
+   * a size-0 checkpoint with another root names no tree at all
+   * (tlog-checkpoint: the root "at the specified tree size"). */
+  if (c.size == 0) {
+    uint8_t empty[LG_HASH_LEN];
+    if (lg_empty_root(empty) != 0 || memcmp(empty, c.root, LG_HASH_LEN) != 0)
+      return GL_EPARSE;
+  }
   *cp = c;
   return 0;
 }
@@ -125,6 +134,17 @@ int lg_policy_verify(const lg_policy *policy, const char *note, size_t len,
     if (policy->witnesses[i].type != LG_SIG_COSIG_V1) {
       *why = "witness keys must be cosignature (type 0x04) keys";
       return GL_EINVAL;
+    }
+    /* One witness listed twice would let one cosignature line count twice
+     * towards the quorum (lg_note_verify marks every matching key slot).
+     * A witness is its public key: the same key under another name is
+     * still one witness, so compare the keys alone. */
+    for (size_t j = 0; j < i; j++) {
+      if (memcmp(policy->witnesses[i].pub, policy->witnesses[j].pub,
+                 sizeof policy->witnesses[i].pub) == 0) {
+        *why = "the same witness key is listed twice in the policy";
+        return GL_EINVAL;
+      }
     }
   }
   lg_note *n = malloc(sizeof *n);

@@ -10,6 +10,9 @@
  * and compares the mirror's own roots with the signed ones, inside one
  * transaction, so a bad file changes nothing.
  */
+/* renameat2() and RENAME_NOREPLACE (glibc 2.28, Linux 3.15). */
+#define _GNU_SOURCE
+
 #include "gridlet/ledger.h"
 
 #include "gridlet/error.h"
@@ -144,6 +147,47 @@ static void remove_db_files(const char *path) {
   }
 }
 
+/* fsync the directory holding `path`, so a rename in it is durable. */
+static void sync_dir_of(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  if (slash && n == 0)
+    n = 1; /* "/file" */
+  if (n >= sizeof dir)
+    return;
+  if (n == 0) {
+    dir[0] = '.';
+    n = 1;
+  } else {
+    memcpy(dir, path, n);
+  }
+  dir[n] = '\0';
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
+  }
+}
+
+/* Move the finished export to `path` without ever replacing a file there:
+ * the check at the start of the export is a courtesy, this is the one
+ * that counts (another process may have created `path` meanwhile).
+ * Returns 0 or an errno (EEXIST when `path` exists). */
+static int place_no_replace(const char *tmp, const char *path) {
+  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+    return 0;
+  int e = errno;
+  if (e != EINVAL && e != ENOSYS && e != EOPNOTSUPP)
+    return e;
+  /* The file system (or kernel) cannot rename without replacing: a hard
+   * link fails on an existing name just the same; then drop the old one. */
+  if (link(tmp, path) != 0)
+    return errno;
+  (void)unlink(tmp);
+  return 0;
+}
+
 int lg_ledger_export(lg_ledger *lg, const char *path, uint64_t size) {
   if (access(path, F_OK) == 0) {
     GL_ERROR(COMPONENT, "export: %s already exists", path);
@@ -221,15 +265,23 @@ int lg_ledger_export(lg_ledger *lg, const char *path, uint64_t size) {
     lg__store_commit(st);
   else
     lg__store_rollback(st);
-  if (rc == 0 && rename(tmp, path) != 0) {
-    GL_ERROR(COMPONENT, "export: cannot rename %s to %s: %s", tmp, path,
-             strerror(errno));
-    rc = GL_EIO;
+  if (rc == 0) {
+    int e = place_no_replace(tmp, path);
+    if (e == EEXIST) {
+      GL_ERROR(COMPONENT, "export: %s appeared meanwhile; not replacing it",
+               path);
+      rc = GL_EEXIST;
+    } else if (e != 0) {
+      GL_ERROR(COMPONENT, "export: cannot move %s to %s: %s", tmp, path,
+               strerror(e));
+      rc = GL_EIO;
+    }
   }
   if (rc != 0) {
     remove_db_files(tmp);
     return rc;
   }
+  sync_dir_of(path);
   GL_INFO(COMPONENT, "exported %" PRIu64 " entries of %s to %s", size,
           lg_ledger_origin(lg), path);
   return 0;

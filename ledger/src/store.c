@@ -114,6 +114,7 @@ static const char witness_schema[] =
 struct lg__store {
   sqlite3 *db;
   bool owned;
+  bool untrusted; /* opened read-only: maybe a file someone handed us */
   char name[512];
   sqlite3_stmt *st[ST_COUNT];
   int depth;
@@ -250,6 +251,23 @@ int lg__store_open(const char *path, int mode, lg__store **out) {
   sqlite3_extended_result_codes(s->db, 1);
   sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
   int gl = 0;
+  if (mode == LG__OPEN_READ) {
+    /* A read-only open may be of a file someone handed us: an export to
+     * import, a copy to audit. SQLite's defences for untrusted database
+     * files (sqlite.org/security.html): defensive mode, no functions run
+     * from the schema, no triggers or views, cell size checks; the schema
+     * itself is compared with ours before use (lg__store_init_ledger). */
+    s->untrusted = true;
+    int ok = sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1,
+                               (int *)NULL) == SQLITE_OK &&
+             sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0,
+                               (int *)NULL) == SQLITE_OK &&
+             sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0,
+                               (int *)NULL) == SQLITE_OK &&
+             sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0,
+                               (int *)NULL) == SQLITE_OK;
+    gl = ok ? exec(s, "PRAGMA cell_size_check=ON") : GL_ESTORE;
+  }
   if (mode != LG__OPEN_READ) {
     /* WAL: readers (proof requests, auditors) never block the writer.
      * synchronous=FULL: a commit is on disk when COMMIT returns, so a
@@ -324,6 +342,14 @@ const char *lg__store_name(const lg__store *s) {
   return s->name;
 }
 
+int lg__store_pragma_int(lg__store *s, const char *name, int64_t *v) {
+  char sql[64];
+  int n = snprintf(sql, sizeof sql, "PRAGMA %s", name);
+  if (n < 0 || (size_t)n >= sizeof sql)
+    return GL_EINVAL;
+  return pragma_int(s, sql, v);
+}
+
 /* ---- Schema -------------------------------------------------------------- */
 
 static int table_exists(lg__store *s, const char *table, bool *yes) {
@@ -339,6 +365,93 @@ static int table_exists(lg__store *s, const char *table, bool *yes) {
   sqlite3_finalize(st);
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
                                                : xlate(s, rc, "schema lookup");
+}
+
+/* The ledger's schema objects of a connection, one "type|name|table|sql"
+ * line each, in a fixed order; *out is malloc'd. */
+static int schema_lines(sqlite3 *db, const char *name, char **out) {
+  static const char q[] =
+      "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema "
+      "WHERE name LIKE 'lg\\_%' ESCAPE '\\' OR tbl_name LIKE 'lg\\_%' "
+      "ESCAPE '\\' ORDER BY type, name";
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    GL_ERROR(COMPONENT, "%s: schema query failed: %s", name,
+             sqlite3_errmsg(db));
+    return xlate_code(rc);
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  int gl = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && gl == 0) {
+    size_t add = 4;
+    for (int c = 0; c < 4; c++)
+      add += (size_t)sqlite3_column_bytes(st, c);
+    char *nb = realloc(buf, len + add + 1);
+    if (!nb) {
+      gl = GL_ENOMEM;
+      break;
+    }
+    buf = nb;
+    for (int c = 0; c < 4; c++) {
+      size_t n = (size_t)sqlite3_column_bytes(st, c);
+      const unsigned char *t = sqlite3_column_text(st, c);
+      if (n)
+        memcpy(buf + len, t, n);
+      len += n;
+      buf[len++] = c < 3 ? '|' : '\n';
+    }
+    buf[len] = '\0';
+  }
+  if (gl == 0 && rc != SQLITE_DONE) {
+    GL_ERROR(COMPONENT, "%s: schema query failed: %s", name,
+             sqlite3_errmsg(db));
+    gl = xlate_code(rc);
+  }
+  sqlite3_finalize(st);
+  if (gl != 0) {
+    free(buf);
+    return gl;
+  }
+  *out = buf ? buf : calloc(1, 1);
+  return *out ? 0 : GL_ENOMEM;
+}
+
+/* An untrusted file's ledger objects must be exactly the ones we create:
+ * the same tables with the same definitions, their automatic indexes, and
+ * nothing else touching them (no extra index, trigger or view). Other
+ * tables (an application sharing the file) are not ours to judge. */
+static int check_schema(lg__store *s) {
+  sqlite3 *ref = NULL;
+  char *want = NULL, *have = NULL;
+  int rc = sqlite3_open_v2(":memory:", &ref,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
+  int gl = rc == SQLITE_OK ? 0 : GL_ENOMEM;
+  if (gl == 0 &&
+      sqlite3_exec(ref, ledger_schema, NULL, NULL, NULL) != SQLITE_OK)
+    gl = GL_EINTERNAL;
+  if (gl == 0)
+    gl = schema_lines(ref, "(reference schema)", &want);
+  if (gl == 0)
+    gl = schema_lines(s->db, s->name, &have);
+  if (gl == 0 && strcmp(want, have) != 0) {
+    /* Name the first object that differs. */
+    size_t i = 0;
+    while (want[i] && want[i] == have[i])
+      i++;
+    while (i > 0 && have[i - 1] != '\n')
+      i--;
+    GL_ERROR(COMPONENT,
+             "%s: not a gridlet ledger: its schema differs from ours at "
+             "\"%.80s\"",
+             s->name, have[i] ? have + i : "(missing objects)");
+    gl = GL_ESTORE;
+  }
+  free(want);
+  free(have);
+  sqlite3_close(ref);
+  return gl;
 }
 
 int lg__store_init_ledger(lg__store *s, bool create) {
@@ -367,7 +480,7 @@ int lg__store_init_ledger(lg__store *s, bool create) {
       return GL_ENOENT;
     }
   }
-  return 0;
+  return s->untrusted ? check_schema(s) : 0;
 }
 
 int lg__store_init_witness(lg__store *s) {

@@ -65,7 +65,10 @@ enum lg__open_mode {
 };
 
 /* Open `path` (WAL, synchronous=FULL, busy timeout) and return an owned
- * store. Returns 0, GL_ENOENT, GL_EIO, GL_ESTORE, GL_EPERM. */
+ * store. LG__OPEN_READ treats the file as untrusted (it may be a copy
+ * someone handed us): SQLite's defensive mode, trusted_schema=OFF, no
+ * triggers or views, cell size checks, and lg__store_init_ledger compares
+ * its schema with ours. Returns 0, GL_ENOENT, GL_EIO, GL_ESTORE, GL_EPERM. */
 int lg__store_open(const char *path, int mode, lg__store **out);
 
 /* Wrap a caller's open connection (borrowed: the caller closes it after
@@ -79,10 +82,15 @@ void lg__store_close(lg__store *s);
 /* The file name, for messages ("(caller's database)" when wrapped). */
 const char *lg__store_name(const lg__store *s);
 
+/* The integer value of `PRAGMA name` on the store's connection (white-box
+ * tests: "synchronous" is 2 for FULL, "trusted_schema" 0 when off). */
+int lg__store_pragma_int(lg__store *s, const char *name, int64_t *v);
+
 /* ---- Schema ---- */
 
 /* Create the log tables when `create`, else check they exist (GL_ENOENT
- * when the file holds no ledger). */
+ * when the file holds no ledger) and, for an untrusted (read-only) store,
+ * that the ledger's objects are exactly ours (GL_ESTORE otherwise). */
 int lg__store_init_ledger(lg__store *s, bool create);
 
 /* Create the witness tables when absent. */

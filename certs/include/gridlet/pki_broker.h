@@ -15,7 +15,9 @@
  *   ca.pem, crl.pem copies of the CA certificate and current CRL
  *   broker.pem, broker.key  the broker's server certificate (CN "broker",
  *                   subjectAltName DNS/IP) and key, issued by the CA when
- *                   missing or when asked to renew
+ *                   missing or when asked to renew; the new key and
+ *                   certificate are written before the issue commits, so a
+ *                   write failure never revokes a working certificate
  * and records the directory in the CA index, so that after later
  * revocations and enrolments the caller (gridlet-ca does) can refresh
  * crl.pem and acl there with pki_broker_refresh. mosquitto re-reads both
@@ -68,12 +70,18 @@ typedef struct pki_broker_opts {
   const char *const *ips;
   size_t n_ips;
   pki_key_type key_type; /* broker key type; default Ed25519 */
-  bool renew_cert;       /* issue a new broker certificate and key */
+  /* Issue a new broker certificate and key, revoking the current one
+   * (superseded). Needed whenever the CA already has a valid broker
+   * certificate (even if out_dir lacks the files): without it that case
+   * is refused with GL_EEXIST, since a running broker may be using it. */
+  bool renew_cert;
 } pki_broker_opts;
 
 /*
  * pki_broker_config - write the files above for `ca`'s community. Returns
- * 0, GL_EINVAL, GL_EIO, GL_ESTORE or an issuing error, with the reason.
+ * 0, GL_EINVAL, GL_EIO, GL_ESTORE, GL_EEXIST (a broker certificate exists
+ * elsewhere and renew_cert is not set) or an issuing error, with the
+ * reason.
  */
 int pki_broker_config(pki_ca *ca, const pki_broker_opts *opts, pki_why *why);
 

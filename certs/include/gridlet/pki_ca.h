@@ -7,6 +7,7 @@
  *   ca.pem         the self-signed CA certificate
  *   index.sqlite   every certificate issued, with its revocation state
  *   crl.pem        the current signed revocation list
+ *   ca.lock        flock'd while a CRL is issued (see below)
  *   certs/<name>.pem  the latest certificate issued to each subject
  * The directory itself is mode 0700. `gridlet-ca` is a thin shell over
  * this module; the development community (gridlet/pki_dev.h) uses it too.
@@ -17,16 +18,23 @@
  *     non-reserved id, and whose key is Ed25519 or P-256;
  *   - one valid certificate per subject: re-enrolling needs `replace`,
  *     which revokes the previous certificate as superseded;
- *   - a public key is certified for one subject only;
+ *   - a public key is certified for one subject only, and never again
+ *     once a certificate holding it was revoked for any reason other
+ *     than "superseded" (a renewal supersedes the old certificate, so a
+ *     meter may renew with the same key any number of times);
  *   - serial numbers are 16 random bytes from the injected generator,
  *     unique in the index (a collision is retried);
  *   - validity starts one hour before the injected clock's time (boards
  *     without a real-time clock boot a little behind) and never ends after
  *     the CA's own certificate.
  * Every issue and revocation runs under the index's write lock (SQLite
- * BEGIN IMMEDIATE, synchronous=FULL), so CA processes never race; a
- * revocation's new crl.pem is written before the record commits, a new
- * certificate's file after.
+ * BEGIN IMMEDIATE, synchronous=FULL), so CA processes never race. A change
+ * that revokes signs its new CRL under that lock into a temporary file and
+ * moves it over crl.pem only after the change (and the CRL's number) has
+ * committed, so a failed commit never leaves a published list whose number
+ * is used again; a lock file (ca.lock, flock) keeps CA processes from
+ * putting their lists in place out of order. A new certificate's file
+ * (certs/<name>.pem) is written after the commit.
  *
  * Thread-safety: one pki_ca per thread; SQLite serialises processes.
  */
@@ -108,10 +116,11 @@ typedef struct pki_ca_sign_opts {
 /*
  * pki_ca_sign_csr - check a meter's CSR (PEM or DER, `len` bytes) and
  * issue its device certificate; `opts` may be NULL. Also writes
- * certs/<id>.pem. Returns 0 and the certificate (owned), or GL_EPARSE,
- * GL_EVERIFY, GL_ENOTSUP, GL_EPERM (subject), GL_EEXIST (subject already
- * enrolled, without `replace`), GL_ECONFLICT (key certified for another
- * subject), GL_ESTORE, GL_EIO, with the reason.
+ * certs/<id>.pem (after the commit: a failure to write it is logged as an
+ * error, the certificate is still returned). Returns 0 and the certificate
+ * (owned), or GL_EPARSE, GL_EVERIFY, GL_ENOTSUP, GL_EPERM (subject), GL_EEXIST
+ * (subject already enrolled, without `replace`), GL_ECONFLICT (key certified
+ * for another subject), GL_ESTORE, GL_EIO, with the reason.
  */
 int pki_ca_sign_csr(pki_ca *ca, const char *csr, size_t len,
                     const pki_ca_sign_opts *opts, pki_cert **out, pki_why *why);
@@ -123,14 +132,31 @@ typedef struct pki_ca_service_opts {
   const char *const *ips;
   size_t n_ips;
   int64_t lifetime; /* ns; 0: PKI_SERVICE_LIFETIME_DEFAULT */
-  bool replace;
+  bool replace;     /* revoke the service's current certificate(s) */
+  /*
+   * Optional (may be NULL): called with the new certificate once every
+   * check has passed, before anything commits (under the index's write
+   * lock). Write the service's new key and certificate to temporary files
+   * here and move them into place after pki_ca_issue_service returns 0. A
+   * negative return (a GL_E* code; fill `why`) abandons the issue: nothing
+   * is recorded, no certificate revoked, crl.pem unchanged, and that code
+   * is returned. So a key that cannot be written never costs the running
+   * service its working certificate.
+   */
+  int (*stage)(void *ctx, const pki_cert *cert, pki_why *why);
+  void *stage_ctx;
 } pki_ca_service_opts;
 
 /*
  * pki_ca_issue_service - issue the broker's (serverAuth) or the
  * aggregator's (serverAuth + clientAuth) certificate for `pub`, with
- * subjectAltName DNS/IP entries. Returns as pki_ca_sign_csr; GL_EINVAL for
- * another name.
+ * subjectAltName DNS/IP entries. Without `replace`, a service that already
+ * has a valid certificate is refused (GL_EEXIST): re-issuing revokes the
+ * one the running service uses. Once the issue has committed, failures to
+ * publish the new CRL or write certs/<name>.pem are logged as errors (the
+ * certificate is issued and kept in the index) and 0 is returned. Returns
+ * as pki_ca_sign_csr, the stage callback's code, GL_EINVAL for another
+ * name.
  */
 int pki_ca_issue_service(pki_ca *ca, const pki_ca_service_opts *opts,
                          const pki_pubkey *pub, pki_cert **out, pki_why *why);

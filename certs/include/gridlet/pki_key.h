@@ -111,8 +111,10 @@ int pki_key_write_file(const pki_key *key, const char *path, bool overwrite,
                        pki_why *why);
 
 /*
- * pki_key_load_file - read a private key file. A file readable by group or
- * others is loaded but logged as a warning. Returns 0, GL_ENOENT, GL_EIO,
+ * pki_key_load_file - read a private key file (CA, service and device
+ * keys alike). A file accessible to group or others (mode & 077) is
+ * refused with GL_EPERM and a reason that says to chmod 600 it, as the
+ * ledger refuses its signing keys. Returns 0, GL_EPERM, GL_ENOENT, GL_EIO,
  * GL_ETOOBIG or a pki_key_from_pem error.
  */
 int pki_key_load_file(const char *path, pki_key *key, pki_why *why);

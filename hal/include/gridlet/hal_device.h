@@ -109,8 +109,11 @@ void hal_device_free(hal_device *dev);
  * all of them were read; otherwise the first error (also in out->status),
  * with each reading's own status telling what succeeded. Returns GL_ECONN
  * / GL_ETIMEDOUT / GL_EDEVICE ... when the device could not be read at all
- * (out->online false), GL_ENOENT when a SunSpec device has no SunSpec map.
- * Never allocates.
+ * (out->online false), GL_ENOENT (out->online false, logged as a
+ * configuration error) when there is nothing to read: a SunSpec device
+ * without a SunSpec map or with none of the profile's models, or a profile
+ * none of whose registers can be read. A poll that would do no I/O never
+ * reports the device online. Never allocates.
  */
 int hal_device_poll(hal_device *dev, hal_sample *out);
 

@@ -74,8 +74,12 @@ typedef struct lg_ledger_options {
    * create a log; when opening an existing one, NULL accepts the stored
    * origin and anything else must match it. */
   const char *origin;
-  bool create;    /* create the file and tables when absent */
-  bool read_only; /* open for reading only (audits, proof servers) */
+  bool create; /* create the file and tables when absent */
+  /* Open for reading only (audits, proof servers, imports). The file is
+   * treated as untrusted: SQLite's defensive mode, trusted_schema=OFF, no
+   * triggers or views, and its ledger tables must be exactly ours
+   * (GL_ESTORE otherwise, logged). */
+  bool read_only;
   /* Wall clock for the time recorded with each signed checkpoint. NULL:
    * record 0. Borrowed: must outlive the handle. */
   const gl_clock *clock;
@@ -248,7 +252,10 @@ int lg_ledger_witness_request(lg_ledger *lg, uint64_t old_size, char **body);
  * lg_ledger_export - write the first `size` entries (0: up to the latest
  * checkpoint), the checkpoints up to that size and their cosignatures to a
  * new self-contained ledger database at `path` (which must not exist).
- * The copy's tree is rebuilt and its root compared with this log's.
+ * The copy's tree is rebuilt and its root compared with this log's. It is
+ * written as "<path>.partial" and moved into place (and the directory
+ * fsync'd) only when complete, never over a file that appeared at `path`
+ * meanwhile (GL_EEXIST, checked atomically with the move).
  * Returns 0, GL_EEXIST, GL_ERANGE, GL_ENOENT (no checkpoint), GL_EVERIFY
  * (the rebuilt root differs: this log's storage is damaged), or a storage
  * error.

@@ -59,8 +59,9 @@ lg_balances *lg_balances_new(void);
 void lg_balances_free(lg_balances *b);
 
 /*
- * lg_balances_add - add one settlement (borrowed). Returns 0, GL_ERANGE
- * (a sum would overflow; nothing is added) or GL_ENOMEM.
+ * lg_balances_add - add one settlement (borrowed), all or nothing.
+ * Returns 0, GL_ERANGE (a sum would overflow) or GL_ENOMEM; on an error
+ * nothing is added.
  */
 int lg_balances_add(lg_balances *b, const lg_settlement *s);
 
@@ -75,7 +76,8 @@ int lg_balances_add_entry(lg_balances *b, const void *data, size_t len);
 size_t lg_balances_count(const lg_balances *b);
 
 /* lg_balances_at - the i-th household in ascending meter id order (valid
- * until the next add), or NULL when i is out of range. */
+ * until the next add), or NULL when i is out of range or the sorted view
+ * cannot be allocated (out of memory): callers must check. */
 const lg_balance *lg_balances_at(lg_balances *b, size_t i);
 
 /* lg_balances_find - a household's balance, or NULL when it never

@@ -46,7 +46,8 @@ typedef struct lg_checkpoint {
  * in a newline: the text part of a note, not its signatures). Extension
  * lines are checked to be non-empty and otherwise ignored. Returns 0 or
  * GL_EPARSE (bad origin, size with leading zeroes or above 2^63 - 1,
- * root that is not the base64 of 32 bytes, missing lines).
+ * root that is not the base64 of 32 bytes, size 0 with a root other than
+ * the empty tree's, missing lines).
  */
 int lg_checkpoint_parse(const char *text, size_t len, lg_checkpoint *cp);
 
@@ -74,7 +75,7 @@ typedef struct lg_policy {
   const lg_vkey *log_key;   /* type 0x01; its name is the expected origin */
   const lg_vkey *witnesses; /* type 0x04 cosigner keys, may be NULL */
   size_t n_witnesses;
-  size_t quorum; /* witnesses that must have cosigned (k of n) */
+  size_t quorum; /* distinct witnesses that must have cosigned (k of n) */
 } lg_policy;
 
 /* What lg_policy_verify found, for reports. */
@@ -90,7 +91,9 @@ typedef struct lg_policy_result {
  * name. On success *cp holds the checkpoint. `result` may be NULL.
  * Returns 0, GL_EPARSE / GL_ETOOBIG (malformed note or checkpoint),
  * GL_EVERIFY (signatures or quorum), GL_EINVAL (a policy that can never
- * pass, e.g. quorum > n). `why` (may be NULL) receives a static reason.
+ * pass, e.g. quorum > n, or one that lists a witness public key twice, which
+ * would let one cosignature count twice). `why` (may be NULL) receives a
+ * static reason.
  */
 int lg_policy_verify(const lg_policy *policy, const char *note, size_t len,
                      lg_checkpoint *cp, lg_policy_result *result,

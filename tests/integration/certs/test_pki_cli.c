@@ -6,6 +6,7 @@
  * (keygen, csr), run as real processes on a real CA directory. Checks exit
  * codes (0 done, 1 refused, 2 usage) and that refusals say why.
  */
+#include "gridlet/clock.h"
 #include "gridlet/pki_csr.h"
 #include "gridlet/pki_key.h"
 #include "gridlet/rand.h"
@@ -126,8 +127,73 @@ static void test_cli_operator_and_household_workflow(void **state) {
   expect(1, "cessationOfOperation", CA("verify", "--role", "meter", cur));
   expect(1, "no unrevoked certificate", CA("revoke", "meter-010"));
   expect(0, "new revocation list", CA("crl", "--days", "30"));
+  /* It says when the next list is due (30 days from now). */
+  {
+    char due[GL_TIME_STR_MAX];
+    gl_clock real = gl_clock_real();
+    gl_time_format(gl_clock_now(&real) + INT64_C(30) * 86400 * GL_NS_PER_SEC,
+                   due);
+    due[10] = '\0'; /* the date; the test may straddle a second */
+    assert_non_null(strstr(out, "it expires "));
+    assert_non_null(strstr(strstr(out, "it expires "), due));
+    assert_non_null(strstr(out, "issue the next one before then"));
+  }
   expect(0, "revoked     2", CA("show", p("broker/crl.pem")));
   expect(0, "OK: revocation list", CA("verify", p("broker/crl.pem")));
+}
+
+#define CA2(...)                                                               \
+  ((char *const[]){ca_tool, "--dir", p("ca2"), __VA_ARGS__, NULL})
+
+/* Re-issuing a service identity needs --replace, and a re-issue whose new
+ * key cannot be put in place leaves the running service's certificate
+ * valid (before, it was revoked first and the new key lost). */
+static void test_cli_service_replacement_is_explicit_and_safe(void **state) {
+  (void)state;
+  expect(0, "created the CA", CA2("init", "--community", "ash"));
+  expect(0, "issued aggregator",
+         CA2("service", "aggregator", "--out", p("agg2")));
+  /* Keep a copy of the working certificate to check it later. */
+  char *pem = gt_read_file(p("agg2/aggregator.pem"), NULL);
+  gt_write_file(p("agg-old.pem"), pem, (size_t)-1);
+  free(pem);
+  expect(1, "--replace", CA2("service", "aggregator", "--out", p("agg3")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  /* --out names a regular file: refused before anything is issued. */
+  gt_write_file(p("plain"), "x", 1);
+  expect(1, "plain",
+         CA2("service", "aggregator", "--replace", "--out", p("plain")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  /* The key cannot go in place (a directory stands where it must). */
+  assert_int_equal(mkdir(p("agg4"), 0755), 0);
+  assert_int_equal(mkdir(p("agg4/aggregator.key"), 0755), 0);
+  expect(1, "nothing was issued",
+         CA2("service", "aggregator", "--replace", "--out", p("agg4")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  assert_false(access(p("agg4/aggregator.key.new"), F_OK) == 0);
+  assert_false(access(p("agg4/aggregator.pem.new"), F_OK) == 0);
+  assert_false(access(p("agg4/aggregator.pem"), F_OK) == 0);
+  /* With --replace into a usable directory: the old one is superseded. */
+  expect(0, "issued aggregator",
+         CA2("service", "aggregator", "--replace", "--out", p("agg2")));
+  expect(0, "OK: \"aggregator\"",
+         CA2("verify", "--role", "aggregator", p("agg2/aggregator.pem")));
+  expect(1, "superseded",
+         CA2("verify", "--role", "aggregator", p("agg-old.pem")));
+  assert_false(access(p("agg2/aggregator.key.new"), F_OK) == 0);
+  struct stat st;
+  assert_int_equal(stat(p("agg2/aggregator.key"), &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  /* A CA key others can read is refused, with the fix in the message. */
+  char key[GT_PATH_MAX];
+  gt_path(key, p("ca2"), "ca.key");
+  assert_int_equal(chmod(key, 0640), 0);
+  expect(1, "chmod 600", CA2("list"));
+  assert_int_equal(chmod(key, 0600), 0);
+  expect(0, "aggregator", CA2("list"));
 }
 
 static void test_cli_refuses_bad_input_with_reasons(void **state) {
@@ -176,6 +242,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cli_operator_and_household_workflow),
       cmocka_unit_test(test_cli_refuses_bad_input_with_reasons),
+      cmocka_unit_test(test_cli_service_replacement_is_explicit_and_safe),
       cmocka_unit_test(test_cli_dev_community),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

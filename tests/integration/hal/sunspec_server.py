@@ -13,10 +13,16 @@
 #   sunspec_server.py --port P --json-dir DIR --expect FILE
 #
 # The chain holds every model whose JSON is in DIR, each behind its own
-# common model (one sub-device per model), model 160 with two modules. About
+# common model (one sub-device per model), model 160 with two modules, and
+# the split-phase float models 112 and 212, which have no JSON here: SunSpec
+# defines each float family (111/112/113, 211/212/213) with one point list,
+# so this script derives them on its own - it checks that the two siblings
+# it has agree point for point and uses that list under the missing ID -
+# rather than trusting gridlet's generator, which derives them too. About
 # one point in seven is set to its "not implemented" value instead of a
 # number, to check the sentinels too.
 import argparse
+import copy
 import hashlib
 import json
 import logging
@@ -26,8 +32,10 @@ import struct
 import sys
 
 BASE = 40000
-CHAIN = [101, 102, 103, 111, 113, 124, 160, 201, 202, 203, 204, 211, 213,
-         701, 802]
+CHAIN = [101, 102, 103, 111, 112, 113, 124, 160, 201, 202, 203, 204, 211,
+         212, 213, 701, 802]
+# Models without a JSON file: id -> the two siblings sharing its points.
+FAMILY = {112: (111, 113), 212: (211, 213)}
 NI = {
     "int16": 0x8000, "sunssf": 0x8000, "uint16": 0xFFFF, "enum16": 0xFFFF,
     "bitfield16": 0xFFFF, "acc16": 0, "int32": 0x80000000,
@@ -115,17 +123,42 @@ def model_block(doc, key, expect, repeats=2):
     return regs
 
 
+def shape(doc):
+    """The layout of a model: names, types and sizes of every point."""
+    def pts(g):
+        return [(p["name"], p["type"], p["size"]) for p in g["points"]
+                if p["name"] not in ("ID", "L")]
+    g = doc["group"]
+    return (pts(g), [pts(sub) for sub in g.get("groups", [])])
+
+
+def load(json_dir, mid):
+    path = os.path.join(json_dir, "model_%d.json" % mid)
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    if mid not in FAMILY:
+        return None
+    a, b = (load(json_dir, s) for s in FAMILY[mid])
+    if a is None or b is None:
+        return None
+    if shape(a) != shape(b):
+        raise SystemExit("models %d and %d differ: cannot derive %d" %
+                         (a["id"], b["id"], mid))
+    doc = copy.deepcopy(a)
+    doc["id"] = mid
+    return doc
+
+
 def build(json_dir):
     regs = [0x5375, 0x6E53]
     models = []
     with open(os.path.join(json_dir, "model_1.json")) as f:
         common = json.load(f)
     for i, mid in enumerate(CHAIN):
-        path = os.path.join(json_dir, "model_%d.json" % mid)
-        if not os.path.exists(path):
+        doc = load(json_dir, mid)
+        if doc is None:
             continue
-        with open(path) as f:
-            doc = json.load(f)
         for d, key in ((common, "c%d" % i), (doc, "m%d" % mid)):
             exp = {"id": d["id"], "addr": BASE + len(regs), "points": {}}
             block = model_block(d, key, exp)

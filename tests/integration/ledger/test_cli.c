@@ -8,6 +8,7 @@
 #include "gridlet/crypto.h"
 #include "gridlet/error.h"
 #include "gridlet/ledger.h"
+#include "gridlet/ledger_checkpoint.h"
 #include "ledger_testhelp.h"
 #include "testutil.h"
 
@@ -246,6 +247,23 @@ static void test_cli_verify_consistency_exit_codes(void **state) {
       2);
 }
 
+static void test_cli_bundle_names_what_is_missing(void **state) {
+  env *e = *state;
+  /* The log has a checkpoint of size 40 only. */
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "0", "--size", "5"),
+                   1);
+  assert_non_null(strstr(e->stderr_text, "no checkpoint of size 5"));
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "45", "--size", "40"),
+                   1);
+  assert_non_null(
+      strstr(e->stderr_text, "entry 45 is not in the tree of size 40"));
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "45"), 1);
+  assert_non_null(
+      strstr(e->stderr_text, "no signed checkpoint covers entry 45 yet"));
+  assert_int_equal(L("bundle", "--db", e->db, "--index", "3", "--size", "40"),
+                   0);
+}
+
 static void test_cli_audit_names_a_flipped_byte(void **state) {
   env *e = *state;
   assert_int_equal(L("audit", "--db", e->db, "--vkey", e->vkey), 0);
@@ -282,6 +300,19 @@ static void test_cli_export_import_mirror(void **state) {
   th_flip_entry_byte(bad, 50, 20);
   assert_int_equal(
       L("import", "--db", mirror, "--from", bad, "--vkey", e->vkey), 1);
+  assert_non_null(strstr(e->stderr_text, "the mirror is unchanged"));
+  /* Into a new mirror: refused, and no mirror file is left behind. */
+  char fresh[GT_PATH_MAX];
+  gt_path(fresh, e->dir, "fresh-mirror.db");
+  assert_int_equal(L("import", "--db", fresh, "--from", bad, "--vkey", e->vkey),
+                   1);
+  assert_non_null(strstr(e->stderr_text, "no mirror was created"));
+  assert_false(access(fresh, F_OK) == 0);
+  char missing[GT_PATH_MAX];
+  gt_path(missing, e->dir, "no-such-export.db");
+  assert_int_equal(
+      L("import", "--db", fresh, "--from", missing, "--vkey", e->vkey), 3);
+  assert_false(access(fresh, F_OK) == 0);
   assert_int_equal(L("info", "--db", mirror), 0);
   assert_non_null(strstr(e->stdout_text, "size 40\n"));
   assert_int_equal(
@@ -322,6 +353,35 @@ static void test_cli_witness_cosigns_and_refuses_a_fork(void **state) {
                      "--quorum", "1", bundle),
                    0);
   assert_non_null(strstr(e->stdout_text, "valid: entry 7"));
+  /* One witness given twice cannot meet a quorum of 2 (k distinct
+   * witnesses): a usage error, not "valid". */
+  assert_int_equal(L("verify-bundle", "--vkey", e->vkey, "--witness", wv,
+                     "--witness", wv, "--quorum", "2", bundle),
+                   2);
+  assert_non_null(
+      strstr(e->stderr_text, "the same witness key is given twice"));
+  assert_null(strstr(e->stdout_text, "valid"));
+  char cpfile[GT_PATH_MAX];
+  gt_path(cpfile, e->dir, "checkpoint.txt");
+  {
+    /* The bundle's checkpoint note: from its first line to the blank line
+     * after the signatures (tlog-proof: index, leaf, proof, then the
+     * checkpoint). verify-checkpoint takes that note. */
+    const char *b = gt_read_file(bundle, NULL);
+    const char *cp = strstr(b, "gridlet/oakfield\n");
+    assert_non_null(cp);
+    gt_write_file(cpfile, cp, (size_t)-1);
+    free((void *)b);
+  }
+  assert_int_equal(L("verify-checkpoint", "--vkey", e->vkey, "--witness", wv,
+                     "--quorum", "1", cpfile),
+                   0);
+  assert_non_null(strstr(e->stdout_text, "(1 witness cosignatures)"));
+  assert_int_equal(L("verify-checkpoint", "--vkey", e->vkey, "--witness", wv,
+                     "--witness", wv, "--quorum", "2", cpfile),
+                   2);
+  assert_non_null(
+      strstr(e->stderr_text, "the same witness key is given twice"));
 
   /* A fork: another database signed with the same log key, holding
    * different entries, grown to 45. */
@@ -414,6 +474,37 @@ static void test_cli_witness_serves_tlog_witness_over_http(void **state) {
   assert_non_null(strstr(resp, "text/x.tlog.size"));
   assert_non_null(strstr(resp, "\r\n\r\n40\n"));
   free(resp);
+  /* A fork at the same size (the old size is right, the root is not):
+   * tlog-witness says 409; the body is a reason, not a size, so it is not
+   * labelled text/x.tlog.size (a client would resubmit with it). */
+  char fork[GT_PATH_MAX], path[GT_PATH_MAX];
+  gt_path(fork, e->dir, "fork.db");
+  assert_int_equal(L("init", "--db", fork, "--community", "oakfield"), 0);
+  write_entries(e, "f.hex", 100, 140);
+  gt_path(path, e->dir, "f.hex");
+  assert_int_equal(L("append", "--db", fork, path), 0);
+  assert_int_equal(L("checkpoint", "--db", fork, "--key", e->key), 0);
+  assert_int_equal(L("witness-request", "--db", fork, "--old", "40"), 0);
+  resp = http(port, "POST", "/add-checkpoint", e->stdout_text);
+  assert_true(strncmp(resp, "HTTP/1.1 409", 12) == 0);
+  assert_null(strstr(resp, "text/x.tlog.size"));
+  assert_non_null(strstr(resp, "text/plain"));
+  assert_non_null(strstr(resp, "forked"));
+  free(resp);
+  /* A size-0 checkpoint must carry the empty tree's root: one signed by
+   * the log with another root is malformed (400), not a size question. */
+  lg_signer k;
+  assert_int_equal(lg_signer_read_file(e->key, &k), 0);
+  lg_checkpoint zero = {.size = 0};
+  snprintf(zero.origin, sizeof zero.origin, "gridlet/oakfield");
+  memset(zero.root, 0, sizeof zero.root);
+  char body[1024] = "old 0\n\n";
+  assert_int_equal(
+      lg_checkpoint_sign(&zero, &k, body + 7, sizeof body - 7, NULL), 0);
+  lg_signer_wipe(&k);
+  resp = http(port, "POST", "/add-checkpoint", body);
+  assert_true(strncmp(resp, "HTTP/1.1 400", 12) == 0);
+  free(resp);
   resp = http(port, "POST", "/add-checkpoint", "old 0\n\nnonsense\n");
   assert_true(strncmp(resp, "HTTP/1.1 400", 12) == 0);
   free(resp);
@@ -433,6 +524,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cli_verify_inclusion_exit_codes,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_verify_consistency_exit_codes,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_bundle_names_what_is_missing,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_audit_names_a_flipped_byte,
                                       setup, teardown),

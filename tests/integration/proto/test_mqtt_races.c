@@ -123,7 +123,8 @@ static int count_events(pr_mqtt *m, pr_mqtt_event_type type, int ms) {
   return n;
 }
 
-/* ---- Tests ---------------------------------------------------------------- */
+/* ---- Tests ----------------------------------------------------------------
+ */
 
 static void test_loss_before_send_returns_econn_and_no_event(void **state) {
   fixture *f = *state;
@@ -147,7 +148,8 @@ static void test_loss_before_send_returns_econn_and_no_event(void **state) {
   pr_mqtt_free(m);
 }
 
-static void test_loss_after_send_gives_exactly_one_failed_outcome(void **state) {
+static void
+test_loss_after_send_gives_exactly_one_failed_outcome(void **state) {
   fixture *f = *state;
   pr_mqtt *m = client(f->uri, "race2", 50, 200, 0);
   wait_for(m, PR_MQTT_CONNECTED);
@@ -167,7 +169,8 @@ static void test_loss_after_send_gives_exactly_one_failed_outcome(void **state) 
   pr_mqtt_free(m);
 }
 
-static void test_duplicate_client_ids_back_off_instead_of_storming(void **state) {
+static void
+test_duplicate_client_ids_back_off_instead_of_storming(void **state) {
   fixture *f = *state;
   gt_log_capture_begin();
   /* Two clients with one id: the broker drops whichever connected first. */
@@ -185,8 +188,8 @@ static void test_duplicate_client_ids_back_off_instead_of_storming(void **state)
   /* The repeated loss is logged as a warning once per client, not once per
    * cycle (repeats go to the debug level). */
   char needle[96];
-  snprintf(needle, sizeof needle, "warn mqtt: tcp://127.0.0.1:%u: connection lost",
-           f->port);
+  snprintf(needle, sizeof needle,
+           "warn mqtt: tcp://127.0.0.1:%u: connection lost", f->port);
   assert_true(gt_log_count(needle) <= 2);
   gt_log_capture_end();
   pr_mqtt_free(a);
@@ -203,8 +206,10 @@ static void test_broker_honours_our_maximum_packet_size(void **state) {
   wait_for(pub, PR_MQTT_CONNECTED);
   static char big[8192];
   memset(big, 'x', sizeof big);
-  pr_mqtt_msg m1 = {.topic = "sz/big", .payload = big, .payload_len = sizeof big, .qos = 1};
-  pr_mqtt_msg m2 = {.topic = "sz/small", .payload = "ok", .payload_len = 2, .qos = 1};
+  pr_mqtt_msg m1 = {
+      .topic = "sz/big", .payload = big, .payload_len = sizeof big, .qos = 1};
+  pr_mqtt_msg m2 = {
+      .topic = "sz/small", .payload = "ok", .payload_len = 2, .qos = 1};
   assert_int_equal(pr_mqtt_publish(pub, &m1, NULL), 0);
   assert_int_equal(pr_mqtt_publish(pub, &m2, NULL), 0);
   pr_mqtt_event ev = wait_for(sub, PR_MQTT_MESSAGE);
@@ -231,7 +236,8 @@ static void wait_connections(const char *log, int n) {
   assert_int_equal(connections_reported(log), n);
 }
 
-static void test_will_replaced_while_connected_is_the_one_published(void **state) {
+static void
+test_will_replaced_while_connected_is_the_one_published(void **state) {
   fixture *f = *state;
   char helper[GT_PATH_MAX], log[GT_PATH_MAX];
   gt_build_path(helper, "tests/integration/proto/mqtt_will_client");
@@ -259,7 +265,8 @@ static void test_wildcards_are_refused_in_topic_names(void **state) {
   fixture *f = *state;
   pr_mqtt *m = client(f->uri, "wild", 50, 200, 0);
   wait_for(m, PR_MQTT_CONNECTED);
-  pr_mqtt_msg msg = {.topic = "a/+/b", .payload = "x", .payload_len = 1, .qos = 1};
+  pr_mqtt_msg msg = {
+      .topic = "a/+/b", .payload = "x", .payload_len = 1, .qos = 1};
   assert_int_equal(pr_mqtt_publish(m, &msg, NULL), GL_EINVAL);
   msg.topic = "a/#";
   assert_int_equal(pr_mqtt_publish(m, &msg, NULL), GL_EINVAL);
@@ -269,12 +276,21 @@ static void test_wildcards_are_refused_in_topic_names(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_loss_before_send_returns_econn_and_no_event, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_loss_after_send_gives_exactly_one_failed_outcome, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_duplicate_client_ids_back_off_instead_of_storming, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_broker_honours_our_maximum_packet_size, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_will_replaced_while_connected_is_the_one_published, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_wildcards_are_refused_in_topic_names, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_loss_before_send_returns_econn_and_no_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_loss_after_send_gives_exactly_one_failed_outcome, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_duplicate_client_ids_back_off_instead_of_storming, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_broker_honours_our_maximum_packet_size, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_will_replaced_while_connected_is_the_one_published, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_wildcards_are_refused_in_topic_names,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

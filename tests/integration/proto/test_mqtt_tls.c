@@ -132,12 +132,50 @@ static void test_tls_client_reconnects_after_broker_restart(void **state) {
   pr_mqtt_free(m);
 }
 
+static void
+test_broker_refuses_oversize_packets_and_others_carry_on(void **state) {
+  (void)state;
+  gt_identity agg, m1, m2;
+  gt_community_aggregator(&comm, &agg);
+  gt_community_meter(&comm, 1, &m1);
+  gt_community_meter(&comm, 2, &m2);
+  pr_mqtt *a = tls_client(&agg, NULL), *big = tls_client(&m1, NULL),
+          *ok = tls_client(&m2, NULL);
+  wait_for(a, PR_MQTT_CONNECTED);
+  pr_mqtt_subscribe(a, "gridlet/demo/meter/+/reading", 1);
+  assert_true(wait_for(a, PR_MQTT_SUBSCRIBED).ok);
+  wait_for(big, PR_MQTT_CONNECTED);
+  wait_for(ok, PR_MQTT_CONNECTED);
+  /* 200 KiB: above the broker's max_packet_size from gridlet-ca. */
+  static char huge[200 * 1024];
+  memset(huge, 'x', sizeof huge);
+  char t1[128], t2[128];
+  snprintf(t1, sizeof t1, "gridlet/demo/meter/%s/reading", m1.id);
+  snprintf(t2, sizeof t2, "gridlet/demo/meter/%s/reading", m2.id);
+  pr_mqtt_msg hm = {
+      .topic = t1, .payload = huge, .payload_len = sizeof huge, .qos = 1};
+  assert_int_equal(pr_mqtt_publish(big, &hm, NULL), 0);
+  assert_false(wait_for(big, PR_MQTT_PUBLISHED).ok);
+  /* The honest meter's reading still arrives, and the oversize one never. */
+  pr_mqtt_msg sm = {.topic = t2, .payload = "r", .payload_len = 1, .qos = 1};
+  assert_int_equal(pr_mqtt_publish(ok, &sm, NULL), 0);
+  assert_true(wait_for(ok, PR_MQTT_PUBLISHED).ok);
+  pr_mqtt_event ev = wait_for(a, PR_MQTT_MESSAGE);
+  assert_string_equal(ev.topic, t2);
+  assert_int_equal(ev.payload_len, 1);
+  pr_mqtt_free(big);
+  pr_mqtt_free(ok);
+  pr_mqtt_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(
           test_meter_publishes_own_topic_over_tls_and_aggregator_receives),
       cmocka_unit_test(test_wrong_trust_anchor_never_connects),
       cmocka_unit_test(test_tls_client_reconnects_after_broker_restart),
+      cmocka_unit_test(
+          test_broker_refuses_oversize_packets_and_others_carry_on),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -237,6 +237,20 @@ static void test_sim_cli_probe(void **state) {
   assert_int_equal(run(a2, out, &text), 1);
   assert_non_null(strstr(text, "hints"));
   free(text);
+  /* A registers profile whose value runs past register 65535 is refused
+   * before anything is asked (it used to plan nothing and report the
+   * device online without any I/O). */
+  char bad[GT_PATH_MAX];
+  gt_path(bad, f->dir, "edge.profile");
+  static const char edge[] = "[profile]\nname = edge\nkind = registers\n"
+                             "source = test\n[grid_power]\n"
+                             "register = input 65535\ntype = int32\n";
+  gt_write_file(bad, edge, sizeof edge - 1);
+  gt_path(out, f->dir, "probe4.txt");
+  char *a4[] = {bin, "-t", "300ms", "-p", bad, ep2, NULL};
+  assert_int_equal(run(a4, out, &text), 2);
+  assert_non_null(strstr(text, "runs past 65535"));
+  free(text);
   gt_path(out, f->dir, "probe3.txt");
   char *a3[] = {bin, "udp:x", NULL};
   assert_int_equal(run(a3, out, &text), 2);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -31,12 +32,14 @@ static void test_broker_acl_follows_the_protocol_map(void **state) {
                         "user aggregator\n"
                         "topic read gridlet/oak/meter/#\n"
                         "topic write gridlet/oak/result/#\n"
-                        "topic readwrite gridlet/oak/public/#\n"};
+                        "topic write gridlet/oak/public/#\n"};
   for (size_t i = 0; i < 4; i++)
     if (!strstr(acl, must[i]))
       fail_msg("ACL lacks \"%s\":\n%s", must[i], acl);
-  /* Nothing grants more: no readwrite of meter topics, no "#" grants. */
-  assert_null(strstr(acl, "readwrite gridlet/oak/meter"));
+  /* Nothing grants more than the protocol map: no readwrite at all (the
+   * aggregator publishes public/# and result/#, it need not read them),
+   * no "#" grants. */
+  assert_null(strstr(acl, "readwrite"));
   assert_null(strstr(acl, "topic write gridlet/oak/meter"));
   assert_null(strstr(acl, "deny"));
   free(acl);
@@ -110,7 +113,8 @@ static void test_broker_config_writes_a_locked_down_listener(void **state) {
                         "use_identity_as_username true\n",
                         "use_username_as_clientid true\n",
                         "user root\n",
-                        "persistence false\n"};
+                        "persistence false\n",
+                        "max_packet_size 131072\n"};
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
     if (!strstr(conf, must[i]))
       fail_msg("mosquitto.conf lacks \"%s\":\n%s", must[i], conf);
@@ -209,12 +213,69 @@ static void test_broker_refuses_a_directory_of_another_ca(void **state) {
   bfx_free(&b);
 }
 
+/* A broker certificate is replaced only on request (renew_cert), and a
+ * renewal whose new files cannot be put in place revokes nothing. */
+static void test_broker_renewal_is_explicit_and_staged(void **state) {
+  (void)state;
+  bfx b;
+  bfx_init(&b, 64);
+  pki_broker_opts o = {.out_dir = b.out};
+  assert_int_equal(pki_broker_config(b.ca, &o, NULL), 0);
+  pki_cert *c = broker_cert(&b);
+  char serial[PKI_SERIAL_HEX_MAX];
+  snprintf(serial, sizeof serial, "%s", pki_cert_get_info(c)->serial_hex);
+  pki_cert_free(c);
+  /* Another directory without the files: the running broker's
+   * certificate must not be revoked behind its back. */
+  char other[GT_PATH_MAX];
+  gt_path(other, b.root, "broker2");
+  pki_broker_opts o2 = {.out_dir = other};
+  pki_why why = {{0}};
+  assert_int_equal(pki_broker_config(b.ca, &o2, &why), GL_EEXIST);
+  assert_non_null(strstr(why.text, "renew"));
+  pki_ca_record r;
+  assert_int_equal(pki_ca_find(b.ca, serial, &r), 0);
+  assert_false(r.revoked);
+  /* A renewal that cannot put broker.pem in place (a directory stands
+   * there) issues nothing and revokes nothing. */
+  char pem[GT_PATH_MAX], saved[GT_PATH_MAX], crl[GT_PATH_MAX];
+  gt_path(pem, b.out, "broker.pem");
+  gt_path(saved, b.root, "broker.pem.saved");
+  char *crl_before = gt_read_file(gt_path(crl, b.ca_dir, "crl.pem"), NULL);
+  assert_int_equal(rename(pem, saved), 0);
+  assert_int_equal(mkdir(pem, 0755), 0);
+  o.renew_cert = true;
+  assert_int_equal(pki_broker_config(b.ca, &o, &why), GL_EIO);
+  assert_non_null(strstr(why.text, "nothing was issued"));
+  assert_int_equal(pki_ca_find(b.ca, serial, &r), 0);
+  assert_false(r.revoked);
+  char *crl_after = gt_read_file(crl, NULL);
+  assert_string_equal(crl_after, crl_before);
+  free(crl_after);
+  char key_tmp[GT_PATH_MAX + 32];
+  snprintf(key_tmp, sizeof key_tmp, "%s/broker.key.tmp-%ld", b.out,
+           (long)getpid());
+  assert_false(access(key_tmp, F_OK) == 0);
+  assert_int_equal(rmdir(pem), 0);
+  assert_int_equal(rename(saved, pem), 0);
+  /* Now it can: the old certificate is superseded. */
+  assert_int_equal(pki_broker_config(b.ca, &o, NULL), 0);
+  assert_int_equal(pki_ca_find(b.ca, serial, &r), 0);
+  assert_true(r.revoked);
+  c = broker_cert(&b);
+  assert_string_not_equal(pki_cert_get_info(c)->serial_hex, serial);
+  pki_cert_free(c);
+  free(crl_before);
+  bfx_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_broker_acl_follows_the_protocol_map),
       cmocka_unit_test(test_broker_config_writes_a_locked_down_listener),
       cmocka_unit_test(test_broker_refresh_follows_revocations),
       cmocka_unit_test(test_broker_refuses_a_directory_of_another_ca),
+      cmocka_unit_test(test_broker_renewal_is_explicit_and_staged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
  * revocation and the CRL it produces.
  */
 #include "fixture.h"
+#include "index.h"
+#include "internal.h"
 
 #include "gridlet/error.h"
 #include "gridlet/pki_ca.h"
@@ -19,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 typedef struct cafx {
   fx f;
@@ -265,6 +269,82 @@ static void test_ca_refuses_to_certify_a_key_twice(void **state) {
   cafx_free(&c);
 }
 
+/* A meter may renew with the same key again and again (each renewal
+ * supersedes the last certificate); a revocation for any other reason
+ * bars the key for good. */
+static void test_ca_renewal_with_the_same_key_works_repeatedly(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 62, 0);
+  pki_key k;
+  pki_cert *cert = enrol(&c, "meter-001", &k);
+  pki_cert_free(cert);
+  char *csr;
+  size_t len;
+  assert_int_equal(pki_csr_create(&k, "meter-001", &csr, &len), 0);
+  pki_ca_sign_opts so = {.replace = true};
+  for (int i = 0; i < 3; i++) {
+    gl_manual_clock_advance(c.f.mc, 60 * GL_NS_PER_SEC);
+    pki_why why = {{0}};
+    if (pki_ca_sign_csr(c.ca, csr, len, &so, &cert, &why))
+      fail_msg("renewal %d with the same key: %s", i + 1, why.text);
+    pki_cert_free(cert);
+  }
+  assert_int_equal(count(&c, 0), 2); /* the CA and the newest */
+  assert_int_equal(count(&c, PKI_CA_LIST_ALL), 5);
+  /* Retired for another reason: the key is out, even for this meter. */
+  assert_int_equal(
+      pki_ca_revoke(c.ca, "meter-001", NULL, PKI_REASON_CESSATION, NULL, NULL),
+      0);
+  refused(&c, csr, len, GL_ECONFLICT, "cessationOfOperation");
+  free(csr);
+  cafx_free(&c);
+}
+
+/* More than eight records of one key or one subject: every one is
+ * considered (the walk used to keep the first eight and drop the rest
+ * silently). */
+static void test_ca_long_histories_are_read_in_full(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 63, 0);
+  /* One key renewed nine times, then its certificate revoked for
+   * compromise: the tenth record bars the key. */
+  pki_key k;
+  pki_cert *cert = enrol(&c, "meter-001", &k);
+  pki_cert_free(cert);
+  char *csr;
+  size_t len;
+  assert_int_equal(pki_csr_create(&k, "meter-001", &csr, &len), 0);
+  pki_ca_sign_opts so = {.replace = true};
+  for (int i = 0; i < 9; i++) {
+    gl_manual_clock_advance(c.f.mc, GL_NS_PER_SEC);
+    assert_int_equal(pki_ca_sign_csr(c.ca, csr, len, &so, &cert, NULL), 0);
+    pki_cert_free(cert);
+  }
+  assert_int_equal(pki_ca_revoke(c.ca, "meter-001", NULL,
+                                 PKI_REASON_KEY_COMPROMISE, NULL, NULL),
+                   0);
+  refused(&c, csr, len, GL_ECONFLICT, "keyCompromise");
+  free(csr);
+  /* Nine certificates of one subject that expired unrevoked: revoking
+   * the identity revokes all nine. */
+  so = (pki_ca_sign_opts){.lifetime = FX_DAY};
+  for (int i = 0; i < 9; i++) {
+    csr = csr_for(&c, "meter-002", &k, &len);
+    assert_int_equal(pki_ca_sign_csr(c.ca, csr, len, &so, &cert, NULL), 0);
+    pki_cert_free(cert);
+    free(csr);
+    gl_manual_clock_advance(c.f.mc, 2 * FX_DAY);
+  }
+  unsigned n = 0;
+  assert_int_equal(
+      pki_ca_revoke(c.ca, "meter-002", NULL, PKI_REASON_CESSATION, &n, NULL),
+      0);
+  assert_int_equal(n, 9);
+  cafx_free(&c);
+}
+
 static int name_cb(void *ctx, const char *name) {
   char *buf = ctx;
   size_t n = strlen(buf);
@@ -376,6 +456,232 @@ static void test_ca_service_certificates(void **state) {
   cafx_free(&c);
 }
 
+static char *crl_text(cafx *c) {
+  char p[GT_PATH_MAX];
+  char *t = gt_read_file(gt_path(p, c->dir, "crl.pem"), NULL);
+  assert_non_null(t);
+  return t;
+}
+
+static long long crl_number(cafx *c) {
+  char buf[32];
+  assert_int_equal(pki_ca_get_setting(c->ca, "crl_number", buf, sizeof buf), 0);
+  return strtoll(buf, NULL, 10);
+}
+
+/* Files in the CA directory whose name contains ".tmp-". */
+static unsigned leftovers(cafx *c) {
+  unsigned n = 0;
+  DIR *d = opendir(c->dir);
+  assert_non_null(d);
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    n += strstr(e->d_name, ".tmp-") != NULL;
+  closedir(d);
+  return n;
+}
+
+/* A revocation whose commit fails publishes nothing: crl.pem keeps the
+ * old list, and the number is not used for a list that is never
+ * recorded (before, the new list was on disk before the commit, and the
+ * next revocation reused its number for other contents). */
+static void test_ca_failed_commit_publishes_no_revocation_list(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 58, 0);
+  pki_key k;
+  pki_cert *cert = enrol(&c, "meter-001", &k);
+  char *before = crl_text(&c);
+  long long number = crl_number(&c);
+  /* Another process holds a read transaction on the index: the CA's
+   * COMMIT cannot take the exclusive lock and fails. */
+  char p[GT_PATH_MAX];
+  sqlite3 *reader;
+  assert_int_equal(sqlite3_open_v2(gt_path(p, c.dir, "index.sqlite"), &reader,
+                                   SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM cert;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  pki__index_set_busy_timeout(pki__ca_index(c.ca), 20);
+  pki_why why = {{0}};
+  assert_int_equal(pki_ca_revoke(c.ca, "meter-001", NULL,
+                                 PKI_REASON_KEY_COMPROMISE, NULL, &why),
+                   GL_ESTORE);
+  assert_non_null(strstr(why.text, "commit"));
+  char *after = crl_text(&c);
+  assert_string_equal(after, before);
+  free(after);
+  assert_int_equal(leftovers(&c), 0);
+  sqlite3_exec(reader, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(reader);
+  pki__index_set_busy_timeout(pki__ca_index(c.ca), 5000);
+  assert_int_equal(crl_number(&c), number);
+  pki_ca_record r;
+  assert_int_equal(pki_ca_find(c.ca, pki_cert_get_info(cert)->serial_hex, &r),
+                   0);
+  assert_false(r.revoked);
+  /* Again, with nobody in the way: the next number, the revocation in. */
+  assert_int_equal(pki_ca_revoke(c.ca, "meter-001", NULL,
+                                 PKI_REASON_KEY_COMPROMISE, NULL, NULL),
+                   0);
+  pki_trust *t = trust_of(&c);
+  assert_true(pki_crl_number(pki_trust_crl(t)) == (uint64_t)number + 1);
+  assert_int_equal(pki_crl_count(pki_trust_crl(t)), 1);
+  pki_trust_free(t);
+  free(before);
+  pki_cert_free(cert);
+  cafx_free(&c);
+}
+
+/* A replacement's superseded revocation is recorded in whole seconds,
+ * like every other revocation, so the index and the CRL agree. */
+static void test_ca_superseded_revocation_time_is_whole_seconds(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 59, 0);
+  pki_key k1, k2;
+  pki_cert *first = enrol(&c, "meter-001", &k1);
+  gl_manual_clock_advance(c.f.mc, 1500 * GL_NS_PER_MS);
+  size_t len;
+  char *csr = csr_for(&c, "meter-001", &k2, &len);
+  pki_ca_sign_opts so = {.replace = true};
+  pki_cert *second;
+  assert_int_equal(pki_ca_sign_csr(c.ca, csr, len, &so, &second, NULL), 0);
+  free(csr);
+  pki_ca_record r;
+  const char *serial = pki_cert_get_info(first)->serial_hex;
+  assert_int_equal(pki_ca_find(c.ca, serial, &r), 0);
+  assert_true(r.revoked);
+  assert_true(r.revoked_at % GL_NS_PER_SEC == 0);
+  assert_true(r.revoked_at == c.f.now + GL_NS_PER_SEC);
+  pki_trust *t = trust_of(&c);
+  pki_crl_entry e;
+  assert_true(pki_crl_find_hex(pki_trust_crl(t), serial, &e));
+  assert_true(e.revoked_at == r.revoked_at);
+  pki_trust_free(t);
+  pki_cert_free(first);
+  pki_cert_free(second);
+  cafx_free(&c);
+}
+
+typedef struct stage_probe {
+  cafx *c;
+  const char *crl_before; /* crl.pem must still read this when staging */
+  unsigned calls;
+  int rc;
+} stage_probe;
+
+static int probe_stage(void *ctx, const pki_cert *cert, pki_why *why) {
+  stage_probe *s = ctx;
+  s->calls++;
+  assert_string_equal(pki_cert_get_info(cert)->subject_cn, "aggregator");
+  /* Nothing is published while the caller writes its files. */
+  char *now = crl_text(s->c);
+  assert_string_equal(now, s->crl_before);
+  free(now);
+  if (s->rc)
+    snprintf(why->text, sizeof why->text, "test: the key cannot be written");
+  return s->rc;
+}
+
+/* Re-issuing a service identity needs `replace`; and a replacement whose
+ * new key cannot be written revokes nothing. */
+static void test_ca_service_replacement_is_explicit_and_staged(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 60, 0);
+  pki_ca_service_opts so = {.name = "aggregator"};
+  pki_key k;
+  assert_int_equal(pki_key_generate(PKI_KEY_ED25519, &c.f.rand, &k), 0);
+  pki_cert *a, *b;
+  assert_int_equal(pki_ca_issue_service(c.ca, &so, &k.pub, &a, NULL), 0);
+  const char *serial = pki_cert_get_info(a)->serial_hex;
+  pki_why why = {{0}};
+  assert_int_equal(pki_key_generate(PKI_KEY_ED25519, &c.f.rand, &k), 0);
+  assert_int_equal(pki_ca_issue_service(c.ca, &so, &k.pub, &b, &why),
+                   GL_EEXIST);
+  assert_non_null(strstr(why.text, "already enrolled"));
+  /* The stage fails: nothing recorded, nothing revoked, same CRL. */
+  char *crl = crl_text(&c);
+  long long number = crl_number(&c);
+  unsigned all = count(&c, PKI_CA_LIST_ALL);
+  stage_probe sp = {.c = &c, .crl_before = crl, .rc = GL_EIO};
+  so.replace = true;
+  so.stage = probe_stage;
+  so.stage_ctx = &sp;
+  assert_int_equal(pki_ca_issue_service(c.ca, &so, &k.pub, &b, &why), GL_EIO);
+  assert_int_equal(sp.calls, 1);
+  pki_ca_record r;
+  assert_int_equal(pki_ca_find(c.ca, serial, &r), 0);
+  assert_false(r.revoked);
+  assert_int_equal(count(&c, PKI_CA_LIST_ALL), all);
+  assert_int_equal(crl_number(&c), number);
+  char *same = crl_text(&c);
+  assert_string_equal(same, crl);
+  free(same);
+  assert_int_equal(leftovers(&c), 0);
+  /* The stage succeeds: now the old one is superseded and published. */
+  sp.rc = 0;
+  assert_int_equal(pki_ca_issue_service(c.ca, &so, &k.pub, &b, &why), 0);
+  assert_int_equal(sp.calls, 2);
+  assert_int_equal(pki_ca_find(c.ca, serial, &r), 0);
+  assert_true(r.revoked);
+  assert_int_equal(r.reason, PKI_REASON_SUPERSEDED);
+  assert_int_equal(crl_number(&c), number + 1);
+  pki_trust *t = trust_of(&c);
+  assert_int_equal(
+      pki_trust_verify(t, a, PKI_ROLE_AGGREGATOR, &c.f.clock, NULL, NULL),
+      GL_EREVOKED);
+  assert_int_equal(
+      pki_trust_verify(t, b, PKI_ROLE_AGGREGATOR, &c.f.clock, NULL, NULL), 0);
+  pki_trust_free(t);
+  free(crl);
+  pki_cert_free(a);
+  pki_cert_free(b);
+  cafx_free(&c);
+}
+
+/* The index is durable (synchronous=FULL) unless the CA is a throw-away
+ * development one: a test that notices the setting being dropped. */
+static void test_ca_index_writes_are_durable(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 64, 0); /* the fixture opens with no_sync */
+  int v = -1;
+  assert_int_equal(pki__index_pragma(pki__ca_index(c.ca), "synchronous", &v),
+                   0);
+  assert_int_equal(v, 0); /* OFF */
+  pki_ca *durable = NULL;
+  assert_int_equal(
+      pki_ca_open(c.dir, NULL, &c.f.rand, &c.f.clock, &durable, NULL), 0);
+  assert_int_equal(pki__index_pragma(pki__ca_index(durable), "synchronous", &v),
+                   0);
+  assert_int_equal(v, 2); /* FULL */
+  pki_ca_free(durable);
+  cafx_free(&c);
+}
+
+/* The CA refuses to open with a CA key others can read. */
+static void test_ca_refuses_a_ca_key_readable_by_others(void **state) {
+  (void)state;
+  cafx c;
+  cafx_init(&c, 61, 0);
+  char key[GT_PATH_MAX];
+  gt_path(key, c.dir, "ca.key");
+  assert_int_equal(chmod(key, 0644), 0);
+  pki_ca *again = NULL;
+  pki_why why = {{0}};
+  assert_int_equal(
+      pki_ca_open(c.dir, NULL, &c.f.rand, &c.f.clock, &again, &why), GL_EPERM);
+  assert_null(again);
+  assert_non_null(strstr(why.text, "chmod 600"));
+  assert_int_equal(chmod(key, 0600), 0);
+  assert_int_equal(
+      pki_ca_open(c.dir, NULL, &c.f.rand, &c.f.clock, &again, &why), 0);
+  pki_ca_free(again);
+  cafx_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ca_init_makes_a_private_ca),
@@ -383,9 +689,16 @@ int main(void) {
       cmocka_unit_test(test_ca_refuses_bad_csrs_with_a_reason),
       cmocka_unit_test(test_ca_one_certificate_per_meter_unless_replaced),
       cmocka_unit_test(test_ca_refuses_to_certify_a_key_twice),
+      cmocka_unit_test(test_ca_renewal_with_the_same_key_works_repeatedly),
+      cmocka_unit_test(test_ca_long_histories_are_read_in_full),
       cmocka_unit_test(test_ca_revocation_updates_crl_and_denied_names),
       cmocka_unit_test(test_ca_never_issues_beyond_its_own_lifetime),
       cmocka_unit_test(test_ca_service_certificates),
+      cmocka_unit_test(test_ca_failed_commit_publishes_no_revocation_list),
+      cmocka_unit_test(test_ca_superseded_revocation_time_is_whole_seconds),
+      cmocka_unit_test(test_ca_service_replacement_is_explicit_and_staged),
+      cmocka_unit_test(test_ca_refuses_a_ca_key_readable_by_others),
+      cmocka_unit_test(test_ca_index_writes_are_durable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

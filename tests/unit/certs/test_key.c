@@ -163,6 +163,38 @@ static void test_key_file_is_private_and_never_clobbered(void **state) {
   fx_free(&f);
 }
 
+/* A private key others can read is refused, whatever the key is for,
+ * with a reason that says how to fix it. */
+static void test_key_file_readable_by_others_is_refused(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, 4);
+  char dir[GT_PATH_MAX], path[GT_PATH_MAX];
+  gt_tmpdir("pki-key", dir);
+  gt_path(path, dir, "service.key");
+  pki_key k, back;
+  assert_int_equal(pki_key_generate(PKI_KEY_ED25519, &f.rand, &k), 0);
+  assert_int_equal(pki_key_write_file(&k, path, false, NULL), 0);
+  static const mode_t loose[] = {0640, 0604, 0660, 0644, 0602, 0610};
+  for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++) {
+    assert_int_equal(chmod(path, loose[i]), 0);
+    pki_why why = {{0}};
+    assert_int_equal(pki_key_load_file(path, &back, &why), GL_EPERM);
+    assert_non_null(strstr(why.text, "chmod 600"));
+    assert_non_null(strstr(why.text, path));
+    gl_ed25519_key ed;
+    assert_int_equal(pki_key_load_ed25519(path, &ed, NULL), GL_EPERM);
+  }
+  /* Owner-only modes are fine, read-only too. */
+  assert_int_equal(chmod(path, 0400), 0);
+  assert_int_equal(pki_key_load_file(path, &back, NULL), 0);
+  assert_int_equal(chmod(path, 0600), 0);
+  assert_int_equal(pki_key_load_file(path, &back, NULL), 0);
+  assert_true(pki_pubkey_equal(&k.pub, &back.pub));
+  gt_rmtree(dir);
+  fx_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_key_ed25519_is_the_common_crypto_key),
@@ -170,6 +202,7 @@ int main(void) {
       cmocka_unit_test(test_key_reads_openssl_keys),
       cmocka_unit_test(test_key_refuses_encrypted_foreign_and_broken_keys),
       cmocka_unit_test(test_key_file_is_private_and_never_clobbered),
+      cmocka_unit_test(test_key_file_readable_by_others_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,38 @@ static void test_device_follows_a_scale_factor_change(void **state) {
   hal_device_free(d);
 }
 
+/* Warnings about bad values are rate-limited per quantity: a persistent
+ * problem with the power does not hide a new one with the energy. */
+static void
+test_device_bad_value_warnings_are_limited_per_quantity(void **state) {
+  fx *f = *state;
+  build(f, inverter, 3);
+  set_inverter(f, 4321, 12, 2000123); /* W_SF 12: out of range */
+  publish(f, 40000);
+  hal_profile p = profile("sunspec-inverter");
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_int_equal(gt_log_count("pv_power: scale factor 12"), 1);
+  /* The same problem again, seconds later: not logged again. */
+  gl_manual_clock_advance(f->mc, 5 * GL_NS_PER_SEC);
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_int_equal(gt_log_count("pv_power: scale factor 12"), 1);
+  /* Now the energy goes wrong too: that is news, logged at once. */
+  int m = sim_image_model(f->img, 103, 0);
+  sim_image_set_int(f->img, m, -1, "WH_SF", -11);
+  publish(f, 40000);
+  gl_manual_clock_advance(f->mc, 5 * GL_NS_PER_SEC);
+  assert_int_equal(hal_device_poll(d, &s), 0);
+  assert_int_equal(s.r[HAL_Q_PV_ENERGY_WH].status, GL_ERANGE);
+  assert_int_equal(gt_log_count("pv_energy: scale factor -11"), 1);
+  assert_int_equal(gt_log_count("pv_power: scale factor 12"), 1);
+  gt_log_capture_end();
+  hal_device_free(d);
+}
+
 static void test_device_reports_not_implemented_points(void **state) {
   fx *f = *state;
   build(f, inverter, 3);
@@ -405,6 +437,38 @@ test_device_battery_control_needs_profile_config_and_link(void **state) {
   hal_device_free(d);
 }
 
+/* The largest WChaMax a device can state (65535 x 10^10 W) with the
+ * finest rate resolution (0.01 %): the percentages are exact and nothing
+ * overflows (UBSan would say so in the sanitizer build). */
+static void test_device_battery_limits_at_extreme_scales(void **state) {
+  fx *f = *state;
+  battery_image(f);
+  int m = sim_image_model(f->img, 124, 0);
+  sim_image_set_int(f->img, m, -1, "WChaMax", 65534);
+  sim_image_set_int(f->img, m, -1, "WChaMax_SF", 10);
+  sim_image_set_int(f->img, m, -1, "InOutWRte_SF", -2);
+  publish(f, 40000);
+  link_with(f, true);
+  hal_profile p = profile("sunspec-battery");
+  hal_device_cfg cfg = {.unit = 1, .allow_control = true};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  int64_t wmax = INT64_C(65534) * INT64_C(10000000000);
+  /* Charge just below WChaMax, discharge at a third of it. */
+  assert_int_equal(hal_device_battery_limit(d, wmax - 1, wmax / 3), 0);
+  const hal_ss_model_ref *ref = hal_ss_map_find(hal_device_map(d), 124, -1, 0);
+  uint16_t r[26];
+  assert_int_equal(hal_memdev_get(f->md, 1, HAL_REG_HOLDING, ref->addr, r, 26),
+                   0);
+  assert_int_equal(r[13], 10000); /* InWRte: 100.00 % */
+  assert_int_equal(r[12], 3333);  /* OutWRte: 33.33 % */
+  /* Above WChaMax: clamped to 100 %. */
+  assert_int_equal(hal_device_battery_limit(d, INT64_MAX, 0), 0);
+  hal_memdev_get(f->md, 1, HAL_REG_HOLDING, ref->addr, r, 26);
+  assert_int_equal(r[13], 10000);
+  assert_int_equal(r[12], 0);
+  hal_device_free(d);
+}
+
 static void test_device_profile_for_another_device_reads_nothing(void **state) {
   fx *f = *state;
   build(f, inverter, 3);
@@ -415,17 +479,82 @@ static void test_device_profile_for_another_device_reads_nothing(void **state) {
   hal_device *d = hal_device_new(f->link, &p, &cfg);
   hal_sample s;
   gt_log_capture_begin();
-  assert_int_equal(hal_device_poll(d, &s), 0);
+  /* Nothing to read: a configuration error, never "online" (a poll would
+   * do no I/O and could not tell whether the device is there). */
+  assert_int_equal(hal_device_poll(d, &s), GL_ENOENT);
   assert_true(gt_log_contains("has none of the models profile sunspec-meter"));
+  assert_true(gt_log_contains("a configuration error"));
+  assert_false(gt_log_contains("is offline"));
   gt_log_capture_end();
-  assert_true(s.online);
+  assert_false(s.online);
   assert_int_equal(s.r[HAL_Q_GRID_IMPORT_WH].status, GL_ENOENT);
+  hal_device_free(d);
+}
+
+/* A registers profile whose only value cannot be addressed (built without
+ * the parser, which refuses it) plans no request: an error, no I/O, not
+ * online. */
+static void test_device_nothing_plannable_is_an_error(void **state) {
+  fx *f = *state;
+  hal_profile p;
+  memset(&p, 0, sizeof p);
+  snprintf(p.name, sizeof p.name, "edge");
+  p.kind = HAL_PROFILE_REGISTERS;
+  p.q[HAL_Q_GRID_POWER_W].mapped = true;
+  p.q[HAL_Q_GRID_POWER_W].table = HAL_REG_INPUT;
+  p.q[HAL_Q_GRID_POWER_W].addr = 65535;
+  p.q[HAL_Q_GRID_POWER_W].type = HAL_SS_INT32;
+  p.q[HAL_Q_GRID_POWER_W].sign = 1;
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  uint64_t before = reads(f);
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), GL_ENOENT);
+  assert_true(gt_log_contains("a configuration error"));
+  gt_log_capture_end();
+  assert_false(s.online);
+  assert_int_equal(s.r[HAL_Q_GRID_POWER_W].status, GL_ENOENT);
+  assert_int_equal(reads(f), before);
+  hal_device_free(d);
+}
+
+/* A device without a SunSpec map under a SunSpec profile: the log says
+ * configuration error, not "offline". */
+static void
+test_device_without_sunspec_map_is_a_configuration_error(void **state) {
+  fx *f = *state;
+  uint16_t r[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 0, r, 8, false);
+  hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 40000, r, 8, false);
+  hal_memdev_set(f->md, 1, HAL_REG_HOLDING, 50000, r, 8, false);
+  hal_profile p = profile("sunspec-inverter");
+  hal_device_cfg cfg = {.unit = 1};
+  hal_device *d = hal_device_new(f->link, &p, &cfg);
+  hal_sample s;
+  gt_log_capture_begin();
+  assert_int_equal(hal_device_poll(d, &s), GL_ENOENT);
+  assert_true(gt_log_contains("no SunSpec map found"));
+  assert_true(gt_log_contains("a configuration error"));
+  assert_false(gt_log_contains("is offline"));
+  gt_log_capture_end();
+  assert_false(s.online);
   hal_device_free(d);
 }
 
 int main(void) {
   gl_log_set_level(GL_LOG_ERROR);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_device_bad_value_warnings_are_limited_per_quantity, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_device_battery_limits_at_extreme_scales, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_nothing_plannable_is_an_error,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_device_without_sunspec_map_is_a_configuration_error, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_device_polls_inverter_in_one_request,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_follows_a_scale_factor_change,

@@ -195,6 +195,15 @@ static void test_profile_errors_name_file_and_line(void **state) {
   expect_error(RHEAD "[grid_power]\nregister = input 70000\ntype = int16\n",
                "x.profile:6: register address \"70000\" must be 0..65535 "
                "(decimal or 0x hex, 0-based)");
+  /* A value must end at or below register 65535 (the device could never
+   * be asked for it otherwise). */
+  expect_error(RHEAD "[grid_power]\nregister = input 65535\ntype = int32\n",
+               "x.profile:6: [grid_power]: a 2-register value at address "
+               "65535 runs past 65535");
+  expect_error(RHEAD "[grid_power]\nregister = holding 0xFFFD\n"
+                     "type = float64\n",
+               "x.profile:6: [grid_power]: a 4-register value at address "
+               "65533 runs past 65535");
   expect_error(RHEAD "[grid_power]\nregister = input 1\ntype = acc32\n",
                "x.profile:7: type must be int16, uint16, int32, uint32, "
                "int64, uint64, float32 or float64, not \"acc32\"");
@@ -237,6 +246,20 @@ test_profile_rejects_control_characters_and_long_lines(void **state) {
   static const char crlf[] = "[profile]\r\nname = t\r\nkind = sunspec\r\n"
                              "[grid_power]\r\npoint = 203.W\r\n";
   assert_int_equal(hal_profile_parse("x", crlf, sizeof crlf - 1, &p, &e), 0);
+}
+
+static void test_profile_registers_reach_the_last_address(void **state) {
+  (void)state;
+  hal_profile p;
+  gl_conf_errors e;
+  assert_int_equal(parse(RHEAD "[grid_power]\nregister = input 65535\n"
+                               "type = int16\n"
+                               "[pv_power]\nregister = input 65534\n"
+                               "type = uint32\n"
+                               "[pv_energy]\nregister = holding 65532\n"
+                               "type = uint64\n",
+                         &p, &e),
+                   0);
 }
 
 static void test_profile_collects_all_errors(void **state) {
@@ -291,6 +314,7 @@ int main(void) {
       cmocka_unit_test(test_profile_shipped_profiles_parse),
       cmocka_unit_test(test_profile_errors_name_file_and_line),
       cmocka_unit_test(test_profile_rejects_control_characters_and_long_lines),
+      cmocka_unit_test(test_profile_registers_reach_the_last_address),
       cmocka_unit_test(test_profile_collects_all_errors),
       cmocka_unit_test(test_endpoint_parse),
   };

@@ -49,6 +49,9 @@ static void test_checkpoint_parse_is_strict(void **state) {
       "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\n",
       "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
       "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+      /* Size 0 names the empty tree, whose root is SHA-256(""). */
+      "o\n0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+      "o\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
   };
   lg_checkpoint cp;
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -177,6 +180,43 @@ test_checkpoint_policy_rejects_a_tampered_cosignature(void **state) {
   gl_seeded_rand_free(k.sr);
 }
 
+/* One cosignature must not meet a 2-of-2 policy that lists its witness
+ * twice: the policy is refused, under the same name or another one. */
+static void
+test_checkpoint_policy_refuses_a_witness_listed_twice(void **state) {
+  (void)state;
+  keys k;
+  make_keys(&k);
+  lg_checkpoint cp = {.origin = "gridlet/oakfield", .size = 9};
+  memset(cp.root, 0x22, sizeof cp.root);
+  char *note = cosigned(&k, &cp, 1); /* witness 0 only */
+  lg_vkey twice[2] = {k.wk[0], k.wk[0]};
+  lg_policy pol = {&k.log.vkey, twice, 2, 2};
+  const char *why = NULL;
+  assert_int_equal(lg_policy_verify(&pol, note, strlen(note), &cp, NULL, &why),
+                   GL_EINVAL);
+  assert_string_equal(why,
+                      "the same witness key is listed twice in the policy");
+  /* Quorum 1 with the duplicate is refused too: the policy is malformed. */
+  pol.quorum = 1;
+  assert_int_equal(lg_policy_verify(&pol, note, strlen(note), &cp, NULL, NULL),
+                   GL_EINVAL);
+  /* The same public key under a second name is still one witness. */
+  lg_vkey alias = k.wk[0];
+  snprintf(alias.name, sizeof alias.name, "witness.example/alias");
+  lg_vkey renamed[2] = {k.wk[0], alias};
+  lg_policy pol2 = {&k.log.vkey, renamed, 2, 2};
+  assert_int_equal(lg_policy_verify(&pol2, note, strlen(note), &cp, NULL, NULL),
+                   GL_EINVAL);
+  /* Distinct witnesses still count one each. */
+  lg_vkey two[2] = {k.wk[0], k.wk[1]};
+  lg_policy pol3 = {&k.log.vkey, two, 2, 2};
+  assert_int_equal(lg_policy_verify(&pol3, note, strlen(note), &cp, NULL, NULL),
+                   GL_EVERIFY);
+  free(note);
+  gl_seeded_rand_free(k.sr);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_checkpoint_parse_accepts_the_spec_example),
@@ -184,6 +224,7 @@ int main(void) {
       cmocka_unit_test(
           test_checkpoint_policy_needs_log_key_and_k_of_n_witnesses),
       cmocka_unit_test(test_checkpoint_policy_rejects_a_tampered_cosignature),
+      cmocka_unit_test(test_checkpoint_policy_refuses_a_witness_listed_twice),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "gridlet/ledger.h"
 #include "gridlet/ledger_bundle.h"
 #include "gridlet/ledger_witness.h"
+#include "ledger_internal.h"
 #include "ledger_testhelp.h"
 #include "testutil.h"
 
@@ -22,7 +23,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #define ORIGIN "gridlet/testville"
 
@@ -492,6 +496,98 @@ static void test_ledger_bundles_and_witness_cosignatures(void **state) {
                                               &wkey.vkey, 1, &added),
                    0);
   assert_int_equal(added, 0); /* unknown key ID: ignored */
+  /* A line from the configured witness (its name and key ID) whose
+   * signature does not verify over this checkpoint: refused with
+   * GL_EVERIFY, nothing kept. */
+  const char other[] = "gridlet/oakfield\n80\nnot this checkpoint\n";
+  char bad[LG_SIGLINE_MAX];
+  assert_int_equal(lg_note_sign_line(&wkey, other, strlen(other), 1767225600,
+                                     bad, sizeof bad),
+                   0);
+  added = 99;
+  gt_log_capture_begin();
+  assert_int_equal(lg_ledger_add_cosignatures(e->lg, 80, bad, strlen(bad),
+                                              &wkey.vkey, 1, &added),
+                   GL_EVERIFY);
+  assert_true(gt_log_contains("cosignature for size 80 rejected"));
+  gt_log_capture_end();
+  assert_int_equal(added, 99);
+  /* The checkpoint still carries exactly the one good cosignature. */
+  assert_int_equal(lg_ledger_bundle(e->lg, 0, 80, false, &text), 0);
+  size_t lines = 0;
+  for (const char *q = text; (q = strstr(q, "witness.example/w1 ")) != NULL;
+       q++)
+    lines++;
+  assert_int_equal(lines, 1);
+  assert_null(
+      strstr(text, strchr(bad, ' ') + 1 + strlen("witness.example/w1")));
+  free(text);
+}
+
+/* A racing process that creates the export's target while the export
+ * runs: it waits for "<path>.partial" (the export has passed its first
+ * check) and creates <path> with O_EXCL. */
+typedef struct racer {
+  char path[GT_PATH_MAX], partial[GT_PATH_MAX + 16];
+  volatile int stop;
+  int won; /* 1: created the file first; -1: the export was first */
+} racer;
+
+static void *race(void *arg) {
+  racer *r = arg;
+  while (!r->stop && access(r->partial, F_OK) != 0)
+    ;
+  if (r->stop)
+    return NULL;
+  int fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    r->won = -1;
+    return NULL;
+  }
+  if (write(fd, "precious", 8) != 8)
+    r->won = -1;
+  else
+    r->won = 1;
+  close(fd);
+  return NULL;
+}
+
+static void
+test_ledger_export_never_replaces_a_file_that_appears(void **state) {
+  env *e = *state;
+  th_append_orders(e->lg, 0, 1000);
+  char *note;
+  assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &note), 0);
+  free(note);
+  /* The racer almost always wins (the export takes far longer than an
+   * open); should the export be first, try again with another name. */
+  for (int attempt = 0; attempt < 5; attempt++) {
+    racer r;
+    memset(&r, 0, sizeof r);
+    char name[32];
+    snprintf(name, sizeof name, "race%d.db", attempt);
+    gt_path(r.path, e->dir, name);
+    snprintf(r.partial, sizeof r.partial, "%s.partial", r.path);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, race, &r), 0);
+    gt_log_capture_begin();
+    int rc = lg_ledger_export(e->lg, r.path, 0);
+    gt_log_capture_end();
+    r.stop = 1;
+    pthread_join(t, NULL);
+    if (r.won != 1) {
+      assert_int_equal(rc, 0);
+      continue;
+    }
+    assert_int_equal(rc, GL_EEXIST);
+    char *text = gt_read_file(r.path, NULL);
+    assert_non_null(text);
+    assert_string_equal(text, "precious");
+    free(text);
+    assert_false(access(r.partial, F_OK) == 0);
+    return;
+  }
+  skip();
 }
 
 static void test_ledger_export_and_import_rebuild_and_verify(void **state) {
@@ -555,6 +651,87 @@ static void test_ledger_export_and_import_rebuild_and_verify(void **state) {
   lg_ledger_free(m);
 }
 
+/* The durability and hardening settings of the ledger's connections: a
+ * writer runs with synchronous=FULL (a checkpoint is only ever signed over
+ * data on disk); a read-only open, which may be of a file someone handed
+ * us, runs without trusting its schema. */
+static void test_ledger_connections_are_durable_and_hardened(void **state) {
+  env *e = *state;
+  int64_t v = -1;
+  assert_int_equal(
+      lg__store_pragma_int(lg__ledger_store(e->lg), "synchronous", &v), 0);
+  assert_int_equal(v, 2); /* FULL */
+  lg_ledger *ro;
+  lg_ledger_options o = {.origin = ORIGIN, .read_only = true};
+  assert_int_equal(lg_ledger_open(e->db, &o, &ro), 0);
+  assert_int_equal(
+      lg__store_pragma_int(lg__ledger_store(ro), "trusted_schema", &v), 0);
+  assert_int_equal(v, 0);
+  assert_int_equal(
+      lg__store_pragma_int(lg__ledger_store(ro), "cell_size_check", &v), 0);
+  assert_int_equal(v, 1);
+  lg_ledger_free(ro);
+}
+
+/* Change the schema of a database file with plain SQL. */
+static void tamper_schema(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+    fail_msg("%s: %s", sql, err);
+  sqlite3_close(db);
+}
+
+/* An export whose ledger tables were redefined, or that carries extra
+ * indexes or triggers on them, is not imported: the schema of an
+ * untrusted file is compared with ours before anything is read. */
+static void
+test_ledger_import_refuses_a_copy_with_another_schema(void **state) {
+  env *e = *state;
+  th_append_orders(e->lg, 0, 20);
+  char *note;
+  assert_int_equal(lg_ledger_checkpoint(e->lg, &e->key, &note), 0);
+  free(note);
+  static const char *const tamper[] = {
+      "CREATE INDEX lg_entries_type ON lg_entries(type)",
+      "ALTER TABLE lg_entries ADD COLUMN extra INTEGER DEFAULT 0",
+      "CREATE TRIGGER lg_spy AFTER INSERT ON lg_cosigs BEGIN SELECT 1; END",
+      "CREATE VIEW lg_view AS SELECT * FROM lg_entries",
+  };
+  char mpath[GT_PATH_MAX];
+  gt_path(mpath, e->dir, "mirror.db");
+  lg_ledger *m;
+  lg_ledger_options mo = {.origin = ORIGIN, .create = true};
+  assert_int_equal(lg_ledger_open(mpath, &mo, &m), 0);
+  lg_import_options io = {&e->key.vkey, NULL, 0};
+  for (size_t i = 0; i < sizeof tamper / sizeof *tamper; i++) {
+    char exp[GT_PATH_MAX], name[32];
+    snprintf(name, sizeof name, "tampered%zu.db", i);
+    gt_path(exp, e->dir, name);
+    assert_int_equal(lg_ledger_export(e->lg, exp, 0), 0);
+    tamper_schema(exp, tamper[i]);
+    uint64_t size = 0;
+    gt_log_capture_begin();
+    int rc = lg_ledger_import(m, exp, &io, &size);
+    bool said = gt_log_contains("schema differs");
+    gt_log_capture_end();
+    if (rc != GL_ESTORE || !said)
+      fail_msg("\"%s\": import returned %s", tamper[i], gl_err_name(rc));
+    uint64_t msize = 99;
+    assert_int_equal(lg_ledger_size(m, &msize), 0);
+    assert_int_equal(msize, 0);
+  }
+  /* The untouched export goes in. */
+  char good[GT_PATH_MAX];
+  gt_path(good, e->dir, "good.db");
+  assert_int_equal(lg_ledger_export(e->lg, good, 0), 0);
+  uint64_t size = 0;
+  assert_int_equal(lg_ledger_import(m, good, &io, &size), 0);
+  assert_int_equal(size, 20);
+  lg_ledger_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -574,7 +751,15 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_ledger_bundles_and_witness_cosignatures, setup, teardown),
       cmocka_unit_test_setup_teardown(
+          test_ledger_export_never_replaces_a_file_that_appears, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
           test_ledger_export_and_import_rebuild_and_verify, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_ledger_connections_are_durable_and_hardened, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_ledger_import_refuses_a_copy_with_another_schema, setup,
+          teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -530,6 +530,19 @@ static int world_step(engine *e, world *w, int64_t t,
   case MKT_MODE_CONTINUOUS:
     if (e->physical) {
       place_orders(e, w, t, price);
+    } else if (lf->has_clearing && lf->mode == MKT_MODE_CONTINUOUS) {
+      /* A continuous interval of the ledger: its trades are what the live
+       * book made (with cancellations the ledger does not keep); settle
+       * them as they are. */
+      if (lf->n_trades > w->cap_trades)
+        return GL_EFULL;
+      memcpy(w->trades, lf->trades, lf->n_trades * sizeof *w->trades);
+      w->n_trades = lf->n_trades;
+      w->n_orders = 0;
+      nm = fill_meters(e, w);
+      rc = mkt_interval_continuous(w->iv, &cfg, t, w->trades, w->n_trades,
+                                   w->meters, nm, &res);
+      break;
     } else {
       if (lf->n_orders > w->cap_orders)
         return GL_EFULL;
@@ -654,10 +667,15 @@ static int world_step(engine *e, world *w, int64_t t,
 
   /* Verification against the ledger. */
   if (lf) {
-    bool same = lf->has_clearing && !e->sc->has_tariff &&
-                lf->mode == w->mech.mode &&
-                (w->mech.mode == MKT_MODE_CONTINUOUS ||
-                 (!lf->rule_none && lf->rule == w->mech.rule));
+    const sim_mechanism *m = &w->mech;
+    bool auction = m->mode != MKT_MODE_CONTINUOUS;
+    bool same =
+        lf->has_clearing && !e->sc->has_tariff && lf->mode == m->mode &&
+        (!auction || (!lf->rule_none && lf->rule == m->rule)) &&
+        (!lf->has_k || !auction || m->rule != MKT_RULE_K ||
+         lf->k_ppm == m->k_ppm) &&
+        (!lf->has_rationing || !auction || lf->rationing == m->rationing) &&
+        (!lf->has_self_trade || lf->allow_self_trade == m->allow_self_trade);
     if (!same) {
       w->unverified++;
     } else {
@@ -711,8 +729,7 @@ static int world_step(engine *e, world *w, int64_t t,
       sim_diag_add(e->diag, "interval %s: cannot write the ledger: %s%s",
                    gl_time_format(t, tb), gl_strerror(rc),
                    rc == GL_ENOTSUP
-                       ? " (ledger format 1 holds neither McAfee's surplus "
-                         "nor negative prices)"
+                       ? " (ledger format 1 holds no negative prices)"
                        : "");
       return rc;
     }
@@ -866,7 +883,8 @@ static int setup(engine *e) {
     if ((rc = world_init(e, &e->w[k], &mechs[k])))
       return rc;
   if (opt->ledger_out) {
-    rc = sim_ledger_out_new(opt->ledger_out, sc->name, e->ids, n, &e->lout);
+    rc = sim_ledger_out_new(opt->ledger_out, sc->name, e->ids, n, &e->w[0].mech,
+                            e->start, &e->lout);
     if (rc) {
       sim_diag_add(e->diag, "%s: cannot create the ledger: %s", opt->ledger_out,
                    gl_strerror(rc));

@@ -13,6 +13,7 @@
 #include "research_int.h"
 
 #include "gridlet/clock.h"
+#include "gridlet/conf.h"
 #include "gridlet/crypto.h"
 #include "gridlet/error.h"
 #include "gridlet/ledger.h"
@@ -45,7 +46,20 @@ typedef struct p_order {
 typedef struct p_clearing {
   int64_t start;
   uint8_t mode, rule;
+  mkt_trade *trades; /* owned */
+  size_t n_trades;
 } p_clearing;
+
+/* A market parameter waiting for its effective time. */
+typedef struct p_param {
+  int64_t from;
+  int key; /* PK_* */
+  int64_t k_ppm;
+  mkt_rationing rationing;
+  bool allow;
+} p_param;
+
+enum { PK_K, PK_RATIONING, PK_SELF_TRADE };
 
 struct sim_ledger_in {
   const sim_scenario *sc;
@@ -67,6 +81,14 @@ struct sim_ledger_in {
   size_t n_orders_p, cap_orders_p;
   p_clearing clear[8];
   size_t n_clear;
+  mkt_trade *frame_trades;
+  size_t cap_frame_trades;
+  p_param params[16];
+  size_t n_params;
+  bool has_k, has_rationing, has_self_trade;
+  int32_t k_ppm;
+  mkt_rationing rationing;
+  bool allow_self_trade;
   /* Per participant. */
   uint8_t *present;
   int64_t *net;
@@ -284,6 +306,9 @@ void sim_ledger_close(sim_ledger_in *l) {
   free(l->oseq);
   free(l->rows);
   free(l->frame_orders);
+  free(l->frame_trades);
+  for (size_t i = 0; i < l->n_clear; i++)
+    free(l->clear[i].trades);
   free(l);
 }
 
@@ -409,17 +434,54 @@ static int build_frame(sim_ledger_in *l, uint64_t index,
   }
   for (size_t i = 0; i < l->n_clear; i++)
     if (l->clear[i].start == t) {
+      p_clearing *pc = &l->clear[i];
       f->has_clearing = true;
-      uint8_t mode = l->clear[i].mode, rule = l->clear[i].rule;
-      f->mode = (mkt_mode)(mode - 1);
-      f->rule_none = rule == LG_RULE_NONE;
-      f->rule = rule == LG_RULE_NONE ? MKT_RULE_MARGINAL : (mkt_rule)(rule - 1);
+      f->mode = (mkt_mode)(pc->mode - 1);
+      f->rule_none = pc->rule == LG_RULE_NONE;
+      f->rule = pc->rule == LG_RULE_NONE ? MKT_RULE_MARGINAL
+                                         : (mkt_rule)(pc->rule - 1);
+      l->frame_trades = grow(l->frame_trades, &l->cap_frame_trades,
+                             pc->n_trades + 1, sizeof *l->frame_trades);
+      if (!l->frame_trades)
+        return GL_ENOMEM;
+      memcpy(l->frame_trades, pc->trades, pc->n_trades * sizeof *pc->trades);
+      f->trades = l->frame_trades;
+      f->n_trades = pc->n_trades;
     }
   size_t kc = 0;
-  for (size_t i = 0; i < l->n_clear; i++)
+  for (size_t i = 0; i < l->n_clear; i++) {
     if (l->clear[i].start > t)
       l->clear[kc++] = l->clear[i];
+    else
+      free(l->clear[i].trades);
+  }
   l->n_clear = kc;
+  /* Parameters that took effect by now. */
+  size_t kp = 0;
+  for (size_t i = 0; i < l->n_params; i++) {
+    const p_param *pp = &l->params[i];
+    if (pp->from > t) {
+      l->params[kp++] = *pp;
+      continue;
+    }
+    if (pp->key == PK_K) {
+      l->has_k = true;
+      l->k_ppm = (int32_t)pp->k_ppm;
+    } else if (pp->key == PK_RATIONING) {
+      l->has_rationing = true;
+      l->rationing = pp->rationing;
+    } else {
+      l->has_self_trade = true;
+      l->allow_self_trade = pp->allow;
+    }
+  }
+  l->n_params = kp;
+  f->has_k = l->has_k;
+  f->k_ppm = l->k_ppm;
+  f->has_rationing = l->has_rationing;
+  f->rationing = l->rationing;
+  f->has_self_trade = l->has_self_trade;
+  f->allow_self_trade = l->allow_self_trade;
   f->present = l->present;
   f->net = l->net;
   f->buy_limit = l->buy;
@@ -480,14 +542,71 @@ static int stream_visit(void *ctx, uint64_t index, const uint8_t *data,
     p->price = o->limit_price;
     break;
   }
-  case LG_ENTRY_CLEARING:
-    if (l->n_clear < sizeof l->clear / sizeof l->clear[0]) {
-      l->clear[l->n_clear].start = e.u.clearing.interval_start;
-      l->clear[l->n_clear].mode = e.u.clearing.mode;
-      l->clear[l->n_clear].rule = e.u.clearing.rule;
-      l->n_clear++;
+  case LG_ENTRY_CLEARING: {
+    const lg_clearing *c = &e.u.clearing;
+    if (l->n_clear == sizeof l->clear / sizeof l->clear[0]) {
+      lerr(l, index, "more than 8 clearings wait for their settlement");
+      rc = GL_EPARSE;
+      break;
     }
+    p_clearing *pc = &l->clear[l->n_clear];
+    pc->start = c->interval_start;
+    pc->mode = c->mode;
+    pc->rule = c->rule;
+    pc->n_trades = c->n_trades;
+    pc->trades = calloc(c->n_trades ? c->n_trades : 1, sizeof *pc->trades);
+    if (!pc->trades) {
+      rc = GL_ENOMEM;
+      break;
+    }
+    for (size_t i = 0; i < c->n_trades; i++) {
+      mkt_trade *t = &pc->trades[i];
+      t->buy_id = 2 * i + 1;
+      t->sell_id = 2 * i + 2;
+      t->buyer = (uint32_t)participant(l, c->trades[i].buyer);
+      t->seller = (uint32_t)participant(l, c->trades[i].seller);
+      t->qty = c->trades[i].energy_wh;
+      t->buy_price = t->sell_price = c->trades[i].price;
+    }
+    l->n_clear++;
     break;
+  }
+  case LG_ENTRY_PARAM: {
+    const lg_param *pa = &e.u.param;
+    p_param pp = {.from = pa->effective_from};
+    const char *bad = NULL;
+    if (strcmp(pa->key, "market.k_ppm") == 0) {
+      pp.key = PK_K;
+      int64_t v;
+      if (gl_conf_parse_int(pa->value, &v) || v < 0 || v > MKT_K_ONE)
+        bad = "market.k_ppm is not 0 .. 1000000";
+      pp.k_ppm = v;
+    } else if (strcmp(pa->key, "market.rationing") == 0) {
+      pp.key = PK_RATIONING;
+      if (mkt_rationing_parse(pa->value, &pp.rationing))
+        bad = "market.rationing is not pro-rata or time";
+    } else if (strcmp(pa->key, "market.self_trade") == 0) {
+      pp.key = PK_SELF_TRADE;
+      if (strcmp(pa->value, "allowed") == 0)
+        pp.allow = true;
+      else if (strcmp(pa->value, "prevented") != 0)
+        bad = "market.self_trade is not allowed or prevented";
+    } else {
+      break; /* other parameters do not change a settlement's arithmetic */
+    }
+    if (bad) {
+      lerr(l, index, "parameter %s", bad);
+      rc = GL_EPARSE;
+      break;
+    }
+    if (l->n_params == sizeof l->params / sizeof l->params[0]) {
+      /* Apply the oldest now-irrelevant ones first: keep the newest. */
+      memmove(l->params, l->params + 1, (l->n_params - 1) * sizeof *l->params);
+      l->n_params--;
+    }
+    l->params[l->n_params++] = pp;
+    break;
+  }
   case LG_ENTRY_SETTLEMENT: {
     const lg_settlement *s = &e.u.settlement;
     l->last_settled = s->interval_start;
@@ -544,11 +663,13 @@ int sim_ledger_verify(const sim_ledger_frame *f, const mkt_interval_result *res,
                       const char *const *meters, char *why, size_t cap) {
   char tb[GL_TIME_STR_MAX];
   gl_time_format(f->start, tb);
-  if (res->totals.utility_net != f->utility_money) {
+  /* McAfee's surplus is booked to the utility (see the header). */
+  int64_t utility = res->totals.utility_net + res->totals.surplus;
+  if (utility != f->utility_money) {
     snprintf(why, cap,
              "interval %s: utility money %" PRId64 " replayed, %" PRId64
              " recorded",
-             tb, res->totals.utility_net, f->utility_money);
+             tb, utility, f->utility_money);
     return GL_ECONFLICT;
   }
   for (size_t i = 0; i < res->n_accounts; i++) {
@@ -594,7 +715,8 @@ struct sim_ledger_out {
 };
 
 int sim_ledger_out_new(const char *path, const char *name,
-                       const char *const *ids, size_t n, sim_ledger_out **out) {
+                       const char *const *ids, size_t n, const sim_mechanism *m,
+                       int64_t first_interval, sim_ledger_out **out) {
   *out = NULL;
   struct stat st;
   if (stat(path, &st) == 0)
@@ -618,6 +740,28 @@ int sim_ledger_out_new(const char *path, const char *name,
   lg_ledger_options opt = {.origin = origin, .create = true};
   int rc = lg_ledger_open(path, &opt, &w->lg);
   if (rc) {
+    sim_ledger_out_free(w);
+    return rc;
+  }
+  /* The mechanism, as the aggregator records its configuration. */
+  lg_entry pe[5];
+  memset(pe, 0, sizeof pe);
+  char vals[5][32];
+  const char *keys[5] = {"market.mode", "market.rule", "market.k_ppm",
+                         "market.rationing", "market.self_trade"};
+  snprintf(vals[0], sizeof vals[0], "%s", mkt_mode_name(m->mode));
+  snprintf(vals[1], sizeof vals[1], "%s", mkt_rule_name(m->rule));
+  snprintf(vals[2], sizeof vals[2], "%" PRId32, m->k_ppm);
+  snprintf(vals[3], sizeof vals[3], "%s", mkt_rationing_name(m->rationing));
+  snprintf(vals[4], sizeof vals[4], "%s",
+           m->allow_self_trade ? "allowed" : "prevented");
+  for (int i = 0; i < 5; i++) {
+    pe[i].type = LG_ENTRY_PARAM;
+    pe[i].u.param.effective_from = first_interval;
+    snprintf(pe[i].u.param.key, sizeof pe[i].u.param.key, "%s", keys[i]);
+    snprintf(pe[i].u.param.value, sizeof pe[i].u.param.value, "%s", vals[i]);
+  }
+  if ((rc = lg_ledger_append_entries(w->lg, pe, 5, NULL))) {
     sim_ledger_out_free(w);
     return rc;
   }
@@ -686,7 +830,7 @@ int sim_ledger_out_interval(sim_ledger_out *w, const sim_mechanism *m,
                             const int64_t *net, const int64_t *buy_limit,
                             const int64_t *sell_limit, const mkt_order *orders,
                             size_t n_orders, const mkt_interval_result *res) {
-  if (res->totals.surplus != 0 || band->retail < 0 || band->feed_in < 0)
+  if (band->retail < 0 || band->feed_in < 0)
     return GL_ENOTSUP;
   size_t k = 0;
   int rc;
@@ -760,8 +904,7 @@ int sim_ledger_out_interval(sim_ledger_out *w, const sim_mechanism *m,
   c->rule =
       m->mode == MKT_MODE_CONTINUOUS ? LG_RULE_NONE : (uint8_t)(m->rule + 1);
   bool uniform = m->mode != MKT_MODE_CONTINUOUS &&
-                 m->rule != MKT_RULE_PAY_AS_BID && volume > 0 &&
-                 !res->clearing.reduced;
+                 m->rule != MKT_RULE_PAY_AS_BID && volume > 0;
   c->price = uniform ? res->clearing.price : -1;
   c->volume_wh = volume;
   c->n_trades = res->n_trades;
@@ -794,7 +937,7 @@ int sim_ledger_out_interval(sim_ledger_out *w, const sim_mechanism *m,
   s->retail_price = band->retail;
   s->feedin_price = band->feed_in;
   s->fee_price = band->fee;
-  s->utility_money = res->totals.utility_net;
+  s->utility_money = res->totals.utility_net + res->totals.surplus;
   s->fee_money = res->totals.fees;
   s->n_rows = w->n;
   s->rows = w->rows;

@@ -34,19 +34,30 @@
  *                  an earlier one), in ledger order (their time priority).
  *   band           the settlement entry's retail, feed-in and fee prices,
  *                  unless the scenario has a [tariff] section (a what-if).
- *   recorded       the clearing's mode and rule, and the settlement rows,
- *                  for verification.
+ *   recorded       the clearing's mode, rule and trades, the settlement
+ *                  rows, and the market parameters in force (parameter
+ *                  entries with keys market.k_ppm, market.rationing and
+ *                  market.self_trade, as gridlet-aggregator logs them,
+ *                  effective from their effective_from), for verification.
+ *   trades         a continuous interval's trades come from the recorded
+ *                  clearing: the live book saw cancellations and
+ *                  replacements the ledger does not keep, so its trades
+ *                  are replayed, not rematched (other mechanisms run on
+ *                  the orders).
  * Settlements must appear in increasing interval order, one per interval,
- * all with the scenario's interval length.
+ * all with the scenario's interval length. McAfee's mechanism surplus has
+ * no field in a settlement entry: like the aggregator, the simulator books
+ * it to the utility (utility_money = what the utility nets + the surplus),
+ * so the entry's money still sums to zero.
  *
  * ## Verification
  * When a replayed interval runs under the mechanism and band the ledger
  * recorded, its settlement must equal the recorded one: per meter local
  * bought and sold, grid import and export, fee and money, and the
  * utility's money. sim_ledger_verify compares them; a mismatch names the
- * interval, the meter and the field. (The k of the k rule, the rationing
- * and self-trade setting are not recorded in ledger format 1: they come
- * from the scenario's [market] section.)
+ * interval, the meter and the field. The k of the k rule, the rationing
+ * and the self-trade setting are compared with the recorded parameters
+ * when the ledger has them; otherwise the scenario's are assumed.
  *
  * ## Writing (gridlet-sim run --ledger-out FILE)
  * Per interval, appended atomically: for each present household a reading
@@ -56,12 +67,14 @@
  * message exists); its orders (expost: two quantity-0 entries with its
  * standing buy and sell limits; exante and continuous: one entry per
  * order placed, msg_digest likewise of "gridlet-sim order ..."); the
- * clearing (trades with the buyer's price; price -1 unless the rule gives
- * one uniform price); and the settlement (every household, absent ones
- * flagged "no reading" with zeros). The file has no checkpoint: the
- * simulator holds no log key. Ledger format 1 cannot record McAfee's
- * mechanism surplus (money is conserved without it) nor negative prices,
- * so such intervals are refused with GL_ENOTSUP.
+ * clearing (trades with the buyer's price; the clearing price, or -1 for
+ * continuous and pay-as-bid and when nothing traded); and the settlement
+ * (every household, absent ones flagged "no reading" with zeros, McAfee's
+ * surplus booked to the utility as above). Before the first interval,
+ * parameter entries record the mechanism (market.mode, market.rule,
+ * market.k_ppm, market.rationing, market.self_trade). The file has no
+ * checkpoint: the simulator holds no log key. Ledger format 1 cannot
+ * record negative prices, so such intervals are refused with GL_ENOTSUP.
  *
  * Thread-safety: a handle is used by one thread at a time.
  */
@@ -97,7 +110,15 @@ typedef struct sim_ledger_frame {
   bool has_clearing;
   mkt_mode mode; /* recorded mode and rule (when has_clearing) */
   mkt_rule rule;
-  bool rule_none; /* continuous: no call-auction rule */
+  bool rule_none;          /* continuous: no call-auction rule */
+  const mkt_trade *trades; /* the clearing's trades, participants as above,
+                              buy_price = sell_price = the recorded price */
+  size_t n_trades;
+  /* Market parameters in force (parameter entries), when recorded. */
+  bool has_k, has_rationing, has_self_trade;
+  int32_t k_ppm;
+  mkt_rationing rationing;
+  bool allow_self_trade;
   const uint8_t *present;
   const int64_t *net;
   const int64_t *buy_limit, *sell_limit;
@@ -165,11 +186,13 @@ typedef struct sim_ledger_out sim_ledger_out;
 /*
  * sim_ledger_out_new - create a new ledger database at `path` (which must
  * not exist) with origin "gridlet-sim/<scenario name>", for the meters
- * `ids` (n, sorted, borrowed: must outlive the writer). Returns 0 and an
- * owned writer, GL_EEXIST, GL_ESTORE or GL_ENOMEM.
+ * `ids` (n, sorted, borrowed: must outlive the writer), and record
+ * mechanism `m` as parameter entries effective from `first_interval`.
+ * Returns 0 and an owned writer, GL_EEXIST, GL_ESTORE or GL_ENOMEM.
  */
 int sim_ledger_out_new(const char *path, const char *name,
-                       const char *const *ids, size_t n, sim_ledger_out **out);
+                       const char *const *ids, size_t n, const sim_mechanism *m,
+                       int64_t first_interval, sim_ledger_out **out);
 
 /*
  * sim_ledger_out_interval - append one interval: `present` and `net` per

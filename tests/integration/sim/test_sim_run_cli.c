@@ -5,6 +5,7 @@
  * input is reported with file:line and exit status 1; a run written as a
  * ledger replays to the same settlements, and a replay that differs from
  * the recorded settlements exits with 3. Processes are started by PID. */
+#include "gridlet/ledger.h"
 #include "gridlet/log.h"
 #include "testutil.h"
 
@@ -190,6 +191,63 @@ static void test_cli_reports_bad_input_with_file_and_line(void **state) {
   free(out);
 }
 
+/* A one-interval ledger whose settlement is off by 1 µ between a and b
+ * (money still conserved): a sells 100 Wh at 0.12, b buys at 0.25; the
+ * marginal rule prices the exact split at 0.185, so a should get 18500 µ. */
+static void tampered_ledger(const char *path) {
+  lg_ledger_options lo = {.origin = "test/tampered", .create = true};
+  lg_ledger *lg = NULL;
+  assert_int_equal(lg_ledger_open(path, &lo, &lg), 0);
+  lg_entry e[6];
+  memset(e, 0, sizeof e);
+  static const char *const id[2] = {"a", "b"};
+  int64_t t0 = INT64_C(1780272000) * 1000000000;
+  for (int i = 0; i < 2; i++) {
+    e[i].type = LG_ENTRY_READING;
+    e[i].u.reading.interval_start = t0;
+    snprintf(e[i].u.reading.meter_id, sizeof e[i].u.reading.meter_id, "%s",
+             id[i]);
+    e[i].u.reading.seq = 1;
+    e[i].u.reading.export_wh = i == 0 ? 100 : 0;
+    e[i].u.reading.import_wh = i == 1 ? 100 : 0;
+    e[2 + i].type = LG_ENTRY_ORDER;
+    e[2 + i].u.order.interval_start = t0;
+    snprintf(e[2 + i].u.order.meter_id, sizeof e[2 + i].u.order.meter_id, "%s",
+             id[i]);
+    e[2 + i].u.order.seq = 2;
+    e[2 + i].u.order.side = i == 0 ? LG_SIDE_SELL : LG_SIDE_BUY;
+    e[2 + i].u.order.limit_price = i == 0 ? 120000 : 250000;
+  }
+  lg_trade tr = {
+      .buyer = "b", .seller = "a", .energy_wh = 100, .price = 185000};
+  e[4].type = LG_ENTRY_CLEARING;
+  e[4].u.clearing = (lg_clearing){.interval_start = t0,
+                                  .interval_len_s = 900,
+                                  .mode = LG_MODE_EXPOST,
+                                  .rule = LG_RULE_MARGINAL,
+                                  .price = 185000,
+                                  .volume_wh = 100,
+                                  .n_trades = 1,
+                                  .trades = &tr};
+  lg_settlement_row rows[2];
+  memset(rows, 0, sizeof rows);
+  snprintf(rows[0].meter_id, sizeof rows[0].meter_id, "a");
+  rows[0].local_sold_wh = 100;
+  rows[0].money = 18501;
+  snprintf(rows[1].meter_id, sizeof rows[1].meter_id, "b");
+  rows[1].local_bought_wh = 100;
+  rows[1].money = -18501;
+  e[5].type = LG_ENTRY_SETTLEMENT;
+  e[5].u.settlement = (lg_settlement){.interval_start = t0,
+                                      .interval_len_s = 900,
+                                      .retail_price = 300000,
+                                      .feedin_price = 100000,
+                                      .n_rows = 2,
+                                      .rows = rows};
+  assert_int_equal(lg_ledger_append_entries(lg, e, 6, NULL), 0);
+  lg_ledger_free(lg);
+}
+
 static void test_cli_ledger_round_trip_and_what_if(void **state) {
   (void)state;
   char scen[GT_PATH_MAX], db[GT_PATH_MAX], o[GT_PATH_MAX], r[GT_PATH_MAX];
@@ -221,14 +279,23 @@ static void test_cli_ledger_round_trip_and_what_if(void **state) {
   assert_memory_equal(ba, bb, (size_t)(strchr(ba, '(') - ba));
   free(a);
   free(b);
-  /* Replayed under another k, which ledger format 1 does not record. */
-  assert_int_equal(sim("k.log", "run", r, "-o", o2, "--no-plots", "--set",
-                       "market.k=0.9", NULL),
-                   3);
-  out = log_text("k.log");
+  /* A ledger whose settlement is not what the market computes. */
+  char bad[GT_PATH_MAX];
+  tampered_ledger(gt_path(bad, dir, "tampered.db"));
+  gt_write_file(gt_path(r, dir, "tampered.ini"),
+                "[scenario]\nname = t\n[market]\nmode = expost\n"
+                "rule = marginal\n[input]\nsource = ledger\n"
+                "path = tampered.db\n",
+                (size_t)-1);
+  gt_path(o2, dir, "ltampered");
+  assert_int_equal(sim("t.log", "run", r, "-o", o2, "--no-plots", NULL), 3);
+  out = log_text("t.log");
   assert_non_null(strstr(out, "the replay differs from the recorded "
-                              "settlements: interval "));
+                              "settlements: interval 2026-06-01T00:00:00Z, "
+                              "meter a: money 18500 replayed, 18501 "
+                              "recorded"));
   free(out);
+  gt_path(r, dir, "replay.ini");
   /* "What would it have been under McAfee?" */
   gt_path(o2, dir, "lwhatif");
   assert_int_equal(sim("w.log", "compare", r, "-o", o2, "--no-plots", "-m",

@@ -203,7 +203,8 @@ static void test_cli_refuses_bad_input_with_reasons(void **state) {
          METER("keygen", "--id", "admin", "--key", p("x.key"), "--csr",
                p("x.csr")));
   assert_false(access(p("x.key"), F_OK) == 0);
-  expect(2, "usage", METER("run"));
+  expect(2, "usage", METER("launch"));
+  expect(2, "cannot read", METER("run", "--config", p("none.conf")));
   expect(2, "--id", METER("keygen"));
 
   /* A CSR made elsewhere for a reserved name is refused by the CA. */

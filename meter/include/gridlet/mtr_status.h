@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gridlet/mtr_status.h - `gridlet-meter status`: a report a household can
+ * read, from the agent's database opened read-only (the agent may be
+ * running; WAL lets both work at once).
+ *
+ * It says whether the agent runs, whether it is connected to the broker
+ * and since when, how many messages wait in the outbox, the last reading
+ * and its delivery state, the receipts (awaiting, receipted, confirmed in
+ * the ledger, late, dropped, unconfirmed), the last result and balance,
+ * the ledger checkpoints seen, the alarms, and the counters.
+ *
+ * Thread-safety: reentrant.
+ */
+#ifndef GRIDLET_MTR_STATUS_H
+#define GRIDLET_MTR_STATUS_H
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * mtr_status_report - write the report for the database at `path` to
+ * `out`. Returns 0 when all is well, 1 when there are alarms or readings
+ * were lost (dropped or unconfirmed), and a negative GL_E* when the
+ * database cannot be read (GL_ENOENT: no such file).
+ */
+int mtr_status_report(const char *path, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRIDLET_MTR_STATUS_H */

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gridlet/mtr_store.h - the meter agent's durable state: one SQLite file
+ * in WAL mode with synchronous=FULL, so a committed transaction survives
+ * a power cut, and `gridlet-meter status` can read it while the agent
+ * runs. The only file of the meter that talks to SQLite (its errors are
+ * translated here and logged with SQLite's message).
+ *
+ * Tables (schema version 1):
+ *   meta         key/value: schema version, meter id and community the
+ *                file belongs to, the next sequence number, the interval
+ *                accountant's state, trading bookkeeping, broker state
+ *   outbox       signed messages not yet acknowledged by the broker
+ *                (seq, kind, topic, interval, expiry, exact bytes)
+ *   readings     every reading made, with its exact signed bytes and its
+ *                delivery state (queued, awaiting receipt, receipted,
+ *                confirmed in the ledger, late, dropped, unconfirmed):
+ *                the "awaiting receipt" set is state AWAITING
+ *   results      verified results from the aggregator, one per interval
+ *   checkpoints  verified ledger checkpoints seen (size, root, note)
+ *   checks       proof requests to make or awaiting an answer
+ *   alarms       integrity alarms (time, kind, text)
+ *   counters     named event counters (rejections, drops, alarms, ...)
+ *
+ * Sequence numbers: mtr_store_next_seq hands out the next number and
+ * records the one after it in the same transaction, so a number is used
+ * once whether or not the transaction's message is ever published; a
+ * number from a rolled-back transaction is handed out again, which is
+ * safe because nothing signed with it survived.
+ *
+ * Transactions: mtr_store_begin / commit / rollback bracket several calls
+ * (BEGIN IMMEDIATE); single calls outside a transaction commit on their
+ * own. Every function returns 0 or a negative GL_E* code: GL_ESTORE for a
+ * database failure (logged), GL_ENOENT when a row asked for is absent,
+ * GL_ETOOBIG when a stored value does not fit the caller's buffer.
+ *
+ * Thread-safety: a store belongs to one thread. Several processes may
+ * open the same file (the agent writes; status reads).
+ */
+#ifndef GRIDLET_MTR_STORE_H
+#define GRIDLET_MTR_STORE_H
+
+#include "gridlet/pr_ident.h"
+#include "gridlet/pr_msg.h"
+#include "gridlet/pr_topic.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest signed message the meter itself queues (an order, sealed). */
+#define MTR_MSG_MAX 4352
+/* Largest result envelope stored (result payload limit + overhead). */
+#define MTR_RESULT_MAX 12544
+
+typedef struct mtr_store mtr_store;
+
+typedef struct mtr_store_opts {
+  bool read_only; /* status: never writes, never creates */
+  bool create;    /* create the file and tables when absent */
+  /* The identity the file belongs to: recorded at creation and compared
+   * at every open (GL_ECONFLICT when the file is another meter's). NULL
+   * skips the check (status). */
+  const char *meter_id;
+  const char *community;
+} mtr_store_opts;
+
+/*
+ * mtr_store_open - open (or create) the database at `path`. Returns 0 and
+ * an owned handle; GL_ENOENT (no file and not `create`), GL_ECONFLICT
+ * (another meter's or community's file, or a newer schema), GL_ESTORE.
+ */
+int mtr_store_open(const char *path, const mtr_store_opts *opts,
+                   mtr_store **out);
+
+/* mtr_store_free - close; NULL is a no-op. */
+void mtr_store_free(mtr_store *s);
+
+/* Transactions (see above). */
+int mtr_store_begin(mtr_store *s);
+int mtr_store_commit(mtr_store *s);
+void mtr_store_rollback(mtr_store *s);
+
+/* ---- Key/value ----------------------------------------------------------- */
+
+/* Keys used by the agent. */
+#define MTR_KEY_METER "meter"
+#define MTR_KEY_COMMUNITY "community"
+#define MTR_KEY_NEXT_SEQ "next_seq"
+#define MTR_KEY_ACCOUNT "account"
+#define MTR_KEY_PREFS_SENT "prefs_sent"
+#define MTR_KEY_ORDER_NEXT "order_next"
+#define MTR_KEY_BROKER "broker"             /* 1 connected, 0 not */
+#define MTR_KEY_BROKER_SINCE "broker_since" /* wall time of the change */
+#define MTR_KEY_LAST_ACK "last_ack"         /* wall time of the last PUBACK */
+#define MTR_KEY_AGENT_PID "agent_pid"
+#define MTR_KEY_AGENT_START "agent_start"
+
+int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf, size_t cap,
+                       size_t *len);
+int mtr_store_put_blob(mtr_store *s, const char *key, const void *data,
+                       size_t len);
+int mtr_store_get_int(mtr_store *s, const char *key, int64_t *v);
+int mtr_store_put_int(mtr_store *s, const char *key, int64_t v);
+/* Text values (NUL-terminated). */
+int mtr_store_get_text(mtr_store *s, const char *key, char *buf, size_t cap);
+
+/*
+ * mtr_store_next_seq - the next sequence number (1, 2, ...); records its
+ * successor. Call inside a transaction that also stores what is signed
+ * with it.
+ */
+int mtr_store_next_seq(mtr_store *s, int64_t *seq);
+
+/* ---- Outbox -------------------------------------------------------------- */
+
+typedef enum mtr_msg_kind {
+  MTR_MSG_READING = 1,
+  MTR_MSG_ORDER = 2,
+  MTR_MSG_PREFS = 3,
+} mtr_msg_kind;
+
+typedef struct mtr_outbox_row {
+  int64_t seq;
+  int kind; /* mtr_msg_kind */
+  char topic[PR_TOPIC_MAX];
+  int64_t start;   /* interval the message is about (0 for prefs) */
+  int64_t expires; /* useless after this wall time (orders), else INT64_MAX */
+  int64_t created;
+  size_t len;
+  uint8_t bytes[MTR_MSG_MAX];
+} mtr_outbox_row;
+
+int mtr_store_outbox_add(mtr_store *s, const mtr_outbox_row *row);
+/* The row with the smallest seq > after_seq (GL_ENOENT: none). */
+int mtr_store_outbox_next(mtr_store *s, int64_t after_seq, mtr_outbox_row *row);
+/* The oldest row of `kind` (0: any kind). */
+int mtr_store_outbox_oldest(mtr_store *s, int kind, mtr_outbox_row *row);
+/* The oldest row that expired before `now`. */
+int mtr_store_outbox_expired(mtr_store *s, int64_t now, mtr_outbox_row *row);
+int mtr_store_outbox_delete(mtr_store *s, int64_t seq);
+int mtr_store_outbox_count(mtr_store *s, int64_t *n);
+
+/* ---- Readings ------------------------------------------------------------ */
+
+typedef enum mtr_reading_state {
+  MTR_RS_QUEUED = 0,      /* in the outbox */
+  MTR_RS_AWAITING = 1,    /* acknowledged by the broker, no receipt yet */
+  MTR_RS_RECEIPTED = 2,   /* a result for its interval arrived */
+  MTR_RS_CONFIRMED = 3,   /* the ledger proves the aggregator logged it */
+  MTR_RS_LATE = 4,        /* its interval was settled without it */
+  MTR_RS_DROPPED = 5,     /* dropped from a full outbox, never sent */
+  MTR_RS_UNCONFIRMED = 6, /* no receipt within receipt_give_up */
+  MTR_RS_COUNT
+} mtr_reading_state;
+
+/* mtr_reading_state_name - "queued", "awaiting receipt", ... */
+const char *mtr_reading_state_name(int state);
+
+typedef struct mtr_reading_row {
+  int64_t seq;
+  pr_reading r; /* the reading's values */
+  int state;    /* mtr_reading_state */
+  int64_t due;  /* AWAITING: when to re-send */
+  int64_t resends;
+  int64_t created;
+  char topic[PR_TOPIC_MAX];
+  size_t len;
+  uint8_t bytes[MTR_MSG_MAX];
+} mtr_reading_row;
+
+int mtr_store_reading_add(mtr_store *s, const mtr_reading_row *row);
+int mtr_store_reading_get(mtr_store *s, int64_t seq, mtr_reading_row *row);
+int mtr_store_reading_by_start(mtr_store *s, int64_t start,
+                               mtr_reading_row *row);
+/* The newest reading (highest seq). */
+int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row);
+int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,
+                                int64_t due, int64_t resends);
+/* The AWAITING reading with the earliest due time <= now. */
+int mtr_store_reading_due(mtr_store *s, int64_t now, mtr_reading_row *row);
+/* The oldest AWAITING reading whose interval ended before `before`. */
+int mtr_store_reading_stale(mtr_store *s, int64_t before, mtr_reading_row *row);
+int mtr_store_reading_count(mtr_store *s, int state, int64_t *n);
+/* Forget readings of intervals ending before `before` that need nothing
+ * more (confirmed, late, dropped, unconfirmed, receipted). */
+int mtr_store_reading_prune(mtr_store *s, int64_t before);
+
+/* ---- Results ------------------------------------------------------------- */
+
+typedef struct mtr_result_row {
+  int64_t start, end;
+  int64_t seq; /* the aggregator's seq */
+  int64_t received;
+  uint32_t flags; /* PR_RESULT_* */
+  int64_t net, balance;
+  int64_t ledger_size;
+  size_t len;
+  uint8_t bytes[MTR_RESULT_MAX];
+} mtr_result_row;
+
+/* Insert; GL_EEXIST when the interval has a result already. */
+int mtr_store_result_put(mtr_store *s, const mtr_result_row *row);
+int mtr_store_result_get(mtr_store *s, int64_t start, mtr_result_row *row);
+int mtr_store_result_last(mtr_store *s, mtr_result_row *row);
+
+/* ---- Checkpoints --------------------------------------------------------- */
+
+typedef struct mtr_ckpt_row {
+  int64_t size;
+  uint8_t root[32];
+  int64_t received;
+  char note[PR_NOTE_MAX + 1];
+} mtr_ckpt_row;
+
+/* Insert; 0 also when the same size and root are stored already;
+ * GL_ECONFLICT when that size is stored with another root. */
+int mtr_store_ckpt_put(mtr_store *s, const mtr_ckpt_row *row);
+int mtr_store_ckpt_get(mtr_store *s, int64_t size, mtr_ckpt_row *row);
+/* The largest checkpoint smaller than `size` (pred) and the smallest
+ * larger one (succ); either may be absent (has_ false). */
+int mtr_store_ckpt_neighbours(mtr_store *s, int64_t size, mtr_ckpt_row *pred,
+                              bool *has_pred, mtr_ckpt_row *succ,
+                              bool *has_succ);
+int mtr_store_ckpt_latest(mtr_store *s, mtr_ckpt_row *row);
+int mtr_store_ckpt_count(mtr_store *s, int64_t *n);
+
+/* ---- Proof checks -------------------------------------------------------- */
+
+typedef enum mtr_check_kind {
+  MTR_CHECK_INCLUSION = 1,   /* a = leaf index */
+  MTR_CHECK_CONSISTENCY = 2, /* a = old size */
+} mtr_check_kind;
+
+typedef enum mtr_check_state {
+  MTR_CS_PENDING = 0, /* to send (again) at next_try */
+  MTR_CS_SENT = 1,    /* asked; answer due by next_try */
+  MTR_CS_DONE = 2,    /* verified */
+  MTR_CS_FAILED = 3,  /* failed (alarm raised) or given up */
+} mtr_check_state;
+
+typedef struct mtr_check_row {
+  int64_t id;
+  int kind; /* mtr_check_kind */
+  int64_t a, size;
+  int64_t start; /* inclusion: the interval whose result named the entry */
+  int state;     /* mtr_check_state */
+  int64_t attempts;
+  int64_t next_try;
+  int64_t request_seq; /* seq of the last request sent, 0 if none */
+} mtr_check_row;
+
+/* Insert unless the same (kind, a, size) exists; row->id receives the id
+ * (of the existing row, too). */
+int mtr_store_check_add(mtr_store *s, mtr_check_row *row);
+/* The PENDING or SENT check with the earliest next_try <= now. */
+int mtr_store_check_due(mtr_store *s, int64_t now, mtr_check_row *row);
+int mtr_store_check_by_request(mtr_store *s, int64_t request_seq,
+                               mtr_check_row *row);
+int mtr_store_check_update(mtr_store *s, const mtr_check_row *row);
+/* Inclusion checks of interval `start` not yet DONE or FAILED. */
+int mtr_store_check_open_for(mtr_store *s, int64_t start, int64_t *n);
+/* Inclusion checks of interval `start` that FAILED. */
+int mtr_store_check_failed_for(mtr_store *s, int64_t start, int64_t *n);
+/* The earliest next_try of PENDING/SENT checks (INT64_MAX: none). */
+int mtr_store_check_next_time(mtr_store *s, int64_t *t);
+int mtr_store_check_count(mtr_store *s, int state, int64_t *n);
+
+/* ---- Alarms and counters ------------------------------------------------- */
+
+int mtr_store_alarm_add(mtr_store *s, int64_t time, const char *kind,
+                        const char *text);
+int mtr_store_alarm_count(mtr_store *s, int64_t *n);
+/* The newest alarms, newest first, at most `max`. */
+typedef void (*mtr_alarm_visit)(void *ctx, int64_t time, const char *kind,
+                                const char *text);
+int mtr_store_alarm_list(mtr_store *s, int max, mtr_alarm_visit visit,
+                         void *ctx);
+
+int mtr_store_counter_add(mtr_store *s, const char *name, int64_t delta);
+int mtr_store_counter_get(mtr_store *s, const char *name, int64_t *v);
+typedef void (*mtr_counter_visit)(void *ctx, const char *name, int64_t v);
+int mtr_store_counter_list(mtr_store *s, mtr_counter_visit visit, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRIDLET_MTR_STORE_H */

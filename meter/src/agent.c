@@ -1,0 +1,1030 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agent.c - the meter agent's objects and its one event loop. See
+ * gridlet/mtr_agent.h. Sections: keys and certificates, building,
+ * signing helpers, readings, status, trading, messages from the broker,
+ * proof requests, the loop.
+ */
+#include "gridlet/mtr_agent.h"
+
+#include "gridlet/crypto.h"
+#include "gridlet/error.h"
+#include "gridlet/ledger_note.h"
+#include "gridlet/log.h"
+#include "gridlet/mtr_account.h"
+#include "gridlet/mtr_audit.h"
+#include "gridlet/mtr_devices.h"
+#include "gridlet/mtr_pub.h"
+#include "gridlet/mtr_store.h"
+#include "gridlet/mtr_trading.h"
+#include "gridlet/pki_cert.h"
+#include "gridlet/pki_identity.h"
+#include "gridlet/pki_trust.h"
+#include "gridlet/pr_mqtt.h"
+#include "gridlet/pr_seal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#ifndef MTR_VERSION
+#define MTR_VERSION "0.1.0"
+#endif
+
+#define COMP "meter"
+#define SEC GL_NS_PER_SEC
+#define DAY (INT64_C(86400) * SEC)
+/* Longest real sleep of the loop, so a stepped clock is noticed soon. */
+#define MAX_WAIT_MS 5000
+
+struct mtr_agent {
+  mtr_config cfg;
+  gl_clock clock;
+  gl_rand rand;
+  char id[PR_ID_MAX + 1];
+  gl_ed25519_key key;
+  pr_key_entry keys[1];
+  pr_key_table table;
+  pr_keyring ring;
+  lg_vkey log_key;
+  bool has_log_key;
+  mtr_store *store;
+  mtr_devices *dev;
+  mtr_account *acc;
+  mtr_audit *audit;
+  mtr_pub *pub;
+  pr_mqtt *mqtt;
+  char t_reading[PR_TOPIC_MAX], t_order[PR_TOPIC_MAX], t_status[PR_TOPIC_MAX],
+      t_proof[PR_TOPIC_MAX], t_proof_resp[PR_TOPIC_MAX], f_inbox[PR_TOPIC_MAX],
+      f_public[PR_TOPIC_MAX];
+  int stop_efd;
+  volatile int stopping;
+  bool connected;
+  int64_t next_poll, next_save, order_next;
+  bool has_soc;
+  int64_t soc;
+  /* scratch */
+  pr_msg msg;
+  uint8_t buf[PR_SEAL_MAX];
+  mtr_outbox_row orow;
+  mtr_reading_row rrow;
+};
+
+/* ---- Keys and certificates -------------------------------------------------
+ */
+
+__attribute__((format(printf, 2, 3))) static void
+add_error(gl_conf_errors *errs, const char *fmt, ...) {
+  char msg[GL_CONF_ERROR_LEN];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (errs) {
+    if (errs->count < GL_CONF_MAX_ERRORS)
+      snprintf(errs->msg[errs->count], GL_CONF_ERROR_LEN, "%s", msg);
+    errs->count++;
+  } else {
+    GL_ERROR(COMP, "%s", msg);
+  }
+}
+
+/* The aggregator's key, from its certificate checked against the CA (and
+ * CRL). Certificates are about real time, whatever clock runs the
+ * intervals. */
+static int load_aggregator(const mtr_config *cfg, uint8_t pub[32],
+                           gl_conf_errors *errs) {
+  gl_clock real = gl_clock_real();
+  pki_why why = {{0}};
+  pki_trust *trust = NULL;
+  pki_cert *cert = NULL;
+  int rc = pki_trust_load(cfg->ca, cfg->crl[0] ? cfg->crl : NULL, &real, &trust,
+                          &why);
+  if (rc) {
+    add_error(errs, "mqtt.ca / aggregator.crl: %s", why.text);
+    return GL_ECONFIG;
+  }
+  rc = pki_cert_load_file(cfg->aggregator_cert, &cert, &why);
+  if (!rc)
+    rc = pki_trust_verify(trust, cert, PKI_ROLE_AGGREGATOR, &real, NULL, &why);
+  if (!rc)
+    rc = pki_cert_ed25519_pub(cert, pub, &why);
+  if (rc)
+    add_error(errs, "aggregator.cert: %s: %s", cfg->aggregator_cert,
+              why.text[0] ? why.text : gl_strerror(rc));
+  pki_cert_free(cert);
+  pki_trust_free(trust);
+  return rc ? GL_ECONFIG : 0;
+}
+
+static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
+                     gl_ed25519_key *key, uint8_t agg_pub[32], lg_vkey *log_key,
+                     bool *has_log_key, gl_conf_errors *errs) {
+  bool bad = false;
+  pki_why why = {{0}};
+  pki_identity *ident = NULL;
+  int rc = pki_identity_load(cfg->cert, cfg->key, &ident, &why);
+  if (rc) {
+    add_error(errs, "mqtt.cert / mqtt.key: %s",
+              why.text[0] ? why.text : gl_strerror(rc));
+    bad = true;
+  } else {
+    const char *name = pki_identity_name(ident);
+    if (!pr_meter_id_valid(name, strlen(name))) {
+      add_error(errs,
+                "mqtt.cert: the certificate's name \"%s\" is not a "
+                "meter id",
+                name);
+      bad = true;
+    } else if (cfg->id[0] && strcmp(cfg->id, name) != 0) {
+      add_error(errs,
+                "meter.id: \"%s\" but the certificate is for \"%s\" (leave "
+                "meter.id empty to use the certificate's)",
+                cfg->id, name);
+      bad = true;
+    } else {
+      snprintf(id, PR_ID_MAX + 1, "%s", name);
+    }
+    if (pki_identity_ed25519(ident, key)) {
+      add_error(errs, "mqtt.key: the meter's key must be Ed25519 to sign "
+                      "readings (make one with gridlet-meter keygen)");
+      bad = true;
+    }
+    pki_identity_free(ident);
+  }
+  if (load_aggregator(cfg, agg_pub, errs))
+    bad = true;
+  *has_log_key = false;
+  if (cfg->log_key[0]) {
+    if (lg_vkey_parse(cfg->log_key, strlen(cfg->log_key), log_key) ||
+        log_key->type != LG_SIG_ED25519) {
+      add_error(errs,
+                "aggregator.log_key: \"%s\" is not a ledger verifier "
+                "key (name+hexid+base64, Ed25519)",
+                cfg->log_key);
+      bad = true;
+    } else {
+      *has_log_key = true;
+    }
+  }
+  return bad ? GL_ECONFIG : 0;
+}
+
+int mtr_agent_check(const mtr_config *cfg, gl_clock clock,
+                    gl_conf_errors *errs) {
+  char id[PR_ID_MAX + 1];
+  gl_ed25519_key key;
+  uint8_t pub[32];
+  lg_vkey lk;
+  bool has_lk;
+  int rc = load_keys(cfg, id, &key, pub, &lk, &has_lk, errs);
+  gl_wipe(&key, sizeof key);
+  mtr_devices *d = NULL;
+  int rd = mtr_devices_new(cfg, clock, gl_rand_system(), &d, errs);
+  mtr_devices_free(d);
+  return rc || rd ? GL_ECONFIG : 0;
+}
+
+/* ---- Signing helpers -------------------------------------------------------
+ */
+
+static int64_t whole_second(int64_t t) {
+  return gl_floor_div(t, SEC) * SEC;
+}
+
+static int seal_msg(mtr_agent *a, size_t *len) {
+  pr_diag d = {0};
+  int rc = pr_seal(&a->msg, &a->key, a->buf, sizeof a->buf, len, &d);
+  if (rc)
+    GL_ERROR(COMP, "cannot sign a %s message: %s (a bug)",
+             pr_type_name(a->msg.type), d.msg[0] ? d.msg : gl_strerror(rc));
+  return rc;
+}
+
+/* A sequence number committed on its own (messages that are not queued). */
+static int own_seq(mtr_agent *a, int64_t *seq) {
+  int rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = mtr_store_next_seq(a->store, seq);
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  return mtr_store_commit(a->store);
+}
+
+/* ---- Status
+ * ------------------------------------------------------------------
+ */
+
+static int build_status(mtr_agent *a, pr_state state, size_t *len) {
+  int64_t seq;
+  int rc = own_seq(a, &seq);
+  if (rc)
+    return rc;
+  int64_t now = gl_clock_now(&a->clock);
+  pr_msg_init(&a->msg, PR_MSG_STATUS, a->id, seq, whole_second(now));
+  a->msg.status.state = state;
+  if (state == PR_STATE_ONLINE) {
+    int64_t n = 0;
+    if (!mtr_store_outbox_count(a->store, &n)) {
+      a->msg.status.has_outbox = true;
+      a->msg.status.outbox = n;
+    }
+  }
+  if (mtr_store_reading_last(a->store, &a->rrow) == 0) {
+    a->msg.status.has_last_reading = true;
+    a->msg.status.last_reading.seq = a->rrow.seq;
+    a->msg.status.last_reading.start = a->rrow.r.start;
+    a->msg.status.last_reading.end = a->rrow.r.end;
+  }
+  snprintf(a->msg.status.version, sizeof a->msg.status.version, "%s",
+           MTR_VERSION);
+  return seal_msg(a, len);
+}
+
+static int publish_status(mtr_agent *a, pr_state state) {
+  size_t len;
+  int rc = build_status(a, state, &len);
+  if (rc)
+    return rc == GL_ESTORE ? rc : 0;
+  pr_mqtt_msg m = {.topic = a->t_status,
+                   .payload = a->buf,
+                   .payload_len = len,
+                   .qos = 1,
+                   .retain = true};
+  rc = mtr_pub_direct(a->pub, &m);
+  if (rc && rc != GL_ECONN && rc != GL_EAGAIN)
+    GL_WARN(COMP, "cannot publish our status: %s", gl_strerror(rc));
+  return 0;
+}
+
+/* Sign a fresh "offline" status for the broker to hold as our will. */
+static int renew_will(mtr_agent *a, bool initial, size_t *len) {
+  int rc = build_status(a, PR_STATE_OFFLINE, len);
+  if (rc || initial)
+    return rc;
+  return pr_mqtt_set_will(a->mqtt, a->t_status, a->buf, *len, true, 1);
+}
+
+/* ---- Building
+ * ----------------------------------------------------------------
+ */
+
+static int topics(mtr_agent *a) {
+  const char *c = a->cfg.community, *id = a->id;
+  int rc = pr_topic_build(PR_TOPIC_READING, c, id, a->t_reading, PR_TOPIC_MAX);
+  if (!rc)
+    rc = pr_topic_build(PR_TOPIC_ORDER, c, id, a->t_order, PR_TOPIC_MAX);
+  if (!rc)
+    rc = pr_topic_build(PR_TOPIC_STATUS, c, id, a->t_status, PR_TOPIC_MAX);
+  if (!rc)
+    rc =
+        pr_topic_build(PR_TOPIC_PROOF_REQUEST, c, id, a->t_proof, PR_TOPIC_MAX);
+  if (!rc)
+    rc = pr_topic_build(PR_TOPIC_PROOF_RESPONSE, c, id, a->t_proof_resp,
+                        PR_TOPIC_MAX);
+  if (!rc)
+    rc = pr_topic_filter_inbox(c, id, a->f_inbox, PR_TOPIC_MAX);
+  if (!rc)
+    rc = pr_topic_filter_public(c, a->f_public, PR_TOPIC_MAX);
+  return rc;
+}
+
+static int make_mqtt(mtr_agent *a) {
+  size_t len;
+  int rc = renew_will(a, true, &len);
+  if (rc)
+    return rc;
+  const mtr_config *c = &a->cfg;
+  pr_mqtt_config mc = {
+      .uri = c->uri,
+      .client_id = a->id,
+      .ca_file = c->ca,
+      .cert_file = c->cert,
+      .key_file = c->key,
+      .keepalive_s = (int)(c->keepalive_ns / SEC),
+      .clean_start = false,
+      .session_expiry_s = (uint32_t)(c->session_expiry_ns / SEC),
+      .will_topic = a->t_status,
+      .will_payload = a->buf,
+      .will_len = len,
+      .will_retain = true,
+      .will_qos = 1,
+      .reconnect_min_ms = (int)(c->reconnect_min_ns / GL_NS_PER_MS),
+      .reconnect_max_ms = (int)(c->reconnect_max_ns / GL_NS_PER_MS),
+      .rand = &a->rand,
+  };
+  rc = pr_mqtt_new(&mc, &a->mqtt);
+  if (rc) {
+    GL_ERROR(COMP, "cannot create the MQTT client for %s: %s", c->uri,
+             gl_strerror(rc));
+    return rc;
+  }
+  rc = pr_mqtt_subscribe(a->mqtt, a->f_inbox, 1);
+  if (!rc)
+    rc = pr_mqtt_subscribe(a->mqtt, a->f_public, 1);
+  return rc;
+}
+
+int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
+                  mtr_agent **out, gl_conf_errors *errs) {
+  *out = NULL;
+  mtr_agent *a = calloc(1, sizeof *a);
+  if (!a)
+    return GL_ENOMEM;
+  a->cfg = *cfg;
+  a->clock = clock;
+  a->rand = rand;
+  a->stop_efd = -1;
+  int rc = load_keys(cfg, a->id, &a->key, a->keys[0].pub, &a->log_key,
+                     &a->has_log_key, errs);
+  if (rc)
+    goto fail;
+  a->keys[0].kid = PR_AGGREGATOR_ID;
+  a->table = (pr_key_table){a->keys, 1};
+  a->ring = pr_key_table_keyring(&a->table);
+  if (!a->has_log_key)
+    GL_NOTICE(COMP, "no ledger log key configured (aggregator.log_key): "
+                    "results are checked, the ledger is not");
+  rc = topics(a);
+  if (rc) {
+    add_error(errs, "meter.community: cannot build topics");
+    goto fail;
+  }
+  mtr_store_opts so = {
+      .create = true, .meter_id = a->id, .community = cfg->community};
+  rc = mtr_store_open(cfg->database, &so, &a->store);
+  if (rc) {
+    add_error(errs, "meter.database: cannot use %s: %s", cfg->database,
+              gl_strerror(rc));
+    goto fail;
+  }
+  rc = mtr_devices_new(cfg, clock, rand, &a->dev, errs);
+  if (rc)
+    goto fail;
+  mtr_account_cfg ac = {.interval_ns = cfg->interval_ns,
+                        .poll_ns = cfg->poll_ns,
+                        .close_wait_ns = cfg->close_wait_ns,
+                        .step_ns = cfg->clock_step_ns,
+                        .backfill_ns = cfg->backfill_ns,
+                        .max_power_w = cfg->max_power_w,
+                        .counters = mtr_devices_counters(a->dev)};
+  rc = mtr_account_new(&ac, &a->acc);
+  if (rc)
+    goto fail;
+  uint8_t state[MTR_ACCOUNT_STATE_MAX];
+  size_t slen;
+  int g =
+      mtr_store_get_blob(a->store, MTR_KEY_ACCOUNT, state, sizeof state, &slen);
+  if (g == 0) {
+    int l = mtr_account_load(a->acc, state, slen);
+    if (l == GL_ENOTSUP)
+      GL_WARN(COMP, "the saved counter state is for another interval length; "
+                    "starting from a new baseline");
+    else if (l)
+      GL_WARN(COMP, "the saved counter state is unreadable; starting from a "
+                    "new baseline");
+  } else if (g != GL_ENOENT) {
+    rc = g;
+    goto fail;
+  }
+  mtr_audit_cfg auc = {.meter_id = a->id,
+                       .log_key = a->has_log_key ? &a->log_key : NULL,
+                       .check_ledger = cfg->check_ledger,
+                       .proof_timeout_ns = cfg->proof_timeout_ns};
+  rc = mtr_audit_new(&auc, a->store, &a->audit);
+  if (rc)
+    goto fail;
+  rc = make_mqtt(a);
+  if (rc)
+    goto fail;
+  mtr_pub_cfg pc = {.outbox_max = cfg->outbox_max,
+                    .when_full = cfg->when_full,
+                    .inflight = (int)cfg->inflight,
+                    .interval_ns = cfg->interval_ns,
+                    .receipt_wait_ns = cfg->receipt_wait_ns,
+                    .give_up_ns = cfg->receipt_give_up_ns};
+  rc = mtr_pub_new(&pc, a->store, a->mqtt, &a->pub);
+  if (rc)
+    goto fail;
+  a->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (a->stop_efd < 0) {
+    rc = GL_EIO;
+    goto fail;
+  }
+  *out = a;
+  return 0;
+fail:
+  mtr_agent_free(a);
+  return rc == GL_ENOMEM || rc == GL_ESTORE || rc == GL_ECONFLICT ? rc
+                                                                  : GL_ECONFIG;
+}
+
+void mtr_agent_free(mtr_agent *a) {
+  if (!a)
+    return;
+  pr_mqtt_free(a->mqtt);
+  mtr_pub_free(a->pub);
+  mtr_audit_free(a->audit);
+  mtr_account_free(a->acc);
+  mtr_devices_free(a->dev);
+  mtr_store_free(a->store);
+  if (a->stop_efd >= 0)
+    close(a->stop_efd);
+  gl_wipe(&a->key, sizeof a->key);
+  free(a);
+}
+
+const char *mtr_agent_meter_id(const mtr_agent *a) {
+  return a->id;
+}
+
+void mtr_agent_stop(mtr_agent *a) {
+  a->stopping = 1;
+  uint64_t one = 1;
+  if (write(a->stop_efd, &one, sizeof one) < 0) {
+    /* The flag alone stops the loop within MAX_WAIT_MS. */
+  }
+}
+
+/* ---- Readings
+ * ----------------------------------------------------------------
+ */
+
+static int save_account(mtr_agent *a) {
+  uint8_t state[MTR_ACCOUNT_STATE_MAX];
+  size_t len;
+  int rc = mtr_account_save(a->acc, state, sizeof state, &len);
+  if (!rc)
+    rc = mtr_store_put_blob(a->store, MTR_KEY_ACCOUNT, state, len);
+  return rc;
+}
+
+static void log_reading(const pr_reading *r, int64_t seq, bool queued) {
+  char t[GL_TIME_STR_MAX], flags[160] = "", soc[64] = "";
+  size_t o = 0;
+  for (uint32_t bit = 1; bit <= PR_FLAG_MISSING; bit <<= 1)
+    if (r->flags & bit)
+      o += (size_t)snprintf(flags + o, sizeof flags - o, "%s%s",
+                            o ? ", " : " [", pr_flag_name(bit));
+  if (o)
+    snprintf(flags + o, sizeof flags - o, "]");
+  if (r->has_soc_bp)
+    snprintf(soc, sizeof soc, ", battery at %lld.%lld %%",
+             (long long)(r->soc_bp / 100), (long long)(r->soc_bp % 100 / 10));
+  if (r->flags & PR_FLAG_MISSING) {
+    GL_WARN(COMP,
+            "reading for %s: no data from the grid meter, reported as "
+            "missing%s (seq %lld)",
+            gl_time_format(r->start, t), flags, (long long)seq);
+    return;
+  }
+  gl_log(queued ? GL_LOG_INFO : GL_LOG_ERROR, COMP,
+         "reading for %s: imported %lld Wh, exported %lld Wh, PV %lld Wh, "
+         "battery charged %lld Wh and discharged %lld Wh%s%s (seq %lld)%s",
+         gl_time_format(r->start, t), (long long)r->import_wh,
+         (long long)r->export_wh, (long long)r->pv_wh, (long long)r->charge_wh,
+         (long long)r->discharge_wh, soc, flags, (long long)seq,
+         queued ? "" : ": NOT QUEUED, the outbox is full");
+}
+
+static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
+  int rc = mtr_store_begin(a->store);
+  if (rc)
+    return rc;
+  int64_t seq = 0;
+  size_t len = 0;
+  bool admitted = false;
+  rc = mtr_store_next_seq(a->store, &seq);
+  if (rc)
+    goto out;
+  pr_msg *m = &a->msg;
+  pr_msg_init(m, PR_MSG_READING, a->id, seq, whole_second(now));
+  pr_reading *r = &m->reading;
+  r->start = iv->start;
+  r->end = iv->end;
+  r->import_wh = iv->wh[MTR_C_IMPORT];
+  r->export_wh = iv->wh[MTR_C_EXPORT];
+  r->pv_wh = iv->wh[MTR_C_PV];
+  r->charge_wh = iv->wh[MTR_C_CHARGE];
+  r->discharge_wh = iv->wh[MTR_C_DISCHARGE];
+  r->has_soc_bp = iv->has_soc;
+  r->soc_bp = iv->soc_bp;
+  r->has_import_total_wh = iv->has_import_total;
+  r->import_total_wh = iv->import_total_wh;
+  r->has_export_total_wh = iv->has_export_total;
+  r->export_total_wh = iv->export_total_wh;
+  r->flags = iv->flags;
+  rc = seal_msg(a, &len);
+  if (rc)
+    goto out;
+  mtr_outbox_row *o = &a->orow;
+  memset(o, 0, offsetof(mtr_outbox_row, bytes));
+  o->seq = seq;
+  o->kind = MTR_MSG_READING;
+  snprintf(o->topic, sizeof o->topic, "%s", a->t_reading);
+  o->start = iv->start;
+  o->expires = INT64_MAX;
+  o->created = now;
+  o->len = len;
+  memcpy(o->bytes, a->buf, len);
+  rc = mtr_pub_admit(a->pub, o, now, &admitted);
+  if (rc)
+    goto out;
+  mtr_reading_row *rr = &a->rrow;
+  memset(rr, 0, offsetof(mtr_reading_row, bytes));
+  rr->seq = seq;
+  rr->r = *r;
+  rr->state = admitted ? MTR_RS_QUEUED : MTR_RS_DROPPED;
+  rr->created = now;
+  snprintf(rr->topic, sizeof rr->topic, "%s", a->t_reading);
+  rr->len = len;
+  memcpy(rr->bytes, a->buf, len);
+  rc = mtr_store_reading_add(a->store, rr);
+  if (!rc)
+    rc = save_account(a);
+  if (!rc) {
+    /* Keep a little more history than the forecast looks back. */
+    int64_t keep = a->cfg.forecast_lag_ns + 2 * DAY;
+    if (keep < 8 * DAY)
+      keep = 8 * DAY;
+    rc = mtr_store_reading_prune(a->store, now - keep);
+  }
+out:
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  rc = mtr_store_commit(a->store);
+  if (rc)
+    return rc;
+  log_reading(r, seq, admitted);
+  return a->connected ? publish_status(a, PR_STATE_ONLINE) : 0;
+}
+
+static int account_due(mtr_agent *a, int64_t now) {
+  mtr_interval iv;
+  while (mtr_account_next(a->acc, now, &iv) == 0) {
+    int rc = emit_reading(a, &iv, now);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int do_poll(mtr_agent *a) {
+  mtr_poll p;
+  mtr_devices_poll(a->dev, &p);
+  mtr_account_feed(a->acc, &p);
+  if (p.soc_ok) {
+    a->has_soc = true;
+    a->soc = p.soc_bp;
+  }
+  return account_due(a, gl_clock_now(&a->clock));
+}
+
+/* ---- Trading
+ * -----------------------------------------------------------------
+ */
+
+static int queue_message(mtr_agent *a, int kind, int64_t start, int64_t expires,
+                         int64_t now, bool *admitted) {
+  size_t len;
+  int rc = seal_msg(a, &len);
+  if (rc)
+    return rc;
+  mtr_outbox_row *o = &a->orow;
+  memset(o, 0, offsetof(mtr_outbox_row, bytes));
+  o->seq = a->msg.seq;
+  o->kind = kind;
+  snprintf(o->topic, sizeof o->topic, "%s", a->t_order);
+  o->start = start;
+  o->expires = expires;
+  o->created = now;
+  o->len = len;
+  memcpy(o->bytes, a->buf, len);
+  return mtr_pub_admit(a->pub, o, now, admitted);
+}
+
+static int send_prefs_if_changed(mtr_agent *a) {
+  if (a->cfg.mode != MTR_TRADE_EXPOST)
+    return 0;
+  int64_t want = mtr_trading_prefs_fingerprint(&a->cfg), have = 0;
+  int rc = mtr_store_get_int(a->store, MTR_KEY_PREFS_SENT, &have);
+  if (rc == 0 && have == want)
+    return 0;
+  if (rc && rc != GL_ENOENT)
+    return rc;
+  int64_t now = gl_clock_now(&a->clock), I = a->cfg.interval_ns;
+  int64_t seq;
+  bool admitted;
+  rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = mtr_store_next_seq(a->store, &seq);
+  if (!rc) {
+    pr_msg_init(&a->msg, PR_MSG_PREFS, a->id, seq, whole_second(now));
+    mtr_trading_prefs(&a->cfg, (gl_floor_div(now, I) + 1) * I, &a->msg.prefs);
+    rc = queue_message(a, MTR_MSG_PREFS, 0, INT64_MAX, now, &admitted);
+  }
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_PREFS_SENT, want);
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  rc = mtr_store_commit(a->store);
+  if (!rc)
+    GL_NOTICE(COMP,
+              "trading preferences sent: buy locally at or below %s, sell "
+              "at or above %s",
+              a->cfg.has_buy_below ? a->cfg.buy_below_text : "any price",
+              a->cfg.has_sell_above ? a->cfg.sell_above_text : "any price");
+  return rc;
+}
+
+/* "buy 300 Wh at or below 300000/kWh, sell ..." (micro-currency), for the
+ * log. */
+static void describe_order(const pr_order *o, char *buf, size_t cap) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < o->nsteps && n < cap; i++) {
+    const pr_step *st = &o->steps[i];
+    int w = snprintf(
+        buf + n, cap - n, "%s%s %lld Wh at or %s %lld/kWh", i ? ", " : "",
+        st->side == PR_SIDE_BUY ? "buy" : "sell", (long long)st->wh,
+        st->side == PR_SIDE_BUY ? "below" : "above", (long long)st->price);
+    if (w < 0)
+      break;
+    n += (size_t)w;
+  }
+}
+
+static int trading_tick(mtr_agent *a, int64_t now) {
+  if (a->cfg.mode == MTR_TRADE_EXPOST)
+    return 0;
+  const mtr_config *c = &a->cfg;
+  while (mtr_trading_order_time(c, a->order_next) <= now) {
+    int64_t start = a->order_next;
+    char t[GL_TIME_STR_MAX];
+    int rc = mtr_store_begin(a->store);
+    if (rc)
+      return rc;
+    if (now > mtr_trading_gate(c, start)) {
+      a->order_next = mtr_trading_first_open(c, now);
+      rc = mtr_store_put_int(a->store, MTR_KEY_ORDER_NEXT, a->order_next);
+      goto commit;
+    }
+    const pr_reading *hist = NULL;
+    if (mtr_store_reading_by_start(a->store, start - c->forecast_lag_ns,
+                                   &a->rrow) == 0)
+      hist = &a->rrow.r;
+    pr_order order;
+    int f = mtr_trading_order(c, start, hist, a->has_soc, a->soc, &order);
+    if (f == GL_ENOENT)
+      GL_INFO(COMP,
+              "no forecast for %s (no usable reading from the same "
+              "interval before): no order",
+              gl_time_format(start, t));
+    else if (order.nsteps == 0)
+      GL_INFO(COMP, "nothing to trade for %s", gl_time_format(start, t));
+    else {
+      int64_t seq;
+      bool admitted;
+      rc = mtr_store_next_seq(a->store, &seq);
+      if (!rc) {
+        pr_msg_init(&a->msg, PR_MSG_ORDER, a->id, seq, whole_second(now));
+        a->msg.order = order;
+        rc = queue_message(a, MTR_MSG_ORDER, start, mtr_trading_gate(c, start),
+                           now, &admitted);
+      }
+      if (!rc) {
+        char what[200];
+        describe_order(&order, what, sizeof what);
+        GL_INFO(COMP, "order for %s: %s (micro-currency; seq %lld)",
+                gl_time_format(start, t), what, (long long)seq);
+      }
+    }
+    a->order_next = start + c->interval_ns;
+    if (!rc)
+      rc = mtr_store_put_int(a->store, MTR_KEY_ORDER_NEXT, a->order_next);
+  commit:
+    if (rc) {
+      mtr_store_rollback(a->store);
+      return rc;
+    }
+    rc = mtr_store_commit(a->store);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* ---- Messages from the broker
+ * ------------------------------------------------
+ */
+
+static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
+  pr_topic t;
+  pr_diag d = {0};
+  char counter[48];
+  int rc =
+      pr_topic_parse(ev->topic, strlen(ev->topic), a->cfg.community, &t, &d);
+  if (!rc && t.id[0] && strcmp(t.id, a->id) != 0)
+    rc = pr_diag_set(&d, PR_R_BAD_TOPIC, GL_EPARSE, "not our inbox");
+  if (!rc) {
+    pr_cose_view view;
+    rc =
+        pr_open(ev->payload, ev->payload_len, &t, &a->ring, &a->msg, &view, &d);
+  }
+  if (rc) {
+    GL_WARN(COMP, "rejected a message on %s (%s): %s", ev->topic,
+            pr_reason_name(d.reason), d.msg);
+    snprintf(counter, sizeof counter, "rejected_%s", pr_reason_name(d.reason));
+    return mtr_store_counter_add(a->store, counter, 1);
+  }
+  if (t.kind == PR_TOPIC_SUMMARY) {
+    char ts[GL_TIME_STR_MAX];
+    GL_DEBUG(COMP, "community summary for %s: %lld Wh traded locally",
+             gl_time_format(a->msg.summary.start, ts),
+             (long long)a->msg.summary.traded_wh);
+    return 0;
+  }
+  rc = mtr_store_begin(a->store);
+  if (rc)
+    return rc;
+  switch (t.kind) {
+  case PR_TOPIC_RESULT:
+    rc = mtr_audit_result(a->audit, &a->msg, ev->payload, ev->payload_len, now);
+    break;
+  case PR_TOPIC_PROOF_RESPONSE:
+    rc = mtr_audit_proof_response(a->audit, &a->msg, now);
+    break;
+  case PR_TOPIC_CHECKPOINT:
+    rc = mtr_audit_checkpoint(a->audit, &a->msg, now);
+    break;
+  default:
+    break;
+  }
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  return mtr_store_commit(a->store);
+}
+
+static int set_broker_state(mtr_agent *a, bool up, int64_t now) {
+  int rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_BROKER, up);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_BROKER_SINCE, now);
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  return mtr_store_commit(a->store);
+}
+
+static int on_event(mtr_agent *a, const pr_mqtt_event *ev) {
+  int64_t now = gl_clock_now(&a->clock);
+  switch (ev->type) {
+  case PR_MQTT_CONNECTED: {
+    int64_t n = 0;
+    mtr_store_outbox_count(a->store, &n);
+    GL_NOTICE(COMP, "connected to the broker at %s (%lld message%s waiting)",
+              a->cfg.uri, (long long)n, n == 1 ? "" : "s");
+    a->connected = true;
+    mtr_pub_connected(a->pub);
+    int rc = set_broker_state(a, true, now);
+    return rc ? rc : publish_status(a, PR_STATE_ONLINE);
+  }
+  case PR_MQTT_DISCONNECTED: {
+    bool was = a->connected;
+    a->connected = false;
+    mtr_pub_disconnected(a->pub);
+    if (!was)
+      return 0;
+    GL_WARN(COMP, "lost the connection to the broker; readings wait in the "
+                  "outbox until it is back");
+    size_t len;
+    int rc = set_broker_state(a, false, now);
+    if (!rc)
+      rc = renew_will(a, false, &len);
+    return rc == GL_ESTORE ? rc : 0;
+  }
+  case PR_MQTT_PUBLISHED:
+    return mtr_pub_published(a->pub, ev->token, ev->ok, ev->reason, now);
+  case PR_MQTT_MESSAGE:
+    return on_message(a, ev, now);
+  case PR_MQTT_SUBSCRIBED:
+    if (!ev->ok)
+      GL_ERROR(COMP, "the broker refused a subscription: results cannot "
+                     "reach this meter (check the broker's ACL)");
+    return 0;
+  }
+  return 0;
+}
+
+/* ---- Proof requests
+ * ----------------------------------------------------------
+ */
+
+static int send_proof_requests(mtr_agent *a, int64_t now) {
+  if (!a->connected)
+    return 0;
+  for (int i = 0; i < MTR_AUDIT_INFLIGHT; i++) {
+    mtr_check_row k;
+    pr_proof_request req;
+    int rc = mtr_store_begin(a->store);
+    if (rc)
+      return rc;
+    rc = mtr_audit_next_request(a->audit, now, &k, &req);
+    int64_t seq = 0;
+    if (!rc)
+      rc = mtr_store_next_seq(a->store, &seq);
+    if (rc) {
+      mtr_store_rollback(a->store);
+      return rc == GL_EAGAIN ? 0 : rc;
+    }
+    rc = mtr_store_commit(a->store);
+    if (rc)
+      return rc;
+    pr_msg_init(&a->msg, PR_MSG_PROOF_REQUEST, a->id, seq, whole_second(now));
+    a->msg.proof_request = req;
+    size_t len;
+    if (seal_msg(a, &len))
+      return 0;
+    uint8_t corr[8];
+    for (int b = 0; b < 8; b++)
+      corr[b] = (uint8_t)((uint64_t)seq >> (56 - 8 * b));
+    pr_mqtt_msg m = {.topic = a->t_proof,
+                     .payload = a->buf,
+                     .payload_len = len,
+                     .qos = 1,
+                     .response_topic = a->t_proof_resp,
+                     .correlation = corr,
+                     .correlation_len = sizeof corr};
+    if (mtr_pub_direct(a->pub, &m))
+      return 0;
+    rc = mtr_store_begin(a->store);
+    if (!rc)
+      rc = mtr_audit_request_sent(a->audit, &k, seq, now);
+    if (rc) {
+      mtr_store_rollback(a->store);
+      return rc;
+    }
+    rc = mtr_store_commit(a->store);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* ---- The loop
+ * ----------------------------------------------------------------
+ */
+
+static int64_t next_aligned(int64_t now, int64_t period) {
+  return (gl_floor_div(now, period) + 1) * period;
+}
+
+static int reload(mtr_agent *a) {
+  uint8_t pub[32];
+  gl_conf_errors errs = {0};
+  if (load_aggregator(&a->cfg, pub, &errs)) {
+    gl_conf_log_errors(&errs, COMP);
+    GL_ERROR(COMP, "SIGHUP: keeping the aggregator certificate loaded before");
+    return 0;
+  }
+  memcpy(a->keys[0].pub, pub, sizeof pub);
+  GL_NOTICE(COMP, "SIGHUP: aggregator certificate and CRL reloaded");
+  return 0;
+}
+
+static void shutdown_cleanly(mtr_agent *a) {
+  if (save_account(a))
+    GL_ERROR(COMP, "could not save the counter state at shutdown");
+  if (a->connected) {
+    publish_status(a, PR_STATE_OFFLINE);
+    /* Wait a little for the broker to take it (and any other in-flight
+     * message), in real time. */
+    for (int i = 0; i < 40 && !mtr_pub_idle(a->pub); i++) {
+      if (pr_mqtt_wait(a->mqtt, 50)) {
+        pr_mqtt_event ev;
+        while (pr_mqtt_next(a->mqtt, &ev) == 0)
+          if (ev.type == PR_MQTT_PUBLISHED)
+            mtr_pub_published(a->pub, ev.token, ev.ok, ev.reason,
+                              gl_clock_now(&a->clock));
+      }
+    }
+  }
+  set_broker_state(a, false, gl_clock_now(&a->clock));
+}
+
+int mtr_agent_run(mtr_agent *a, int sig_fd) {
+  int64_t now = gl_clock_now(&a->clock);
+  int rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_PID, (int64_t)getpid());
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_START, now);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_BROKER, 0);
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  if ((rc = mtr_store_commit(a->store)))
+    return rc;
+  int64_t stored = 0;
+  if (mtr_store_get_int(a->store, MTR_KEY_ORDER_NEXT, &stored) != 0)
+    stored = 0;
+  a->order_next = mtr_trading_first_open(&a->cfg, now);
+  if (stored > a->order_next)
+    a->order_next = stored;
+  if ((rc = send_prefs_if_changed(a)))
+    return rc;
+  GL_NOTICE(COMP,
+            "gridlet-meter %s started as %s in community %s (interval %llds, "
+            "reads every %llds)",
+            MTR_VERSION, a->id, a->cfg.community,
+            (long long)(a->cfg.interval_ns / SEC),
+            (long long)(a->cfg.poll_ns / SEC));
+  pr_mqtt_connect(a->mqtt);
+  a->next_poll = now;
+  a->next_save = now + a->cfg.state_save_ns;
+  while (!a->stopping) {
+    now = gl_clock_now(&a->clock);
+    if (now >= a->next_poll) {
+      if ((rc = do_poll(a)))
+        break;
+      now = gl_clock_now(&a->clock);
+      a->next_poll = next_aligned(now, a->cfg.poll_ns);
+    }
+    if ((rc = account_due(a, now)))
+      break;
+    if (now >= a->next_save) {
+      if ((rc = save_account(a)))
+        break;
+      a->next_save = now + a->cfg.state_save_ns;
+    }
+    if ((rc = trading_tick(a, now)) || (rc = mtr_pub_pump(a->pub, now)) ||
+        (rc = send_proof_requests(a, now)))
+      break;
+
+    int64_t deadline = a->next_poll;
+    int64_t d2 = mtr_account_deadline(a->acc);
+    if (d2 < deadline)
+      deadline = d2;
+    if (a->next_save < deadline)
+      deadline = a->next_save;
+    if (a->cfg.mode != MTR_TRADE_EXPOST) {
+      int64_t d3 = mtr_trading_order_time(&a->cfg, a->order_next);
+      if (d3 < deadline)
+        deadline = d3;
+    }
+    int64_t wait_ns = gl_clock_real_duration(&a->clock, deadline - now);
+    int64_t wait_ms = (wait_ns + GL_NS_PER_MS - 1) / GL_NS_PER_MS;
+    if (wait_ms > MAX_WAIT_MS)
+      wait_ms = MAX_WAIT_MS;
+    if (wait_ms < 0)
+      wait_ms = 0;
+    struct pollfd fds[3] = {{pr_mqtt_fd(a->mqtt), POLLIN, 0},
+                            {a->stop_efd, POLLIN, 0},
+                            {sig_fd, POLLIN, 0}};
+    int n = poll(fds, sig_fd >= 0 ? 3 : 2, (int)wait_ms);
+    if (n < 0 && errno != EINTR) {
+      GL_ERROR(COMP, "poll: %s", strerror(errno));
+      rc = GL_EIO;
+      break;
+    }
+    if (sig_fd >= 0 && n > 0 && (fds[2].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      if (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          reload(a);
+        } else {
+          GL_NOTICE(COMP, "stopping (signal %u)", si.ssi_signo);
+          break;
+        }
+      }
+    }
+    pr_mqtt_event ev;
+    while (!rc && pr_mqtt_next(a->mqtt, &ev) == 0)
+      rc = on_event(a, &ev);
+    if (rc)
+      break;
+  }
+  if (rc)
+    GL_ERROR(COMP, "stopping on an error: %s", gl_strerror(rc));
+  shutdown_cleanly(a);
+  return rc;
+}

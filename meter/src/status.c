@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * status.c - the household's status report. See gridlet/mtr_status.h.
+ */
+#include "gridlet/mtr_status.h"
+
+#include "gridlet/clock.h"
+#include "gridlet/error.h"
+#include "gridlet/mtr_store.h"
+#include "gridlet/pr_msg.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+static const char *when(int64_t t, char buf[GL_TIME_STR_MAX]) {
+  return t ? gl_time_format(t / GL_NS_PER_SEC * GL_NS_PER_SEC, buf) : "never";
+}
+
+/* Money in currency units, as the household reads it: "-1.25". */
+static void money(FILE *out, int64_t micro) {
+  bool neg = micro < 0;
+  uint64_t u = neg ? (uint64_t)0 - (uint64_t)micro : (uint64_t)micro;
+  char frac[8];
+  snprintf(frac, sizeof frac, "%06llu", (unsigned long long)(u % 1000000));
+  size_t n = strlen(frac);
+  while (n > 2 && frac[n - 1] == '0')
+    frac[--n] = '\0';
+  fprintf(out, "%s%llu.%s", neg ? "-" : "", (unsigned long long)(u / 1000000),
+          frac);
+}
+
+static void print_alarm(void *ctx, int64_t time, const char *kind,
+                        const char *text) {
+  char t[GL_TIME_STR_MAX];
+  fprintf(ctx, "  %s  %s: %s\n", when(time, t), kind, text);
+}
+
+static void print_counter(void *ctx, const char *name, int64_t v) {
+  fprintf(ctx, "  %-24s %lld\n", name, (long long)v);
+}
+
+int mtr_status_report(const char *path, FILE *out) {
+  mtr_store_opts o = {.read_only = true};
+  mtr_store *s = NULL;
+  int rc = mtr_store_open(path, &o, &s);
+  if (rc)
+    return rc;
+  /* The rows hold whole messages: too big for a small stack. */
+  struct rows {
+    mtr_outbox_row orow;
+    mtr_reading_row rd;
+    mtr_result_row res;
+  } *rows = malloc(sizeof *rows);
+  if (!rows) {
+    mtr_store_free(s);
+    return GL_ENOMEM;
+  }
+  int status = 0;
+  char t1[GL_TIME_STR_MAX], t2[GL_TIME_STR_MAX], text[128];
+  int64_t v = 0, since = 0;
+
+  fprintf(out, "gridlet-meter status (%s)\n\n", path);
+  char meter[128] = "?", community[128] = "?";
+  mtr_store_get_text(s, MTR_KEY_METER, meter, sizeof meter);
+  mtr_store_get_text(s, MTR_KEY_COMMUNITY, community, sizeof community);
+  fprintf(out, "meter          %s in community %s\n", meter, community);
+
+  int64_t pid = 0, start = 0;
+  mtr_store_get_int(s, MTR_KEY_AGENT_PID, &pid);
+  mtr_store_get_int(s, MTR_KEY_AGENT_START, &start);
+  bool alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+  if (alive)
+    fprintf(out, "agent          running (pid %lld, started %s)\n",
+            (long long)pid, when(start, t1));
+  else
+    fprintf(out, "agent          not running (last started %s)\n",
+            when(start, t1));
+
+  int64_t up = 0, ack = 0;
+  mtr_store_get_int(s, MTR_KEY_BROKER, &up);
+  mtr_store_get_int(s, MTR_KEY_BROKER_SINCE, &since);
+  mtr_store_get_int(s, MTR_KEY_LAST_ACK, &ack);
+  fprintf(out, "broker         %s since %s; last message acknowledged %s\n",
+          alive && up ? "connected" : "not connected", when(since, t1),
+          when(ack, t2));
+
+  int64_t depth = 0;
+  mtr_store_outbox_count(s, &depth);
+  if (depth && mtr_store_outbox_oldest(s, 0, &rows->orow) == 0)
+    fprintf(out, "outbox         %lld message%s waiting, the oldest from %s\n",
+            (long long)depth, depth == 1 ? "" : "s",
+            when(rows->orow.created, t1));
+  else
+    fprintf(out, "outbox         empty\n");
+
+  const mtr_reading_row *rd = &rows->rd;
+  if (mtr_store_reading_last(s, &rows->rd) == 0) {
+    const pr_reading *r = &rd->r;
+    fprintf(out, "last reading   %s: ", when(r->start, t1));
+    if (r->flags & PR_FLAG_MISSING)
+      fprintf(out, "missing (no data from the grid meter)");
+    else
+      fprintf(out,
+              "import %lld Wh, export %lld Wh, PV %lld Wh, battery +%lld/-%lld "
+              "Wh",
+              (long long)r->import_wh, (long long)r->export_wh,
+              (long long)r->pv_wh, (long long)r->charge_wh,
+              (long long)r->discharge_wh);
+    if (r->has_soc_bp)
+      fprintf(out, ", %lld.%02lld %%", (long long)(r->soc_bp / 100),
+              (long long)(r->soc_bp % 100));
+    for (uint32_t bit = 1; bit <= PR_FLAG_MISSING; bit <<= 1)
+      if ((r->flags & bit) && bit != PR_FLAG_MISSING)
+        fprintf(out, " [%s]", pr_flag_name(bit));
+    fprintf(out, "\n               seq %lld, %s\n", (long long)rd->seq,
+            mtr_reading_state_name(rd->state));
+  } else {
+    fprintf(out, "last reading   none yet\n");
+  }
+
+  fprintf(out, "readings       ");
+  bool first = true;
+  for (int st = 0; st < MTR_RS_COUNT; st++) {
+    if (mtr_store_reading_count(s, st, &v) || !v)
+      continue;
+    fprintf(out, "%s%lld %s", first ? "" : ", ", (long long)v,
+            mtr_reading_state_name(st));
+    first = false;
+    if (st == MTR_RS_DROPPED || st == MTR_RS_UNCONFIRMED)
+      status = 1;
+  }
+  fprintf(out, "%s\n", first ? "none" : "");
+
+  const mtr_result_row *res = &rows->res;
+  if (mtr_store_result_last(s, &rows->res) == 0) {
+    fprintf(out, "last result    %s: net ", when(res->start, t1));
+    money(out, res->net);
+    fprintf(out, ", balance ");
+    money(out, res->balance);
+    fprintf(out, "%s\n",
+            res->flags & PR_RESULT_MISSING ? " (settled without our reading)"
+                                           : "");
+  } else {
+    fprintf(out, "last result    none yet\n");
+  }
+
+  mtr_ckpt_row ck;
+  int64_t nck = 0, ndone = 0, nopen = 0, nfail = 0;
+  mtr_store_ckpt_count(s, &nck);
+  mtr_store_check_count(s, MTR_CS_DONE, &ndone);
+  mtr_store_check_count(s, MTR_CS_FAILED, &nfail);
+  mtr_store_check_count(s, MTR_CS_PENDING, &nopen);
+  mtr_store_check_count(s, MTR_CS_SENT, &v);
+  nopen += v;
+  if (mtr_store_ckpt_latest(s, &ck) == 0)
+    snprintf(text, sizeof text, "latest checkpoint size %lld (of %lld seen)",
+             (long long)ck.size, (long long)nck);
+  else
+    snprintf(text, sizeof text, "no checkpoint seen yet");
+  fprintf(out,
+          "ledger         %s; proofs: %lld verified, %lld open, %lld "
+          "failed or given up\n",
+          text, (long long)ndone, (long long)nopen, (long long)nfail);
+
+  int64_t nal = 0;
+  mtr_store_alarm_count(s, &nal);
+  if (nal) {
+    status = 1;
+    fprintf(out, "alarms         %lld, newest first:\n", (long long)nal);
+    mtr_store_alarm_list(s, 10, print_alarm, out);
+  } else {
+    fprintf(out, "alarms         none\n");
+  }
+  fprintf(out, "counters\n");
+  mtr_store_counter_list(s, print_counter, out);
+  free(rows);
+  mtr_store_free(s);
+  return status;
+}

@@ -17,6 +17,7 @@
 #include "gridlet/error.h"
 #include "gridlet/market_cda.h"
 #include "gridlet/market_interval.h"
+#include "gridlet/mtr_trading.h"
 #include "gridlet/rand.h"
 #include "gridlet/sim_home.h"
 #include "gridlet/sim_input.h"
@@ -43,8 +44,7 @@ const char *sim_version(void) {
   return GRIDLET_VERSION;
 }
 
-/* ---- State ----------------------------------------------------------------
- */
+/* ---- State --------------------------------------------------------------- */
 
 typedef struct world {
   sim_mechanism mech;
@@ -70,6 +70,13 @@ typedef struct world {
   int64_t *net, *contract;
   sim_flows *flows;
   size_t *perm;
+  /* The meters' own history for their orders: import and export measured
+   * per slot of the last day and in the last interval (this world's). */
+  int64_t *hist_imp, *hist_exp; /* [slot * n + i] */
+  uint8_t *hist_ok;             /* [slot * n + i] */
+  int64_t *prev_imp, *prev_exp;
+  uint8_t *prev_ok;
+  bool any_follow; /* some household follows its contracts */
   /* Outputs. */
   char dir[SIM_PATH_MAX];
   FILE *ts, *daily, *hh;
@@ -96,17 +103,11 @@ typedef struct engine {
   int64_t *load, *pv;
   uint8_t *present;
   int64_t *buy_lim, *sell_lim; /* the households' standing limits */
-  /* Forecasts (exante / continuous). */
-  bool need_fc;
-  int64_t *fc_load, *fc_pv;
-  int64_t *hist_load, *hist_pv; /* [slot * n + i] */
-  uint8_t *hist_ok;             /* [slot] */
-  int64_t *prev_load, *prev_pv;
-  bool has_prev;
   world *w;
   size_t nw;
   sim_ledger_out *lout;
   sim_run_info info;
+  mtr_config mcfg; /* the meter agent's order rule reads this */
   int64_t scratch_n;
   int64_t *scratch;
 } engine;
@@ -118,8 +119,7 @@ struct sim_results {
   sim_kpi_home **homes;
 };
 
-/* ---- Helpers
- * ----------------------------------------------------------------- */
+/* ---- Helpers ------------------------------------------------------------- */
 
 static void *xcalloc(size_t n, size_t size, int *rc) {
   void *p = calloc(n ? n : 1, size);
@@ -152,8 +152,7 @@ static void cda_trade(void *ctx, const mkt_trade *t, mkt_side aggressor) {
   w->trades[w->n_trades++] = *t;
 }
 
-/* ---- Setup
- * ------------------------------------------------------------------- */
+/* ---- Setup --------------------------------------------------------------- */
 
 static int mkdir_p(const char *path) {
   char buf[SIM_PATH_MAX];
@@ -219,10 +218,15 @@ static int world_init(engine *e, world *w, const sim_mechanism *m) {
   int rc = 0;
   w->mech = *m;
   w->day = INT64_MIN;
-  size_t max_orders = e->physical ? n : n * LEDGER_STEPS;
+  /* Orders: two steps per meter from the agent's rule; a ledger may hold
+   * up to PR_MAX_STEPS. */
+  size_t max_orders = e->physical ? 2 * n : n * LEDGER_STEPS;
   if ((rc = mkt_interval_new(n, max_orders, &w->iv)))
     return rc;
-  if (m->mode == MKT_MODE_EXANTE && e->physical &&
+  for (size_t i = 0; e->physical && i < n; i++)
+    if (e->homes[i].strategy == SIM_STRATEGY_FOLLOW_CONTRACT)
+      w->any_follow = m->mode != MKT_MODE_EXPOST;
+  if (m->mode == MKT_MODE_EXANTE && w->any_follow &&
       (rc = mkt_auction_new(max_orders, &w->pre)))
     return rc;
   w->arrival_sr = gl_seeded_rand_new(e->sc->seed ^ ARRIVAL_STREAM);
@@ -242,6 +246,15 @@ static int world_init(engine *e, world *w, const sim_mechanism *m) {
   w->contract = xcalloc(n, sizeof *w->contract, &rc);
   w->flows = xcalloc(n, sizeof *w->flows, &rc);
   w->perm = xcalloc(n, sizeof *w->perm, &rc);
+  if (m->mode != MKT_MODE_EXPOST && e->physical) {
+    size_t cells = (size_t)e->slots * n;
+    w->hist_imp = xcalloc(cells, sizeof *w->hist_imp, &rc);
+    w->hist_exp = xcalloc(cells, sizeof *w->hist_exp, &rc);
+    w->hist_ok = xcalloc(cells, 1, &rc);
+    w->prev_imp = xcalloc(n, sizeof *w->prev_imp, &rc);
+    w->prev_exp = xcalloc(n, sizeof *w->prev_exp, &rc);
+    w->prev_ok = xcalloc(n, 1, &rc);
+  }
   if (rc)
     return rc;
   for (size_t i = 0; i < n; i++) {
@@ -271,6 +284,12 @@ static void world_free(world *w) {
   free(w->contract);
   free(w->flows);
   free(w->perm);
+  free(w->hist_imp);
+  free(w->hist_exp);
+  free(w->hist_ok);
+  free(w->prev_imp);
+  free(w->prev_exp);
+  free(w->prev_ok);
   if (w->ts)
     fclose(w->ts);
   if (w->daily)
@@ -280,55 +299,7 @@ static void world_free(world *w) {
   /* w->kpi is handed to the results. */
 }
 
-/* ---- Forecasts -------------------------------------------------------------
- */
-
-static void forecast(engine *e, int64_t t) {
-  int64_t slot = slot_of(e, t);
-  for (size_t i = 0; i < e->n; i++) {
-    int64_t l = 0, p = 0;
-    switch (e->homes[i].forecast) {
-    case SIM_FORECAST_PERFECT:
-      l = e->load[i];
-      p = e->pv[i];
-      break;
-    case SIM_FORECAST_YESTERDAY:
-      if (e->hist_ok[slot]) {
-        l = e->hist_load[(size_t)slot * e->n + i];
-        p = e->hist_pv[(size_t)slot * e->n + i];
-        break;
-      }
-      /* The first day has no yesterday: fall through to the interval
-       * before. */
-      /* fall through */
-    case SIM_FORECAST_PREVIOUS:
-      if (e->has_prev) {
-        l = e->prev_load[i];
-        p = e->prev_pv[i];
-      }
-      break;
-    }
-    e->fc_load[i] = l;
-    e->fc_pv[i] = p;
-  }
-}
-
-static void remember(engine *e, int64_t t) {
-  int64_t slot = slot_of(e, t);
-  for (size_t i = 0; i < e->n; i++) {
-    if (!e->present[i])
-      continue;
-    e->hist_load[(size_t)slot * e->n + i] = e->load[i];
-    e->hist_pv[(size_t)slot * e->n + i] = e->pv[i];
-    e->prev_load[i] = e->load[i];
-    e->prev_pv[i] = e->pv[i];
-  }
-  e->hist_ok[slot] = 1;
-  e->has_prev = true;
-}
-
-/* ---- One interval of one world ---------------------------------------------
- */
+/* ---- One interval of one world ------------------------------------------- */
 
 /* Shuffle the first k orders (Fisher-Yates) from the world's arrival
  * stream: households place orders in a random order. */
@@ -342,29 +313,85 @@ static void shuffle_orders(world *w, size_t k) {
   }
 }
 
-/* Physical households place their orders (exante, continuous). */
-static void place_orders(engine *e, world *w, int64_t t, int64_t price) {
+/*
+ * Physical households place their orders (exante, continuous) by the
+ * meter agent's own rule, mtr_trading_order (gridlet/mtr_trading.h): the
+ * import and export measured in the interval `forecast` names (yesterday's
+ * by default, the agent's forecast_lag), the import reduced by what the
+ * battery holds above its reserve, a buy step at the buy limit and a sell
+ * step at the sell limit; no usable history, no order.
+ */
+static void place_orders(engine *e, world *w, int64_t t) {
+  int64_t slot = slot_of(e, t);
   w->n_orders = 0;
   for (size_t i = 0; i < e->n; i++) {
     if (!e->present[i])
       continue;
     const sim_home *h = &e->homes[i];
-    int64_t a =
-        sim_home_plan(h, &w->batt[i], e->fc_load[i], e->fc_pv[i], price);
-    int64_t planned = e->fc_load[i] - e->fc_pv[i] + a;
-    if (planned == 0)
+    size_t cell = (size_t)slot * e->n + i;
+    pr_reading hist;
+    memset(&hist, 0, sizeof hist);
+    int64_t lag;
+    switch (h->forecast) {
+    case SIM_FORECAST_YESTERDAY:
+      if (!w->hist_ok[cell])
+        continue;
+      hist.import_wh = w->hist_imp[cell];
+      hist.export_wh = w->hist_exp[cell];
+      lag = DAY_NS;
+      break;
+    case SIM_FORECAST_PREVIOUS:
+      if (!w->prev_ok[i])
+        continue;
+      hist.import_wh = w->prev_imp[i];
+      hist.export_wh = w->prev_exp[i];
+      lag = e->L;
+      break;
+    default: { /* perfect: this interval's load and PV, no battery */
+      int64_t d = e->load[i] - e->pv[i];
+      hist.import_wh = d > 0 ? d : 0;
+      hist.export_wh = d < 0 ? -d : 0;
+      lag = e->L;
+      break;
+    }
+    }
+    hist.start = t - lag;
+    hist.end = hist.start + e->L;
+    mtr_config *mc = &e->mcfg;
+    mc->battery_capacity_wh = h->battery_wh;
+    mc->battery_reserve_pct = h->reserve_ppm / 10000;
+    mc->buy_below = h->buy_limit;
+    mc->sell_above = h->sell_limit;
+    const sim_battery *b = &w->batt[i];
+    bool has_soc = b->capacity_mwh > 0;
+    int64_t soc_bp = has_soc ? b->stored_mwh * 10000 / b->capacity_mwh : 0;
+    pr_order ord;
+    if (mtr_trading_order(mc, t, &hist, has_soc, soc_bp, &ord))
       continue;
-    if (planned > MKT_QTY_MAX || planned < -MKT_QTY_MAX)
-      continue; /* cannot happen within the input limits */
-    mkt_order *o = &w->orders[w->n_orders++];
-    o->id = i + 1;
-    o->participant = (uint32_t)i;
-    o->interval = t;
-    o->side = planned > 0 ? MKT_BUY : MKT_SELL;
-    o->qty = planned > 0 ? planned : -planned;
-    o->price = planned > 0 ? h->buy_limit : h->sell_limit;
+    for (size_t k = 0; k < ord.nsteps && w->n_orders < w->cap_orders; k++) {
+      mkt_order *o = &w->orders[w->n_orders++];
+      o->id = (uint64_t)i * PR_MAX_STEPS + k + 1;
+      o->participant = (uint32_t)i;
+      o->interval = t;
+      o->side = ord.steps[k].side == PR_SIDE_BUY ? MKT_BUY : MKT_SELL;
+      o->qty = ord.steps[k].wh;
+      o->price = ord.steps[k].price;
+    }
   }
   shuffle_orders(w, w->n_orders);
+}
+
+/* After the interval: what each meter measured, for later orders. */
+static void remember(engine *e, world *w, int64_t t) {
+  int64_t slot = slot_of(e, t);
+  for (size_t i = 0; i < e->n; i++) {
+    size_t cell = (size_t)slot * e->n + i;
+    bool ok = e->present[i] != 0;
+    int64_t net = w->net[i];
+    w->hist_ok[cell] = w->prev_ok[i] = ok;
+    w->hist_imp[cell] = w->prev_imp[i] = ok && net > 0 ? net : 0;
+    w->hist_exp[cell] = w->prev_exp[i] = ok && net < 0 ? -net : 0;
+  }
 }
 
 /* Run the continuous double auction on w->orders into w->trades. */
@@ -416,15 +443,24 @@ static void contracts(engine *e, world *w, const mkt_trade *tr, size_t nt) {
   }
 }
 
-/* Batteries act: by plan (expost) or following contracts. */
-static void act(engine *e, world *w, int64_t price, bool follow) {
+/* Batteries act. With `follow` false: every battery by its strategy,
+ * except (in exante and continuous mode, `contract_mode`) those that
+ * follow their contracts, which wait; with `follow` true: just those,
+ * meeting the contracts in w->contract. */
+static void act(engine *e, world *w, int64_t price, bool contract_mode,
+                bool follow) {
   for (size_t i = 0; i < e->n; i++) {
     if (!e->present[i])
       continue;
+    const sim_home *h = &e->homes[i];
+    bool follower =
+        contract_mode && h->strategy == SIM_STRATEGY_FOLLOW_CONTRACT;
+    if (follower != follow)
+      continue;
     sim_battery *b = &w->batt[i];
-    int64_t a =
-        follow ? sim_home_follow(b, e->load[i], e->pv[i], w->contract[i])
-               : sim_home_plan(&e->homes[i], b, e->load[i], e->pv[i], price);
+    int64_t a = follow
+                    ? sim_home_follow(b, e->load[i], e->pv[i], w->contract[i])
+                    : sim_home_plan(h, b, e->load[i], e->pv[i], price);
     sim_home_apply(b, e->load[i], e->pv[i], a, &w->flows[i]);
     w->net[i] = w->flows[i].net;
   }
@@ -476,7 +512,7 @@ static int world_step(engine *e, world *w, int64_t t,
   switch (w->mech.mode) {
   case MKT_MODE_EXPOST: {
     if (e->physical)
-      act(e, w, price, false);
+      act(e, w, price, false, false);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
       if (!e->present[i])
@@ -492,8 +528,12 @@ static int world_step(engine *e, world *w, int64_t t,
   }
   case MKT_MODE_EXANTE:
     if (e->physical) {
-      place_orders(e, w, t, price);
-      /* Learn the contracts with the same clearing the pipeline runs. */
+      place_orders(e, w, t);
+      act(e, w, price, true, false);
+    }
+    if (e->physical && w->any_follow) {
+      /* Learn the contracts with the same clearing the pipeline runs, for
+       * the batteries that follow them. */
       mkt_auction_reset(w->pre, t);
       for (size_t i = 0; i < w->n_orders; i++)
         if ((rc = mkt_auction_add(w->pre, &w->orders[i])))
@@ -508,9 +548,9 @@ static int world_step(engine *e, world *w, int64_t t,
         size_t nt;
         const mkt_trade *tr = mkt_auction_trades(w->pre, &nt);
         contracts(e, w, tr, nt);
-        act(e, w, price, true);
+        act(e, w, price, true, true);
       }
-    } else {
+    } else if (!e->physical) {
       if (lf->n_orders > w->cap_orders) {
         sim_diag_add(e->diag,
                      "interval at ledger entry %" PRIu64
@@ -529,7 +569,8 @@ static int world_step(engine *e, world *w, int64_t t,
     break;
   case MKT_MODE_CONTINUOUS:
     if (e->physical) {
-      place_orders(e, w, t, price);
+      place_orders(e, w, t);
+      act(e, w, price, true, false);
     } else if (lf->has_clearing && lf->mode == MKT_MODE_CONTINUOUS) {
       /* A continuous interval of the ledger: its trades are what the live
        * book made (with cancellations the ledger does not keep); settle
@@ -551,9 +592,9 @@ static int world_step(engine *e, world *w, int64_t t,
     }
     if ((rc = run_cda(e, w, t, band)))
       break;
-    if (e->physical) {
+    if (e->physical && w->any_follow) {
       contracts(e, w, w->trades, w->n_trades);
-      act(e, w, price, true);
+      act(e, w, price, true, true);
     }
     nm = fill_meters(e, w);
     rc = mkt_interval_continuous(w->iv, &cfg, t, w->trades, w->n_trades,
@@ -737,8 +778,7 @@ static int world_step(engine *e, world *w, int64_t t,
   return 0;
 }
 
-/* ---- The run
- * ------------------------------------------------------------------ */
+/* ---- The run ------------------------------------------------------------- */
 
 static int open_input(engine *e) {
   const sim_scenario *sc = e->sc;
@@ -836,22 +876,11 @@ static int setup(engine *e) {
     e->buy_lim[i] = e->homes[i].buy_limit;
     e->sell_lim[i] = e->homes[i].sell_limit;
   }
-  e->need_fc = false;
-  for (size_t k = 0; k < e->nw; k++)
-    if (mechs[k].mode != MKT_MODE_EXPOST)
-      e->need_fc = e->physical;
-  if (e->need_fc) {
-    size_t cells = (size_t)e->slots * n;
-    e->fc_load = xcalloc(n, sizeof *e->fc_load, &rc);
-    e->fc_pv = xcalloc(n, sizeof *e->fc_pv, &rc);
-    e->hist_load = xcalloc(cells, sizeof *e->hist_load, &rc);
-    e->hist_pv = xcalloc(cells, sizeof *e->hist_pv, &rc);
-    e->hist_ok = xcalloc((size_t)e->slots, 1, &rc);
-    e->prev_load = xcalloc(n, sizeof *e->prev_load, &rc);
-    e->prev_pv = xcalloc(n, sizeof *e->prev_pv, &rc);
-    if (rc)
-      return rc;
-  }
+  /* The meter agent's configuration, as far as its order rule reads it
+   * (the per-household fields are set per order). */
+  e->mcfg.interval_ns = e->L;
+  e->mcfg.forecast = MTR_FORECAST_PERSISTENCE;
+  e->mcfg.has_buy_below = e->mcfg.has_sell_above = true;
   /* The run's description, before outputs are opened (they record it). */
   sim_run_info *in = &e->info;
   snprintf(in->version, sizeof in->version, "%s", GRIDLET_VERSION);
@@ -921,13 +950,13 @@ static int loop(engine *e) {
   for (int64_t t = e->start; t < e->end; t += e->L) {
     if ((rc = sim_source_next(e->src, t, e->load, e->pv, e->present, e->diag)))
       return rc;
-    if (e->need_fc)
-      forecast(e, t);
-    for (size_t k = 0; k < e->nw; k++)
-      if ((rc = world_step(e, &e->w[k], t, NULL)))
+    for (size_t k = 0; k < e->nw; k++) {
+      world *w = &e->w[k];
+      if ((rc = world_step(e, w, t, NULL)))
         return rc;
-    if (e->need_fc)
-      remember(e, t);
+      if (w->hist_ok)
+        remember(e, w, t);
+    }
     done++;
     if (e->opt->progress)
       e->opt->progress(e->opt->progress_ctx, done, total);
@@ -1024,13 +1053,6 @@ static void engine_free(engine *e) {
   free(e->present);
   free(e->buy_lim);
   free(e->sell_lim);
-  free(e->fc_load);
-  free(e->fc_pv);
-  free(e->hist_load);
-  free(e->hist_pv);
-  free(e->hist_ok);
-  free(e->prev_load);
-  free(e->prev_pv);
   free(e->scratch);
 }
 

@@ -108,7 +108,7 @@ struct sim_ledger_in {
   int result; /* 1: frame ready */
 };
 
-/* ---- Pre-pass ----------------------------------------------------------- */
+/* ---- Pre-pass ------------------------------------------------------------ */
 
 static void lerr(sim_ledger_in *l, uint64_t index, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -312,7 +312,7 @@ void sim_ledger_close(sim_ledger_in *l) {
   free(l);
 }
 
-/* ---- Streaming ---------------------------------------------------------- */
+/* ---- Streaming ----------------------------------------------------------- */
 
 static size_t participant(const sim_ledger_in *l, const char *id) {
   long m = sim__idmap_get(l->map, id, strlen(id));

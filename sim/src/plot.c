@@ -183,8 +183,7 @@ void sim_plot_script(FILE *f, const sim_run_info *info,
   fputs("unset output\n", f);
 }
 
-/* ---- Rendering ------------------------------------------------------------
- */
+/* ---- Rendering ----------------------------------------------------------- */
 
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

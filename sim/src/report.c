@@ -87,8 +87,7 @@ static void comment_header(FILE *f, const sim_run_info *info,
     fprintf(f, "# mechanism %s\n", m->name);
 }
 
-/* ---- Series ----------------------------------------------------------------
- */
+/* ---- Series -------------------------------------------------------------- */
 
 void sim_report_series_header(FILE *f, const sim_run_info *info,
                               const sim_mechanism *m, bool physical) {
@@ -206,8 +205,7 @@ void sim_report_households_row(FILE *f, int64_t start, const char *id,
   csv_i64(f, t->baseline, true);
 }
 
-/* ---- Summary ---------------------------------------------------------------
- */
+/* ---- Summary ------------------------------------------------------------- */
 
 static void run_lines(FILE *f, const sim_scenario *sc,
                       const sim_run_info *info) {
@@ -414,8 +412,7 @@ void sim_report_kpi_csv(FILE *f, const sim_run_info *info,
           c->baseline_bill, c->savings);
 }
 
-/* ---- Comparison ------------------------------------------------------------
- */
+/* ---- Comparison ---------------------------------------------------------- */
 
 enum cell { C_PCT, C_KWH, C_MONEY, C_PRICE, C_COUNT };
 
@@ -567,8 +564,7 @@ void sim_report_compare_csv(FILE *f, const sim_run_info *info,
   }
 }
 
-/* ---- Files
- * ------------------------------------------------------------------- */
+/* ---- Files --------------------------------------------------------------- */
 
 static FILE *create(const char *dir, const char *sub, const char *name,
                     sim_diag *diag, char *path, size_t cap) {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- Line cursor ------------------------------------------------------- */
+/* ---- Line cursor --------------------------------------------------------- */
 
 int sim__lines_init(sim__lines *c, int fd, off_t offset, int64_t line,
                     size_t cap) {
@@ -100,7 +100,7 @@ int sim__lines_next(sim__lines *c, const char **line, size_t *len,
   }
 }
 
-/* ---- Fields ---------------------------------------------------------- */
+/* ---- Fields -------------------------------------------------------------- */
 
 size_t sim__split(const char *line, size_t len, sim__span *f, size_t max) {
   size_t nf = 0;
@@ -144,7 +144,7 @@ bool sim__span_int(sim__span s, int64_t lo, int64_t hi, int64_t *out) {
   return true;
 }
 
-/* ---- Id map ------------------------------------------------------------ */
+/* ---- Id map -------------------------------------------------------------- */
 
 struct sim__idmap {
   size_t n, cap; /* keys */
@@ -256,7 +256,7 @@ const char *sim__idmap_key(const sim__idmap *m, size_t i) {
   return i < m->n ? m->keys[i] : NULL;
 }
 
-/* ---- Energy numbers ---------------------------------------------------- */
+/* ---- Energy numbers ------------------------------------------------------ */
 
 int sim__parse_energy(const char *s, size_t n, int unit_exp3, int64_t *wh) {
   /* Digits before and after the point, as an integer scaled by 10^9. */
@@ -303,7 +303,7 @@ int sim__parse_energy(const char *s, size_t n, int unit_exp3, int64_t *wh) {
   return 0;
 }
 
-/* ---- File digest ------------------------------------------------------- */
+/* ---- File digest --------------------------------------------------------- */
 
 int sim__sha256_file(int fd, char hex[65]) {
   enum { BLOCK = 1 << 20 };

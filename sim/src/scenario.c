@@ -32,12 +32,12 @@
 #define DAY_NS (INT64_C(86400) * GL_NS_PER_SEC)
 #define PRICE_LIMIT INT64_C(1000000000) /* µ/kWh, as MKT_PRICE_MAX */
 
-/* ---- Names ------------------------------------------------------------- */
+/* ---- Names --------------------------------------------------------------- */
 
 static const char *const source_names[] = {"synthetic", "csv", "ausgrid",
                                            "ledger", NULL};
 static const char *const strategy_names[] = {"self-consumption", "price-aware",
-                                             NULL};
+                                             "follow-contract", NULL};
 static const char *const forecast_names[] = {"yesterday", "previous", "perfect",
                                              NULL};
 
@@ -46,7 +46,7 @@ const char *sim_source_name(sim_source_kind k) {
 }
 
 const char *sim_strategy_name(sim_strategy s) {
-  return (unsigned)s < 2 ? strategy_names[s] : "?";
+  return (unsigned)s < 3 ? strategy_names[s] : "?";
 }
 
 const char *sim_forecast_name(sim_forecast f) {
@@ -77,7 +77,7 @@ bool sim_id_valid(const char *id, size_t len) {
   return true;
 }
 
-/* ---- Decimal text ------------------------------------------------------ */
+/* ---- Decimal text -------------------------------------------------------- */
 
 /* v / 10^scale as the shortest exact decimal ("0.3", "5", "-1.25"). */
 static char *fmt_dec(int64_t v, int scale, char *buf, size_t cap) {
@@ -101,7 +101,7 @@ static char *fmt_dec(int64_t v, int scale, char *buf, size_t cap) {
   return buf;
 }
 
-/* ---- Mechanisms -------------------------------------------------------- */
+/* ---- Mechanisms ---------------------------------------------------------- */
 
 int sim_mechanism_parse(const char *spec, const sim_mechanism *base,
                         sim_mechanism *out, const char **why) {
@@ -179,7 +179,7 @@ char *sim_mechanism_dirname(const sim_mechanism *m, char *out, size_t cap) {
   return out;
 }
 
-/* ---- Household keys ---------------------------------------------------- */
+/* ---- Household keys ------------------------------------------------------ */
 
 enum { HV_DEC, HV_ENUM };
 
@@ -206,7 +206,7 @@ static const struct hkey_def {
     [SIM_HK_BATTERY_RESERVE] = {"battery_reserve", HV_DEC, 6, 0,
                                 SIM_PPM * 9 / 10, NULL},
     [SIM_HK_BATTERY_INITIAL] = {"battery_initial", HV_DEC, 6, 0, SIM_PPM, NULL},
-    [SIM_HK_STRATEGY] = {"strategy", HV_ENUM, 0, 0, 1, strategy_names},
+    [SIM_HK_STRATEGY] = {"strategy", HV_ENUM, 0, 0, 2, strategy_names},
     [SIM_HK_FORECAST] = {"forecast", HV_ENUM, 0, 0, 2, forecast_names},
     [SIM_HK_BUY_LIMIT] = {"buy_limit", HV_DEC, 6, -PRICE_LIMIT, PRICE_LIMIT,
                           NULL},
@@ -223,7 +223,7 @@ static bool synthetic_only(int k) {
   return k == SIM_HK_LOAD_KWH || k == SIM_HK_PV_KWP;
 }
 
-/* ---- Parser state ------------------------------------------------------ */
+/* ---- Parser state -------------------------------------------------------- */
 
 enum section {
   SEC_NONE,
@@ -301,7 +301,7 @@ static void perr(parser *p, int line, const char *fmt, ...) {
   p->errors++;
 }
 
-/* ---- Value parsers (return NULL or a static reason) --------------------- */
+/* ---- Value parsers (return NULL or a static reason) ---------------------- */
 
 static const char *parse_dec(const char *v, int scale, int64_t lo, int64_t hi,
                              int64_t *out) {
@@ -393,7 +393,7 @@ static const char *parse_enum(const char *v, const char *const *names,
   return NULL;
 }
 
-/* ---- Fixed sections ---------------------------------------------------- */
+/* ---- Fixed sections ------------------------------------------------------ */
 
 static int key_index(const char *const *keys, const char *key) {
   for (int i = 0; keys[i]; i++)
@@ -606,7 +606,7 @@ static const char *apply_synthetic(parser *p, const char *key, const char *v) {
   return NULL;
 }
 
-/* ---- Household sections ------------------------------------------------ */
+/* ---- Household sections -------------------------------------------------- */
 
 static const char *apply_home(parser *p, sim_home_spec *h, const char *key,
                               const char *v, int line) {
@@ -643,7 +643,7 @@ static const char *apply_home(parser *p, sim_home_spec *h, const char *key,
   return "";
 }
 
-/* ---- Lines ------------------------------------------------------------- */
+/* ---- Lines --------------------------------------------------------------- */
 
 static char *trim(char *s) {
   while (*s == ' ' || *s == '\t')
@@ -902,7 +902,7 @@ static void apply_override(parser *p, const char *set) {
   key_line(p, key, v, 0);
 }
 
-/* ---- Defaults and cross-field checks ----------------------------------- */
+/* ---- Defaults and cross-field checks ------------------------------------- */
 
 static void set_defaults(sim_scenario *sc) {
   snprintf(sc->name, sizeof sc->name, "scenario");
@@ -1071,7 +1071,7 @@ static void finish(parser *p) {
   }
 }
 
-/* ---- Public ------------------------------------------------------------ */
+/* ---- Public -------------------------------------------------------------- */
 
 int sim_scenario_parse(const char *file, const char *text, size_t len,
                        const char *const *sets, size_t n_sets,
@@ -1145,7 +1145,7 @@ void sim_scenario_free(sim_scenario *sc) {
   free(sc);
 }
 
-/* ---- Canonical text ---------------------------------------------------- */
+/* ---- Canonical text ------------------------------------------------------ */
 
 typedef struct sbuf {
   char *p;
@@ -1301,7 +1301,7 @@ int sim_scenario_hash(const sim_scenario *sc, char hex[65]) {
   return 0;
 }
 
-/* ---- Households -------------------------------------------------------- */
+/* ---- Households ---------------------------------------------------------- */
 
 typedef struct pending {
   char id[SIM_ID_MAX + 1];

@@ -36,7 +36,7 @@ struct sim_synth {
   double *load_base; /* per household mean Wh per interval */
 };
 
-/* ---- Random helpers ---------------------------------------------------- */
+/* ---- Random helpers ------------------------------------------------------ */
 
 static uint64_t draw(sim_synth *s) {
   uint64_t u = 0;
@@ -57,7 +57,7 @@ static double normal4(uint64_t u) {
   return (sum - 2.0) * 1.7320508075688772;
 }
 
-/* ---- Sun --------------------------------------------------------------- */
+/* ---- Sun ----------------------------------------------------------------- */
 
 static const double PI = 3.14159265358979323846;
 
@@ -93,7 +93,7 @@ double sim_synth_clear_sky(double lat_deg, double lon_deg, int64_t t_ns) {
   return 1098.0 * cosz * exp(-0.057 / cosz);
 }
 
-/* ---- Load shape -------------------------------------------------------- */
+/* ---- Load shape ---------------------------------------------------------- */
 
 /* Hourly points (value at hh:00), mean 1. Residential averages of this
  * shape appear in every published load profile set: a night trough, a
@@ -124,7 +124,7 @@ double sim_synth_shape(double hour, bool weekend) {
   return v / mean24(p);
 }
 
-/* ---- Generator --------------------------------------------------------- */
+/* ---- Generator ----------------------------------------------------------- */
 
 int sim_synth_new(const sim_scenario *sc, const sim_home *homes, size_t n,
                   sim_synth **out) {

@@ -33,19 +33,20 @@
  *                     (otherwise bought now). The forecast is the engine's
  *                     per-time-of-day average of past interval prices
  *                     (docs/research.md).
- * In exante and continuous mode, once the interval's contracts are known
- * (bought - sold = contracted), the battery of either strategy follows the
- * contract instead (sim_home_follow): it charges or discharges so that net
- * equals contracted as far as its limits allow, because every Wh of
- * imbalance is settled at the worst price of the band.
+ *   follow-contract   self-consumption in expost mode; in exante and
+ *                     continuous mode, once the interval's contracts are
+ *                     known (bought - sold = contracted), the battery
+ *                     charges or discharges so that net equals contracted
+ *                     as far as its limits allow (sim_home_follow): every
+ *                     Wh of imbalance is settled at the band's worst price.
+ * A real household's battery runs on its inverter's own logic whatever the
+ * market does; the first two strategies are that, the third a what-if.
  *
  * ## Orders (exante, continuous)
- * Before the interval the household forecasts its load and PV (from the
- * same interval yesterday, the interval before, or perfectly, per its
- * `forecast` key), plans its battery on the forecast with its strategy and
- * the current state of charge, and orders the planned net energy: a buy of
- * n Wh at buy_limit when n > 0, a sell of -n Wh at sell_limit when n < 0,
- * nothing at 0. This is the meter agent's exante rule (issue 7).
+ * Orders are not made here: the engine calls the meter agent's own rule,
+ * mtr_trading_order (gridlet/mtr_trading.h), on the import and export the
+ * household measured in the interval its `forecast` names, so simulated
+ * households order exactly as gridlet-meter would.
  *
  * Thread-safety: the functions are pure apart from the battery they are
  * given.
@@ -96,7 +97,8 @@ int64_t sim_battery_discharge_room(const sim_battery *b);
  * sim_home_plan - the battery action (Wh on the AC side, > 0 charge,
  * < 0 discharge) that household `h`'s strategy chooses for `load` and
  * `pv` given battery `b` and the price forecast `price` (µ/kWh; only the
- * price-aware strategy reads it). Within the battery's limits. Pure.
+ * price-aware strategy reads it; follow-contract plans as
+ * self-consumption). Within the battery's limits. Pure.
  */
 int64_t sim_home_plan(const sim_home *h, const sim_battery *b, int64_t load,
                       int64_t pv, int64_t price);

@@ -70,7 +70,7 @@
 extern "C" {
 #endif
 
-/* ---- Long CSV rows ------------------------------------------------------ */
+/* ---- Long CSV rows ------------------------------------------------------- */
 
 typedef struct sim_csv_format {
   bool unit_kwh;       /* values in kWh */
@@ -101,7 +101,7 @@ int sim_csv_header(const char *line, size_t len, const sim_csv_format *f,
 int sim_csv_row_parse(const char *line, size_t len, const sim_csv_format *f,
                       sim_csv_row *row, char *why, size_t cap);
 
-/* ---- Ausgrid rows ------------------------------------------------------- */
+/* ---- Ausgrid rows -------------------------------------------------------- */
 
 typedef enum sim_ausgrid_channel {
   SIM_AUSGRID_GC = 0,
@@ -134,7 +134,7 @@ int sim_ausgrid_header(const char *line, size_t len, int *n_fields, char *why,
 int sim_ausgrid_row_parse(const char *line, size_t len, int n_fields,
                           sim_ausgrid_row *row, char *why, size_t cap);
 
-/* ---- Sources ------------------------------------------------------------ */
+/* ---- Sources ------------------------------------------------------------- */
 
 typedef struct sim_source sim_source;
 

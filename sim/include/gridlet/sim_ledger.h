@@ -179,7 +179,7 @@ void sim_ledger_close(sim_ledger_in *l);
 int sim_ledger_verify(const sim_ledger_frame *f, const mkt_interval_result *res,
                       const char *const *meters, char *why, size_t cap);
 
-/* ---- Writing -------------------------------------------------------- */
+/* ---- Writing ------------------------------------------------------------- */
 
 typedef struct sim_ledger_out sim_ledger_out;
 

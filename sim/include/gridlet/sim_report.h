@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-/* ---- Numbers as text ---------------------------------------------------- */
+/* ---- Numbers as text ----------------------------------------------------- */
 
 /* Wh as kWh with three decimals ("1234.567"); "n/a" for SIM_NA. */
 char *sim_fmt_kwh(int64_t wh, char *buf, size_t cap);
@@ -45,8 +45,7 @@ char *sim_fmt_price(int64_t micro_per_kwh, char *buf, size_t cap);
 /* ppm as a percentage with two decimals ("38.21"); "n/a". */
 char *sim_fmt_pct(int64_t ppm, char *buf, size_t cap);
 
-/* ---- Streamed series ------------------------------------------------------
- */
+/* ---- Streamed series ----------------------------------------------------- */
 
 /* One interval of the community, for timeseries.csv. */
 typedef struct sim_series_row {
@@ -77,8 +76,7 @@ void sim_report_households_row(FILE *f, int64_t start, const char *id,
                                const sim_totals *t, int64_t stored_mwh,
                                bool physical);
 
-/* ---- Tables ---------------------------------------------------------------
- */
+/* ---- Tables -------------------------------------------------------------- */
 
 /* sim_report_summary - the KPI tables of one mechanism (summary.txt). */
 void sim_report_summary(FILE *f, const sim_scenario *sc,
@@ -114,8 +112,7 @@ int sim_report_write(const char *dir, const sim_scenario *sc,
                      const sim_run_info *info, const sim_world_result *w,
                      size_t n, sim_diag *diag);
 
-/* ---- Plots -----------------------------------------------------------------
- */
+/* ---- Plots --------------------------------------------------------------- */
 
 /*
  * sim_plot_script - the gnuplot script that draws one mechanism's plots

@@ -11,15 +11,17 @@
  *   2. expost: each present household runs its battery by its strategy
  *      (gridlet/sim_home.h), its measured net and standing limits go to
  *      mkt_interval_expost;
- *      exante: each household orders its planned net (sim_home.h); the
- *      orders, in a random arrival order drawn from the seed, are cleared
- *      by the call auction to learn the contracts, the batteries follow
- *      the contracts, and mkt_interval_exante clears the same orders again
- *      and settles them against the measured nets (the clearing is
- *      deterministic, so the contracts are the ones settled);
- *      continuous: the orders arrive in a random order at a continuous
+ *      exante: each household orders by the meter agent's rule
+ *      (mtr_trading_order, on what it measured yesterday or in the interval
+ *      its `forecast` names), in a random arrival order drawn from the
+ *      seed; batteries run by their strategies; mkt_interval_exante clears
+ *      the orders and settles them against the measured nets. Batteries of
+ *      the follow-contract strategy need the contracts first: the same
+ *      orders are then cleared once before with mkt_auction (deterministic,
+ *      so those are the contracts settled) and those batteries follow them;
+ *      continuous: the same orders arrive in a random order at a continuous
  *      double auction (market_cda.h, band as price range, one tick per
- *      µ/kWh), the batteries follow its trades, and
+ *      µ/kWh), follow-contract batteries follow its trades, and
  *      mkt_interval_continuous settles them;
  *   3. the interval's accounts feed the KPIs (gridlet/sim_kpi.h), the
  *      conservation checks and the outputs.

@@ -76,13 +76,15 @@ typedef enum sim_source_kind {
 typedef enum sim_strategy {
   SIM_STRATEGY_SELF_CONSUMPTION = 0,
   SIM_STRATEGY_PRICE_AWARE = 1,
+  SIM_STRATEGY_FOLLOW_CONTRACT = 2, /* exante/continuous: meet contracts */
 } sim_strategy;
 
-/* What an exante/continuous household forecasts its next interval from. */
+/* Which past interval an exante/continuous household's orders persist. */
 typedef enum sim_forecast {
-  SIM_FORECAST_YESTERDAY = 0, /* the same interval yesterday (meter agent) */
+  SIM_FORECAST_YESTERDAY = 0, /* the same interval yesterday (meter agent
+                                 default, forecast_lag = 1 day) */
   SIM_FORECAST_PREVIOUS = 1,  /* the interval just before */
-  SIM_FORECAST_PERFECT = 2,   /* the actual values (an upper bound) */
+  SIM_FORECAST_PERFECT = 2,   /* this interval's load - PV (upper bound) */
 } sim_forecast;
 
 /*

@@ -38,7 +38,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* ---- Rows ------------------------------------------------------------- */
+/* ---- Rows ---------------------------------------------------------------- */
 
 static void test_input_csv_rows(void **state) {
   (void)state;
@@ -179,7 +179,7 @@ static void test_input_ausgrid_rows(void **state) {
   }
 }
 
-/* ---- Files ------------------------------------------------------------- */
+/* ---- Files --------------------------------------------------------------- */
 
 /* Write `data` to dir/name and a scenario reading it with `extra` keys in
  * [input] and [scenario]. */

@@ -68,8 +68,7 @@ static sim_results *run(const sim_scenario *sc, const sim_run_options *o) {
   return r;
 }
 
-/* ---- A community computed by hand ------------------------------------------
- */
+/* ---- A community computed by hand ---------------------------------------- */
 
 static const char *hand_csv = "timestamp,household,load_wh,pv_wh\n"
                               "2026-06-01T00:00:00Z,a,100,400\n"
@@ -210,8 +209,49 @@ static void test_run_kpis_of_a_small_community_by_hand(void **state) {
   sim_scenario_free(sc);
 }
 
-/* ---- Conservation
- * ------------------------------------------------------------ */
+/*
+ * Exante orders are the meter agent's (mtr_trading_order): with daily
+ * intervals, day 1 has no history and no orders; on day 2 a bids what it
+ * imported on day 1 (1000 Wh at its 0.25) and b offers what it exported
+ * (800 Wh at 0.12). 800 Wh trade at a's 0.25 (its level is partly
+ * filled); a imports 900 and buys the missing 100 Wh at retail, b exports
+ * only 700 and buys the 100 Wh it sold but did not deliver.
+ */
+static void test_run_exante_orders_are_the_meter_agents(void **state) {
+  (void)state;
+  char p[GT_PATH_MAX];
+  gt_write_file(gt_path(p, dir, "days.csv"),
+                "timestamp,household,load_wh,pv_wh\n"
+                "2026-06-01T00:00:00Z,a,1000,0\n"
+                "2026-06-01T00:00:00Z,b,200,1000\n"
+                "2026-06-02T00:00:00Z,a,900,0\n"
+                "2026-06-02T00:00:00Z,b,300,1000\n",
+                (size_t)-1);
+  sim_scenario *sc = load("days.ini",
+                          "[scenario]\nname = days\ninterval = 1d\n"
+                          "[market]\nmode = exante\nrule = marginal\n"
+                          "[tariff]\nretail = 0.30\nfeed_in = 0.10\n"
+                          "[input]\nsource = csv\npath = days.csv\nstep = 1d\n"
+                          "[household a]\nbuy_limit = 0.25\n"
+                          "[household b]\nsell_limit = 0.12\n",
+                          NULL, 0);
+  sim_results *r = run(sc, NULL);
+  const sim_world_result *w = sim_results_world(r, 0);
+  const sim_kpi_home *a = &w->homes[0], *b = &w->homes[1];
+  assert_int_equal(w->community.intervals_traded, 1);
+  assert_int_equal(a->t.bought, 800);
+  assert_int_equal(a->t.local_paid, 200000);
+  assert_int_equal(a->t.grid_import, 1000 + 100);
+  assert_int_equal(a->t.money, -300000 - 200000 - 30000);
+  assert_int_equal(b->t.sold, 800);
+  assert_int_equal(b->t.grid_import, 100);
+  assert_int_equal(b->t.grid_export, 800);
+  assert_int_equal(b->t.money, 80000 + 200000 - 30000);
+  sim_results_free(r);
+  sim_scenario_free(sc);
+}
+
+/* ---- Conservation -------------------------------------------------------- */
 
 static const char *street =
     "[scenario]\nname = street\nseed = %d\nstart = 2026-03-01T00:00:00Z\n"
@@ -223,7 +263,8 @@ static const char *street =
     "[household pv]\ncount = 5\npv_kwp = 2..9\n"
     "[household store]\ncount = 3\npv_kwp = 5\nbattery_kwh = 5..13\n"
     "strategy = price-aware\nforecast = previous\n"
-    "[household flat]\ncount = 3\nbattery_kwh = 4\nforecast = perfect\n";
+    "[household flat]\ncount = 3\nbattery_kwh = 4\nforecast = perfect\n"
+    "strategy = follow-contract\n";
 
 static void check_world(const sim_world_result *w) {
   const sim_kpi_community *c = &w->community;
@@ -282,8 +323,7 @@ static void test_run_conserves_energy_and_money_everywhere(void **state) {
   }
 }
 
-/* ---- Determinism ------------------------------------------------------------
- */
+/* ---- Determinism --------------------------------------------------------- */
 
 static void run_to(const char *scen, const char *out, int seed) {
   char text[2048], sub[GT_PATH_MAX];
@@ -351,8 +391,7 @@ static void test_run_outputs_are_byte_identical(void **state) {
   free(s);
 }
 
-/* ---- Ledger -----------------------------------------------------------------
- */
+/* ---- Ledger -------------------------------------------------------------- */
 
 /* Household c has no data for the second interval. */
 static const char *gap_csv = "timestamp,household,load_wh,pv_wh\n"
@@ -603,6 +642,8 @@ int main(void) {
   gl_log_set_level(GL_LOG_ERROR - 1);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_kpis_of_a_small_community_by_hand),
+      cmocka_unit_test(test_run_exante_orders_are_the_meter_agents),
+      cmocka_unit_test(test_run_exante_orders_are_the_meter_agents),
       cmocka_unit_test(test_run_conserves_energy_and_money_everywhere),
       cmocka_unit_test(test_run_outputs_are_byte_identical),
       cmocka_unit_test(test_run_ledger_replays_exactly),

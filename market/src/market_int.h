@@ -129,16 +129,6 @@ typedef struct mkt__fold {
   uint64_t trades, qty, cost, hash;
 } mkt__fold;
 
-struct mkt_cda;
-
-/*
- * mkt__cda_add_fold - mkt_cda_add (same checks, same return codes, same
- * book) for the stream replay: each fill is folded into *fold (trades, qty,
- * cost += qty * price, and the hash over incoming id, resting id, qty,
- * price) instead of going to the sink, and no self-trade is reported.
- */
-int mkt__cda_add_fold(struct mkt_cda *b, const mkt_order *o, mkt__fold *fold);
-
 static inline int64_t mkt__min64(int64_t a, int64_t b) {
   return a < b ? a : b;
 }

@@ -8,7 +8,7 @@
 #include "gridlet/error.h"
 #include "gridlet/market_cda.h"
 
-#include "market_int.h"
+#include "market_cda_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,8 +315,8 @@ int mkt_replay_new(const mkt_stream_info *info, bool self_trade_prevention,
       .price_max = info->price_max,
       .tick = tick,
       .allow_self_trade = !self_trade_prevention,
-      /* No sink: the replay adds through mkt__cda_add_fold, which folds
-       * every fill into the checksum itself. */
+      /* No sink: the replay adds through mkt__cda_add, which folds every
+       * fill into the checksum itself. */
   };
   for (size_t i = 0; i < r->nbooks && !rc; i++) {
     rc = mkt_cda_new(&cfg, &r->books[i]);
@@ -369,9 +369,9 @@ int mkt_replay_run(mkt_replay *r, const mkt_stream_rec *recs, size_t n,
   for (size_t i = 0; i < r->nbooks; i++)
     r->free_books[i] = (uint32_t)(r->nbooks - 1 - i);
   memset(&r->st, 0, sizeof r->st);
-  /* The counters live in locals and the fills are folded by the book
-   * itself (mkt__cda_add_fold), so the loop does little besides the
-   * engine's work: one table lookup and one call per record. */
+  /* The counters live in locals and the book's add is inlined here, with
+   * the fills folded into the checksum as they happen, so the loop does
+   * little besides the engine's work. */
   mkt__fold f = {0, 0, 0, FNV_OFFSET};
   uint64_t events = 0, adds = 0, rejected = 0, cancels = 0, misses = 0;
   uint64_t closes = 0, resting = 0;
@@ -391,9 +391,9 @@ int mkt_replay_run(mkt_replay *r, const mkt_stream_rec *recs, size_t n,
         r->book_of[e->interval] = b;
         r->book_iv[b] = e->interval;
       }
-      mkt_order o = {e->id,       e->participant, MKT_BUY + (e->side == 'S'),
-                     e->interval, e->qty,         e->price};
-      int arc = mkt__cda_add_fold(r->books[b], &o, &f);
+      int arc = mkt__cda_add(r->books[b], e->id, e->participant,
+                             MKT_BUY + (e->side == 'S'), e->interval, e->qty,
+                             e->price, NULL, true, &f);
       adds += arc == 0;
       if (arc == GL_EFULL)
         rc = arc;

@@ -3,30 +3,40 @@
  * market_auction.c - the call auction. See gridlet/market_auction.h for the
  * rules; this file is about doing them fast and exactly.
  *
- * Orders live in structure-of-arrays form indexed by add sequence, and
- * every pass over them runs in that order, sequentially: at a million
- * orders, memory traffic and not arithmetic is the cost, and gathering
- * order fields in price order would miss the cache on nearly every access.
- * A clearing is four passes:
+ * Orders live in structure-of-arrays form indexed by add sequence (price
+ * and side share one 32-bit word), and every pass over them runs in that
+ * order, sequentially: at a million orders, memory traffic and not
+ * arithmetic is the cost, and gathering order fields in price order would
+ * miss the cache on nearly every access. A clearing is:
  *
- *   1. aggregate: the quantity per price level of each side, in a histogram
- *      indexed by price when the (clamped) price range is small compared
- *      with the book, else by radix-sorting one key (price << 32 | qty) per
- *      order on its price bits;
+ *   1. aggregate: the quantity per price level of each side. Prices nearly
+ *      always lie on a grid (a tick), found from a sample and checked for
+ *      every order with one multiplication, so the histogram has one entry
+ *      per tick and stays in the first-level cache; a book too spread out
+ *      for a histogram radix-sorts one key (price << 32 | qty) per order;
  *   2. walk the levels from the best prices inwards: volume, marginal pair,
  *      price rule, and the cut-off level and remainder of each side;
- *   3. allocate, in add order: orders better than the cut-off fill, orders
- *      at it are rationed (time priority falls out of the add order;
- *      pro-rata shares, then the leftover units by largest remainder);
- *   4. pair: filled bids and filled offers, each in add order, are merged
- *      into trades. Pay-as-bid alone prices each pair by its bid, so there
- *      the pairing must follow price priority and the filled orders are
- *      radix-sorted by price first.
+ *   3. if the cut-off level of a side is shared pro rata and only partly
+ *      filled, one pass over the prices finds that level's orders and
+ *      gives them their shares and the leftover units (largest remainder
+ *      first), so that every fill is known before it is needed;
+ *   4. fill and pair, in one pass in add order: each order's fill follows
+ *      from its price and the cut-offs; filled bids and filled offers join
+ *      two queues, and every few thousand orders the queues are merged
+ *      into trades while their orders are still in cache. Trades are
+ *      written with streaming stores where the machine has them: 48 bytes
+ *      each, 24 MB at a million orders, which the cache could not hold
+ *      anyway. Pay-as-bid alone prices each pair by its bid, so there the
+ *      pairing must follow price priority: the queues are completed,
+ *      radix-sorted by price, and merged afterwards.
  *
- * Self-trade prevention adds a few passes that find whoever bids at or
- * above its own lowest offer (a bitmap of bidders first, so that only
- * participants on both sides reach an exact hash table); only those
- * participants' orders are then sorted and netted.
+ * Self-trade prevention first has to know whether anybody is on both sides
+ * at all. Participants are nearly always numbered densely (the aggregator
+ * numbers its meters), and then one pass sets two bits per participant
+ * (bids, offers) in a table small enough for the cache; otherwise a Bloom
+ * filter of bidders picks candidates. Only participants on both sides
+ * reach an exact hash table, and only if one of them crosses itself are
+ * orders sorted and netted.
  */
 #include "gridlet/market_auction.h"
 
@@ -37,10 +47,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define STREAM_STORES 1
+#else
+#define STREAM_STORES 0
+#endif
+
 /* The histogram is used up to this many price levels (or the capacity, if
  * smaller, but never fewer than HIST_MIN). */
 #define HIST_MIN 4096
 #define HIST_MAX (1u << 22)
+
+/* Orders filled and queued between two merges of the queues (step 4): few
+ * enough that their fields are still in cache when their trades are
+ * written, many enough that the merge loop runs long. */
+#define CHUNK 2048
+
+/* Prices are stored biased by this, times two, plus the side. */
+#define PBIAS ((int32_t)MKT_PRICE_MAX)
 
 /* One participant in self-trade detection (16 bytes). */
 typedef struct stp_slot {
@@ -57,36 +82,51 @@ struct mkt_auction {
   bool netted_valid; /* netted[] was written by the last clearing */
   int32_t clo, chi;  /* last clearing: the band, or the price limits */
   int32_t min_price[2], max_price[2]; /* per side (0 buy, 1 sell), unclamped */
+  uint32_t max_part;                  /* highest participant number */
   /* The orders, by add sequence. */
   uint64_t *id;
   uint32_t *part;
-  int32_t *price;
+  uint32_t *ps; /* (price + PBIAS) << 1 | side (0 buy, 1 sell) */
   uint32_t *qty;
-  uint8_t *side;
   /* Per clearing. */
   uint32_t *eff;    /* quantity after self-trade netting (when netted) */
   uint32_t *filled; /* result */
   uint32_t *netted; /* result (when netted_valid) */
-  uint64_t *keys;   /* radix keys: bids [0, nbuy), offers [nbuy, n) */
-  uint64_t *tmp;    /* radix scratch */
-  uint32_t *lbuy;   /* bids that may have filled, in add order */
+  uint64_t *keys;   /* radix keys: bids [0, nbuy), offers [nbuy, n); also
+                       cut-off fills (step 3) */
+  uint64_t *tmp;    /* radix scratch; also the queues' fills (step 4) */
+  uint32_t *lbuy;   /* filled bids in add order: the bid queue */
   uint32_t *lsell;  /* offers likewise */
   int64_t *hist;    /* level totals: bids [0, L), offers [L, 2L) */
   size_t hist_cap;  /* most levels L the histogram can hold */
   mkt__pair *pairs; /* netting and rationing scratch */
   stp_slot *stp;
   size_t stp_cap;    /* power of two >= 2 * cap */
-  uint64_t *bloom;   /* bidder bitmap for self-trade detection */
+  uint64_t *bloom;   /* self-trade detection: bidder Bloom filter, or two
+                        bits per participant */
   size_t bloom_bits; /* power of two >= 8 * cap */
   mkt_trade *trades;
   size_t ntrades;
 };
+
+static inline int32_t ps_price(uint32_t v) {
+  return (int32_t)(v >> 1) - PBIAS;
+}
+
+static inline uint32_t ps_side(uint32_t v) {
+  return v & 1;
+}
 
 /* Clamp into the band of the last clearing; without a band the bounds are
  * the price limits, so this is the identity and needs no branch. */
 static inline int32_t clampv(const mkt_auction *a, int32_t p) {
   p = p < a->clo ? a->clo : p;
   return p > a->chi ? a->chi : p;
+}
+
+/* The clamped price of order i. */
+static inline int32_t price_at(const mkt_auction *a, size_t i) {
+  return clampv(a, ps_price(a->ps[i]));
 }
 
 /* ---- Names --------------------------------------------------------------- */
@@ -139,25 +179,23 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->hist_cap = c < HIST_MIN ? HIST_MIN : c > HIST_MAX ? HIST_MAX : c;
   a->id = malloc(c * sizeof *a->id);
   a->part = malloc(c * sizeof *a->part);
-  a->price = malloc(c * sizeof *a->price);
+  a->ps = malloc(c * sizeof *a->ps);
   a->qty = malloc(c * sizeof *a->qty);
-  a->side = malloc(c * sizeof *a->side);
   a->eff = malloc((c + 2) * sizeof *a->eff); /* + 2: pair()'s sentinels */
   a->filled = malloc(c * sizeof *a->filled);
   a->netted = malloc(c * sizeof *a->netted);
   a->keys = malloc((c + 2) * sizeof *a->keys); /* + 2: pair()'s lists */
   a->tmp = malloc((c + 2) * sizeof *a->tmp);
-  a->lbuy = malloc(c * sizeof *a->lbuy);
-  a->lsell = malloc(c * sizeof *a->lsell);
+  a->lbuy = malloc((c + 1) * sizeof *a->lbuy); /* + 1: see fill_and_pair */
+  a->lsell = malloc((c + 1) * sizeof *a->lsell);
   a->hist = malloc(2 * a->hist_cap * sizeof *a->hist);
   a->pairs = malloc(c * sizeof *a->pairs);
   a->stp = malloc(a->stp_cap * sizeof *a->stp);
   a->bloom = malloc(a->bloom_bits / 8);
   a->trades = malloc(c * sizeof *a->trades);
-  if (!a->id || !a->part || !a->price || !a->qty || !a->side || !a->eff ||
-      !a->filled || !a->netted || !a->keys || !a->tmp || !a->lbuy ||
-      !a->lsell || !a->hist || !a->pairs || !a->stp || !a->bloom ||
-      !a->trades) {
+  if (!a->id || !a->part || !a->ps || !a->qty || !a->eff || !a->filled ||
+      !a->netted || !a->keys || !a->tmp || !a->lbuy || !a->lsell ||
+      !a->hist || !a->pairs || !a->stp || !a->bloom || !a->trades) {
     mkt_auction_free(a);
     return GL_ENOMEM;
   }
@@ -171,9 +209,8 @@ void mkt_auction_free(mkt_auction *a) {
     return;
   free(a->id);
   free(a->part);
-  free(a->price);
+  free(a->ps);
   free(a->qty);
-  free(a->side);
   free(a->eff);
   free(a->filled);
   free(a->netted);
@@ -194,6 +231,7 @@ void mkt_auction_reset(mkt_auction *a, int64_t interval) {
   a->interval = interval;
   a->cleared = false;
   a->ntrades = 0;
+  a->max_part = 0;
   for (int s = 0; s < 2; s++) {
     a->min_price[s] = INT32_MAX;
     a->max_price[s] = INT32_MIN;
@@ -210,18 +248,19 @@ int mkt_auction_add(mkt_auction *a, const mkt_order *o) {
   if (a->n == a->cap)
     return GL_EFULL;
   size_t i = a->n++;
-  int s = o->side == MKT_SELL;
+  uint32_t s = o->side == MKT_SELL;
   int32_t p = (int32_t)o->price; /* |price| <= 10^9 fits */
   a->id[i] = o->id;
   a->part[i] = o->participant;
-  a->price[i] = p;
+  a->ps[i] = (uint32_t)(p + PBIAS) << 1 | s;
   a->qty[i] = (uint32_t)o->qty;
-  a->side[i] = (uint8_t)s;
   a->nbuy += !s;
   if (p < a->min_price[s])
     a->min_price[s] = p;
   if (p > a->max_price[s])
     a->max_price[s] = p;
+  if (o->participant > a->max_part)
+    a->max_part = o->participant;
   a->cleared = false;
   a->ntrades = 0;
   return 0;
@@ -236,10 +275,10 @@ int mkt_auction_order(const mkt_auction *a, size_t index, mkt_order *out) {
     return GL_ENOENT;
   out->id = a->id[index];
   out->participant = a->part[index];
-  out->side = a->side[index] ? MKT_SELL : MKT_BUY;
+  out->side = ps_side(a->ps[index]) ? MKT_SELL : MKT_BUY;
   out->interval = a->interval;
   out->qty = a->qty[index];
-  out->price = a->price[index];
+  out->price = ps_price(a->ps[index]);
   return 0;
 }
 
@@ -255,7 +294,7 @@ int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out) {
     return GL_ESTATE;
   out->filled = a->filled[index];
   out->netted = a->netted_valid ? a->netted[index] : 0;
-  out->price = clampv(a, a->price[index]);
+  out->price = price_at(a, index);
   return 0;
 }
 
@@ -263,15 +302,15 @@ int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out) {
 
 /*
  * The price levels of one side, best first, from either source: a
- * histogram hist[0..nlev) of quantities indexed by price - lo, or sorted
- * keys (offset << 32 | qty) with price = kbase + ksign * offset.
+ * histogram hist[0..nlev) of quantities, level j at price lo + j * step, or
+ * sorted keys (offset << 32 | qty) with price = kbase + ksign * offset.
  */
 typedef struct side_levels {
   bool use_hist;
   bool desc; /* histogram: best is the highest index (bids) */
   const int64_t *hist;
   size_t nlev;
-  int64_t lo;
+  int64_t lo, step;
   const uint64_t *keys;
   size_t nkeys;
   int64_t kbase, ksign;
@@ -291,7 +330,7 @@ static void it_next(level_it *it) {
       size_t k = it->pos++;
       size_t j = s->desc ? s->nlev - 1 - k : k;
       if (s->hist[j] > 0) {
-        it->price = s->lo + (int64_t)j;
+        it->price = s->lo + (int64_t)j * s->step;
         it->qty = s->hist[j];
         it->valid = true;
         return;
@@ -339,6 +378,95 @@ static cutoff find_cutoff(const side_levels *s, int64_t x) {
   return c;
 }
 
+/* ---- Aggregation --------------------------------------------------------- */
+
+static uint64_t gcd64(uint64_t a, uint64_t b) {
+  while (b) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* Division by a grid step g >= 2 through its reciprocal (Lemire, Kaser and
+ * Kurz, "Faster remainder by direct computation", 2019): for t < 2^32 and
+ * magic = ceil(2^64 / g), the high half of magic * t is t / g, and the low
+ * half is below magic exactly when g divides t. */
+static inline uint64_t grid_magic(uint64_t g) {
+  return UINT64_MAX / g + 1;
+}
+
+/*
+ * The histogram of step 1 on the grid lo + k * g (nlev levels per side):
+ * returns false, with nothing usable in hist, as soon as an order's
+ * clamped price is off the grid. Sums demand and supply.
+ */
+static bool hist_fill(mkt_auction *a, const uint32_t *q, int64_t lo,
+                      uint64_t g, size_t nlev, int64_t *demand,
+                      int64_t *supply) {
+  /* Locals, not fields through pointers: the compiler must otherwise
+   * assume the histogram stores alias them, reloading every iteration. */
+  int64_t *restrict h = a->hist;
+  const uint32_t *restrict ps = a->ps;
+  const int32_t clo = a->clo, chi = a->chi;
+  const size_t n = a->n;
+  int64_t all = 0, offered = 0;
+  memset(h, 0, 2 * nlev * sizeof *h);
+  if (g == 1) {
+    for (size_t i = 0; i < n; i++) {
+      uint32_t v = ps[i];
+      int32_t p = ps_price(v);
+      p = p < clo ? clo : p;
+      p = p > chi ? chi : p;
+      size_t s = ps_side(v);
+      uint32_t qi = q[i];
+      h[s * nlev + (size_t)((int64_t)p - lo)] += qi;
+      all += qi;
+      offered += s ? qi : 0; /* no indexed accumulator: it would chain */
+    }
+  } else {
+    const uint64_t magic = grid_magic(g);
+    for (size_t i = 0; i < n; i++) {
+      uint32_t v = ps[i];
+      int32_t p = ps_price(v);
+      p = p < clo ? clo : p;
+      p = p > chi ? chi : p;
+      size_t s = ps_side(v);
+      uint32_t qi = q[i];
+      uint64_t hi, low;
+      mkt__mul128(magic, (uint64_t)((int64_t)p - lo), &hi, &low);
+      if (__builtin_expect(low >= magic, 0))
+        return false;
+      h[s * nlev + (size_t)hi] += qi;
+      all += qi;
+      offered += s ? qi : 0;
+    }
+  }
+  *demand = all - offered;
+  *supply = offered;
+  return true;
+}
+
+/* The grid step of every clamped price's offset from lo, exactly: the
+ * greatest common divisor, with a division only where the step changes. */
+static uint64_t grid_exact(const mkt_auction *a, int64_t lo, uint64_t g) {
+  uint64_t magic = g > 1 ? grid_magic(g) : 0;
+  for (size_t i = 0; i < a->n && g != 1; i++) {
+    uint64_t t = (uint64_t)((int64_t)price_at(a, i) - lo), hi, low;
+    if (g == 0) {
+      g = t;
+    } else {
+      mkt__mul128(magic, t, &hi, &low);
+      if (low < magic)
+        continue;
+      g = gcd64(g, t);
+    }
+    magic = g > 1 ? grid_magic(g) : 0;
+  }
+  return g ? g : 1;
+}
+
 /* ---- Self-trade netting -------------------------------------------------- */
 
 static inline uint64_t part_hash(uint32_t participant) {
@@ -366,48 +494,76 @@ static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant,
 }
 
 /*
+ * Who may be on both sides. With participants numbered densely (below
+ * bloom_bits / 2), bits 2p and 2p + 1 of a->bloom say that participant p
+ * bids and offers: exact, one pass, a table of a quarter of a byte per
+ * participant. Returns whether anybody is on both sides, and sets
+ * *direct. Otherwise *direct is false and the caller uses the Bloom
+ * filter of stp_net.
+ */
+static bool stp_screen(mkt_auction *a, bool *direct) {
+  *direct = (uint64_t)a->max_part < a->bloom_bits / 2;
+  if (!*direct)
+    return true;
+  size_t words = ((size_t)a->max_part * 2 + 2 + 63) / 64;
+  uint64_t *restrict bits = a->bloom;
+  const uint32_t *restrict part = a->part;
+  const uint32_t *restrict ps = a->ps;
+  memset(bits, 0, words * sizeof *bits);
+  for (size_t i = 0, n = a->n; i < n; i++) {
+    size_t b = (size_t)part[i] * 2 + ps_side(ps[i]);
+    bits[b >> 6] |= UINT64_C(1) << (b & 63);
+  }
+  uint64_t any = 0;
+  for (size_t w = 0; w < words; w++)
+    any |= bits[w] & (bits[w] >> 1);
+  return (any & UINT64_C(0x5555555555555555)) != 0;
+}
+
+/*
  * Decrement each participant's crossing bids and offers against each other
  * (see the header). Fills a->eff and a->netted and returns the Wh removed
- * from each side (0: nobody crosses itself, eff untouched). A participant
- * crosses itself exactly when its highest bid is at or above its lowest
- * offer. Most books have few participants on both sides, so a bitmap of
- * bidders (a Bloom filter with one hash: false positives only) picks the
- * offers whose participant might also bid; only those participants enter
- * an exact table, small enough to stay in cache, which then finds the
- * conflicts. Their orders are gathered, sorted by (participant, price
- * priority, add order) and netted pairwise. Hashing only finds the
- * conflicts: participants are numbered in the add order of their first
- * order and processed independently, so no result depends on the tables'
- * layout.
+ * from each side (0: nobody crosses itself, eff and netted untouched). A
+ * participant crosses itself exactly when its highest bid is at or above
+ * its lowest offer. Candidates are the participants on both sides, exactly
+ * (`direct`: from stp_screen's bits) or from a bitmap of bidders (a Bloom
+ * filter with one hash: false positives only) that picks the offers whose
+ * participant might also bid. Only candidates enter an exact table, small
+ * enough to stay in cache, which then finds the conflicts. Their orders
+ * are gathered, sorted by (participant, price priority, add order) and
+ * netted pairwise. Hashing only finds the conflicts: participants are
+ * numbered in the add order of their first order and processed
+ * independently, so no result depends on the tables' layout.
  */
-static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
+static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin,
+                       bool direct) {
   size_t n = a->n;
-  memset(a->netted, 0, n * sizeof *a->netted);
-  a->netted_valid = true;
-
-  /* 1. Who bids. */
-  size_t bits = 64;
-  unsigned shift = 58;
-  while (bits < 8 * a->nbuy) {
-    bits *= 2;
-    shift--;
-  }
-  assert(bits <= a->bloom_bits);
   uint64_t *bloom = a->bloom;
-  memset(bloom, 0, bits / 8);
-  for (size_t i = 0; i < n; i++) {
-    uint64_t h = part_hash(a->part[i]) >> shift;
-    bloom[h >> 6] |= (uint64_t)(a->side[i] == 0) << (h & 63);
+  unsigned shift = 58;
+
+  /* 1. Who bids (unless stp_screen knows exactly who is on both sides). */
+  if (!direct) {
+    size_t bits = 64;
+    while (bits < 8 * a->nbuy) {
+      bits *= 2;
+      shift--;
+    }
+    assert(bits <= a->bloom_bits);
+    memset(bloom, 0, bits / 8);
+    for (size_t i = 0; i < n; i++) {
+      uint64_t h = part_hash(a->part[i]) >> shift;
+      bloom[h >> 6] |= (uint64_t)(ps_side(a->ps[i]) == 0) << (h & 63);
+    }
   }
+#define BIT(b) ((bloom[(b) >> 6] >> ((b) & 63)) & 1)
 #define MAY_BID(i)                                                             \
-  ((bloom[(part_hash(a->part[i]) >> shift) >> 6] >>                            \
-    ((part_hash(a->part[i]) >> shift) & 63)) &                                 \
-   1)
+  (direct ? BIT((size_t)a->part[i] * 2) & BIT((size_t)a->part[i] * 2 + 1)     \
+          : BIT(part_hash(a->part[i]) >> shift))
 
   /* 2. Offers of possible bidders: their lowest offer each. */
   size_t cand = 0;
   for (size_t i = 0; i < n; i++)
-    cand += a->side[i] == 1 && MAY_BID(i);
+    cand += ps_side(a->ps[i]) == 1 && MAY_BID(i);
   if (cand == 0)
     return 0;
   size_t size = 4;
@@ -417,9 +573,9 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
   size_t mask = size - 1;
   memset(a->stp, 0, size * sizeof *a->stp);
   for (size_t i = 0; i < n; i++)
-    if (a->side[i] == 1 && MAY_BID(i)) {
+    if (ps_side(a->ps[i]) == 1 && MAY_BID(i)) {
       stp_slot *s = stp_find(a->stp, mask, a->part[i], true);
-      int32_t p = clampv(a, a->price[i]);
+      int32_t p = price_at(a, i);
       if (p < s->min_ask)
         s->min_ask = p;
     }
@@ -427,11 +583,11 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
   /* 3. Their highest bid each; a conflict is a bid at or above it. */
   bool any = false;
   for (size_t i = 0; i < n; i++)
-    if (a->side[i] == 0 && MAY_BID(i)) {
+    if (ps_side(a->ps[i]) == 0 && MAY_BID(i)) {
       stp_slot *s = stp_find(a->stp, mask, a->part[i], false);
       if (!s)
         continue; /* bids, but offers nothing */
-      int32_t p = clampv(a, a->price[i]);
+      int32_t p = price_at(a, i);
       if (p > s->max_bid)
         s->max_bid = p;
       any |= s->max_bid >= s->min_ask;
@@ -440,6 +596,8 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
     return 0;
 
   /* Gather: bids from the front of the scratch, offers from the back. */
+  memset(a->netted, 0, n * sizeof *a->netted);
+  a->netted_valid = true;
   memcpy(a->eff, a->qty, n * sizeof *a->eff);
   uint32_t conflicts = 0;
   size_t nb = 0, na = 0;
@@ -451,8 +609,8 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
     if (s->state == 1)
       s->state = 2 + conflicts++;
     uint64_t dense = (uint64_t)(s->state - 2) << 32;
-    int64_t p = clampv(a, a->price[i]);
-    if (a->side[i] == 0)
+    int64_t p = price_at(a, i);
+    if (ps_side(a->ps[i]) == 0)
       bids[nb++] = (mkt__pair){dense | (uint64_t)(bmax - p), i};
     else
       a->pairs[a->cap - 1 - na++] =
@@ -473,7 +631,7 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
       ye++;
     while (x < xe && y < ye) {
       size_t bi = (size_t)bids[x].b, ai = (size_t)asks[y].b;
-      if (clampv(a, a->price[bi]) < clampv(a, a->price[ai]))
+      if (price_at(a, bi) < price_at(a, ai))
         break;
       uint32_t dec = a->eff[bi] < a->eff[ai] ? a->eff[bi] : a->eff[ai];
       a->eff[bi] -= dec;
@@ -490,39 +648,90 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin) {
     y = ye;
   }
 #undef MAY_BID
+#undef BIT
   assert(total > 0);
   return total;
 }
 
 /* ---- Allocation and trades ----------------------------------------------- */
 
-/* Give the leftover units of a pro-rata level to the largest remainders
- * (pairs hold {UINT64_MAX - remainder, order}, so ascending order is
- * largest remainder first, then earliest order). */
-static void give_leftover(mkt_auction *a, mkt__pair *v, size_t m,
-                          int64_t left) {
-  assert(left >= 0 && (size_t)left <= m);
-  if (left == 0)
-    return;
-  mkt__pair_sort(v, m);
-  for (int64_t j = 0; j < left; j++)
-    a->filled[v[j].b]++;
-}
-
-/* Rationing state of the cut-off levels during allocate(). */
+/* How the cut-off levels are shared; resolved before any fill is streamed
+ * (step 3), so that fill_and_pair never has to wait for a later order. */
 typedef struct ration_state {
   cutoff cut[2];
-  int64_t left[2];  /* time priority: Wh still to give at the cut-off */
-  int64_t given[2]; /* pro-rata: floor shares given so far */
-  size_t m[2];      /* pro-rata: orders waiting for a leftover unit */
-  mkt__pair *v[2];  /* ... their remainders: bids up from pairs[0], offers
-                       down from pairs[cap] */
   bool time;
+  int64_t left[2];       /* time priority: Wh still to give at the cut-off */
+  const uint32_t *pr[2]; /* pro rata, level partly filled: the fills of the
+                            level's orders (qty > 0) in add order */
+  size_t next[2];        /* ... the next one */
 } ration_state;
 
-/* The fill of order i (qty qi > 0) at the cut-off level of side s. Kept out
+/*
+ * Step 3 for the sides in need[]: the pro-rata fills of the cut-off level's
+ * orders. Order i of quantity q_i in a level of total Q that gets R gets
+ * floor(q_i * R / Q); the Wh still left (fewer than the orders) go one each
+ * to the orders with the largest remainders (q_i * R mod Q), ties to the
+ * earlier-added order. The fills go to keys[] (as 32-bit words: bids from
+ * the start, offers from cap + 2), the remainders to pairs[] ({UINT64_MAX -
+ * remainder, position}, so ascending order is largest remainder first, then
+ * earliest order; bids up from pairs[0], offers down from pairs[cap]).
+ */
+static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
+                    const bool need[2]) {
+  uint32_t *fills[2];
+  fills[0] = (uint32_t *)(void *)a->keys;
+  fills[1] = fills[0] + a->cap + 2;
+  mkt__pair *v[2] = {a->pairs, a->pairs + a->cap};
+  size_t m[2] = {0, 0};
+  int64_t given[2] = {0, 0};
+  /* A price no order has stands for a side that needs nothing. */
+  int64_t at[2];
+  for (int s = 0; s < 2; s++)
+    at[s] = need[s] ? st->cut[s].price : INT64_MAX;
+  const uint32_t *restrict ps = a->ps;
+  const int32_t clo = a->clo, chi = a->chi;
+  for (size_t i = 0, n = a->n; i < n; i++) {
+    uint32_t w = ps[i];
+    int32_t p = ps_price(w);
+    p = p < clo ? clo : p;
+    p = p > chi ? chi : p;
+    size_t s = ps_side(w);
+    if (__builtin_expect(p != at[s], 1) || q[i] == 0)
+      continue;
+    const cutoff *c = &st->cut[s];
+    uint64_t hi, lo, share, rem;
+    mkt__mul128(q[i], (uint64_t)c->r, &hi, &lo);
+    int rc = mkt__div128(hi, lo, (uint64_t)c->q, &share, &rem);
+    assert(rc == 0); /* share < q_i since r < q */
+    (void)rc;
+    given[s] += (int64_t)share;
+    fills[s][m[s]] = (uint32_t)share;
+    mkt__pair e = {UINT64_MAX - rem, m[s]};
+    if (s == 0)
+      v[0][m[0]] = e;
+    else
+      v[1][-(ptrdiff_t)m[1] - 1] = e;
+    m[s]++;
+  }
+  for (int s = 0; s < 2; s++) {
+    if (!need[s])
+      continue;
+    mkt__pair *vs = s == 0 ? v[0] : v[1] - m[1];
+    int64_t left = st->cut[s].r - given[s];
+    assert(left >= 0 && (size_t)left <= m[s]);
+    if (left > 0) {
+      mkt__pair_sort(vs, m[s]);
+      for (int64_t j = 0; j < left; j++)
+        fills[s][vs[j].b]++;
+    }
+    st->pr[s] = fills[s];
+    st->next[s] = 0;
+  }
+}
+
+/* The fill of an order (qty qi > 0) at the cut-off level of side s. Kept out
  * of line: few orders get here, and the main loop needs its registers. */
-static __attribute__((noinline)) uint32_t ration_one(ration_state *st, size_t i,
+static __attribute__((noinline)) uint32_t ration_one(ration_state *st,
                                                      size_t s, uint32_t qi) {
   const cutoff *c = &st->cut[s];
   if (c->r == c->q)
@@ -532,177 +741,171 @@ static __attribute__((noinline)) uint32_t ration_one(ration_state *st, size_t i,
     st->left[s] -= f;
     return f;
   }
-  uint64_t hi, lo, share, rem;
-  mkt__mul128(qi, (uint64_t)c->r, &hi, &lo);
-  int rc = mkt__div128(hi, lo, (uint64_t)c->q, &share, &rem);
-  assert(rc == 0); /* share < qi since r < q */
-  (void)rc;
-  st->given[s] += (int64_t)share;
-  mkt__pair e = {UINT64_MAX - rem, i};
-  st->m[s]++;
-  if (s == 0)
-    st->v[0][st->m[0] - 1] = e;
-  else
-    st->v[1][-(ptrdiff_t)st->m[1]] = e;
-  return (uint32_t)share;
+  return st->pr[s][st->next[s]++];
+}
+
+/* Write one trade: with streaming stores where there are some (the trade
+ * list is far larger than the cache and written once), else plainly. */
+static inline void put_trade(mkt_trade *t, uint64_t buy_id, uint64_t sell_id,
+                             uint32_t buyer, uint32_t seller, int64_t qty,
+                             int64_t buy_price, int64_t sell_price) {
+#if STREAM_STORES
+  /* x86-64 is little-endian: buyer then seller make one 64-bit word. */
+  long long *w = (long long *)(void *)t;
+  _mm_stream_si64(w + 0, (long long)buy_id);
+  _mm_stream_si64(w + 1, (long long)sell_id);
+  _mm_stream_si64(w + 2, (long long)((uint64_t)seller << 32 | buyer));
+  _mm_stream_si64(w + 3, (long long)qty);
+  _mm_stream_si64(w + 4, (long long)buy_price);
+  _mm_stream_si64(w + 5, (long long)sell_price);
+#else
+  t->buy_id = buy_id;
+  t->sell_id = sell_id;
+  t->buyer = buyer;
+  t->seller = seller;
+  t->qty = qty;
+  t->buy_price = buy_price;
+  t->sell_price = sell_price;
+#endif
 }
 
 /*
- * Allocate x > 0 Wh per side given the cut-offs: fills a->filled for every
- * order and lists, in add order, the orders that may have filled (bids in
- * a->lbuy[0..*nb), offers in a->lsell[0..*na)). The loop is branch-free
- * except at the cut-off level, which few orders share: at a million orders
- * a mispredicted branch per order would cost more than the memory traffic.
+ * Step 4: every order's fill into a->filled, and the filled bids and
+ * offers, in add order, into the queues a->lbuy[0..*nb) and
+ * a->lsell[0..*na) (their fills alongside, in tmp[] as 32-bit words). The
+ * loop is branch-free except at the cut-off level, which few orders share:
+ * at a million orders a mispredicted branch per order would cost more than
+ * the memory traffic. With `pair_now` (uniform prices), after every CHUNK
+ * orders the queues are merged into trades at (buy, sell), the head bid
+ * with the head offer for the smaller of what is left of them, until one
+ * queue is empty; the state carries over to the next chunk. Returns the Wh
+ * traded.
  */
-static void allocate(mkt_auction *a, const uint32_t *q, const cutoff *cb,
-                     const cutoff *ca, mkt_rationing how, size_t *nb,
-                     size_t *na) {
-  ration_state st = {.cut = {*cb, *ca},
-                     .left = {cb->r, ca->r},
-                     .v = {a->pairs, a->pairs + a->cap},
-                     .time = how == MKT_RATION_TIME};
+static int64_t fill_and_pair(mkt_auction *a, const uint32_t *q,
+                             ration_state *st, bool pair_now, int64_t buy,
+                             int64_t sell, size_t *nb, size_t *na) {
   const size_t n = a->n;
-  const int64_t lim0 = cb->price, lim1 = ca->price;
-  const int32_t *restrict price = a->price;
-  const uint8_t *restrict side = a->side;
+  const uint32_t *restrict ps = a->ps;
+  const uint64_t *restrict id = a->id;
+  const uint32_t *restrict part = a->part;
   uint32_t *restrict filled = a->filled;
   uint32_t *restrict lb = a->lbuy, *restrict la = a->lsell;
-  const int32_t clo = a->clo, chi = a->chi;
-  size_t kb = 0, ka = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t qi = q[i];
-    int32_t p = price[i];
-    p = p < clo ? clo : p;
-    p = p > chi ? chi : p;
-    size_t s = side[i];
-    /* d > 0: better than the cut-off (bids above it, offers below). */
-    int64_t d = s ? lim1 - p : p - lim0;
-    /* A mask rather than "d > 0 ? qi : 0", which compilers turn into an
-     * unpredictable branch. */
-    uint32_t f = qi & ((uint32_t)0 - (uint32_t)(d > 0));
-    if (__builtin_expect(d == 0, 0) && qi > 0)
-      f = ration_one(&st, i, s, qi);
-    filled[i] = f;
-    /* Append to the side's list, without a branch, when it filled; at the
-     * cut-off always: a leftover unit may still come its way. */
-    size_t keep = (f != 0) | (d == 0);
-    lb[kb] = (uint32_t)i;
-    la[ka] = (uint32_t)i;
-    kb += keep & (s ^ 1);
-    ka += keep & s;
-  }
-  if (!st.time) {
-    if (cb->r < cb->q)
-      give_leftover(a, st.v[0], st.m[0], cb->r - st.given[0]);
-    if (ca->r < ca->q)
-      give_leftover(a, st.v[1] - st.m[1], st.m[1], ca->r - st.given[1]);
-  }
-  *nb = kb;
-  *na = ka;
-}
-
-/*
- * Merge the listed bids with the listed offers, in list order, into
- * trades, given the fills in list order (fb, fa, each with a 0 sentinel).
- * `gathered`: the orders' ids and participants (and bid prices) have been
- * copied into list order too, in g_id and g_pp (bids at [0, nb], offers at
- * [nb + 1, nb + 1 + na]); otherwise they are read through the lists.
- * Pay-as-bid prices each trade at its bid and adds qty * price to *value.
- * Always inlined with constant flags, so each caller gets its own loop
- * without the tests. Returns the energy traded.
- */
-static inline __attribute__((always_inline)) int64_t
-merge(mkt_auction *a, const uint32_t *bids, size_t nb, const uint32_t *asks,
-      size_t na, const uint32_t *fb, const uint32_t *fa, bool gathered,
-      const uint64_t *g_id, const uint64_t *g_pp, bool pay_as_bid, int64_t buy,
-      int64_t sell, mkt__acc *value) {
-  const uint32_t *restrict part = a->part;
-  const uint64_t *restrict id = a->id;
+  uint32_t *restrict fb = (uint32_t *)(void *)a->tmp;
+  uint32_t *restrict fa = fb + a->cap + 2;
   mkt_trade *restrict t = a->trades;
-  size_t x = 0, y = 0, nt = 0, ya = nb + 1;
-  int64_t bleft = fb[0], aleft = fa[0], traded = 0;
-  while (x < nb && y < na) {
-    /* Orders at the cut-off that got nothing stay listed; skip them. */
-    if (__builtin_expect(bleft == 0, 0)) {
-      bleft = fb[++x];
+  const int32_t clo = a->clo, chi = a->chi;
+  const int64_t lim0 = st->cut[0].price, lim1 = st->cut[1].price;
+  size_t tb = 0, ta = 0, hb = 0, ha = 0, nt = 0;
+  int64_t bleft = 0, aleft = 0, traded = 0;
+  for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
+    size_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
+    for (size_t i = c0; i < c1; i++) {
+      uint32_t v = ps[i];
+      int32_t p = ps_price(v);
+      p = p < clo ? clo : p;
+      p = p > chi ? chi : p;
+      size_t s = ps_side(v);
+      uint32_t qi = q[i];
+      /* d > 0: better than the cut-off (bids above it, offers below). */
+      int64_t d = s ? lim1 - p : p - lim0;
+      /* A mask rather than "d > 0 ? qi : 0", which compilers turn into an
+       * unpredictable branch. */
+      uint32_t f = qi & ((uint32_t)0 - (uint32_t)(d > 0));
+      if (__builtin_expect(d == 0, 0) && qi > 0)
+        f = ration_one(st, s, qi);
+      filled[i] = f;
+      /* Append to the side's queue, without a branch, when it filled. */
+      lb[tb] = (uint32_t)i;
+      fb[tb] = f;
+      la[ta] = (uint32_t)i;
+      fa[ta] = f;
+      size_t keep = f != 0;
+      tb += keep & (s ^ 1);
+      ta += keep & s;
+    }
+    if (!pair_now)
       continue;
+    /* 0 sentinels after the queues' ends make it safe to load the next
+     * entry unconditionally below; a head that reached the end reads 0
+     * and is loaded again here once more orders have joined. */
+    fb[tb] = fa[ta] = 0;
+    if (bleft == 0)
+      bleft = fb[hb];
+    if (aleft == 0)
+      aleft = fa[ha];
+    while (hb < tb && ha < ta) {
+      int64_t m = mkt__min64(bleft, aleft);
+      uint32_t bi = lb[hb], ai = la[ha];
+      put_trade(&t[nt++], id[bi], id[ai], part[bi], part[ai], m, buy, sell);
+      traded += m;
+      bleft -= m;
+      aleft -= m;
+      /* Load the next entries unconditionally and keep them only if we
+       * advanced: two conditional moves instead of an unpredictable
+       * branch per trade. */
+      size_t bx = bleft == 0, ay = aleft == 0;
+      hb += bx;
+      ha += ay;
+      bleft += (int64_t)fb[hb] & -(int64_t)bx; /* bleft is 0 if bx is 1 */
+      aleft += (int64_t)fa[ha] & -(int64_t)ay;
     }
-    if (__builtin_expect(aleft == 0, 0)) {
-      aleft = fa[++y];
-      continue;
-    }
-    int64_t q = mkt__min64(bleft, aleft);
-    mkt_trade *tr = &t[nt++];
-    if (gathered) {
-      tr->buy_id = g_id[x];
-      tr->sell_id = g_id[ya + y];
-      tr->buyer = (uint32_t)(g_pp[x] >> 32);
-      tr->seller = (uint32_t)(g_pp[ya + y] >> 32);
-    } else {
-      uint32_t bi = bids[x], ai = asks[y];
-      tr->buy_id = id[bi];
-      tr->sell_id = id[ai];
-      tr->buyer = part[bi];
-      tr->seller = part[ai];
-    }
-    if (pay_as_bid) {
-      buy = sell =
-          gathered ? (int32_t)(uint32_t)g_pp[x] : clampv(a, a->price[bids[x]]);
-      mkt__acc_add(value, q, buy);
-    }
-    tr->qty = q;
-    tr->buy_price = buy;
-    tr->sell_price = sell;
-    traded += q;
-    bleft -= q;
-    aleft -= q;
-    /* Load the next entries unconditionally (the 0 sentinels make that
-     * safe) and keep them only if we advanced: two conditional moves
-     * instead of an unpredictable branch per trade. */
-    size_t bx = bleft == 0, ay = aleft == 0;
-    x += bx;
-    y += ay;
-    int64_t nb_left = fb[x], na_left = fa[y];
-    bleft += nb_left & -(int64_t)bx; /* bleft is 0 whenever bx is 1 */
-    aleft += na_left & -(int64_t)ay;
   }
-  a->ntrades = nt;
+  if (pair_now)
+    a->ntrades = nt;
+  *nb = tb;
+  *na = ta;
   return traded;
 }
 
 /*
- * Pair the listed orders into trades. The fills (and for pay-as-bid the
- * ids, participants and prices) are first copied into list order: in those
+ * Pay-as-bid: merge the listed bids with the listed offers, in list order
+ * (price priority), into trades priced at each pair's bid. The fills, ids,
+ * participants and bid prices are first copied into list order: in those
  * copy loops the loads are independent and overlap, whereas in the merge
- * they would each wait for a cache miss (the pay-as-bid lists are in price
- * order, far from add order). eff[], keys[] and tmp[] are free after
- * allocation and have room for both lists and their sentinels.
+ * they would each wait for a cache miss (the lists are in price order, far
+ * from add order). eff[], keys[] and tmp[] are free after step 4 and have
+ * room for both lists and their sentinels. Adds qty * price to *value and
+ * returns the energy traded.
  */
-static int64_t pair(mkt_auction *a, uint32_t *bids, size_t nb, uint32_t *asks,
-                    size_t na, bool pay_as_bid, int64_t buy, int64_t sell,
-                    mkt__acc *value) {
+static int64_t pair_by_bid(mkt_auction *a, const uint32_t *bids, size_t nb,
+                           const uint32_t *asks, size_t na, mkt__acc *value) {
   uint32_t *fb = a->eff, *fa = a->eff + nb + 1;
   for (size_t j = 0; j < nb; j++)
     fb[j] = a->filled[bids[j]];
   for (size_t j = 0; j < na; j++)
     fa[j] = a->filled[asks[j]];
   fb[nb] = fa[na] = 0;
-  if (!pay_as_bid)
-    return merge(a, bids, nb, asks, na, fb, fa, false, NULL, NULL, false, buy,
-                 sell, value);
   uint64_t *g_id = a->keys, *g_pp = a->tmp;
   for (size_t j = 0; j < nb; j++) {
     uint32_t i = bids[j];
     g_id[j] = a->id[i];
-    g_pp[j] = (uint64_t)a->part[i] << 32 | (uint32_t)clampv(a, a->price[i]);
+    g_pp[j] = (uint64_t)a->part[i] << 32 | (uint32_t)price_at(a, i);
   }
   for (size_t j = 0; j < na; j++) {
     uint32_t i = asks[j];
     g_id[nb + 1 + j] = a->id[i];
     g_pp[nb + 1 + j] = (uint64_t)a->part[i] << 32;
   }
-  return merge(a, bids, nb, asks, na, fb, fa, true, g_id, g_pp, true, buy, sell,
-               value);
+  mkt_trade *restrict t = a->trades;
+  size_t x = 0, y = 0, nt = 0, ya = nb + 1;
+  int64_t bleft = fb[0], aleft = fa[0], traded = 0;
+  while (x < nb && y < na) {
+    int64_t q = mkt__min64(bleft, aleft);
+    int64_t price = (int32_t)(uint32_t)g_pp[x];
+    mkt__acc_add(value, q, price);
+    put_trade(&t[nt++], g_id[x], g_id[ya + y], (uint32_t)(g_pp[x] >> 32),
+              (uint32_t)(g_pp[ya + y] >> 32), q, price, price);
+    traded += q;
+    bleft -= q;
+    aleft -= q;
+    size_t bx = bleft == 0, ay = aleft == 0;
+    x += bx;
+    y += ay;
+    bleft += (int64_t)fb[x] & -(int64_t)bx;
+    aleft += (int64_t)fa[y] & -(int64_t)ay;
+  }
+  a->ntrades = nt;
+  return traded;
 }
 
 /* Pay-as-bid pairs in price priority: sort a list by price, stably (so add
@@ -711,14 +914,82 @@ static void sort_by_price(mkt_auction *a, uint32_t *list, size_t n,
                           int64_t base, int64_t sign, int64_t range) {
   uint64_t *k = a->keys;
   for (size_t j = 0; j < n; j++)
-    k[j] = (uint64_t)(sign * (clampv(a, a->price[list[j]]) - base)) << 32 |
-           list[j];
+    k[j] = (uint64_t)(sign * (price_at(a, list[j]) - base)) << 32 | list[j];
   mkt__radix_sort(k, a->tmp, n, 32, 0, mkt__bit_width((uint64_t)range));
   for (size_t j = 0; j < n; j++)
     list[j] = (uint32_t)k[j];
 }
 
 /* ---- Clearing ------------------------------------------------------------ */
+
+/*
+ * Step 1: the levels of both sides into *sb and *sa, and demand and supply
+ * into *out. The histogram's grid is first guessed from the extreme prices
+ * and a sample of orders; an order off it makes one exact pass find the
+ * grid and the histogram is built again. A book whose levels on its grid
+ * would be too many for the histogram is radix-sorted instead.
+ */
+static void aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
+                      int64_t bmax, int64_t amin, int64_t amax,
+                      side_levels *sb, side_levels *sa, mkt_clearing *out) {
+  size_t n = a->n, nb = a->nbuy;
+  int64_t lo = bmin < amin ? bmin : amin, hi = bmax > amax ? bmax : amax;
+  uint64_t range = (uint64_t)(hi - lo);
+  uint64_t g = 0;
+  g = gcd64(g, (uint64_t)(bmin - lo));
+  g = gcd64(g, (uint64_t)(bmax - lo));
+  g = gcd64(g, (uint64_t)(amin - lo));
+  g = gcd64(g, (uint64_t)(amax - lo));
+  for (size_t i = 0; i < n && i < 64; i++)
+    g = gcd64(g, (uint64_t)((int64_t)price_at(a, i) - lo));
+  if (g == 0)
+    g = 1; /* one price */
+  uint64_t limit = n > HIST_MIN / 4 ? 4 * (uint64_t)n : HIST_MIN;
+  if (limit > a->hist_cap)
+    limit = a->hist_cap;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (attempt == 1)
+      g = grid_exact(a, lo, g);
+    uint64_t nlev = range / g + 1;
+    if (nlev > limit)
+      break; /* the exact grid can only be finer */
+    if (hist_fill(a, q, lo, g, (size_t)nlev, &out->demand, &out->supply)) {
+      *sb = (side_levels){.use_hist = true,
+                          .desc = true,
+                          .hist = a->hist,
+                          .nlev = (size_t)nlev,
+                          .lo = lo,
+                          .step = (int64_t)g};
+      *sa = (side_levels){.use_hist = true,
+                          .hist = a->hist + nlev,
+                          .nlev = (size_t)nlev,
+                          .lo = lo,
+                          .step = (int64_t)g};
+      return;
+    }
+  }
+  uint64_t *kb = a->keys, *ka = a->keys + nb;
+  size_t xb = 0, xa = 0;
+  out->demand = out->supply = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (q[i] == 0)
+      continue;
+    int64_t p = price_at(a, i);
+    if (ps_side(a->ps[i]) == 0) {
+      kb[xb++] = (uint64_t)(bmax - p) << 32 | q[i];
+      out->demand += q[i];
+    } else {
+      ka[xa++] = (uint64_t)(p - amin) << 32 | q[i];
+      out->supply += q[i];
+    }
+  }
+  mkt__radix_sort(kb, a->tmp, xb, 32, 0,
+                  mkt__bit_width((uint64_t)(bmax - bmin)));
+  mkt__radix_sort(ka, a->tmp, xa, 32, 0,
+                  mkt__bit_width((uint64_t)(amax - amin)));
+  *sb = (side_levels){.keys = kb, .nkeys = xb, .kbase = bmax, .ksign = -1};
+  *sa = (side_levels){.keys = ka, .nkeys = xa, .kbase = amin, .ksign = 1};
+}
 
 int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
                       mkt_clearing *out) {
@@ -749,62 +1020,17 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
 
   const uint32_t *q = a->qty;
   if (!cfg->allow_self_trade && nb > 0 && na > 0) {
-    out->netted = stp_net(a, bmax, amin);
-    if (out->netted > 0)
-      q = a->eff;
+    bool direct;
+    if (stp_screen(a, &direct)) {
+      out->netted = stp_net(a, bmax, amin, direct);
+      if (out->netted > 0)
+        q = a->eff;
+    }
   }
 
   /* 1. Aggregate the levels. */
-  int64_t lo = bmin < amin ? bmin : amin, hi = bmax > amax ? bmax : amax;
-  uint64_t nlev = (uint64_t)(hi - lo) + 1;
-  side_levels sb = {0}, sa = {0};
-  if (nlev <= a->hist_cap && nlev <= (n > HIST_MIN / 4 ? 4 * n : HIST_MIN)) {
-    /* Locals, not fields through pointers: the compiler must otherwise
-     * assume the histogram stores alias them, reloading every iteration. */
-    int64_t *restrict h = a->hist;
-    const int32_t *restrict price = a->price;
-    const uint8_t *restrict side = a->side;
-    const int32_t clo = a->clo, chi = a->chi;
-    int64_t all = 0, offered = 0;
-    memset(h, 0, 2 * nlev * sizeof *h);
-    for (size_t i = 0; i < n; i++) {
-      int32_t p = price[i];
-      p = p < clo ? clo : p;
-      p = p > chi ? chi : p;
-      size_t s = side[i];
-      uint32_t qi = q[i];
-      h[s * nlev + (size_t)(p - lo)] += qi;
-      all += qi;
-      offered += s ? qi : 0; /* no indexed accumulator: it would chain */
-    }
-    out->demand = all - offered;
-    out->supply = offered;
-    sb = (side_levels){
-        .use_hist = true, .desc = true, .hist = h, .nlev = nlev, .lo = lo};
-    sa = (side_levels){
-        .use_hist = true, .hist = h + nlev, .nlev = nlev, .lo = lo};
-  } else {
-    uint64_t *kb = a->keys, *ka = a->keys + nb;
-    size_t xb = 0, xa = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (q[i] == 0)
-        continue;
-      int64_t p = clampv(a, a->price[i]);
-      if (a->side[i] == 0) {
-        kb[xb++] = (uint64_t)(bmax - p) << 32 | q[i];
-        out->demand += q[i];
-      } else {
-        ka[xa++] = (uint64_t)(p - amin) << 32 | q[i];
-        out->supply += q[i];
-      }
-    }
-    mkt__radix_sort(kb, a->tmp, xb, 32, 0,
-                    mkt__bit_width((uint64_t)(bmax - bmin)));
-    mkt__radix_sort(ka, a->tmp, xa, 32, 0,
-                    mkt__bit_width((uint64_t)(amax - amin)));
-    sb = (side_levels){.keys = kb, .nkeys = xb, .kbase = bmax, .ksign = -1};
-    sa = (side_levels){.keys = ka, .nkeys = xa, .kbase = amin, .ksign = 1};
-  }
+  side_levels sb, sa;
+  aggregate(a, q, bmin, bmax, amin, amax, &sb, &sa, out);
 
   /* 2. The walk: match marginal units level by level while the best
    * remaining bid is at or above the best remaining offer. */
@@ -867,27 +1093,34 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
       break; /* per trade */
     }
 
-    /* 3. Allocate x Wh on each side; 4. pair them into trades. */
+    /* 3. Resolve the rationing at the cut-offs; 4. fill and pair. */
     if (x > 0) {
-      cutoff cb = find_cutoff(&sb, x), ca = find_cutoff(&sa, x);
-      size_t nlb, nla;
-      allocate(a, q, &cb, &ca, cfg->rationing, &nlb, &nla);
-      mkt__acc value = {0, 0};
+      ration_state st = {.cut = {find_cutoff(&sb, x), find_cutoff(&sa, x)},
+                         .time = cfg->rationing == MKT_RATION_TIME};
+      st.left[0] = st.cut[0].r;
+      st.left[1] = st.cut[1].r;
+      bool need[2] = {!st.time && st.cut[0].r < st.cut[0].q,
+                      !st.time && st.cut[1].r < st.cut[1].q};
+      if (need[0] || need[1])
+        prorata(a, q, &st, need);
       bool pab = cfg->rule == MKT_RULE_PAY_AS_BID;
+      size_t nlb, nla;
+      int64_t traded = fill_and_pair(a, q, &st, !pab, buy, sell, &nlb, &nla);
       if (pab) {
+        mkt__acc value = {0, 0};
         sort_by_price(a, a->lbuy, nlb, bmax, -1, bmax - bmin);
         sort_by_price(a, a->lsell, nla, amin, 1, amax - amin);
-      }
-      int64_t traded =
-          pair(a, a->lbuy, nlb, a->lsell, nla, pab, buy, sell, &value);
-      assert(traded == x); /* both sides were allocated exactly x */
-      (void)traded;
-      if (pab) {
+        traded = pair_by_bid(a, a->lbuy, nlb, a->lsell, nla, &value);
         int rc = mkt__acc_div_round(&value, x, &buy);
         if (rc)
           return rc;
         sell = buy;
       }
+      assert(traded == x); /* both sides were allocated exactly x */
+      (void)traded;
+#if STREAM_STORES
+      _mm_sfence(); /* the streamed trades, before anybody reads them */
+#endif
     } else {
       memset(a->filled, 0, n * sizeof *a->filled);
       buy = sell = 0; /* McAfee reduced a single unit to nothing */

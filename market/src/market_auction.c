@@ -47,11 +47,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__SSE2__)
+/* SSE2 is part of every x86-64; MKT_NO_SIMD builds the portable code
+ * instead, which gives the same results (the tests compare the two). */
+#if defined(__SSE2__) && !defined(MKT_NO_SIMD)
+#define USE_SSE2 1
 #include <emmintrin.h>
-#define STREAM_STORES 1
 #else
-#define STREAM_STORES 0
+#define USE_SSE2 0
 #endif
 
 /* The histogram is used up to this many price levels (or the capacity, if
@@ -89,9 +91,9 @@ struct mkt_auction {
   uint32_t *ps; /* (price + PBIAS) << 1 | side (0 buy, 1 sell) */
   uint32_t *qty;
   /* Per clearing. */
-  uint32_t *eff;    /* quantity after self-trade netting (when netted) */
-  uint32_t *filled; /* result */
-  uint32_t *netted; /* result (when netted_valid) */
+  uint32_t *eff;     /* quantity after self-trade netting (when q_eff) */
+  uint32_t *scratch; /* cut-off level and pay-as-bid scratch */
+  uint32_t *netted;  /* result (when netted_valid) */
   uint64_t *keys;   /* radix keys: bids [0, nbuy), offers [nbuy, n); also
                        cut-off fills (step 3) */
   uint64_t *tmp;    /* radix scratch; also the queues' fills (step 4) */
@@ -107,6 +109,18 @@ struct mkt_auction {
   size_t bloom_bits; /* power of two >= 8 * cap */
   mkt_trade *trades;
   size_t ntrades;
+  /* The fills of the last clearing, kept as the rule that gives them (see
+   * fill_of): an order fills completely when its key (see order_key) is
+   * above better[side], not at all when below worse[side], and at the
+   * cut-off level in between completely, or as listed in pairs[] ({index,
+   * fill} in add order: bids up from pairs[0], offers down from
+   * pairs[cap - 1]) when the level was shared. Nothing per order is
+   * written for them. */
+  bool fills_any;    /* anything traded */
+  bool q_eff;        /* quantities are eff[] (netted), not qty[] */
+  int32_t better[2]; /* order keys above this fill completely */
+  int32_t worse[2];  /* ... below this not at all */
+  size_t ncut[2];    /* listed cut-off orders per side; 0: fill completely */
 };
 
 static inline int32_t ps_price(uint32_t v) {
@@ -127,6 +141,45 @@ static inline int32_t clampv(const mkt_auction *a, int32_t p) {
 /* The clamped price of order i. */
 static inline int32_t price_at(const mkt_auction *a, size_t i) {
   return clampv(a, ps_price(a->ps[i]));
+}
+
+/*
+ * An order's key: its biased price for a bid, its complement for an offer,
+ * so that on both sides a higher key is a better price (a bid higher, an
+ * offer lower), and one signed comparison against a per-side threshold
+ * sorts orders into better than, at, or worse than a price level.
+ */
+static inline int32_t order_key(uint32_t v) {
+  return (int32_t)(v >> 1) ^ -(int32_t)ps_side(v);
+}
+
+/* Order i's fill in the last clearing (see the fields' comment). */
+static uint32_t fill_of(const mkt_auction *a, size_t i) {
+  if (!a->fills_any)
+    return 0;
+  uint32_t v = a->ps[i], s = ps_side(v);
+  int32_t key = order_key(v);
+  uint32_t qi = a->q_eff ? a->eff[i] : a->qty[i];
+  if (key > a->better[s])
+    return qi;
+  if (key < a->worse[s] || qi == 0)
+    return 0;
+  if (a->ncut[s] == 0)
+    return qi; /* the cut-off level filled completely */
+  /* Listed in add order (offers downwards): a binary search by index. */
+  size_t m = a->ncut[s], lo = 0, hi = m;
+  const mkt__pair *e = NULL;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    e = s == 0 ? &a->pairs[mid] : &a->pairs[a->cap - 1 - mid];
+    if (e->a < i)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  e = s == 0 ? &a->pairs[lo] : &a->pairs[a->cap - 1 - lo];
+  assert(lo < m && e->a == i);
+  return (uint32_t)e->b;
 }
 
 /* ---- Names --------------------------------------------------------------- */
@@ -182,7 +235,7 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->ps = malloc(c * sizeof *a->ps);
   a->qty = malloc(c * sizeof *a->qty);
   a->eff = malloc((c + 2) * sizeof *a->eff); /* + 2: pair()'s sentinels */
-  a->filled = malloc(c * sizeof *a->filled);
+  a->scratch = malloc((c + 2) * sizeof *a->scratch); /* + 2: sentinels */
   a->netted = malloc(c * sizeof *a->netted);
   a->keys = malloc((c + 2) * sizeof *a->keys); /* + 2: pair()'s lists */
   a->tmp = malloc((c + 2) * sizeof *a->tmp);
@@ -193,7 +246,7 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->stp = malloc(a->stp_cap * sizeof *a->stp);
   a->bloom = malloc(a->bloom_bits / 8);
   a->trades = malloc(c * sizeof *a->trades);
-  if (!a->id || !a->part || !a->ps || !a->qty || !a->eff || !a->filled ||
+  if (!a->id || !a->part || !a->ps || !a->qty || !a->eff || !a->scratch ||
       !a->netted || !a->keys || !a->tmp || !a->lbuy || !a->lsell ||
       !a->hist || !a->pairs || !a->stp || !a->bloom || !a->trades) {
     mkt_auction_free(a);
@@ -212,7 +265,7 @@ void mkt_auction_free(mkt_auction *a) {
   free(a->ps);
   free(a->qty);
   free(a->eff);
-  free(a->filled);
+  free(a->scratch);
   free(a->netted);
   free(a->keys);
   free(a->tmp);
@@ -292,7 +345,7 @@ int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out) {
     return GL_ENOENT;
   if (!a->cleared)
     return GL_ESTATE;
-  out->filled = a->filled[index];
+  out->filled = fill_of(a, index);
   out->netted = a->netted_valid ? a->netted[index] : 0;
   out->price = price_at(a, index);
   return 0;
@@ -302,7 +355,8 @@ int mkt_auction_fill(const mkt_auction *a, size_t index, mkt_fill *out) {
 
 /*
  * The price levels of one side, best first, from either source: a
- * histogram hist[0..nlev) of quantities, level j at price lo + j * step, or
+ * histogram hist[2 * j] (j < nlev) of quantities, level j at price lo + j *
+ * step (the sides interleave: bids at even entries, offers at odd), or
  * sorted keys (offset << 32 | qty) with price = kbase + ksign * offset.
  */
 typedef struct side_levels {
@@ -329,9 +383,9 @@ static void it_next(level_it *it) {
     while (it->pos < s->nlev) {
       size_t k = it->pos++;
       size_t j = s->desc ? s->nlev - 1 - k : k;
-      if (s->hist[j] > 0) {
+      if (s->hist[2 * j] > 0) {
         it->price = s->lo + (int64_t)j * s->step;
-        it->qty = s->hist[j];
+        it->qty = s->hist[2 * j];
         it->valid = true;
         return;
       }
@@ -398,54 +452,68 @@ static inline uint64_t grid_magic(uint64_t g) {
 }
 
 /*
- * The histogram of step 1 on the grid lo + k * g (nlev levels per side):
- * returns false, with nothing usable in hist, as soon as an order's
- * clamped price is off the grid. Sums demand and supply.
+ * The loop of hist_fill, inlined with constant flags so that each case
+ * gets its own loop without the tests: `grid` (step g > 1, else 1),
+ * `clamp` (a band cuts some prices), `screen` (also set stp_screen's bits,
+ * see there). Quantities q[i] go to h[2 * k + side] for the price's level
+ * k = (price - lo) / g. Returns false as soon as a price is off the grid.
  */
-static bool hist_fill(mkt_auction *a, const uint32_t *q, int64_t lo,
-                      uint64_t g, size_t nlev, int64_t *demand,
-                      int64_t *supply) {
-  /* Locals, not fields through pointers: the compiler must otherwise
-   * assume the histogram stores alias them, reloading every iteration. */
-  int64_t *restrict h = a->hist;
+static inline __attribute__((always_inline)) bool
+hist_loop(const mkt_auction *a, const uint32_t *restrict q,
+          int64_t *restrict h, int64_t lo, uint64_t g, bool grid, bool clamp,
+          bool screen) {
   const uint32_t *restrict ps = a->ps;
-  const int32_t clo = a->clo, chi = a->chi;
-  const size_t n = a->n;
-  int64_t all = 0, offered = 0;
-  memset(h, 0, 2 * nlev * sizeof *h);
-  if (g == 1) {
-    for (size_t i = 0; i < n; i++) {
-      uint32_t v = ps[i];
-      int32_t p = ps_price(v);
+  const uint32_t *restrict part = a->part;
+  uint64_t *restrict bits = a->bloom;
+  const uint32_t lob = (uint32_t)(lo + PBIAS);
+  const uint32_t clo = (uint32_t)(a->clo + PBIAS), chi =
+                                                       (uint32_t)(a->chi +
+                                                                  PBIAS);
+  const uint64_t magic = grid ? grid_magic(g) : 0;
+  for (size_t i = 0, n = a->n; i < n; i++) {
+    uint32_t v = ps[i], p = v >> 1, s = ps_side(v);
+    if (clamp) {
       p = p < clo ? clo : p;
       p = p > chi ? chi : p;
-      size_t s = ps_side(v);
-      uint32_t qi = q[i];
-      h[s * nlev + (size_t)((int64_t)p - lo)] += qi;
-      all += qi;
-      offered += s ? qi : 0; /* no indexed accumulator: it would chain */
     }
-  } else {
-    const uint64_t magic = grid_magic(g);
-    for (size_t i = 0; i < n; i++) {
-      uint32_t v = ps[i];
-      int32_t p = ps_price(v);
-      p = p < clo ? clo : p;
-      p = p > chi ? chi : p;
-      size_t s = ps_side(v);
-      uint32_t qi = q[i];
+    uint64_t k = p - lob;
+    if (grid) {
       uint64_t hi, low;
-      mkt__mul128(magic, (uint64_t)((int64_t)p - lo), &hi, &low);
+      mkt__mul128(magic, k, &hi, &low);
       if (__builtin_expect(low >= magic, 0))
         return false;
-      h[s * nlev + (size_t)hi] += qi;
-      all += qi;
-      offered += s ? qi : 0;
+      k = hi;
+    }
+    h[2 * k + s] += q[i];
+    if (screen) {
+      size_t b = (size_t)part[i] * 2 + s;
+      bits[b >> 6] |= UINT64_C(1) << (b & 63);
     }
   }
-  *demand = all - offered;
-  *supply = offered;
   return true;
+}
+
+/*
+ * The histogram of step 1 on the grid lo + k * g (nlev levels per side),
+ * into a->hist: returns false, with nothing usable there, as soon as an
+ * order's clamped price is off the grid. With `screen`, also stp_screen's
+ * participant bits.
+ */
+static bool hist_fill(mkt_auction *a, const uint32_t *q, int64_t lo,
+                      uint64_t g, size_t nlev, bool clamp, bool screen) {
+  int64_t *h = a->hist;
+  memset(h, 0, 2 * nlev * sizeof *h);
+  if (screen)
+    memset(a->bloom, 0,
+           ((size_t)a->max_part * 2 + 2 + 63) / 64 * sizeof *a->bloom);
+  /* One loop per case; clamping and screening are rare in the hot case. */
+  if (g == 1)
+    return clamp ? hist_loop(a, q, h, lo, g, false, true, screen)
+           : screen ? hist_loop(a, q, h, lo, g, false, false, true)
+                    : hist_loop(a, q, h, lo, g, false, false, false);
+  return clamp ? hist_loop(a, q, h, lo, g, true, true, screen)
+         : screen ? hist_loop(a, q, h, lo, g, true, false, true)
+                  : hist_loop(a, q, h, lo, g, true, false, false);
 }
 
 /* The grid step of every clamped price's offset from lo, exactly: the
@@ -495,16 +563,17 @@ static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant,
 
 /*
  * Who may be on both sides. With participants numbered densely (below
- * bloom_bits / 2), bits 2p and 2p + 1 of a->bloom say that participant p
- * bids and offers: exact, one pass, a table of a quarter of a byte per
- * participant. Returns whether anybody is on both sides, and sets
- * *direct. Otherwise *direct is false and the caller uses the Bloom
- * filter of stp_net.
+ * bloom_bits / 2: stp_direct), bits 2p and 2p + 1 of a->bloom say that
+ * participant p bids and offers: exact, one pass (usually the histogram's,
+ * see hist_loop), a table of a quarter of a byte per participant.
+ * Otherwise stp_net's Bloom filter of bidders finds candidates.
  */
-static bool stp_screen(mkt_auction *a, bool *direct) {
-  *direct = (uint64_t)a->max_part < a->bloom_bits / 2;
-  if (!*direct)
-    return true;
+static bool stp_direct(const mkt_auction *a) {
+  return (uint64_t)a->max_part < a->bloom_bits / 2;
+}
+
+/* The bits, in a pass of their own (when the histogram's was not made). */
+static void stp_screen(mkt_auction *a) {
   size_t words = ((size_t)a->max_part * 2 + 2 + 63) / 64;
   uint64_t *restrict bits = a->bloom;
   const uint32_t *restrict part = a->part;
@@ -514,9 +583,14 @@ static bool stp_screen(mkt_auction *a, bool *direct) {
     size_t b = (size_t)part[i] * 2 + ps_side(ps[i]);
     bits[b >> 6] |= UINT64_C(1) << (b & 63);
   }
+}
+
+/* Whether the bits show anybody on both sides. */
+static bool stp_dual(const mkt_auction *a) {
+  size_t words = ((size_t)a->max_part * 2 + 2 + 63) / 64;
   uint64_t any = 0;
   for (size_t w = 0; w < words; w++)
-    any |= bits[w] & (bits[w] >> 1);
+    any |= a->bloom[w] & (a->bloom[w] >> 1);
   return (any & UINT64_C(0x5555555555555555)) != 0;
 }
 
@@ -666,57 +740,99 @@ typedef struct ration_state {
   size_t next[2];        /* ... the next one */
 } ration_state;
 
+/* The thresholds of order_key that sort orders against the cut-offs: an
+ * order is better than its side's cut-off exactly when its key is above
+ * better[s], worse when below worse[s]. The cut-off prices lie in the band,
+ * so clamping needs no work per order: a bid beats a cut-off below the
+ * band's top exactly when its own price is higher, and none beats one at
+ * the top (everything above is clamped onto it); likewise for the rest. */
+static void set_thresholds(mkt_auction *a, const ration_state *st) {
+  int64_t c0 = st->cut[0].price, c1 = st->cut[1].price;
+  int32_t b0 = (int32_t)(c0 + PBIAS), b1 = (int32_t)(c1 + PBIAS);
+  a->better[0] = c0 == a->chi ? INT32_MAX : b0;
+  a->worse[0] = c0 == a->clo ? INT32_MIN : b0;
+  a->better[1] = ~(c1 == a->clo ? INT32_MIN : b1);
+  a->worse[1] = ~(c1 == a->chi ? INT32_MAX : b1);
+}
+
 /*
  * Step 3 for the sides in need[]: the pro-rata fills of the cut-off level's
  * orders. Order i of quantity q_i in a level of total Q that gets R gets
  * floor(q_i * R / Q); the Wh still left (fewer than the orders) go one each
  * to the orders with the largest remainders (q_i * R mod Q), ties to the
- * earlier-added order. The fills go to keys[] (as 32-bit words: bids from
- * the start, offers from cap + 2), the remainders to pairs[] ({UINT64_MAX -
- * remainder, position}, so ascending order is largest remainder first, then
- * earliest order; bids up from pairs[0], offers down from pairs[cap]).
+ * earlier-added order. The level's orders and their fills, in add order,
+ * end up in pairs[] as fill_of reads them (bids up from pairs[0], offers
+ * down from pairs[cap - 1]), the fills also in keys[] (as 32-bit words:
+ * bids from the start, offers from cap + 2) for fill_and_pair.
  */
 static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
                     const bool need[2]) {
-  uint32_t *fills[2];
+  uint32_t *fills[2], *index[2];
   fills[0] = (uint32_t *)(void *)a->keys;
   fills[1] = fills[0] + a->cap + 2;
+  index[0] = a->scratch; /* bids up from the start, offers down from cap */
+  index[1] = a->scratch + a->cap;
   mkt__pair *v[2] = {a->pairs, a->pairs + a->cap};
   size_t m[2] = {0, 0};
   int64_t given[2] = {0, 0};
-  /* A price no order has stands for a side that needs nothing. */
-  int64_t at[2];
-  for (int s = 0; s < 2; s++)
-    at[s] = need[s] ? st->cut[s].price : INT64_MAX;
+  /* Thresholds that nothing meets stand for a side that needs nothing. */
+  int32_t hi[2], lo[2];
+  for (int s = 0; s < 2; s++) {
+    hi[s] = need[s] ? a->better[s] : INT32_MIN;
+    lo[s] = need[s] ? a->worse[s] : INT32_MAX;
+  }
   const uint32_t *restrict ps = a->ps;
-  const int32_t clo = a->clo, chi = a->chi;
-  for (size_t i = 0, n = a->n; i < n; i++) {
-    uint32_t w = ps[i];
-    int32_t p = ps_price(w);
-    p = p < clo ? clo : p;
-    p = p > chi ? chi : p;
-    size_t s = ps_side(w);
-    if (__builtin_expect(p != at[s], 1) || q[i] == 0)
+  size_t n = a->n, i = 0;
+#if USE_SSE2
+  /* Four orders at a time, and to the order-by-order code below only
+   * where one of the four is at a level wanted. */
+  const __m128i one = _mm_set1_epi32(1), zero = _mm_setzero_si128();
+  const __m128i hi0 = _mm_set1_epi32(hi[0]), dhi = _mm_set1_epi32(hi[0] ^ hi[1]);
+  const __m128i lo0 = _mm_set1_epi32(lo[0]), dlo = _mm_set1_epi32(lo[0] ^ lo[1]);
+  size_t quad = n & ~(size_t)3;
+#endif
+  for (; i < n; i++) {
+#if USE_SSE2
+    if (i < quad && (i & 3) == 0) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps + i));
+      __m128i ns = _mm_sub_epi32(zero, _mm_and_si128(v, one));
+      __m128i key = _mm_xor_si128(_mm_srli_epi32(v, 1), ns);
+      __m128i h = _mm_xor_si128(hi0, _mm_and_si128(dhi, ns));
+      __m128i l = _mm_xor_si128(lo0, _mm_and_si128(dlo, ns));
+      __m128i out = _mm_or_si128(_mm_cmpgt_epi32(key, h), _mm_cmpgt_epi32(l, key));
+      if (_mm_movemask_ps(_mm_castsi128_ps(out)) == 15) {
+        i += 3;
+        continue;
+      }
+    }
+#endif
+    uint32_t w = ps[i], s = ps_side(w);
+    int32_t key = order_key(w);
+    if (((key > hi[s]) | (key < lo[s]) | (q[i] == 0)) != 0)
       continue;
     const cutoff *c = &st->cut[s];
-    uint64_t hi, lo, share, rem;
-    mkt__mul128(q[i], (uint64_t)c->r, &hi, &lo);
-    int rc = mkt__div128(hi, lo, (uint64_t)c->q, &share, &rem);
+    uint64_t h, l, share, rem;
+    mkt__mul128(q[i], (uint64_t)c->r, &h, &l);
+    int rc = mkt__div128(h, l, (uint64_t)c->q, &share, &rem);
     assert(rc == 0); /* share < q_i since r < q */
     (void)rc;
     given[s] += (int64_t)share;
     fills[s][m[s]] = (uint32_t)share;
     mkt__pair e = {UINT64_MAX - rem, m[s]};
-    if (s == 0)
+    if (s == 0) {
       v[0][m[0]] = e;
-    else
+      index[0][m[0]] = (uint32_t)i;
+    } else {
       v[1][-(ptrdiff_t)m[1] - 1] = e;
+      index[1][-(ptrdiff_t)m[1] - 1] = (uint32_t)i;
+    }
     m[s]++;
   }
   for (int s = 0; s < 2; s++) {
     if (!need[s])
       continue;
     mkt__pair *vs = s == 0 ? v[0] : v[1] - m[1];
+    const uint32_t *is = index[0];
     int64_t left = st->cut[s].r - given[s];
     assert(left >= 0 && (size_t)left <= m[s]);
     if (left > 0) {
@@ -724,104 +840,149 @@ static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
       for (int64_t j = 0; j < left; j++)
         fills[s][vs[j].b]++;
     }
+    /* The remainders are done with: list {index, fill} for fill_of, in
+     * the same places and directions as the indexes. */
+    for (size_t k = 0; k < m[s]; k++) {
+      if (s == 0)
+        vs[k] = (mkt__pair){is[k], fills[0][k]};
+      else
+        a->pairs[a->cap - 1 - k] = (mkt__pair){index[1][-(ptrdiff_t)k - 1],
+                                               fills[1][k]};
+    }
+    a->ncut[s] = m[s];
     st->pr[s] = fills[s];
     st->next[s] = 0;
   }
 }
 
-/* The fill of an order (qty qi > 0) at the cut-off level of side s. Kept out
- * of line: few orders get here, and the main loop needs its registers. */
-static __attribute__((noinline)) uint32_t ration_one(ration_state *st,
-                                                     size_t s, uint32_t qi) {
+/* The fill of order i (qty qi > 0) at the cut-off level of side s. Kept
+ * out of line: few orders get here, and the main loop needs its registers.
+ * Under time priority a partly filled level's fills are listed for fill_of
+ * here (pairs[] is free then). */
+static __attribute__((noinline)) uint32_t
+ration_one(mkt_auction *a, ration_state *st, size_t s, size_t i, uint32_t qi) {
   const cutoff *c = &st->cut[s];
   if (c->r == c->q)
     return qi; /* the cut-off level fills exactly */
   if (st->time) {
     uint32_t f = (uint32_t)mkt__min64(qi, st->left[s]);
     st->left[s] -= f;
+    size_t k = a->ncut[s]++;
+    mkt__pair e = {i, f};
+    if (s == 0)
+      a->pairs[k] = e;
+    else
+      a->pairs[a->cap - 1 - k] = e;
     return f;
   }
   return st->pr[s][st->next[s]++];
 }
 
-/* Write one trade: with streaming stores where there are some (the trade
- * list is far larger than the cache and written once), else plainly. */
-static inline void put_trade(mkt_trade *t, uint64_t buy_id, uint64_t sell_id,
-                             uint32_t buyer, uint32_t seller, int64_t qty,
-                             int64_t buy_price, int64_t sell_price) {
-#if STREAM_STORES
-  /* x86-64 is little-endian: buyer then seller make one 64-bit word. */
-  long long *w = (long long *)(void *)t;
-  _mm_stream_si64(w + 0, (long long)buy_id);
-  _mm_stream_si64(w + 1, (long long)sell_id);
-  _mm_stream_si64(w + 2, (long long)((uint64_t)seller << 32 | buyer));
-  _mm_stream_si64(w + 3, (long long)qty);
-  _mm_stream_si64(w + 4, (long long)buy_price);
-  _mm_stream_si64(w + 5, (long long)sell_price);
-#else
-  t->buy_id = buy_id;
-  t->sell_id = sell_id;
-  t->buyer = buyer;
-  t->seller = seller;
-  t->qty = qty;
-  t->buy_price = buy_price;
-  t->sell_price = sell_price;
+/*
+ * The orders of one block (at most 64, from i0) sorted against the
+ * cut-offs: fbuf[j] the fill if better (else 0), *mb and *ma the blocks's
+ * bids and offers with a fill, *mc the orders at the cut-off with qty > 0.
+ * With SSE2 (every x86-64) four orders at a time; both versions give the
+ * same bits.
+ */
+static inline void classify(const mkt_auction *a, const uint32_t *restrict q,
+                            size_t i0, size_t len, uint32_t *restrict fbuf,
+                            uint64_t *mb, uint64_t *ma, uint64_t *mc) {
+  const uint32_t *restrict ps = a->ps + i0;
+  q += i0;
+  uint64_t b = 0, s1 = 0, c = 0;
+  size_t j = 0;
+#if USE_SSE2
+  const __m128i one = _mm_set1_epi32(1), zero = _mm_setzero_si128();
+  const __m128i tb0 = _mm_set1_epi32(a->better[0]),
+                db = _mm_set1_epi32(a->better[0] ^ a->better[1]);
+  const __m128i tw0 = _mm_set1_epi32(a->worse[0]),
+                dw = _mm_set1_epi32(a->worse[0] ^ a->worse[1]);
+  for (; j + 4 <= len; j += 4) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps + j));
+    __m128i qv = _mm_loadu_si128((const __m128i *)(const void *)(q + j));
+    __m128i ns = _mm_sub_epi32(zero, _mm_and_si128(v, one)); /* offers */
+    __m128i key = _mm_xor_si128(_mm_srli_epi32(v, 1), ns);
+    __m128i tb = _mm_xor_si128(tb0, _mm_and_si128(db, ns));
+    __m128i tw = _mm_xor_si128(tw0, _mm_and_si128(dw, ns));
+    __m128i better = _mm_cmpgt_epi32(key, tb);
+    __m128i worse = _mm_cmpgt_epi32(tw, key);
+    __m128i qz = _mm_cmpeq_epi32(qv, zero);
+    __m128i f = _mm_and_si128(qv, better);
+    _mm_storeu_si128((__m128i *)(void *)(fbuf + j), f);
+    unsigned fm = 15 & ~(unsigned)_mm_movemask_ps(
+                           _mm_castsi128_ps(_mm_cmpeq_epi32(f, zero)));
+    unsigned sm = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(ns));
+    unsigned cm = 15 & ~(unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+                           _mm_or_si128(_mm_or_si128(better, worse), qz)));
+    b |= (uint64_t)(fm & ~sm) << j;
+    s1 |= (uint64_t)(fm & sm) << j;
+    c |= (uint64_t)cm << j;
+  }
 #endif
+  for (; j < len; j++) {
+    uint32_t v = ps[j], s = ps_side(v), qi = q[j];
+    int32_t key = order_key(v);
+    bool better = key > a->better[s], worse = key < a->worse[s];
+    uint32_t f = better ? qi : 0;
+    fbuf[j] = f;
+    b |= (uint64_t)(f != 0 && !s) << j;
+    s1 |= (uint64_t)(f != 0 && s) << j;
+    c |= (uint64_t)(!better && !worse && qi != 0) << j;
+  }
+  *mb = b;
+  *ma = s1;
+  *mc = c;
 }
 
 /*
- * Step 4: every order's fill into a->filled, and the filled bids and
- * offers, in add order, into the queues a->lbuy[0..*nb) and
- * a->lsell[0..*na) (their fills alongside, in tmp[] as 32-bit words). The
- * loop is branch-free except at the cut-off level, which few orders share:
- * at a million orders a mispredicted branch per order would cost more than
- * the memory traffic. With `pair_now` (uniform prices), after every CHUNK
- * orders the queues are merged into trades at (buy, sell), the head bid
- * with the head offer for the smaller of what is left of them, until one
- * queue is empty; the state carries over to the next chunk. Returns the Wh
- * traded.
+ * Step 4: the filled bids and offers, in add order, into the queues
+ * a->lbuy[0..*nb) and a->lsell[0..*na) (their fills alongside, in tmp[] as
+ * 32-bit words). Blocks of 64 orders are sorted against the cut-offs at
+ * once (classify), and only the filled ones are then visited, by their
+ * bits. With `pair_now` (uniform prices), after every CHUNK orders the
+ * queues are merged into trades at (buy, sell), the head bid with the head
+ * offer for the smaller of what is left of them, until one queue is empty;
+ * the state carries over to the next chunk. Returns the Wh traded.
  */
 static int64_t fill_and_pair(mkt_auction *a, const uint32_t *q,
                              ration_state *st, bool pair_now, int64_t buy,
                              int64_t sell, size_t *nb, size_t *na) {
   const size_t n = a->n;
-  const uint32_t *restrict ps = a->ps;
   const uint64_t *restrict id = a->id;
   const uint32_t *restrict part = a->part;
-  uint32_t *restrict filled = a->filled;
   uint32_t *restrict lb = a->lbuy, *restrict la = a->lsell;
   uint32_t *restrict fb = (uint32_t *)(void *)a->tmp;
   uint32_t *restrict fa = fb + a->cap + 2;
   mkt_trade *restrict t = a->trades;
-  const int32_t clo = a->clo, chi = a->chi;
-  const int64_t lim0 = st->cut[0].price, lim1 = st->cut[1].price;
+  uint32_t fbuf[64];
   size_t tb = 0, ta = 0, hb = 0, ha = 0, nt = 0;
   int64_t bleft = 0, aleft = 0, traded = 0;
   for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
     size_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
-    for (size_t i = c0; i < c1; i++) {
-      uint32_t v = ps[i];
-      int32_t p = ps_price(v);
-      p = p < clo ? clo : p;
-      p = p > chi ? chi : p;
-      size_t s = ps_side(v);
-      uint32_t qi = q[i];
-      /* d > 0: better than the cut-off (bids above it, offers below). */
-      int64_t d = s ? lim1 - p : p - lim0;
-      /* A mask rather than "d > 0 ? qi : 0", which compilers turn into an
-       * unpredictable branch. */
-      uint32_t f = qi & ((uint32_t)0 - (uint32_t)(d > 0));
-      if (__builtin_expect(d == 0, 0) && qi > 0)
-        f = ration_one(st, s, qi);
-      filled[i] = f;
-      /* Append to the side's queue, without a branch, when it filled. */
-      lb[tb] = (uint32_t)i;
-      fb[tb] = f;
-      la[ta] = (uint32_t)i;
-      fa[ta] = f;
-      size_t keep = f != 0;
-      tb += keep & (s ^ 1);
-      ta += keep & s;
+    for (size_t i0 = c0; i0 < c1; i0 += 64) {
+      size_t len = c1 - i0 < 64 ? c1 - i0 : 64;
+      uint64_t mb, ma, mc;
+      classify(a, q, i0, len, fbuf, &mb, &ma, &mc);
+      while (__builtin_expect(mc != 0, 0)) {
+        unsigned j = (unsigned)__builtin_ctzll(mc);
+        mc &= mc - 1;
+        size_t s = ps_side(a->ps[i0 + j]);
+        uint32_t f = ration_one(a, st, s, i0 + j, q[i0 + j]);
+        fbuf[j] = f;
+        if (f)
+          *(s ? &ma : &mb) |= UINT64_C(1) << j;
+      }
+      for (; mb; mb &= mb - 1) {
+        unsigned j = (unsigned)__builtin_ctzll(mb);
+        lb[tb] = (uint32_t)(i0 + j);
+        fb[tb++] = fbuf[j];
+      }
+      for (; ma; ma &= ma - 1) {
+        unsigned j = (unsigned)__builtin_ctzll(ma);
+        la[ta] = (uint32_t)(i0 + j);
+        fa[ta++] = fbuf[j];
+      }
     }
     if (!pair_now)
       continue;
@@ -836,7 +997,14 @@ static int64_t fill_and_pair(mkt_auction *a, const uint32_t *q,
     while (hb < tb && ha < ta) {
       int64_t m = mkt__min64(bleft, aleft);
       uint32_t bi = lb[hb], ai = la[ha];
-      put_trade(&t[nt++], id[bi], id[ai], part[bi], part[ai], m, buy, sell);
+      mkt_trade *tr = &t[nt++];
+      tr->buy_id = id[bi];
+      tr->sell_id = id[ai];
+      tr->buyer = part[bi];
+      tr->seller = part[ai];
+      tr->qty = m;
+      tr->buy_price = buy;
+      tr->sell_price = sell;
       traded += m;
       bleft -= m;
       aleft -= m;
@@ -863,17 +1031,17 @@ static int64_t fill_and_pair(mkt_auction *a, const uint32_t *q,
  * participants and bid prices are first copied into list order: in those
  * copy loops the loads are independent and overlap, whereas in the merge
  * they would each wait for a cache miss (the lists are in price order, far
- * from add order). eff[], keys[] and tmp[] are free after step 4 and have
- * room for both lists and their sentinels. Adds qty * price to *value and
- * returns the energy traded.
+ * from add order). scratch[], keys[] and tmp[] are free after step 4 and
+ * have room for both lists and their sentinels. Adds qty * price to *value
+ * and returns the energy traded.
  */
 static int64_t pair_by_bid(mkt_auction *a, const uint32_t *bids, size_t nb,
                            const uint32_t *asks, size_t na, mkt__acc *value) {
-  uint32_t *fb = a->eff, *fa = a->eff + nb + 1;
+  uint32_t *fb = a->scratch, *fa = a->scratch + nb + 1;
   for (size_t j = 0; j < nb; j++)
-    fb[j] = a->filled[bids[j]];
+    fb[j] = fill_of(a, bids[j]);
   for (size_t j = 0; j < na; j++)
-    fa[j] = a->filled[asks[j]];
+    fa[j] = fill_of(a, asks[j]);
   fb[nb] = fa[na] = 0;
   uint64_t *g_id = a->keys, *g_pp = a->tmp;
   for (size_t j = 0; j < nb; j++) {
@@ -893,8 +1061,13 @@ static int64_t pair_by_bid(mkt_auction *a, const uint32_t *bids, size_t nb,
     int64_t q = mkt__min64(bleft, aleft);
     int64_t price = (int32_t)(uint32_t)g_pp[x];
     mkt__acc_add(value, q, price);
-    put_trade(&t[nt++], g_id[x], g_id[ya + y], (uint32_t)(g_pp[x] >> 32),
-              (uint32_t)(g_pp[ya + y] >> 32), q, price, price);
+    mkt_trade *tr = &t[nt++];
+    tr->buy_id = g_id[x];
+    tr->sell_id = g_id[ya + y];
+    tr->buyer = (uint32_t)(g_pp[x] >> 32);
+    tr->seller = (uint32_t)(g_pp[ya + y] >> 32);
+    tr->qty = q;
+    tr->buy_price = tr->sell_price = price;
     traded += q;
     bleft -= q;
     aleft -= q;
@@ -927,14 +1100,22 @@ static void sort_by_price(mkt_auction *a, uint32_t *list, size_t n,
  * into *out. The histogram's grid is first guessed from the extreme prices
  * and a sample of orders; an order off it makes one exact pass find the
  * grid and the histogram is built again. A book whose levels on its grid
- * would be too many for the histogram is radix-sorted instead.
+ * would be too many for the histogram is radix-sorted instead. With
+ * `screen` the histogram pass also sets stp_screen's bits; returns whether
+ * it did.
  */
-static void aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
-                      int64_t bmax, int64_t amin, int64_t amax,
+static bool aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
+                      int64_t bmax, int64_t amin, int64_t amax, bool screen,
                       side_levels *sb, side_levels *sa, mkt_clearing *out) {
   size_t n = a->n, nb = a->nbuy;
   int64_t lo = bmin < amin ? bmin : amin, hi = bmax > amax ? bmax : amax;
   uint64_t range = (uint64_t)(hi - lo);
+  /* Does the band cut any price? (Empty sides have no prices.) */
+  bool clamp = false;
+  for (int s = 0; s < 2; s++)
+    if ((s == 0 ? nb : n - nb) > 0 &&
+        (a->min_price[s] < a->clo || a->max_price[s] > a->chi))
+      clamp = true;
   uint64_t g = 0;
   g = gcd64(g, (uint64_t)(bmin - lo));
   g = gcd64(g, (uint64_t)(bmax - lo));
@@ -953,7 +1134,14 @@ static void aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
     uint64_t nlev = range / g + 1;
     if (nlev > limit)
       break; /* the exact grid can only be finer */
-    if (hist_fill(a, q, lo, g, (size_t)nlev, &out->demand, &out->supply)) {
+    if (hist_fill(a, q, lo, g, (size_t)nlev, clamp, screen)) {
+      int64_t demand = 0, supply = 0;
+      for (size_t k = 0; k < nlev; k++) {
+        demand += a->hist[2 * k];
+        supply += a->hist[2 * k + 1];
+      }
+      out->demand = demand;
+      out->supply = supply;
       *sb = (side_levels){.use_hist = true,
                           .desc = true,
                           .hist = a->hist,
@@ -961,11 +1149,11 @@ static void aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
                           .lo = lo,
                           .step = (int64_t)g};
       *sa = (side_levels){.use_hist = true,
-                          .hist = a->hist + nlev,
+                          .hist = a->hist + 1,
                           .nlev = (size_t)nlev,
                           .lo = lo,
                           .step = (int64_t)g};
-      return;
+      return screen;
     }
   }
   uint64_t *kb = a->keys, *ka = a->keys + nb;
@@ -989,6 +1177,7 @@ static void aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
                   mkt__bit_width((uint64_t)(amax - amin)));
   *sb = (side_levels){.keys = kb, .nkeys = xb, .kbase = bmax, .ksign = -1};
   *sa = (side_levels){.keys = ka, .nkeys = xa, .kbase = amin, .ksign = 1};
+  return false;
 }
 
 int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
@@ -1002,6 +1191,9 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
     return GL_EINVAL;
   a->cleared = false;
   a->netted_valid = false;
+  a->fills_any = false;
+  a->q_eff = false;
+  a->ncut[0] = a->ncut[1] = 0;
   a->ntrades = 0;
   a->clo = (int32_t)(cfg->band ? cfg->band->feed_in : -MKT_PRICE_MAX);
   a->chi = (int32_t)(cfg->band ? cfg->band->retail : MKT_PRICE_MAX);
@@ -1018,19 +1210,35 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
   if (n == 0)
     bmin = bmax = amin = amax = 0;
 
+  /* Self-trade prevention: sparse participant numbers take stp_net's
+   * Bloom filter first; dense ones are screened exactly, in the
+   * histogram's pass if there is one, and only participants on both sides
+   * are looked at further. If anything is netted, the levels are
+   * aggregated again from the netted quantities. */
   const uint32_t *q = a->qty;
-  if (!cfg->allow_self_trade && nb > 0 && na > 0) {
-    bool direct;
-    if (stp_screen(a, &direct)) {
-      out->netted = stp_net(a, bmax, amin, direct);
-      if (out->netted > 0)
-        q = a->eff;
-    }
+  bool stp = !cfg->allow_self_trade && nb > 0 && na > 0;
+  bool direct = stp && stp_direct(a);
+  if (stp && !direct) {
+    out->netted = stp_net(a, bmax, amin, false);
+    if (out->netted > 0)
+      q = a->eff;
   }
 
   /* 1. Aggregate the levels. */
   side_levels sb, sa;
-  aggregate(a, q, bmin, bmax, amin, amax, &sb, &sa, out);
+  bool screened = aggregate(a, q, bmin, bmax, amin, amax, direct, &sb, &sa, out);
+  if (direct) {
+    if (!screened)
+      stp_screen(a);
+    if (stp_dual(a)) {
+      out->netted = stp_net(a, bmax, amin, true);
+      if (out->netted > 0) {
+        q = a->eff;
+        (void)aggregate(a, q, bmin, bmax, amin, amax, false, &sb, &sa, out);
+      }
+    }
+  }
+  a->q_eff = q == a->eff;
 
   /* 2. The walk: match marginal units level by level while the best
    * remaining bid is at or above the best remaining offer. */
@@ -1099,6 +1307,8 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
                          .time = cfg->rationing == MKT_RATION_TIME};
       st.left[0] = st.cut[0].r;
       st.left[1] = st.cut[1].r;
+      set_thresholds(a, &st);
+      a->fills_any = true;
       bool need[2] = {!st.time && st.cut[0].r < st.cut[0].q,
                       !st.time && st.cut[1].r < st.cut[1].q};
       if (need[0] || need[1])
@@ -1118,19 +1328,13 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
       }
       assert(traded == x); /* both sides were allocated exactly x */
       (void)traded;
-#if STREAM_STORES
-      _mm_sfence(); /* the streamed trades, before anybody reads them */
-#endif
     } else {
-      memset(a->filled, 0, n * sizeof *a->filled);
       buy = sell = 0; /* McAfee reduced a single unit to nothing */
     }
     out->volume = x;
     out->buy_price = buy;
     out->sell_price = sell;
     out->price = mkt_div_round(buy + sell, 2);
-  } else {
-    memset(a->filled, 0, n * sizeof *a->filled);
   }
   out->trades = a->ntrades;
   a->cleared = true;

@@ -734,10 +734,9 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin,
 typedef struct ration_state {
   cutoff cut[2];
   bool time;
-  int64_t left[2];       /* time priority: Wh still to give at the cut-off */
-  const uint32_t *pr[2]; /* pro rata, level partly filled: the fills of the
-                            level's orders (qty > 0) in add order */
-  size_t next[2];        /* ... the next one */
+  int64_t left[2]; /* time priority: Wh still to give at the cut-off */
+  size_t next[2];  /* pro rata, level partly filled: the next of the
+                      level's orders (qty > 0) in prorata()'s list */
 } ration_state;
 
 /* The thresholds of order_key that sort orders against the cut-offs: an
@@ -761,15 +760,12 @@ static void set_thresholds(mkt_auction *a, const ration_state *st) {
  * floor(q_i * R / Q); the Wh still left (fewer than the orders) go one each
  * to the orders with the largest remainders (q_i * R mod Q), ties to the
  * earlier-added order. The level's orders and their fills, in add order,
- * end up in pairs[] as fill_of reads them (bids up from pairs[0], offers
- * down from pairs[cap - 1]), the fills also in keys[] (as 32-bit words:
- * bids from the start, offers from cap + 2) for fill_and_pair.
+ * end up in pairs[] as fill_of and ration_one read them (bids up from
+ * pairs[0], offers down from pairs[cap - 1]).
  */
 static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
                     const bool need[2]) {
-  uint32_t *fills[2], *index[2];
-  fills[0] = (uint32_t *)(void *)a->keys;
-  fills[1] = fills[0] + a->cap + 2;
+  uint32_t *fills[2] = {a->lbuy, a->lsell}, *index[2];
   index[0] = a->scratch; /* bids up from the start, offers down from cap */
   index[1] = a->scratch + a->cap;
   mkt__pair *v[2] = {a->pairs, a->pairs + a->cap};
@@ -850,7 +846,6 @@ static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
                                                fills[1][k]};
     }
     a->ncut[s] = m[s];
-    st->pr[s] = fills[s];
     st->next[s] = 0;
   }
 }
@@ -875,7 +870,8 @@ ration_one(mkt_auction *a, ration_state *st, size_t s, size_t i, uint32_t qi) {
       a->pairs[a->cap - 1 - k] = e;
     return f;
   }
-  return st->pr[s][st->next[s]++];
+  size_t k = st->next[s]++; /* pro rata: listed by prorata() */
+  return (uint32_t)(s == 0 ? a->pairs[k] : a->pairs[a->cap - 1 - k]).b;
 }
 
 /*
@@ -935,6 +931,66 @@ static inline void classify(const mkt_auction *a, const uint32_t *restrict q,
   *mc = c;
 }
 
+/* Where the merge of the queues stands between chunks. */
+typedef struct merge_state {
+  size_t hb, ha;        /* heads */
+  size_t tb, ta;        /* tails */
+  int64_t bleft, aleft; /* what is left of the heads; 0: not loaded */
+  size_t nt;            /* trades written */
+} merge_state;
+
+/*
+ * Merge the queues (entries fill << 32 | order, bids in keys[], offers in
+ * tmp[]) into trades at (buy, sell), the head bid with the head offer for
+ * the smaller of what is left of them, until one queue is empty. Out of
+ * line and lean, so that the loop keeps everything in registers.
+ */
+static __attribute__((noinline)) void merge(mkt_auction *a, merge_state *ms,
+                                            int64_t buy, int64_t sell) {
+  const uint64_t *restrict id = a->id;
+  const uint32_t *restrict part = a->part;
+  const uint64_t *pb = a->keys + ms->hb, *const eb = a->keys + ms->tb;
+  const uint64_t *pa = a->tmp + ms->ha, *const ea = a->tmp + ms->ta;
+  mkt_trade *restrict tr = a->trades + ms->nt;
+  mkt_trade *const t0 = tr;
+  int64_t bleft = ms->bleft ? ms->bleft : (int64_t)(*pb >> 32);
+  int64_t aleft = ms->aleft ? ms->aleft : (int64_t)(*pa >> 32);
+#if USE_SSE2
+  const __m128i prices = _mm_set_epi64x(sell, buy);
+#endif
+  while (pb < eb && pa < ea) {
+    uint32_t bi = (uint32_t)*pb, ai = (uint32_t)*pa;
+    int64_t m = mkt__min64(bleft, aleft);
+    tr->buy_id = id[bi];
+    tr->sell_id = id[ai];
+    tr->buyer = part[bi];
+    tr->seller = part[ai];
+    tr->qty = m;
+#if USE_SSE2
+    _mm_storeu_si128((__m128i *)(void *)&tr->buy_price, prices);
+#else
+    tr->buy_price = buy;
+    tr->sell_price = sell;
+#endif
+    tr++;
+    bleft -= m;
+    aleft -= m;
+    /* Load the next entries unconditionally (the 0 sentinels make that
+     * safe) and keep them only if we advanced: two conditional moves
+     * instead of an unpredictable branch per trade. */
+    size_t bx = bleft == 0, ay = aleft == 0;
+    pb += bx;
+    pa += ay;
+    bleft += (int64_t)(*pb >> 32) & -(int64_t)bx; /* bleft is 0 if bx is 1 */
+    aleft += (int64_t)(*pa >> 32) & -(int64_t)ay;
+  }
+  ms->hb = (size_t)(pb - a->keys);
+  ms->ha = (size_t)(pa - a->tmp);
+  ms->bleft = bleft;
+  ms->aleft = aleft;
+  ms->nt += (size_t)(tr - t0);
+}
+
 /*
  * Step 4: the filled bids and offers, in add order, into the queues
  * a->lbuy[0..*nb) and a->lsell[0..*na) (their fills alongside, in tmp[] as
@@ -945,19 +1001,16 @@ static inline void classify(const mkt_auction *a, const uint32_t *restrict q,
  * offer for the smaller of what is left of them, until one queue is empty;
  * the state carries over to the next chunk. Returns the Wh traded.
  */
-static int64_t fill_and_pair(mkt_auction *a, const uint32_t *q,
+static __attribute__((noinline)) int64_t
+fill_and_pair(mkt_auction *a, const uint32_t *q,
                              ration_state *st, bool pair_now, int64_t buy,
                              int64_t sell, size_t *nb, size_t *na) {
   const size_t n = a->n;
-  const uint64_t *restrict id = a->id;
-  const uint32_t *restrict part = a->part;
-  uint32_t *restrict lb = a->lbuy, *restrict la = a->lsell;
-  uint32_t *restrict fb = (uint32_t *)(void *)a->tmp;
-  uint32_t *restrict fa = fb + a->cap + 2;
-  mkt_trade *restrict t = a->trades;
+  uint64_t *restrict qb = a->keys, *restrict qa = a->tmp;
   uint32_t fbuf[64];
-  size_t tb = 0, ta = 0, hb = 0, ha = 0, nt = 0;
-  int64_t bleft = 0, aleft = 0, traded = 0;
+  size_t tb = 0, ta = 0;
+  int64_t sb = 0, sa = 0;
+  merge_state ms = {0, 0, 0, 0, 0, 0, 0};
   for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
     size_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
     for (size_t i0 = c0; i0 < c1; i0 += 64) {
@@ -975,54 +1028,40 @@ static int64_t fill_and_pair(mkt_auction *a, const uint32_t *q,
       }
       for (; mb; mb &= mb - 1) {
         unsigned j = (unsigned)__builtin_ctzll(mb);
-        lb[tb] = (uint32_t)(i0 + j);
-        fb[tb++] = fbuf[j];
+        qb[tb++] = (uint64_t)fbuf[j] << 32 | (uint32_t)(i0 + j);
+        sb += fbuf[j];
       }
       for (; ma; ma &= ma - 1) {
         unsigned j = (unsigned)__builtin_ctzll(ma);
-        la[ta] = (uint32_t)(i0 + j);
-        fa[ta++] = fbuf[j];
+        qa[ta++] = (uint64_t)fbuf[j] << 32 | (uint32_t)(i0 + j);
+        sa += fbuf[j];
       }
     }
     if (!pair_now)
       continue;
     /* 0 sentinels after the queues' ends make it safe to load the next
-     * entry unconditionally below; a head that reached the end reads 0
-     * and is loaded again here once more orders have joined. */
-    fb[tb] = fa[ta] = 0;
-    if (bleft == 0)
-      bleft = fb[hb];
-    if (aleft == 0)
-      aleft = fa[ha];
-    while (hb < tb && ha < ta) {
-      int64_t m = mkt__min64(bleft, aleft);
-      uint32_t bi = lb[hb], ai = la[ha];
-      mkt_trade *tr = &t[nt++];
-      tr->buy_id = id[bi];
-      tr->sell_id = id[ai];
-      tr->buyer = part[bi];
-      tr->seller = part[ai];
-      tr->qty = m;
-      tr->buy_price = buy;
-      tr->sell_price = sell;
-      traded += m;
-      bleft -= m;
-      aleft -= m;
-      /* Load the next entries unconditionally and keep them only if we
-       * advanced: two conditional moves instead of an unpredictable
-       * branch per trade. */
-      size_t bx = bleft == 0, ay = aleft == 0;
-      hb += bx;
-      ha += ay;
-      bleft += (int64_t)fb[hb] & -(int64_t)bx; /* bleft is 0 if bx is 1 */
-      aleft += (int64_t)fa[ha] & -(int64_t)ay;
-    }
+     * entry unconditionally in merge(); a head that reached the end reads
+     * 0 and is loaded again once more orders have joined. */
+    qb[tb] = qa[ta] = 0;
+    ms.tb = tb;
+    ms.ta = ta;
+    merge(a, &ms, buy, sell);
   }
-  if (pair_now)
-    a->ntrades = nt;
+  assert(sb == sa); /* both sides were allocated the same */
+  (void)sa;
+  if (pair_now) {
+    assert(ms.hb == tb && ms.ha == ta); /* ... and paired off completely */
+    a->ntrades = ms.nt;
+  } else {
+    /* Pay-as-bid sorts the queues' orders: as plain lists. */
+    for (size_t k = 0; k < tb; k++)
+      a->lbuy[k] = (uint32_t)qb[k];
+    for (size_t k = 0; k < ta; k++)
+      a->lsell[k] = (uint32_t)qa[k];
+  }
   *nb = tb;
   *na = ta;
-  return traded;
+  return sb;
 }
 
 /*

@@ -32,8 +32,8 @@
  *
  * Self-trade prevention first has to know whether anybody is on both sides
  * at all. Participants are nearly always numbered densely (the aggregator
- * numbers its meters), and then one pass sets two bits per participant
- * (bids, offers) in a table small enough for the cache; otherwise a Bloom
+ * numbers its meters), and then the histogram's pass also marks a byte per
+ * participant (bids, offers), a table small enough for the cache; otherwise a Bloom
  * filter of bidders picks candidates. Only participants on both sides
  * reach an exact hash table, and only if one of them crosses itself are
  * orders sorted and netted.
@@ -104,8 +104,8 @@ struct mkt_auction {
   mkt__pair *pairs; /* netting and rationing scratch */
   stp_slot *stp;
   size_t stp_cap;    /* power of two >= 2 * cap */
-  uint64_t *bloom;   /* self-trade detection: bidder Bloom filter, or two
-                        bits per participant */
+  uint64_t *bloom;   /* self-trade detection: bidder Bloom filter, or a
+                        byte per participant */
   size_t bloom_bits; /* power of two >= 8 * cap */
   mkt_trade *trades;
   size_t ntrades;
@@ -454,8 +454,8 @@ static inline uint64_t grid_magic(uint64_t g) {
 /*
  * The loop of hist_fill, inlined with constant flags so that each case
  * gets its own loop without the tests: `grid` (step g > 1, else 1),
- * `clamp` (a band cuts some prices), `screen` (also set stp_screen's bits,
- * see there). Quantities q[i] go to h[2 * k + side] for the price's level
+ * `clamp` (a band cuts some prices), `screen` (also mark stp_screen's
+ * bytes, see there). Quantities q[i] go to h[2 * k + side] for the price's level
  * k = (price - lo) / g. Returns false as soon as a price is off the grid.
  */
 static inline __attribute__((always_inline)) bool
@@ -464,7 +464,7 @@ hist_loop(const mkt_auction *a, const uint32_t *restrict q,
           bool screen) {
   const uint32_t *restrict ps = a->ps;
   const uint32_t *restrict part = a->part;
-  uint64_t *restrict bits = a->bloom;
+  uint8_t *restrict seen = (uint8_t *)(void *)a->bloom;
   const uint32_t lob = (uint32_t)(lo + PBIAS);
   const uint32_t clo = (uint32_t)(a->clo + PBIAS), chi =
                                                        (uint32_t)(a->chi +
@@ -485,10 +485,8 @@ hist_loop(const mkt_auction *a, const uint32_t *restrict q,
       k = hi;
     }
     h[2 * k + s] += q[i];
-    if (screen) {
-      size_t b = (size_t)part[i] * 2 + s;
-      bits[b >> 6] |= UINT64_C(1) << (b & 63);
-    }
+    if (screen)
+      seen[part[i]] |= (uint8_t)(1 + s);
   }
   return true;
 }
@@ -509,7 +507,7 @@ static bool hist_grid_sse2(const mkt_auction *a, const uint32_t *restrict q,
                            uint64_t range, bool screen) {
   const uint32_t *restrict ps = a->ps;
   const uint32_t *restrict part = a->part;
-  uint64_t *restrict bits = a->bloom;
+  uint8_t *restrict seen = (uint8_t *)(void *)a->bloom;
   const size_t n = a->n, quads = n & ~(size_t)3;
   const __m128i lob = _mm_set1_epi32((int32_t)(lo + PBIAS));
   const __m128i one = _mm_set1_epi32(1);
@@ -551,8 +549,7 @@ static bool hist_grid_sse2(const mkt_auction *a, const uint32_t *restrict q,
     if (screen) {
       for (size_t j = 0; j < len; j++) {
         h[idx[j]] += qi[j];
-        size_t b = (size_t)part[i0 + j] * 2 + (idx[j] & 1);
-        bits[b >> 6] |= UINT64_C(1) << (b & 63);
+        seen[part[i0 + j]] |= (uint8_t)(1 + (idx[j] & 1));
       }
     } else {
       for (size_t j = 0; j < len; j++)
@@ -569,10 +566,8 @@ static bool hist_grid_sse2(const mkt_auction *a, const uint32_t *restrict q,
     if (low >= magic)
       return false;
     h[2 * hi + s] += q[i];
-    if (screen) {
-      size_t b = (size_t)part[i] * 2 + s;
-      bits[b >> 6] |= UINT64_C(1) << (b & 63);
-    }
+    if (screen)
+      seen[part[i]] |= (uint8_t)(1 + s);
   }
   return true;
 }
@@ -582,15 +577,14 @@ static bool hist_grid_sse2(const mkt_auction *a, const uint32_t *restrict q,
  * The histogram of step 1 on the grid lo + k * g (nlev levels per side),
  * into a->hist: returns false, with nothing usable there, as soon as an
  * order's clamped price is off the grid. With `screen`, also stp_screen's
- * participant bits.
+ * participant bytes.
  */
 static bool hist_fill(mkt_auction *a, const uint32_t *q, int64_t lo,
                       uint64_t g, size_t nlev, bool clamp, bool screen) {
   int64_t *h = a->hist;
   memset(h, 0, 2 * nlev * sizeof *h);
   if (screen)
-    memset(a->bloom, 0,
-           ((size_t)a->max_part * 2 + 2 + 63) / 64 * sizeof *a->bloom);
+    memset(a->bloom, 0, (size_t)a->max_part + 1);
   /* One loop per case; clamping and screening are rare in the hot case. */
   if (g == 1)
     return clamp ? hist_loop(a, q, h, lo, g, false, true, screen)
@@ -652,36 +646,39 @@ static stp_slot *stp_find(stp_slot *tab, size_t mask, uint32_t participant,
 }
 
 /*
- * Who may be on both sides. With participants numbered densely (below
- * bloom_bits / 2: stp_direct), bits 2p and 2p + 1 of a->bloom say that
- * participant p bids and offers: exact, one pass (usually the histogram's,
- * see hist_loop), a table of a quarter of a byte per participant.
- * Otherwise stp_net's Bloom filter of bidders finds candidates.
+ * Who may be on both sides. With participants numbered densely (below the
+ * size of a->bloom in bytes: stp_direct), byte p of a->bloom has bit 0 set
+ * if participant p bids and bit 1 if it offers: exact, one pass (usually
+ * the histogram's, see hist_loop), a byte per participant. Otherwise
+ * stp_net's Bloom filter of bidders finds candidates.
  */
 static bool stp_direct(const mkt_auction *a) {
-  return (uint64_t)a->max_part < a->bloom_bits / 2;
+  return (uint64_t)a->max_part < a->bloom_bits / 8;
 }
 
-/* The bits, in a pass of their own (when the histogram's was not made). */
+/* The bytes, in a pass of their own (when the histogram's was not made). */
 static void stp_screen(mkt_auction *a) {
-  size_t words = ((size_t)a->max_part * 2 + 2 + 63) / 64;
-  uint64_t *restrict bits = a->bloom;
+  uint8_t *restrict seen = (uint8_t *)(void *)a->bloom;
   const uint32_t *restrict part = a->part;
   const uint32_t *restrict ps = a->ps;
-  memset(bits, 0, words * sizeof *bits);
-  for (size_t i = 0, n = a->n; i < n; i++) {
-    size_t b = (size_t)part[i] * 2 + ps_side(ps[i]);
-    bits[b >> 6] |= UINT64_C(1) << (b & 63);
-  }
+  memset(seen, 0, (size_t)a->max_part + 1);
+  for (size_t i = 0, n = a->n; i < n; i++)
+    seen[part[i]] |= (uint8_t)(1 + ps_side(ps[i]));
 }
 
-/* Whether the bits show anybody on both sides. */
+/* Whether the bytes show anybody on both sides (a byte of 3). */
 static bool stp_dual(const mkt_auction *a) {
-  size_t words = ((size_t)a->max_part * 2 + 2 + 63) / 64;
+  const uint8_t *seen = (const uint8_t *)(const void *)a->bloom;
+  size_t n = (size_t)a->max_part + 1, i = 0;
   uint64_t any = 0;
-  for (size_t w = 0; w < words; w++)
-    any |= a->bloom[w] & (a->bloom[w] >> 1);
-  return (any & UINT64_C(0x5555555555555555)) != 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, seen + i, sizeof w);
+    any |= w & (w >> 1);
+  }
+  for (; i < n; i++)
+    any |= (uint64_t)(seen[i] & (seen[i] >> 1));
+  return (any & UINT64_C(0x0101010101010101)) != 0;
 }
 
 /*
@@ -690,7 +687,7 @@ static bool stp_dual(const mkt_auction *a) {
  * from each side (0: nobody crosses itself, eff and netted untouched). A
  * participant crosses itself exactly when its highest bid is at or above
  * its lowest offer. Candidates are the participants on both sides, exactly
- * (`direct`: from stp_screen's bits) or from a bitmap of bidders (a Bloom
+ * (`direct`: from stp_screen's bytes) or from a bitmap of bidders (a Bloom
  * filter with one hash: false positives only) that picks the offers whose
  * participant might also bid. Only candidates enter an exact table, small
  * enough to stay in cache, which then finds the conflicts. Their orders
@@ -721,7 +718,7 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin,
   }
 #define BIT(b) ((bloom[(b) >> 6] >> ((b) & 63)) & 1)
 #define MAY_BID(i)                                                             \
-  (direct ? BIT((size_t)a->part[i] * 2) & BIT((size_t)a->part[i] * 2 + 1)     \
+  (direct ? ((const uint8_t *)(const void *)bloom)[a->part[i]] == 3            \
           : BIT(part_hash(a->part[i]) >> shift))
 
   /* 2. Offers of possible bidders: their lowest offer each. */
@@ -1230,7 +1227,7 @@ static void sort_by_price(mkt_auction *a, uint32_t *list, size_t n,
  * and a sample of orders; an order off it makes one exact pass find the
  * grid and the histogram is built again. A book whose levels on its grid
  * would be too many for the histogram is radix-sorted instead. With
- * `screen` the histogram pass also sets stp_screen's bits; returns whether
+ * `screen` the histogram pass also marks stp_screen's bytes; returns whether
  * it did.
  */
 static bool aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,

@@ -33,8 +33,8 @@
  * Self-trade prevention first has to know whether anybody is on both sides
  * at all. Participants are nearly always numbered densely (the aggregator
  * numbers its meters), and then the histogram's pass also marks a byte per
- * participant (bids, offers), a table small enough for the cache; otherwise a Bloom
- * filter of bidders picks candidates. Only participants on both sides
+ * participant (bids, offers), a table small enough for the cache; otherwise a
+ * Bloom filter of bidders picks candidates. Only participants on both sides
  * reach an exact hash table, and only if one of them crosses itself are
  * orders sorted and netted.
  */
@@ -44,6 +44,7 @@
 
 #include "gridlet/error.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,14 +95,14 @@ struct mkt_auction {
   uint32_t *eff;     /* quantity after self-trade netting (when q_eff) */
   uint32_t *scratch; /* cut-off level and pay-as-bid scratch */
   uint32_t *netted;  /* result (when netted_valid) */
-  uint64_t *keys;   /* radix keys: bids [0, nbuy), offers [nbuy, n); also
-                       cut-off fills (step 3) */
-  uint64_t *tmp;    /* radix scratch; also the queues' fills (step 4) */
-  uint32_t *lbuy;   /* filled bids in add order: the bid queue */
-  uint32_t *lsell;  /* offers likewise */
-  int64_t *hist;    /* level totals: bids [0, L), offers [L, 2L) */
-  size_t hist_cap;  /* most levels L the histogram can hold */
-  mkt__pair *pairs; /* netting and rationing scratch */
+  uint64_t *keys;    /* radix keys: bids [0, nbuy), offers [nbuy, n); also
+                        cut-off fills (step 3) */
+  uint64_t *tmp;     /* radix scratch; also the queues' fills (step 4) */
+  uint32_t *lbuy;    /* filled bids in add order: the bid queue */
+  uint32_t *lsell;   /* offers likewise */
+  int64_t *hist;     /* level totals: bids [0, L), offers [L, 2L) */
+  size_t hist_cap;   /* most levels L the histogram can hold */
+  mkt__pair *pairs;  /* netting and rationing scratch */
   stp_slot *stp;
   size_t stp_cap;    /* power of two >= 2 * cap */
   uint64_t *bloom;   /* self-trade detection: bidder Bloom filter, or a
@@ -247,8 +248,8 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->bloom = malloc(a->bloom_bits / 8);
   a->trades = malloc(c * sizeof *a->trades);
   if (!a->id || !a->part || !a->ps || !a->qty || !a->eff || !a->scratch ||
-      !a->netted || !a->keys || !a->tmp || !a->lbuy || !a->lsell ||
-      !a->hist || !a->pairs || !a->stp || !a->bloom || !a->trades) {
+      !a->netted || !a->keys || !a->tmp || !a->lbuy || !a->lsell || !a->hist ||
+      !a->pairs || !a->stp || !a->bloom || !a->trades) {
     mkt_auction_free(a);
     return GL_ENOMEM;
   }
@@ -455,20 +456,18 @@ static inline uint64_t grid_magic(uint64_t g) {
  * The loop of hist_fill, inlined with constant flags so that each case
  * gets its own loop without the tests: `grid` (step g > 1, else 1),
  * `clamp` (a band cuts some prices), `screen` (also mark stp_screen's
- * bytes, see there). Quantities q[i] go to h[2 * k + side] for the price's level
- * k = (price - lo) / g. Returns false as soon as a price is off the grid.
+ * bytes, see there). Quantities q[i] go to h[2 * k + side] for the price's
+ * level k = (price - lo) / g. Returns false as soon as a price is off the grid.
  */
 static inline __attribute__((always_inline)) bool
-hist_loop(const mkt_auction *a, const uint32_t *restrict q,
-          int64_t *restrict h, int64_t lo, uint64_t g, bool grid, bool clamp,
-          bool screen) {
+hist_loop(const mkt_auction *a, const uint32_t *restrict q, int64_t *restrict h,
+          int64_t lo, uint64_t g, bool grid, bool clamp, bool screen) {
   const uint32_t *restrict ps = a->ps;
   const uint32_t *restrict part = a->part;
   uint8_t *restrict seen = (uint8_t *)(void *)a->bloom;
   const uint32_t lob = (uint32_t)(lo + PBIAS);
-  const uint32_t clo = (uint32_t)(a->clo + PBIAS), chi =
-                                                       (uint32_t)(a->chi +
-                                                                  PBIAS);
+  const uint32_t clo = (uint32_t)(a->clo + PBIAS),
+                 chi = (uint32_t)(a->chi + PBIAS);
   const uint64_t magic = grid ? grid_magic(g) : 0;
   for (size_t i = 0, n = a->n; i < n; i++) {
     uint32_t v = ps[i], p = v >> 1, s = ps_side(v);
@@ -579,15 +578,15 @@ static bool hist_grid_sse2(const mkt_auction *a, const uint32_t *restrict q,
  * order's clamped price is off the grid. With `screen`, also stp_screen's
  * participant bytes.
  */
-static bool hist_fill(mkt_auction *a, const uint32_t *q, int64_t lo,
-                      uint64_t g, size_t nlev, bool clamp, bool screen) {
+static bool hist_fill(mkt_auction *a, const uint32_t *q, int64_t lo, uint64_t g,
+                      size_t nlev, bool clamp, bool screen) {
   int64_t *h = a->hist;
   memset(h, 0, 2 * nlev * sizeof *h);
   if (screen)
     memset(a->bloom, 0, (size_t)a->max_part + 1);
   /* One loop per case; clamping and screening are rare in the hot case. */
   if (g == 1)
-    return clamp ? hist_loop(a, q, h, lo, g, false, true, screen)
+    return clamp    ? hist_loop(a, q, h, lo, g, false, true, screen)
            : screen ? hist_loop(a, q, h, lo, g, false, false, true)
                     : hist_loop(a, q, h, lo, g, false, false, false);
   if (clamp)
@@ -716,7 +715,7 @@ static int64_t stp_net(mkt_auction *a, int64_t bmax, int64_t amin,
       bloom[h >> 6] |= (uint64_t)(ps_side(a->ps[i]) == 0) << (h & 63);
     }
   }
-#define BIT(b) ((bloom[(b) >> 6] >> ((b) & 63)) & 1)
+#define BIT(b) ((bloom[(b) >> 6] >> ((b)&63)) & 1)
 #define MAY_BID(i)                                                             \
   (direct ? ((const uint8_t *)(const void *)bloom)[a->part[i]] == 3            \
           : BIT(part_hash(a->part[i]) >> shift))
@@ -842,6 +841,39 @@ static void set_thresholds(mkt_auction *a, const ration_state *st) {
 }
 
 /*
+ * The orders of one block (at most 64, from i0) whose key lies in [lo[s],
+ * hi[s]] for their side s, as bits: with SSE2 four orders at a time.
+ */
+static inline uint64_t at_levels(const mkt_auction *a, size_t i0, size_t len,
+                                 const int32_t hi[2], const int32_t lo[2]) {
+  const uint32_t *restrict ps = a->ps + i0;
+  uint64_t m = 0;
+  size_t j = 0;
+#if USE_SSE2
+  const __m128i one = _mm_set1_epi32(1), zero = _mm_setzero_si128();
+  const __m128i h0 = _mm_set1_epi32(hi[0]), dh = _mm_set1_epi32(hi[0] ^ hi[1]);
+  const __m128i l0 = _mm_set1_epi32(lo[0]), dl = _mm_set1_epi32(lo[0] ^ lo[1]);
+  for (; j + 4 <= len; j += 4) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps + j));
+    __m128i ns = _mm_sub_epi32(zero, _mm_and_si128(v, one));
+    __m128i key = _mm_xor_si128(_mm_srli_epi32(v, 1), ns);
+    __m128i h = _mm_xor_si128(h0, _mm_and_si128(dh, ns));
+    __m128i l = _mm_xor_si128(l0, _mm_and_si128(dl, ns));
+    __m128i out =
+        _mm_or_si128(_mm_cmpgt_epi32(key, h), _mm_cmpgt_epi32(l, key));
+    m |= (uint64_t)(15 & ~(unsigned)_mm_movemask_ps(_mm_castsi128_ps(out)))
+         << j;
+  }
+#endif
+  for (; j < len; j++) {
+    uint32_t v = ps[j], s = ps_side(v);
+    int32_t key = order_key(v);
+    m |= (uint64_t)(key <= hi[s] && key >= lo[s]) << j;
+  }
+  return m;
+}
+
+/*
  * Step 3 for the sides in need[]: the pro-rata fills of the cut-off level's
  * orders. Order i of quantity q_i in a level of total Q that gets R gets
  * floor(q_i * R / Q); the Wh still left (fewer than the orders) go one each
@@ -864,52 +896,31 @@ static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
     hi[s] = need[s] ? a->better[s] : INT32_MIN;
     lo[s] = need[s] ? a->worse[s] : INT32_MAX;
   }
-  const uint32_t *restrict ps = a->ps;
-  size_t n = a->n, i = 0;
-#if USE_SSE2
-  /* Four orders at a time, and to the order-by-order code below only
-   * where one of the four is at a level wanted. */
-  const __m128i one = _mm_set1_epi32(1), zero = _mm_setzero_si128();
-  const __m128i hi0 = _mm_set1_epi32(hi[0]), dhi = _mm_set1_epi32(hi[0] ^ hi[1]);
-  const __m128i lo0 = _mm_set1_epi32(lo[0]), dlo = _mm_set1_epi32(lo[0] ^ lo[1]);
-  size_t quad = n & ~(size_t)3;
-#endif
-  for (; i < n; i++) {
-#if USE_SSE2
-    if (i < quad && (i & 3) == 0) {
-      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(ps + i));
-      __m128i ns = _mm_sub_epi32(zero, _mm_and_si128(v, one));
-      __m128i key = _mm_xor_si128(_mm_srli_epi32(v, 1), ns);
-      __m128i h = _mm_xor_si128(hi0, _mm_and_si128(dhi, ns));
-      __m128i l = _mm_xor_si128(lo0, _mm_and_si128(dlo, ns));
-      __m128i out = _mm_or_si128(_mm_cmpgt_epi32(key, h), _mm_cmpgt_epi32(l, key));
-      if (_mm_movemask_ps(_mm_castsi128_ps(out)) == 15) {
-        i += 3;
+  for (size_t i0 = 0, n = a->n; i0 < n; i0 += 64) {
+    size_t len = n - i0 < 64 ? n - i0 : 64;
+    for (uint64_t hit = at_levels(a, i0, len, hi, lo); hit; hit &= hit - 1) {
+      size_t i = i0 + (size_t)__builtin_ctzll(hit);
+      uint32_t s = ps_side(a->ps[i]);
+      if (q[i] == 0)
         continue;
+      const cutoff *c = &st->cut[s];
+      uint64_t h, l, share, rem;
+      mkt__mul128(q[i], (uint64_t)c->r, &h, &l);
+      int rc = mkt__div128(h, l, (uint64_t)c->q, &share, &rem);
+      assert(rc == 0); /* share < q_i since r < q */
+      (void)rc;
+      given[s] += (int64_t)share;
+      fills[s][m[s]] = (uint32_t)share;
+      mkt__pair e = {UINT64_MAX - rem, m[s]};
+      if (s == 0) {
+        v[0][m[0]] = e;
+        index[0][m[0]] = (uint32_t)i;
+      } else {
+        v[1][-(ptrdiff_t)m[1] - 1] = e;
+        index[1][-(ptrdiff_t)m[1] - 1] = (uint32_t)i;
       }
+      m[s]++;
     }
-#endif
-    uint32_t w = ps[i], s = ps_side(w);
-    int32_t key = order_key(w);
-    if (((key > hi[s]) | (key < lo[s]) | (q[i] == 0)) != 0)
-      continue;
-    const cutoff *c = &st->cut[s];
-    uint64_t h, l, share, rem;
-    mkt__mul128(q[i], (uint64_t)c->r, &h, &l);
-    int rc = mkt__div128(h, l, (uint64_t)c->q, &share, &rem);
-    assert(rc == 0); /* share < q_i since r < q */
-    (void)rc;
-    given[s] += (int64_t)share;
-    fills[s][m[s]] = (uint32_t)share;
-    mkt__pair e = {UINT64_MAX - rem, m[s]};
-    if (s == 0) {
-      v[0][m[0]] = e;
-      index[0][m[0]] = (uint32_t)i;
-    } else {
-      v[1][-(ptrdiff_t)m[1] - 1] = e;
-      index[1][-(ptrdiff_t)m[1] - 1] = (uint32_t)i;
-    }
-    m[s]++;
   }
   for (int s = 0; s < 2; s++) {
     if (!need[s])
@@ -929,8 +940,8 @@ static void prorata(mkt_auction *a, const uint32_t *q, ration_state *st,
       if (s == 0)
         vs[k] = (mkt__pair){is[k], fills[0][k]};
       else
-        a->pairs[a->cap - 1 - k] = (mkt__pair){index[1][-(ptrdiff_t)k - 1],
-                                               fills[1][k]};
+        a->pairs[a->cap - 1 - k] =
+            (mkt__pair){index[1][-(ptrdiff_t)k - 1], fills[1][k]};
     }
     a->ncut[s] = m[s];
     st->next[s] = 0;
@@ -1048,14 +1059,26 @@ static __attribute__((noinline)) void merge(mkt_auction *a, merge_state *ms,
   while (pb < eb && pa < ea) {
     uint32_t bi = (uint32_t)*pb, ai = (uint32_t)*pa;
     int64_t m = mkt__min64(bleft, aleft);
+#if USE_SSE2
+    static_assert(offsetof(mkt_trade, sell_id) == 8 &&
+                      offsetof(mkt_trade, seller) == 20 &&
+                      offsetof(mkt_trade, qty) == 24 &&
+                      offsetof(mkt_trade, sell_price) == 40,
+                  "mkt_trade is three pairs of 64-bit words");
+    /* Three 16-byte stores instead of seven (x86-64 is little-endian:
+     * buyer then seller make one 64-bit word). */
+    __m128i ids = _mm_set_epi64x((long long)id[ai], (long long)id[bi]);
+    __m128i pq =
+        _mm_set_epi64x(m, (long long)((uint64_t)part[ai] << 32 | part[bi]));
+    _mm_storeu_si128((__m128i *)(void *)&tr->buy_id, ids);
+    _mm_storeu_si128((__m128i *)(void *)&tr->buyer, pq);
+    _mm_storeu_si128((__m128i *)(void *)&tr->buy_price, prices);
+#else
     tr->buy_id = id[bi];
     tr->sell_id = id[ai];
     tr->buyer = part[bi];
     tr->seller = part[ai];
     tr->qty = m;
-#if USE_SSE2
-    _mm_storeu_si128((__m128i *)(void *)&tr->buy_price, prices);
-#else
     tr->buy_price = buy;
     tr->sell_price = sell;
 #endif
@@ -1089,9 +1112,9 @@ static __attribute__((noinline)) void merge(mkt_auction *a, merge_state *ms,
  * the state carries over to the next chunk. Returns the Wh traded.
  */
 static __attribute__((noinline)) int64_t
-fill_and_pair(mkt_auction *a, const uint32_t *q,
-                             ration_state *st, bool pair_now, int64_t buy,
-                             int64_t sell, size_t *nb, size_t *na) {
+fill_and_pair(mkt_auction *a, const uint32_t *q, ration_state *st,
+              bool pair_now, int64_t buy, int64_t sell, size_t *nb,
+              size_t *na) {
   const size_t n = a->n;
   uint64_t *restrict qb = a->keys, *restrict qa = a->tmp;
   uint32_t fbuf[64];
@@ -1140,11 +1163,16 @@ fill_and_pair(mkt_auction *a, const uint32_t *q,
     assert(ms.hb == tb && ms.ha == ta); /* ... and paired off completely */
     a->ntrades = ms.nt;
   } else {
-    /* Pay-as-bid sorts the queues' orders: as plain lists. */
-    for (size_t k = 0; k < tb; k++)
+    /* Pay-as-bid sorts the queues' orders: as plain lists, their fills by
+     * order in scratch[] (see pair_by_bid). */
+    for (size_t k = 0; k < tb; k++) {
       a->lbuy[k] = (uint32_t)qb[k];
-    for (size_t k = 0; k < ta; k++)
+      a->scratch[(uint32_t)qb[k]] = (uint32_t)(qb[k] >> 32);
+    }
+    for (size_t k = 0; k < ta; k++) {
       a->lsell[k] = (uint32_t)qa[k];
+      a->scratch[(uint32_t)qa[k]] = (uint32_t)(qa[k] >> 32);
+    }
   }
   *nb = tb;
   *na = ta;
@@ -1157,18 +1185,13 @@ fill_and_pair(mkt_auction *a, const uint32_t *q,
  * participants and bid prices are first copied into list order: in those
  * copy loops the loads are independent and overlap, whereas in the merge
  * they would each wait for a cache miss (the lists are in price order, far
- * from add order). scratch[], keys[] and tmp[] are free after step 4 and
- * have room for both lists and their sentinels. Adds qty * price to *value
- * and returns the energy traded.
+ * from add order). keys[] and tmp[] are free after step 4 and have room
+ * for both lists and their sentinels. Adds qty * price to *value and
+ * returns the energy traded.
  */
 static int64_t pair_by_bid(mkt_auction *a, const uint32_t *bids, size_t nb,
                            const uint32_t *asks, size_t na, mkt__acc *value) {
-  uint32_t *fb = a->scratch, *fa = a->scratch + nb + 1;
-  for (size_t j = 0; j < nb; j++)
-    fb[j] = fill_of(a, bids[j]);
-  for (size_t j = 0; j < na; j++)
-    fa[j] = fill_of(a, asks[j]);
-  fb[nb] = fa[na] = 0;
+  assert(bids == a->lbuy && asks == a->lsell); /* overwritten below */
   uint64_t *g_id = a->keys, *g_pp = a->tmp;
   for (size_t j = 0; j < nb; j++) {
     uint32_t i = bids[j];
@@ -1180,6 +1203,14 @@ static int64_t pair_by_bid(mkt_auction *a, const uint32_t *bids, size_t nb,
     g_id[nb + 1 + j] = a->id[i];
     g_pp[nb + 1 + j] = (uint64_t)a->part[i] << 32;
   }
+  /* The lists' indexes are done with: their fills (fill_and_pair left
+   * them in scratch[]) take their places, with 0 sentinels. */
+  uint32_t *fb = a->lbuy, *fa = a->lsell;
+  for (size_t j = 0; j < nb; j++)
+    fb[j] = a->scratch[bids[j]];
+  for (size_t j = 0; j < na; j++)
+    fa[j] = a->scratch[asks[j]];
+  fb[nb] = fa[na] = 0;
   mkt_trade *restrict t = a->trades;
   size_t x = 0, y = 0, nt = 0, ya = nb + 1;
   int64_t bleft = fb[0], aleft = fa[0], traded = 0;
@@ -1352,7 +1383,8 @@ int mkt_auction_clear(mkt_auction *a, const mkt_auction_config *cfg,
 
   /* 1. Aggregate the levels. */
   side_levels sb, sa;
-  bool screened = aggregate(a, q, bmin, bmax, amin, amax, direct, &sb, &sa, out);
+  bool screened =
+      aggregate(a, q, bmin, bmax, amin, amax, direct, &sb, &sa, out);
   if (direct) {
     if (!screened)
       stp_screen(a);

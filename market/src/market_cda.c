@@ -130,7 +130,7 @@ int mkt_cda_new(const mkt_cda_config *cfg, mkt_cda **out) {
   b->pool_mem = calloc(cfg->capacity * sizeof *b->pool + 64, 1);
   if (b->pool_mem)
     b->pool = (mkt__cda_order *)(void *)(((uintptr_t)b->pool_mem + 63) &
-                                    ~(uintptr_t)63);
+                                         ~(uintptr_t)63);
   b->map = calloc(mapsize, sizeof *b->map); /* all epoch 0: empty */
   int rc = (b->pool_mem && b->map) ? 0 : GL_ENOMEM;
   for (int s = 0; s < 2 && !rc; s++) {
@@ -248,10 +248,8 @@ int mkt_cda_close(mkt_cda *b, size_t *resting) {
       for (uint32_t i = l->head; i != MKT__NIL; i = b->pool[i].next) {
         mkt__cda_order *o = &b->pool[i];
         if (sink->residue) {
-          mkt_order ro = {o->id,          o->participant,
-                          s ? MKT_SELL : MKT_BUY,
-                          b->interval,     o->qty,
-                          mkt__cda_price(b, s, r)};
+          mkt_order ro = {o->id,       o->participant, s ? MKT_SELL : MKT_BUY,
+                          b->interval, o->qty,         mkt__cda_price(b, s, r)};
           sink->residue(sink->ctx, &ro);
         }
         o->qty = 0; /* the slot is free again */

@@ -235,13 +235,16 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   a->part = malloc(c * sizeof *a->part);
   a->ps = malloc(c * sizeof *a->ps);
   a->qty = malloc(c * sizeof *a->qty);
-  a->eff = malloc((c + 2) * sizeof *a->eff); /* + 2: pair()'s sentinels */
-  a->scratch = malloc((c + 2) * sizeof *a->scratch); /* + 2: sentinels */
+  a->eff = malloc(c * sizeof *a->eff);
+  a->scratch = malloc(c * sizeof *a->scratch);
   a->netted = malloc(c * sizeof *a->netted);
-  a->keys = malloc((c + 2) * sizeof *a->keys); /* + 2: pair()'s lists */
-  a->tmp = malloc((c + 2) * sizeof *a->tmp);
-  a->lbuy = malloc((c + 1) * sizeof *a->lbuy); /* + 1: see fill_and_pair */
-  a->lsell = malloc((c + 1) * sizeof *a->lsell);
+  /* keys[] and tmp[], and lbuy[] and lsell[], are each one allocation at
+   * the same distance (c + 2 entries, room for pay-as-bid's sentinels), so
+   * that merge() reaches both queues from one base. */
+  a->keys = malloc(2 * (c + 2) * sizeof *a->keys);
+  a->tmp = a->keys ? a->keys + c + 2 : NULL;
+  a->lbuy = malloc(2 * (c + 2) * sizeof *a->lbuy);
+  a->lsell = a->lbuy ? a->lbuy + c + 2 : NULL;
   a->hist = malloc(2 * a->hist_cap * sizeof *a->hist);
   a->pairs = malloc(c * sizeof *a->pairs);
   a->stp = malloc(a->stp_cap * sizeof *a->stp);
@@ -269,9 +272,7 @@ void mkt_auction_free(mkt_auction *a) {
   free(a->scratch);
   free(a->netted);
   free(a->keys);
-  free(a->tmp);
   free(a->lbuy);
-  free(a->lsell);
   free(a->hist);
   free(a->pairs);
   free(a->stp);
@@ -1029,36 +1030,49 @@ static inline void classify(const mkt_auction *a, const uint32_t *restrict q,
   *mc = c;
 }
 
-/* Where the merge of the queues stands between chunks. */
+/*
+ * The queues of step 4: per side the filled orders in add order (a->lbuy,
+ * a->lsell) and, alongside, where each one's fill ends counted from the
+ * start of the side's queue (keys[] for bids, tmp[] for offers, 64-bit). A
+ * trade is then the overlap of a bid's and an offer's ranges, so the merge
+ * needs no per-order remainders: it walks the ends in order.
+ */
 typedef struct merge_state {
-  size_t hb, ha;        /* heads */
-  size_t tb, ta;        /* tails */
-  int64_t bleft, aleft; /* what is left of the heads; 0: not loaded */
-  size_t nt;            /* trades written */
+  size_t hb, ha;  /* heads */
+  size_t tb, ta;  /* tails */
+  uint64_t done;  /* Wh paired so far: every range ends at or after it */
+  uint64_t limit; /* ... and it can reach the smaller side's last end */
+  size_t nt;      /* trades written */
 } merge_state;
 
 /*
- * Merge the queues (entries fill << 32 | order, bids in keys[], offers in
- * tmp[]) into trades at (buy, sell), the head bid with the head offer for
- * the smaller of what is left of them, until one queue is empty. Out of
- * line and lean, so that the loop keeps everything in registers.
+ * Merge the queues into trades at (buy, sell) until one of them runs out:
+ * each trade goes from `done` to the nearer of the two head ranges' ends,
+ * and a head whose range ends there moves on. One comparison ends the
+ * loop; out of line, so that the loop keeps everything in registers.
  */
 static __attribute__((noinline)) void merge(mkt_auction *a, merge_state *ms,
                                             int64_t buy, int64_t sell) {
   const uint64_t *restrict id = a->id;
   const uint32_t *restrict part = a->part;
-  const uint64_t *pb = a->keys + ms->hb, *const eb = a->keys + ms->tb;
-  const uint64_t *pa = a->tmp + ms->ha, *const ea = a->tmp + ms->ta;
+  /* Both queues from one base each (offers at + off), for the registers. */
+  const uint32_t *restrict lq = a->lbuy;
+  const uint64_t *restrict eq = a->keys;
+  const size_t off = a->cap + 2;
+  assert(a->lsell == lq + off && a->tmp == eq + off);
   mkt_trade *restrict tr = a->trades + ms->nt;
   mkt_trade *const t0 = tr;
-  int64_t bleft = ms->bleft ? ms->bleft : (int64_t)(*pb >> 32);
-  int64_t aleft = ms->aleft ? ms->aleft : (int64_t)(*pa >> 32);
+  size_t hb = ms->hb, ha = ms->ha + off;
+  uint64_t done = ms->done;
+  const uint64_t limit = ms->limit;
 #if USE_SSE2
   const __m128i prices = _mm_set_epi64x(sell, buy);
 #endif
-  while (pb < eb && pa < ea) {
-    uint32_t bi = (uint32_t)*pb, ai = (uint32_t)*pa;
-    int64_t m = mkt__min64(bleft, aleft);
+  while (done < limit) {
+    uint64_t xb = eq[hb], xa = eq[ha];
+    uint64_t end = xb < xa ? xb : xa;
+    int64_t m = (int64_t)(end - done);
+    uint32_t bi = lq[hb], ai = lq[ha];
 #if USE_SSE2
     static_assert(offsetof(mkt_trade, sell_id) == 8 &&
                       offsetof(mkt_trade, seller) == 20 &&
@@ -1083,43 +1097,36 @@ static __attribute__((noinline)) void merge(mkt_auction *a, merge_state *ms,
     tr->sell_price = sell;
 #endif
     tr++;
-    bleft -= m;
-    aleft -= m;
-    /* Load the next entries unconditionally (the 0 sentinels make that
-     * safe) and keep them only if we advanced: two conditional moves
-     * instead of an unpredictable branch per trade. */
-    size_t bx = bleft == 0, ay = aleft == 0;
-    pb += bx;
-    pa += ay;
-    bleft += (int64_t)(*pb >> 32) & -(int64_t)bx; /* bleft is 0 if bx is 1 */
-    aleft += (int64_t)(*pa >> 32) & -(int64_t)ay;
+    /* No branch on which head moves: both compare, either or both go. */
+    hb += xb == end;
+    ha += xa == end;
+    done = end;
   }
-  ms->hb = (size_t)(pb - a->keys);
-  ms->ha = (size_t)(pa - a->tmp);
-  ms->bleft = bleft;
-  ms->aleft = aleft;
+  ms->hb = hb;
+  ms->ha = ha - off;
+  ms->done = done;
   ms->nt += (size_t)(tr - t0);
 }
 
 /*
- * Step 4: the filled bids and offers, in add order, into the queues
- * a->lbuy[0..*nb) and a->lsell[0..*na) (their fills alongside, in tmp[] as
- * 32-bit words). Blocks of 64 orders are sorted against the cut-offs at
- * once (classify), and only the filled ones are then visited, by their
- * bits. With `pair_now` (uniform prices), after every CHUNK orders the
- * queues are merged into trades at (buy, sell), the head bid with the head
- * offer for the smaller of what is left of them, until one queue is empty;
- * the state carries over to the next chunk. Returns the Wh traded.
+ * Step 4: the filled bids and offers, in add order, into the queues (see
+ * merge_state). Blocks of 64 orders are sorted against the cut-offs at once
+ * (classify), and only the filled ones are then visited, by their bits.
+ * With `pair_now` (uniform prices), after every CHUNK orders the queues are
+ * merged into trades at (buy, sell) as far as both reach; pay-as-bid
+ * instead gets them as lists (a->lbuy[0..*nb), a->lsell[0..*na)) with each
+ * listed order's fill in scratch[]. Returns the Wh traded (allocated).
  */
 static __attribute__((noinline)) int64_t
 fill_and_pair(mkt_auction *a, const uint32_t *q, ration_state *st,
               bool pair_now, int64_t buy, int64_t sell, size_t *nb,
               size_t *na) {
   const size_t n = a->n;
-  uint64_t *restrict qb = a->keys, *restrict qa = a->tmp;
+  uint32_t *restrict lb = a->lbuy, *restrict la = a->lsell;
+  uint64_t *restrict eb = a->keys, *restrict ea = a->tmp;
   uint32_t fbuf[64];
   size_t tb = 0, ta = 0;
-  int64_t sb = 0, sa = 0;
+  uint64_t sb = 0, sa = 0; /* where the queues' ranges end */
   merge_state ms = {0, 0, 0, 0, 0, 0, 0};
   for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
     size_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
@@ -1138,23 +1145,20 @@ fill_and_pair(mkt_auction *a, const uint32_t *q, ration_state *st,
       }
       for (; mb; mb &= mb - 1) {
         unsigned j = (unsigned)__builtin_ctzll(mb);
-        qb[tb++] = (uint64_t)fbuf[j] << 32 | (uint32_t)(i0 + j);
         sb += fbuf[j];
+        lb[tb] = (uint32_t)(i0 + j);
+        eb[tb++] = sb;
       }
       for (; ma; ma &= ma - 1) {
         unsigned j = (unsigned)__builtin_ctzll(ma);
-        qa[ta++] = (uint64_t)fbuf[j] << 32 | (uint32_t)(i0 + j);
         sa += fbuf[j];
+        la[ta] = (uint32_t)(i0 + j);
+        ea[ta++] = sa;
       }
     }
     if (!pair_now)
       continue;
-    /* 0 sentinels after the queues' ends make it safe to load the next
-     * entry unconditionally in merge(); a head that reached the end reads
-     * 0 and is loaded again once more orders have joined. */
-    qb[tb] = qa[ta] = 0;
-    ms.tb = tb;
-    ms.ta = ta;
+    ms.limit = sb < sa ? sb : sa;
     merge(a, &ms, buy, sell);
   }
   assert(sb == sa); /* both sides were allocated the same */
@@ -1163,20 +1167,15 @@ fill_and_pair(mkt_auction *a, const uint32_t *q, ration_state *st,
     assert(ms.hb == tb && ms.ha == ta); /* ... and paired off completely */
     a->ntrades = ms.nt;
   } else {
-    /* Pay-as-bid sorts the queues' orders: as plain lists, their fills by
-     * order in scratch[] (see pair_by_bid). */
-    for (size_t k = 0; k < tb; k++) {
-      a->lbuy[k] = (uint32_t)qb[k];
-      a->scratch[(uint32_t)qb[k]] = (uint32_t)(qb[k] >> 32);
-    }
-    for (size_t k = 0; k < ta; k++) {
-      a->lsell[k] = (uint32_t)qa[k];
-      a->scratch[(uint32_t)qa[k]] = (uint32_t)(qa[k] >> 32);
-    }
+    /* Pay-as-bid: each listed order's fill by order, for pair_by_bid. */
+    for (size_t k = 0; k < tb; k++)
+      a->scratch[lb[k]] = (uint32_t)(eb[k] - (k ? eb[k - 1] : 0));
+    for (size_t k = 0; k < ta; k++)
+      a->scratch[la[k]] = (uint32_t)(ea[k] - (k ? ea[k - 1] : 0));
   }
   *nb = tb;
   *na = ta;
-  return sb;
+  return (int64_t)sb;
 }
 
 /*

@@ -5,15 +5,18 @@
  *
  * Orders live in structure-of-arrays form indexed by add sequence (price
  * and side share one 32-bit word), and every pass over them runs in that
- * order, sequentially: at a million orders, memory traffic and not
- * arithmetic is the cost, and gathering order fields in price order would
- * miss the cache on nearly every access. A clearing is:
+ * order, sequentially: gathering order fields in price order would miss the
+ * cache on nearly every access. At a million orders a clearing is bound by
+ * instructions as much as by memory, so the passes are few and lean, work
+ * on four orders at a time where they can (SSE2, which every x86-64 has;
+ * elsewhere the same code order by order, with the same results), and
+ * branch only where the outcome is predictable. A clearing is:
  *
  *   1. aggregate: the quantity per price level of each side. Prices nearly
- *      always lie on a grid (a tick), found from a sample and checked for
- *      every order with one multiplication, so the histogram has one entry
- *      per tick and stays in the first-level cache; a book too spread out
- *      for a histogram radix-sorts one key (price << 32 | qty) per order;
+ *      always lie on a grid (a tick), found from the extreme prices and a
+ *      sample and checked exactly for every order, so the histogram has one
+ *      entry per tick and stays in the first-level cache; a book too spread
+ *      out for a histogram radix-sorts one key (price << 32 | qty) per order;
  *   2. walk the levels from the best prices inwards: volume, marginal pair,
  *      price rule, and the cut-off level and remainder of each side;
  *   3. if the cut-off level of a side is shared pro rata and only partly
@@ -23,20 +26,25 @@
  *   4. fill and pair, in one pass in add order: each order's fill follows
  *      from its price and the cut-offs; filled bids and filled offers join
  *      two queues, and every few thousand orders the queues are merged
- *      into trades while their orders are still in cache. Trades are
- *      written with streaming stores where the machine has them: 48 bytes
- *      each, 24 MB at a million orders, which the cache could not hold
- *      anyway. Pay-as-bid alone prices each pair by its bid, so there the
- *      pairing must follow price priority: the queues are completed,
- *      radix-sorted by price, and merged afterwards.
+ *      into trades while they are still in cache. Pay-as-bid alone prices
+ *      each pair by its bid, so there the pairing must follow price
+ *      priority: the queues are completed, radix-sorted by price, and
+ *      merged afterwards.
+ *
+ * Fills are not written per order: an order's fill follows from its price,
+ * the cut-offs and, at a shared cut-off level, a short list (fill_of), so
+ * the clearing writes only what it must, the trades (48 bytes each, 24 MB
+ * at a million orders). Streaming (non-temporal) stores for them were
+ * measured slower than plain ones on the development machine and are not
+ * used.
  *
  * Self-trade prevention first has to know whether anybody is on both sides
  * at all. Participants are nearly always numbered densely (the aggregator
  * numbers its meters), and then the histogram's pass also marks a byte per
- * participant (bids, offers), a table small enough for the cache; otherwise a
- * Bloom filter of bidders picks candidates. Only participants on both sides
- * reach an exact hash table, and only if one of them crosses itself are
- * orders sorted and netted.
+ * participant (bids, offers); otherwise a Bloom filter of bidders picks
+ * candidates. Only participants on both sides reach an exact hash table,
+ * and only if one of them crosses itself are orders sorted and netted (and
+ * the levels aggregated again from the netted quantities).
  */
 #include "gridlet/market_auction.h"
 

@@ -65,8 +65,8 @@
 #define USE_SSE2 0
 #endif
 
-/* The histogram is used up to this many price levels (or the capacity, if
- * smaller, but never fewer than HIST_MIN). */
+/* The histogram holds up to this many price levels (or as many as the
+ * capacity, if fewer, but at least HIST_MIN). */
 #define HIST_MIN 4096
 #define HIST_MAX (1u << 22)
 
@@ -1280,18 +1280,25 @@ static bool aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
     if ((s == 0 ? nb : n - nb) > 0 &&
         (a->min_price[s] < a->clo || a->max_price[s] > a->chi))
       clamp = true;
-  uint64_t g = 0;
-  g = gcd64(g, (uint64_t)(bmin - lo));
-  g = gcd64(g, (uint64_t)(bmax - lo));
-  g = gcd64(g, (uint64_t)(amin - lo));
-  g = gcd64(g, (uint64_t)(amax - lo));
-  for (size_t i = 0; i < n && i < 64; i++)
-    g = gcd64(g, (uint64_t)((int64_t)price_at(a, i) - lo));
-  if (g == 0)
-    g = 1; /* one price */
-  uint64_t limit = n > HIST_MIN / 4 ? 4 * (uint64_t)n : HIST_MIN;
+  /* A histogram costs its levels, a sort its orders: at most four levels
+   * per order (and never more than it can hold). */
+  uint64_t limit = 4 * (uint64_t)n < 64 ? 64 : 4 * (uint64_t)n;
   if (limit > a->hist_cap)
     limit = a->hist_cap;
+  /* The grid: 1 if the range fits as it is, else guessed from the extreme
+   * prices and the first orders (checked for every order below). */
+  uint64_t g = 1;
+  if (range >= limit) {
+    g = 0;
+    g = gcd64(g, (uint64_t)(bmin - lo));
+    g = gcd64(g, (uint64_t)(bmax - lo));
+    g = gcd64(g, (uint64_t)(amin - lo));
+    g = gcd64(g, (uint64_t)(amax - lo));
+    for (size_t i = 0; i < n && i < 32; i++)
+      g = gcd64(g, (uint64_t)((int64_t)price_at(a, i) - lo));
+    if (g == 0)
+      g = 1; /* one price */
+  }
   for (int attempt = 0; attempt < 2; attempt++) {
     if (attempt == 1)
       g = grid_exact(a, lo, g);

@@ -1285,10 +1285,11 @@ static bool aggregate(mkt_auction *a, const uint32_t *q, int64_t bmin,
   uint64_t limit = 4 * (uint64_t)n < 64 ? 64 : 4 * (uint64_t)n;
   if (limit > a->hist_cap)
     limit = a->hist_cap;
-  /* The grid: 1 if the range fits as it is, else guessed from the extreme
-   * prices and the first orders (checked for every order below). */
+  /* The grid: guessed from the extreme prices and the first orders
+   * (checked for every order below), unless the range is small anyway. A
+   * coarser grid also keeps the histogram in the first-level cache. */
   uint64_t g = 1;
-  if (range >= limit) {
+  if (range >= 1024) {
     g = 0;
     g = gcd64(g, (uint64_t)(bmin - lo));
     g = gcd64(g, (uint64_t)(bmax - lo));

@@ -352,11 +352,11 @@ mkt__cda_add(mkt_cda *b, uint64_t id, uint32_t part, mkt_side side,
     mkt__cda_order *const pool = b->pool;
     /* A freed slot if there is one, else the next fresh one (below cap:
      * every used slot is live or free); selected, not branched on. */
-    uint32_t fh = b->free_head, has = fh != MKT__NIL;
-    uint32_t si = has ? fh : b->top;
-    uint32_t after = pool[has ? fh : 0].next;
-    b->free_head = has ? after : MKT__NIL;
-    b->top += has ^ 1;
+    uint32_t fh = b->free_head, top = b->top;
+    uint32_t none = fh == MKT__NIL, nm = (uint32_t)0 - none;
+    uint32_t si = fh ^ ((fh ^ top) & nm);
+    b->free_head = pool[si & ~nm].next | nm; /* slot 0 when none: unused */
+    b->top = top + none;
     if (__builtin_expect(b->map_used >= b->map_limit, 0)) {
       mkt__cda_rebuild(b); /* slot si is not live yet (qty 0): left out */
       (void)mkt__cda_find(b, id, &pos);
@@ -377,10 +377,10 @@ mkt__cda_add(mkt_cda *b, uint64_t id, uint32_t part, mkt_side side,
      * regardless, which is harmless when the level was not empty. */
     mkt__cda_level *l = &b->lv[s][own];
     uint32_t head = l->head, tail = l->tail;
-    uint32_t empty = head == MKT__NIL;
+    uint32_t em = (uint32_t)0 - (head == MKT__NIL);
     uint32_t tnext = pool[tail].next;
-    l->head = empty ? si : head;
-    pool[tail].next = empty ? tnext : si;
+    l->head = head ^ ((head ^ si) & em);
+    pool[tail].next = si ^ ((si ^ tnext) & em);
     n->prev = tail; /* meaningless if si is the head */
     l->tail = si;
     mkt__cda_bitmap_set(&b->bm[s], own);

@@ -227,6 +227,8 @@ int mkt_auction_new(size_t capacity, mkt_auction **out) {
   *out = NULL;
   if (capacity < 1 || capacity > (size_t)INT32_MAX)
     return GL_EINVAL;
+  if (capacity > SIZE_MAX / 256)
+    return GL_ENOMEM; /* the buffers' sizes would not fit a size_t */
   mkt_auction *a = calloc(1, sizeof *a);
   if (!a)
     return GL_ENOMEM;

@@ -125,9 +125,10 @@ int mkt_cda_new(const mkt_cda_config *cfg, mkt_cda **out) {
   b->map_mask = mapsize - 1;
   b->map_limit = mapsize / 4 * 3;
   b->epoch = 1;
-  /* calloc (free slots have qty 0, and untouched pages cost nothing), one
-   * cache line more than needed so the records can start on a line. */
-  b->pool_mem = calloc(cfg->capacity * sizeof *b->pool + 64, 1);
+  /* calloc (free slots have qty 0, and untouched pages cost nothing), two
+   * records (64 bytes) more than needed so the records can start on a
+   * cache line. */
+  b->pool_mem = calloc(cfg->capacity + 2, sizeof *b->pool);
   if (b->pool_mem)
     b->pool = (mkt__cda_order *)(void *)(((uintptr_t)b->pool_mem + 63) &
                                          ~(uintptr_t)63);

@@ -114,7 +114,7 @@ static void on_residue(void *ctx, const mkt_order *o) {
  * range), cancels, depth queries, closes and reopens. */
 static void cda_scenario(int k) {
   mkt_cda_config c = {0};
-  c.capacity = 1 + rnd(k % 3 == 0 ? 8 : k % 3 == 1 ? 200 : 2000);
+  c.capacity = (size_t)(1 + rnd(k % 3 == 0 ? 8 : k % 3 == 1 ? 200 : 2000));
   int64_t tick = k % 4 == 0 ? 1 : k % 4 == 1 ? 0 : 1 + (int64_t)rnd(7);
   int64_t tk = tick ? tick : 1;
   int64_t lv = 1 + (int64_t)rnd(k % 5 == 0 ? 3 : k % 5 == 1 ? 70 : 3000);
@@ -172,7 +172,7 @@ static void cda_scenario(int k) {
       mkt_cda_level l[64];
       size_t n = 99;
       mkt_side side = rnd(30) == 0 ? (mkt_side)0 : rnd(2) ? MKT_BUY : MKT_SELL;
-      rc = mkt_cda_depth(b, side, l, rnd(64), &n);
+      rc = mkt_cda_depth(b, side, l, (size_t)rnd(64), &n);
       mix_rc(rc);
       mix(n);
       for (size_t j = 0; j < n && rc == 0; j++) {

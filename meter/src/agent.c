@@ -426,13 +426,12 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
     goto fail;
   if (cfg->ha_enabled) {
     uint32_t have = mtr_devices_counters(a->dev);
-    mtr_ha_opts ho = {
-        .meter_id = a->id,
-        .version = MTR_VERSION,
-        .has_pv = (have & (1u << MTR_C_PV)) != 0,
-        .has_battery =
-            (have & ((1u << MTR_C_CHARGE) | (1u << MTR_C_DISCHARGE))) != 0,
-        .has_soc = mtr_devices_has_soc(a->dev)};
+    mtr_ha_opts ho = {.meter_id = a->id,
+                      .version = MTR_VERSION,
+                      .has_pv = (have & (1u << MTR_C_PV)) != 0,
+                      .has_battery = (have & ((1u << MTR_C_CHARGE) |
+                                              (1u << MTR_C_DISCHARGE))) != 0,
+                      .has_soc = mtr_devices_has_soc(a->dev)};
     rc = mtr_ha_new(&a->cfg, &ho, a->store, clock, &a->ha);
     if (rc) {
       add_error(errs, "home_assistant: cannot set up the connection to %s: %s",

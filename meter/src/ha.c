@@ -76,7 +76,7 @@ typedef struct ha_state {
   bool has_balance;
   int64_t balance, balance_start;
   bool has_soc;
-  int64_t soc_bp, last_end; /* of the newest reading; last_end 0 = none */
+  int64_t soc_bp, last_end;       /* of the newest reading; last_end 0 = none */
   uint8_t counted[COUNTED_BYTES]; /* minute of a counted result's start */
 } ha_state;
 
@@ -160,11 +160,11 @@ static void roll(ha_state *s, int64_t now) {
 #define NINTS (E_COUNT + 10)
 
 static void record_encode(const ha_state *s, uint8_t *out, size_t *len) {
-  int64_t v[NINTS] = {s->total_wh[0], s->total_wh[1],  s->total_wh[2],
-                      s->total_wh[3], s->total_wh[4],  s->day_start,
-                      s->bought_wh,   s->sold_wh,      s->savings,
-                      s->has_balance, s->balance,      s->balance_start,
-                      s->has_soc,     s->soc_bp,       s->last_end};
+  int64_t v[NINTS] = {s->total_wh[0], s->total_wh[1], s->total_wh[2],
+                      s->total_wh[3], s->total_wh[4], s->day_start,
+                      s->bought_wh,   s->sold_wh,     s->savings,
+                      s->has_balance, s->balance,     s->balance_start,
+                      s->has_soc,     s->soc_bp,      s->last_end};
   size_t o = 0;
   out[o++] = RECORD_VERSION;
   for (size_t i = 0; i < NINTS; i++)
@@ -303,8 +303,7 @@ int mtr_ha_discovery(const mtr_ha *h, size_t i, char *topic, size_t tcap,
 }
 
 /* Append `v` / 10^digits as an exact decimal ("-1.230000"). */
-static void put_fixed(char *buf, size_t cap, size_t *o, int64_t v,
-                      int digits) {
+static void put_fixed(char *buf, size_t cap, size_t *o, int64_t v, int digits) {
   uint64_t p = 1;
   for (int i = 0; i < digits; i++)
     p *= 10;
@@ -471,27 +470,28 @@ static void on_event(mtr_ha *h, const pr_mqtt_event *ev) {
   }
   case PR_MQTT_PUBLISHED:
     if (!ev->ok && h->connected && !h->refusal_logged) {
-      GL_WARN(COMP,
-              "the Home Assistant broker refused a message (reason 0x%02x%s%s): "
-              "check the user's permissions for %s/# and %s/#",
-              (unsigned)ev->reason, ev->text ? ": " : "",
-              ev->text ? ev->text : "", h->cfg->ha_discovery_prefix,
-              h->cfg->ha_topic_prefix);
+      GL_WARN(
+          COMP,
+          "the Home Assistant broker refused a message (reason 0x%02x%s%s): "
+          "check the user's permissions for %s/# and %s/#",
+          (unsigned)ev->reason, ev->text ? ": " : "", ev->text ? ev->text : "",
+          h->cfg->ha_discovery_prefix, h->cfg->ha_topic_prefix);
       h->refusal_logged = true;
     }
     break;
   case PR_MQTT_SUBSCRIBED:
     if (!ev->ok)
-      GL_WARN(COMP, "the Home Assistant broker refused the subscription to "
-                    "%s: discovery is not repeated when Home Assistant "
-                    "restarts (it is retained, so this rarely matters)",
+      GL_WARN(COMP,
+              "the Home Assistant broker refused the subscription to "
+              "%s: discovery is not repeated when Home Assistant "
+              "restarts (it is retained, so this rarely matters)",
               h->t_status);
     break;
   }
 }
 
-int mtr_ha_new(const mtr_config *cfg, const mtr_ha_opts *opts,
-               mtr_store *store, gl_clock clock, mtr_ha **out) {
+int mtr_ha_new(const mtr_config *cfg, const mtr_ha_opts *opts, mtr_store *store,
+               gl_clock clock, mtr_ha **out) {
   *out = NULL;
   mtr_ha *h = calloc(1, sizeof *h);
   if (!h)

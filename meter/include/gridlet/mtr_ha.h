@@ -119,8 +119,8 @@ typedef struct mtr_ha mtr_ha;
  * handle; GL_EINVAL (a name that does not fit a topic), GL_ENOMEM,
  * GL_EPROTO (the MQTT library refused the options), GL_ESTORE.
  */
-int mtr_ha_new(const mtr_config *cfg, const mtr_ha_opts *opts,
-               mtr_store *store, gl_clock clock, mtr_ha **out);
+int mtr_ha_new(const mtr_config *cfg, const mtr_ha_opts *opts, mtr_store *store,
+               gl_clock clock, mtr_ha **out);
 
 /* mtr_ha_free - disconnect (no "offline": see mtr_ha_stop) and release;
  * NULL is a no-op. */

@@ -63,8 +63,8 @@ static int setup(void **st) {
   tzset();
   gt_tmpdir("mha", F.dir);
   gt_path(F.db, F.dir, "meter.db");
-  mtr_store_opts so = {.create = true, .meter_id = "meter.0_7",
-                       .community = "c1"};
+  mtr_store_opts so = {
+      .create = true, .meter_id = "meter.0_7", .community = "c1"};
   assert_int_equal(mtr_store_open(F.db, &so, &F.store), 0);
   const char *text = "[meter]\ncommunity = c1\n"
                      "[grid_meter]\nendpoint = tcp:127.0.0.1\n"
@@ -199,8 +199,8 @@ static void test_ha_discovery_messages_follow_the_documented_format(void **st) {
   for (size_t i = 0; i < n; i++) {
     char topic[512];
     char *payload = NULL;
-    assert_int_equal(
-        mtr_ha_discovery(F.ha, i, topic, sizeof topic, &payload), 0);
+    assert_int_equal(mtr_ha_discovery(F.ha, i, topic, sizeof topic, &payload),
+                     0);
     char want[512];
     snprintf(want, sizeof want, "homeassistant/sensor/meter_d0__7/%s/config",
              s[i].key);
@@ -237,8 +237,8 @@ static void test_ha_discovery_messages_follow_the_documented_format(void **st) {
         "gridlet/meter_d0__7/availability");
     char tmpl[96];
     snprintf(tmpl, sizeof tmpl, "{{ value_json.%s }}", s[i].key);
-    assert_string_equal(
-        json_string_value(json_object_get(j, "value_template")), tmpl);
+    assert_string_equal(json_string_value(json_object_get(j, "value_template")),
+                        tmpl);
     const char *dc = json_string_value(json_object_get(j, "device_class"));
     const char *sc = json_string_value(json_object_get(j, "state_class"));
     const char *unit =
@@ -269,8 +269,8 @@ static void test_ha_discovery_messages_follow_the_documented_format(void **st) {
                         "gridlet_meter_d0__7");
     assert_string_equal(json_string_value(json_object_get(dev, "name")),
                         "Our house");
-    assert_string_equal(
-        json_string_value(json_object_get(dev, "manufacturer")), "gridlet");
+    assert_string_equal(json_string_value(json_object_get(dev, "manufacturer")),
+                        "gridlet");
     assert_string_equal(json_string_value(json_object_get(dev, "model")),
                         "gridlet-meter");
     assert_string_equal(json_string_value(json_object_get(dev, "sw_version")),
@@ -303,8 +303,8 @@ static void test_ha_sensors_a_household_lacks_are_removed(void **st) {
   for (size_t i = 0; i < n; i++) {
     char topic[512];
     char *payload = NULL;
-    assert_int_equal(
-        mtr_ha_discovery(F.ha, i, topic, sizeof topic, &payload), 0);
+    assert_int_equal(mtr_ha_discovery(F.ha, i, topic, sizeof topic, &payload),
+                     0);
     if (s[i].needs) {
       assert_string_equal(payload, "");
       removed++;
@@ -455,8 +455,7 @@ static void test_ha_day_totals_start_again_at_local_midnight(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
-          test_ha_node_ids_fit_home_assistant_and_stay_unique, setup,
-          teardown),
+          test_ha_node_ids_fit_home_assistant_and_stay_unique, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ha_local_days_follow_the_time_zone,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -466,8 +465,8 @@ int main(void) {
           test_ha_sensors_a_household_lacks_are_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ha_state_holds_exact_totals, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(
-          test_ha_results_count_once_and_only_today, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ha_results_count_once_and_only_today,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_ha_rolled_back_transactions_are_forgotten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ha_totals_survive_a_restart, setup,

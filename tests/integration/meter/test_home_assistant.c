@@ -40,7 +40,7 @@
 #include <cmocka.h>
 
 #define I15 (15 * MH_MIN)
-#define RETAIL 300000  /* µ/kWh, the household's tariffs in the config */
+#define RETAIL 300000 /* µ/kWh, the household's tariffs in the config */
 #define FEED_IN 80000
 
 static gt_community comm;
@@ -96,7 +96,7 @@ static void ha_broker_prepare(ha_broker *b, const char *name) {
   gt_write_file(pw, "", 0);
   const char *users[][2] = {{"gridlet", "m3ter-pw"}, {"observer", "obs-pw"}};
   for (int i = 0; i < 2; i++) {
-    char *argv[] = {"mosquitto_passwd", "-b", pw, (char *)users[i][0],
+    char *argv[] = {"mosquitto_passwd",  "-b", pw, (char *)users[i][0],
                     (char *)users[i][1], NULL};
     pid_t pid = gt_proc_start(argv, NULL, NULL);
     int st = gt_proc_wait(pid, 10000);
@@ -330,8 +330,8 @@ static void clock_at_one(uint32_t speed, char spec[GL_CLOCK_SPEC_MAX],
   int64_t anchor = now / GL_NS_PER_MS * GL_NS_PER_MS;
   gl_clock_spec s = {.accel = true,
                      .speed = speed,
-                     .virtual_start = gl_floor_div(start + 6 * 3600 * MH_SEC, I15) *
-                                      I15,
+                     .virtual_start =
+                         gl_floor_div(start + 6 * 3600 * MH_SEC, I15) * I15,
                      .real_anchor = anchor};
   gl_clock_spec_format(&s, spec);
   assert_int_equal(gl_clock_spec_open(&s, clock, owned), 0);
@@ -376,11 +376,10 @@ static void answer_readings(mh_agg *a, const char *meter, size_t *done,
     e->balance += s.net;
     e->results++;
     assert_true(e->results < 256);
-    e->cum[e->results] =
-        (totals){e->bought, e->sold, e->savings, e->balance};
+    e->cum[e->results] = (totals){e->bought, e->sold, e->savings, e->balance};
     pr_msg m;
-    assert_int_equal(pr_msg_init(&m, PR_MSG_RESULT, PR_AGGREGATOR_ID,
-                                 ++a->seq, r->end + MH_MIN),
+    assert_int_equal(pr_msg_init(&m, PR_MSG_RESULT, PR_AGGREGATOR_ID, ++a->seq,
+                                 r->end + MH_MIN),
                      0);
     snprintf(m.result.meter, sizeof m.result.meter, "%s", meter);
     m.result.start = r->start;

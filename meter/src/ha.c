@@ -184,9 +184,17 @@ static int record_decode(const uint8_t *in, size_t len, ha_state *s) {
       u |= (uint64_t)in[1 + 8 * i + (size_t)b] << (8 * b);
     v[i] = (int64_t)u;
   }
+  /* Strict: exactly what record_encode writes (so a damaged record is
+   * refused rather than half-read). */
   for (int e = 0; e < E_COUNT; e++)
     if (v[e] < 0)
       return GL_EPARSE;
+  if ((v[9] != 0 && v[9] != 1) || (v[12] != 0 && v[12] != 1) || v[13] < 0 ||
+      v[13] > 10000 || v[6] < 0 || v[7] < 0)
+    return GL_EPARSE;
+  uint8_t last = in[1 + 8 * NINTS + COUNTED_BYTES - 1];
+  if (DAY_MINUTES % 8 && (last >> (DAY_MINUTES % 8)) != 0)
+    return GL_EPARSE;
   memset(s, 0, sizeof *s);
   memcpy(s->total_wh, v, sizeof s->total_wh);
   s->day_start = v[5];
@@ -200,6 +208,18 @@ static int record_decode(const uint8_t *in, size_t len, ha_state *s) {
   s->soc_bp = v[13];
   s->last_end = v[14];
   memcpy(s->counted, in + 1 + 8 * NINTS, sizeof s->counted);
+  return 0;
+}
+
+int mtr_ha_record_check(const uint8_t *rec, size_t len,
+                        uint8_t out[MTR_HA_RECORD_MAX], size_t *out_len) {
+  ha_state s;
+  _Static_assert(1 + 8 * NINTS + COUNTED_BYTES <= MTR_HA_RECORD_MAX,
+                 "MTR_HA_RECORD_MAX holds a record");
+  int rc = record_decode(rec, len, &s);
+  if (rc)
+    return rc;
+  record_encode(&s, out, out_len);
   return 0;
 }
 

@@ -202,6 +202,19 @@ const char *mtr_ha_availability_topic(const mtr_ha *h);
  */
 int mtr_ha_day(int64_t t, int64_t *start, int64_t *next);
 
+/* Room for the saved record (store key "ha"). */
+#define MTR_HA_RECORD_MAX 320
+
+/*
+ * mtr_ha_record_check - whether `len` bytes are a saved record this version
+ * reads (the store file is data from disk: a damaged record is refused and
+ * the totals start from zero, logged). An accepted record is written back
+ * into `out` (*out_len bytes), which gives the same bytes. Returns 0 or
+ * GL_EPARSE. Pure; for the fuzz target and tools.
+ */
+int mtr_ha_record_check(const uint8_t *rec, size_t len,
+                        uint8_t out[MTR_HA_RECORD_MAX], size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

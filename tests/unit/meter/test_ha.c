@@ -411,6 +411,16 @@ static void test_ha_totals_survive_a_restart(void **st) {
   open_ha(true, true);
   assert_int_equal(mtr_ha_state(F.ha, after, sizeof after), 0);
   assert_string_equal(before, after);
+  /* The saved record is one the strict reader accepts, byte for byte. */
+  uint8_t rec[MTR_HA_RECORD_MAX + 1], back[MTR_HA_RECORD_MAX];
+  size_t len = 0, blen = 0;
+  assert_int_equal(mtr_store_get_blob(F.store, "ha", rec, sizeof rec, &len), 0);
+  assert_int_equal(mtr_ha_record_check(rec, len, back, &blen), 0);
+  assert_int_equal(blen, len);
+  assert_memory_equal(back, rec, len);
+  rec[len - 1] = 0xff; /* minutes past the longest day */
+  assert_int_equal(mtr_ha_record_check(rec, len, back, &blen), GL_EPARSE);
+  assert_int_equal(mtr_ha_record_check(rec, len - 1, back, &blen), GL_EPARSE);
   /* The restarted publisher still knows the result was counted. */
   result(T0, 1500, 20, 700, 0, -100000, -100000, 0);
   expect_field("local_bought_today", "0.700");

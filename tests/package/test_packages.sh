@@ -104,18 +104,21 @@ say "packages (scripts/package.sh amd64: build, dependency check, lintian)"
 grep -E 'lintian|check-package-deps|KiB' "$work/package.log"
 meter_deb=$(ls "$work"/debs/gridlet-meter_*_amd64.deb)
 tools_deb=$(ls "$work"/debs/gridlet-tools_*_amd64.deb)
+agg_deb=$(ls "$work"/debs/gridlet-aggregator_*_amd64.deb)
+all_debs=("$meter_deb" "$agg_deb" "$tools_deb")
 version=$(sed -n '1s/^gridlet (\(.*\)) .*/\1/p' "$src/packaging/debian/changelog")
 
 # ---- The packages as files ---------------------------------------------------
 say "contents"
 field() { dpkg-deb -f "$1" "$2"; }
-for deb in "$meter_deb" "$tools_deb"; do
+for deb in "${all_debs[@]}"; do
   [[ "$(field "$deb" Version)" == "$version" ]] || fail "$deb: version"
   [[ "$(field "$deb" Architecture)" == amd64 ]] || fail "$deb: architecture"
   [[ -n "$(field "$deb" Maintainer)" && -n "$(field "$deb" Description)" ]] ||
     fail "$deb: maintainer or description"
 done
 [[ "$(field "$meter_deb" Depends)" == *"adduser"* ]] || fail "meter: adduser"
+[[ "$(field "$agg_deb" Depends)" == *"adduser"* ]] || fail "aggregator: adduser"
 list() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|'; }
 expect_files() {
   local deb=$1
@@ -139,12 +142,16 @@ tools=(gridlet-ca gridlet-ledger gridlet-witness gridlet-sim gridlet-market
 for t in "${tools[@]}"; do
   expect_files "$tools_deb" "/usr/bin/$t" "/usr/share/man/man1/$t.1.gz"
 done
+expect_files "$agg_deb" /usr/bin/gridlet-aggregator /etc/gridlet/aggregator.conf \
+  /lib/systemd/system/gridlet-aggregator.service \
+  /usr/share/doc/gridlet-aggregator/copyright \
+  /usr/share/doc/gridlet-aggregator/aggregator.md \
+  /usr/share/man/man1/gridlet-aggregator.1.gz
 expect_files "$tools_deb" /lib/systemd/system/gridlet-ca-crl.service \
   /lib/systemd/system/gridlet-ca-crl.timer /usr/share/doc/gridlet-tools/copyright
-# No file of one package in the other (dpkg would refuse to install both).
-comm -12 <(list "$meter_deb" | grep -v '/$' | sort) \
-  <(list "$tools_deb" | grep -v '/$' | sort) | grep . &&
-  fail "files in both packages"
+# No file in two packages (dpkg would refuse to install them together).
+for deb in "${all_debs[@]}"; do list "$deb" | grep -v '/$'; done | sort |
+  uniq -d | grep . && fail "files in more than one package"
 mkdir -p "$work/x"
 dpkg-deb -x "$meter_deb" "$work/x"
 dpkg-deb -e "$meter_deb" "$work/x/DEBIAN"
@@ -155,6 +162,13 @@ grep -qx /etc/gridlet/meter.conf "$work/x/DEBIAN/conffiles" ||
   cmp - "$work/x/etc/gridlet/meter.conf" || fail "meter.conf is not the default"
 grep -q '^;profile_dir = /usr/share/gridlet/profiles$' "$work/x/etc/gridlet/meter.conf" ||
   fail "the compiled-in profile directory is not /usr/share/gridlet/profiles"
+mkdir -p "$work/xa"
+dpkg-deb -x "$agg_deb" "$work/xa"
+dpkg-deb -e "$agg_deb" "$work/xa/DEBIAN"
+grep -qx /etc/gridlet/aggregator.conf "$work/xa/DEBIAN/conffiles" ||
+  fail "aggregator.conf is not a conffile"
+"$work/xa/usr/bin/gridlet-aggregator" --print-default-config |
+  cmp - "$work/xa/etc/gridlet/aggregator.conf" || fail "aggregator.conf is not the default"
 # Stripped, position independent, full RELRO (dpkg-buildflags hardening).
 bin="$work/x/usr/bin/gridlet-meter"
 file -b "$bin" | grep 'pie executable.*, stripped' >/dev/null || fail "not a stripped PIE"
@@ -181,16 +195,17 @@ mkdir -p "$root/run/lock"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 in_root() { chroot "$root" "$@"; }
 mkdir -p "$root/tmp/debs"
-cp "$meter_deb" "$tools_deb" "$root/tmp/debs/"
-debs_in_root=("/tmp/debs/$(basename "$meter_deb")" "/tmp/debs/$(basename "$tools_deb")")
+cp "${all_debs[@]}" "$root/tmp/debs/"
+debs_in_root=()
+for deb in "${all_debs[@]}"; do debs_in_root+=("/tmp/debs/$(basename "$deb")"); done
 # The machine may have run gridlet before: start from no gridlet at all.
 in_root dpkg --purge gridlet-meter gridlet-tools gridlet-aggregator >/dev/null 2>&1 || true
-in_root sh -c 'userdel gridlet 2>/dev/null; rm -rf /etc/gridlet /var/lib/gridlet-meter /var/lib/gridlet' || true
+in_root sh -c 'userdel gridlet 2>/dev/null; rm -rf /etc/gridlet /var/lib/gridlet-meter /var/lib/gridlet-aggregator /var/lib/gridlet /etc/mosquitto/gridlet' || true
 
 # ---- Install -------------------------------------------------------------------
 say "dpkg -i"
 in_root dpkg -i "${debs_in_root[@]}" >"$work/dpkg-install.log" 2>&1 || { cat "$work/dpkg-install.log"; fail "dpkg -i"; }
-for p in gridlet-meter gridlet-tools; do
+for p in gridlet-meter gridlet-aggregator gridlet-tools; do
   in_root dpkg-query -W -f='${db:Status-Abbrev}' "$p" | grep '^ii' >/dev/null ||
     fail "$p is not installed"
 done
@@ -208,16 +223,22 @@ stat_is() {
 stat_is /etc/gridlet "root:gridlet 750"
 stat_is /etc/gridlet/meter.conf "root:gridlet 640"
 stat_is /var/lib/gridlet-meter "gridlet:gridlet 700"
+stat_is /etc/gridlet/aggregator.conf "root:gridlet 640"
+stat_is /var/lib/gridlet-aggregator "gridlet:gridlet 750"
 in_root dpkg-statoverride --list /etc/gridlet/meter.conf >/dev/null ||
   fail "no statoverride for meter.conf"
 # Known to deb-systemd-helper (so purge cleans up), not enabled yet.
 dsh="$root/var/lib/systemd/deb-systemd-helper-enabled"
-for u in gridlet-meter.service gridlet-ca-crl.service gridlet-ca-crl.timer; do
+units=(gridlet-meter.service gridlet-aggregator.service gridlet-ca-crl.service
+  gridlet-ca-crl.timer)
+for u in "${units[@]}"; do
   [[ -f "$dsh/$u.dsh-also" ]] || fail "$u unknown to deb-systemd-helper"
 done
-[[ -e "$root/etc/systemd/system/multi-user.target.wants/gridlet-meter.service" ]] &&
-  fail "gridlet-meter.service wanted before it is configured"
-for u in gridlet-meter.service gridlet-ca-crl.service gridlet-ca-crl.timer; do
+for u in gridlet-meter.service gridlet-aggregator.service; do
+  [[ -e "$root/etc/systemd/system/multi-user.target.wants/$u" ]] &&
+    fail "$u wanted before it is configured"
+done
+for u in "${units[@]}"; do
   out=$(in_root systemd-analyze verify "/lib/systemd/system/$u" 2>&1) ||
     fail "systemd-analyze verify $u: $out"
   grep -q "$u:" <<<"$out" && fail "systemd-analyze verify $u: $out"
@@ -255,14 +276,9 @@ chroot "$root" /usr/sbin/mosquitto -c /tmp/ha/mosquitto.conf >"$work/ha-broker.l
 pids+=($!)
 wait_port "$haport"
 
-# ---- Configure the meter as a household does (docs/install/household.md) -----
-say "configure /etc/gridlet/meter.conf"
-m=/tmp/comm/meters/meter-001
-in_root install -m 0644 $m/meter.pem $m/ca.pem /tmp/comm/aggregator/aggregator.pem /etc/gridlet/
-in_root install -o gridlet -g gridlet -m 0600 $m/meter.key /etc/gridlet/meter.key
-# Set section.key in the conffile: uncomment or replace its line.
+# Set section.key in a conffile: uncomment or replace its line.
 conf_set() {
-  "$py" - "$root/etc/gridlet/meter.conf" "$1" "$2" "$3" <<'EOF'
+  "$py" - "$root/etc/gridlet/$1" "$2" "$3" "$4" <<'EOF'
 import re, sys
 path, sec, key, val = sys.argv[1:]
 lines = open(path).read().split("\n")
@@ -279,17 +295,77 @@ if not done:
 open(path, "w").write("\n".join(lines))
 EOF
 }
-conf_set meter community demo
-conf_set grid_meter endpoint "tcp:127.0.0.1:$sport"
-conf_set grid_meter unit 3
-conf_set inverter endpoint "tcp:127.0.0.1:$sport"
-conf_set inverter unit 1
-conf_set battery endpoint "tcp:127.0.0.1:$sport"
-conf_set battery unit 2
-conf_set mqtt uri "mqtts://127.0.0.1:$bport"
-conf_set home_assistant enabled yes
-conf_set home_assistant host 127.0.0.1
-conf_set home_assistant port "$haport"
+
+# ---- The aggregator, as docs/operations/aggregator.md sets it up ------------
+say "gridlet-aggregator.service as systemd would run it"
+a=/tmp/comm/aggregator
+in_root install -m 0644 $a/ca.pem $a/aggregator.pem /etc/gridlet/
+in_root install -o gridlet -g gridlet -m 0600 $a/aggregator.key /etc/gridlet/aggregator.key
+in_root install -d /etc/mosquitto/gridlet
+in_root install -m 0644 /tmp/comm/broker/crl.pem /etc/mosquitto/gridlet/crl.pem
+in_root gridlet-ledger keygen --name gridlet/demo --out /etc/gridlet/ledger.key \
+  >"$work/ledger-keygen.log" 2>&1 || fail "gridlet-ledger keygen"
+in_root chown gridlet:gridlet /etc/gridlet/ledger.key
+httpport=$(free_port)
+conf_set aggregator.conf community name demo
+conf_set aggregator.conf mqtt uri "mqtts://127.0.0.1:$bport"
+conf_set aggregator.conf http listen "127.0.0.1:$httpport"
+out=$(in_root runuser -u gridlet -- gridlet-aggregator --check-config 2>&1) ||
+  fail "aggregator --check-config as gridlet: $out"
+"$py" "$unitrun" run --root "$root" --log "$work/aggregator.journal" \
+  --status "$work/aggregator.status" \
+  "$root/lib/systemd/system/gridlet-aggregator.service" >"$work/aggregator-unit.log" 2>&1 &
+asup=$!
+pids+=("$asup")
+http() {
+  "$py" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"
+}
+for _ in $(seq 100); do
+  http "http://127.0.0.1:$httpport/healthz" >"$work/healthz" 2>/dev/null && break
+  sleep 0.2
+done
+grep -qx ok "$work/healthz" || fail "the aggregator's /healthz does not answer ok"
+amain=$(cat "$work/aggregator.status.pid")
+grep -q '^Seccomp:[[:space:]]*2' "/proc/$amain/status" || fail "aggregator: no seccomp"
+[[ "$(awk '/^Uid:/{print $2}' "/proc/$amain/status")" == "$uid" ]] ||
+  fail "aggregator not running as gridlet"
+# Enrol the meters from the CA, as root, while it runs (the guide's order).
+in_root gridlet-aggregator meters sync --ca /tmp/comm/ca -c /etc/gridlet/aggregator.conf \
+  >"$work/meters-sync.log" 2>&1 || fail "meters sync: $(cat "$work/meters-sync.log")"
+grep -q '1 added' "$work/meters-sync.log" || fail "meters sync: $(cat "$work/meters-sync.log")"
+status_ok=0
+for _ in $(seq 100); do
+  if http "http://127.0.0.1:$httpport/v1/status" >"$work/agg-status.json" 2>/dev/null &&
+    "$py" - "$work/agg-status.json" <<'EOF'; then
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["mqtt_connected"] is True and s["community"] == "demo", s
+assert s["meters"]["active"] == 1, s
+EOF
+    status_ok=1
+    break
+  fi
+  sleep 0.2
+done
+((status_ok)) || fail "aggregator /v1/status: $(cat "$work/agg-status.json")"
+
+# ---- Configure the meter as a household does (docs/install/household.md) -----
+say "configure /etc/gridlet/meter.conf"
+m=/tmp/comm/meters/meter-001
+in_root install -m 0644 $m/meter.pem $m/ca.pem /tmp/comm/aggregator/aggregator.pem /etc/gridlet/
+in_root install -o gridlet -g gridlet -m 0600 $m/meter.key /etc/gridlet/meter.key
+conf_set meter.conf meter community demo
+conf_set meter.conf grid_meter endpoint "tcp:127.0.0.1:$sport"
+conf_set meter.conf grid_meter unit 3
+conf_set meter.conf inverter endpoint "tcp:127.0.0.1:$sport"
+conf_set meter.conf inverter unit 1
+conf_set meter.conf battery endpoint "tcp:127.0.0.1:$sport"
+conf_set meter.conf battery unit 2
+conf_set meter.conf mqtt uri "mqtts://127.0.0.1:$bport"
+conf_set meter.conf home_assistant enabled yes
+conf_set meter.conf home_assistant host 127.0.0.1
+conf_set meter.conf home_assistant port "$haport"
 out=$(in_root runuser -u gridlet -- gridlet-meter --check-config 2>&1) ||
   fail "--check-config as gridlet: $out"
 grep -q 'configuration OK' <<<"$out" || fail "--check-config: $out"
@@ -314,13 +390,22 @@ st=/proc/$main/status
 grep -q '^NoNewPrivs:[[:space:]]*1' "$st" || fail "no_new_privs not set"
 grep -q '^Seccomp:[[:space:]]*2' "$st" || fail "no seccomp filter"
 grep -q '^CapBnd:[[:space:]]*0000000000000000' "$st" || fail "capabilities left"
-# The signed "online" status, retained on the community's broker.
-in_root mosquitto_sub -h 127.0.0.1 -p "$bport" -i aggregator \
-  --cafile /tmp/comm/aggregator/ca.pem --cert /tmp/comm/aggregator/aggregator.pem \
-  --key /tmp/comm/aggregator/aggregator.key \
-  -t gridlet/demo/meter/meter-001/status -C 1 -W 10 >"$work/status.bin" ||
-  fail "no retained status from the meter"
-[[ -s "$work/status.bin" ]] || fail "empty status"
+# The aggregator (the packaged one) sees the meter online: its signed
+# status verified against the enrolled certificate.
+online_ok=0
+for _ in $(seq 100); do
+  if http "http://127.0.0.1:$httpport/v1/status" >"$work/agg-status.json" 2>/dev/null &&
+    "$py" - "$work/agg-status.json" <<'EOF'; then
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["meters"]["online"] == 1, s
+EOF
+    online_ok=1
+    break
+  fi
+  sleep 0.2
+done
+((online_ok)) || fail "the aggregator does not see the meter online: $(cat "$work/agg-status.json")"
 # Home Assistant discovery, retained on the household's broker.
 in_root mosquitto_sub -h 127.0.0.1 -p "$haport" -t 'homeassistant/sensor/#' -v \
   -W 3 >"$work/ha-discovery.txt" 2>/dev/null || true
@@ -335,8 +420,11 @@ out=$(in_root runuser -u gridlet -- gridlet-meter status 2>&1)
 set -e
 grep -q "agent          running (pid $main" <<<"$out" || fail "status: $out"
 # Nothing the sandbox refused.
-grep -qi 'operation not permitted\|permission denied\|read-only file system' \
-  "$work/meter.journal" && fail "the sandbox refused something: see meter.journal"
+for j in meter aggregator; do
+  grep -qi 'operation not permitted\|permission denied\|read-only file system' \
+    "$work/$j.journal" && fail "the sandbox refused something: see $j.journal"
+  grep -q 'connection lost' "$work/$j.journal" && fail "$j lost its broker connection"
+done
 say "stop"
 kill -TERM "$sup"
 wait "$sup" || true
@@ -351,6 +439,15 @@ grep -q 'stopping (signal 15)' "$work/meter.journal" || fail "no clean stop"
 avail=$(in_root mosquitto_sub -h 127.0.0.1 -p "$haport" \
   -t gridlet/meter-001/availability -C 1 -W 5)
 [[ "$avail" == offline ]] || fail "availability after stop: $avail"
+kill -TERM "$asup"
+wait "$asup" || true
+"$py" - "$work/aggregator.status" <<'EOF' || fail "aggregator stop: $(cat "$work/aggregator.status")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["result"] == "success" and s["code"] == 0, s
+assert s["stop_seconds"] < 30, s  # TimeoutStopSec=30s
+print(f"   aggregator stopped cleanly in {s['stop_seconds']} s")
+EOF
 
 # ---- The CA's revocation-list unit (gridlet-tools) ---------------------------
 say "gridlet-ca-crl.service"
@@ -383,7 +480,10 @@ in_root dpkg -r gridlet-meter >"$work/dpkg-remove.log" 2>&1 || fail "dpkg -r"
   fail "remove must keep configuration and state"
 [[ "$(readlink "$root/etc/systemd/system/gridlet-meter.service")" == /dev/null ]] ||
   fail "unit not masked after remove"
-in_root dpkg -P gridlet-meter gridlet-tools >"$work/dpkg-purge.log" 2>&1 || fail "dpkg -P"
+in_root dpkg -P gridlet-meter gridlet-aggregator gridlet-tools >"$work/dpkg-purge.log" 2>&1 ||
+  fail "dpkg -P"
+[[ ! -e "$root/var/lib/gridlet-aggregator" ]] || fail "aggregator state left after purge"
+[[ -f "$root/etc/gridlet/ledger.key" ]] || fail "purge deleted the ledger key"
 [[ ! -e "$root/etc/gridlet/meter.conf" ]] || fail "conffile left after purge"
 [[ ! -e "$root/var/lib/gridlet-meter" ]] || fail "state left after purge"
 [[ ! -L "$root/etc/systemd/system/gridlet-meter.service" ]] || fail "mask left after purge"

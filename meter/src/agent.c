@@ -952,9 +952,6 @@ static int reload(mtr_agent *a) {
 static void shutdown_cleanly(mtr_agent *a) {
   if (save_account(a))
     GL_ERROR(COMP, "could not save the counter state at shutdown");
-  /* The household's broker first: it waits at most MTR_HA_STOP_WAIT_MS. */
-  if (a->ha)
-    mtr_ha_stop(a->ha);
   if (a->connected) {
     publish_status(a, PR_STATE_OFFLINE);
     /* Wait a little for the broker to take it (and any other in-flight
@@ -969,6 +966,10 @@ static void shutdown_cleanly(mtr_agent *a) {
       }
     }
   }
+  /* Then the household's broker (after the community's: it never delays
+   * trading), waiting for it at most MTR_HA_STOP_WAIT_MS. */
+  if (a->ha)
+    mtr_ha_stop(a->ha);
   set_broker_state(a, false, gl_clock_now(&a->clock));
 }
 

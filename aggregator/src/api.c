@@ -93,11 +93,10 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     static const struct {
       const char *name;
       agg_route_kind kind;
-    } top[] = {
-        {"status", AGG_API_STATUS}, {"intervals", AGG_API_INTERVALS},
-        {"trades", AGG_API_TRADES}, {"balances", AGG_API_BALANCES},
-        {"meters", AGG_API_METERS}, {"checkpoints", AGG_API_CHECKPOINTS},
-        {"ledger", AGG_API_LEDGER}};
+    } top[] = {{"status", AGG_API_STATUS}, {"intervals", AGG_API_INTERVALS},
+               {"trades", AGG_API_TRADES}, {"balances", AGG_API_BALANCES},
+               {"meters", AGG_API_METERS}, {"checkpoints", AGG_API_CHECKPOINTS},
+               {"ledger", AGG_API_LEDGER}};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
       if (strcmp(res, top[i].name) == 0) {
         r->kind = top[i].kind;
@@ -113,9 +112,9 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
       return bad(err, errlen,
                  "\"%s\" is not a time (RFC 3339, e.g. 2026-11-21T10:15:00Z)",
                  seg[2]);
-    r->kind = n == 3                        ? AGG_API_INTERVAL
+    r->kind = n == 3                          ? AGG_API_INTERVAL
               : strcmp(seg[3], "trades") == 0 ? AGG_API_INTERVAL_TRADES
-                                            : AGG_API_INTERVAL_ORDERS;
+                                              : AGG_API_INTERVAL_ORDERS;
     return 0;
   }
   if ((strcmp(res, "balances") == 0 && n == 3) ||
@@ -1182,9 +1181,8 @@ static reply h_ledger(agg_api *a) {
     if (n && lg_note_parse(note, strlen(note), n) == 0)
       for (size_t i = 0; i < n->nsigs; i++) {
         char name[LG_KEY_NAME_MAX + 1];
-        size_t nl = n->sigs[i].name_len < LG_KEY_NAME_MAX
-                        ? n->sigs[i].name_len
-                        : LG_KEY_NAME_MAX;
+        size_t nl = n->sigs[i].name_len < LG_KEY_NAME_MAX ? n->sigs[i].name_len
+                                                          : LG_KEY_NAME_MAX;
         memcpy(name, n->sigs[i].name, nl);
         name[nl] = '\0';
         if (strcmp(name, a->cfg->origin) != 0)
@@ -1304,9 +1302,9 @@ static void common_headers(struct MHD_Response *resp, const char *type) {
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status,
-                            char *body, size_t len, const char *type,
-                            const char *cache, const char *etag,
-                            const char *cookie) {
+                               char *body, size_t len, const char *type,
+                               const char *cache, const char *etag,
+                               const char *cookie) {
   /* An empty answer (304) has no buffer to free. */
   struct MHD_Response *resp =
       body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
@@ -1343,9 +1341,10 @@ static enum MHD_Result serve_web(agg_api *a, struct MHD_Connection *c,
   const agg_web_file *f = agg_web_at((size_t)r->num);
   size_t len = 0;
   if (!a->cfg->http_dashboard || !f) {
-    char *b = dup_text("the dashboard is switched off (http.dashboard)\n", &len);
-    return respond(c, 404, b, len, "text/plain; charset=utf-8", "no-store", NULL,
-                NULL);
+    char *b =
+        dup_text("the dashboard is switched off (http.dashboard)\n", &len);
+    return respond(c, 404, b, len, "text/plain; charset=utf-8", "no-store",
+                   NULL, NULL);
   }
   if (a->cfg->http_web_dir[0]) {
     char *data = NULL;
@@ -1355,7 +1354,7 @@ static enum MHD_Result serve_web(agg_api *a, struct MHD_Connection *c,
               f->name, gl_strerror(rc));
       char *b = dup_text("dashboard file unavailable (see the log)\n", &len);
       return respond(c, 503, b, len, "text/plain; charset=utf-8", "no-store",
-                  NULL, NULL);
+                     NULL, NULL);
     }
     return respond(c, 200, data, len, f->type, "no-store", NULL, cookie);
   }
@@ -1407,7 +1406,7 @@ static enum MHD_Result refuse(agg_api *a, struct MHD_Connection *c,
   if (route_rc == 0 && r->kind == AGG_API_WEB) {
     char *b = dup_text(unauthorized_page, &len);
     return respond(c, 401, b, len, "text/html; charset=utf-8", "no-store", NULL,
-                NULL);
+                   NULL);
   }
   reply e = error_reply(401, "a valid access token is required "
                              "(Authorization: Bearer <token>)");
@@ -1439,23 +1438,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
     bool open = rrc == 0 && rt.kind == AGG_API_HEALTH;
     if (!open &&
-        !agg_auth_check(&a->auth,
-                        MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    "Authorization"),
-                        MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    "Cookie"),
-                        qtok))
+        !agg_auth_check(
+            &a->auth,
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"), qtok))
       return refuse(a, c, &rt, rrc);
     if (rrc == 0 && rt.kind == AGG_API_WEB) {
       /* A page loaded with a valid ?token= keeps it in a session cookie,
        * so that the page's own requests carry it. */
       char cookie[AGG_TOKEN_MAX + 96];
       bool set = a->auth.enabled && qtok &&
-                 agg_auth_token_valid(qtok, strlen(qtok));
+                 agg_auth_token_valid(qtok, strlen(qtok)) &&
+                 agg_auth_check(&a->auth, NULL, NULL, qtok);
       if (set)
         snprintf(cookie, sizeof cookie,
-                 "%s=%s; Path=/; HttpOnly; SameSite=Strict%s",
-                 AGG_TOKEN_COOKIE, qtok, a->tls ? "; Secure" : "");
+                 "%s=%s; Path=/; HttpOnly; SameSite=Strict%s", AGG_TOKEN_COOKIE,
+                 qtok, a->tls ? "; Secure" : "");
       return serve_web(a, c, &rt, set ? cookie : NULL);
     }
     r = dispatch(a, c, url);
@@ -1525,7 +1523,8 @@ static int load_access(agg_api *a) {
   const agg_config *cfg = a->cfg;
   if (cfg->http_token_file[0]) {
     char err[256];
-    int rc = agg_auth_load_file(&a->auth, cfg->http_token_file, err, sizeof err);
+    int rc =
+        agg_auth_load_file(&a->auth, cfg->http_token_file, err, sizeof err);
     if (rc) {
       GL_ERROR(LOG, "http.token_file: %s", err);
       return GL_ECONFIG;
@@ -1610,8 +1609,8 @@ int agg_api_start(const agg_api_deps *deps, agg_api **out) {
     a->d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, (void *)NULL,
         a->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, a->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, a->tls_key, MHD_OPTION_HTTPS_PRIORITIES,
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);

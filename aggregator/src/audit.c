@@ -158,8 +158,7 @@ static void run_one(agg_audit *a) {
             (double)r.duration_ns / 1e9);
   else
     GL_ERROR(LOG, "ledger audit %s: %s",
-             r.state == AGG_AUDIT_FAILED ? "FAILED" : "did not run",
-             r.problem);
+             r.state == AGG_AUDIT_FAILED ? "FAILED" : "did not run", r.problem);
   pthread_mutex_lock(&a->mu);
   r.runs = a->rep.runs + 1;
   r.next = wall + a->every;
@@ -182,8 +181,8 @@ static void *thread_main(void *arg) {
       int64_t left = due - gl_clock_monotonic(a->real);
       if (left <= 0)
         break;
-      int ms = left > 60 * GL_NS_PER_SEC ? 60000
-                                         : (int)(left / GL_NS_PER_MS) + 1;
+      int ms =
+          left > 60 * GL_NS_PER_SEC ? 60000 : (int)(left / GL_NS_PER_MS) + 1;
       struct pollfd p = {.fd = a->wake[0], .events = POLLIN};
       int n = poll(&p, 1, ms);
       if (n > 0)

@@ -18,8 +18,7 @@
 
 static bool token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
-         c == '-';
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' || c == '-';
 }
 
 bool agg_auth_token_valid(const char *tok, size_t len) {

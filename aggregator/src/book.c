@@ -115,15 +115,15 @@ static int expost(agg_store *st, const agg_interval_rec *iv, collect *c) {
       o->has_limit = p && p->has_buy;
       o->limit = o->has_limit ? p->buy : 0;
       /* No limit: "any price in the band", which bids at the top. */
-      o->price = o->has_limit ? mkt_band_clamp(c->band, o->limit)
-                              : c->band->retail;
+      o->price =
+          o->has_limit ? mkt_band_clamp(c->band, o->limit) : c->band->retail;
     } else {
       o->side = MKT_SELL;
       o->wh = -net;
       o->has_limit = p && p->has_sell;
       o->limit = o->has_limit ? p->sell : 0;
-      o->price = o->has_limit ? mkt_band_clamp(c->band, o->limit)
-                              : c->band->feed_in;
+      o->price =
+          o->has_limit ? mkt_band_clamp(c->band, o->limit) : c->band->feed_in;
     }
   }
   return c->rc;
@@ -223,7 +223,8 @@ int agg_book_build(agg_store *st, const agg_interval_rec *iv, agg_book *out) {
   collect c = {.band = &out->band};
   int rc = agg_store_readings_each(st, iv->start, true, on_reading, &c);
   if (rc == 0)
-    rc = iv->mode == MKT_MODE_EXPOST ? expost(st, iv, &c) : by_orders(st, iv, &c);
+    rc = iv->mode == MKT_MODE_EXPOST ? expost(st, iv, &c)
+                                     : by_orders(st, iv, &c);
   if (rc == 0)
     rc = split(&c, out);
   free(c.rd);

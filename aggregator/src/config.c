@@ -213,7 +213,8 @@ static void check_http(agg_config *cfg, gl_conf_errors *errs) {
   size_t cl = strlen(cfg->http_currency);
   bool cur_ok = cl == 3;
   for (size_t i = 0; i < cl; i++)
-    cur_ok = cur_ok && cfg->http_currency[i] >= 'A' && cfg->http_currency[i] <= 'Z';
+    cur_ok =
+        cur_ok && cfg->http_currency[i] >= 'A' && cfg->http_currency[i] <= 'Z';
   if (!cur_ok)
     add_err(errs,
             "http.currency: \"%s\" is not an ISO 4217 code (three capital "

@@ -248,8 +248,7 @@ static int build(daemon_t *d) {
                         .proof_ctx = d};
   if (rc == 0)
     rc = agg_ingest_new(&id, &d->ingest);
-  if (rc == 0 && cfg->http_listen[0])
-  {
+  if (rc == 0 && cfg->http_listen[0]) {
     agg_api_deps ad = {.cfg = cfg,
                        .metrics = &d->metrics,
                        .clock = d->clock,

@@ -86,11 +86,11 @@ typedef struct agg_api agg_api;
 /* What the server reads; everything is borrowed and must outlive it. */
 typedef struct agg_api_deps {
   const agg_config *cfg;
-  agg_metrics *metrics;    /* read (and its HTTP counters written) */
-  const gl_clock *clock;   /* the market's time ("now" in /v1/status) */
-  const gl_clock *real;    /* wall clock: the audit's schedule, log limits */
-  const lg_vkey *log_key;  /* the ledger's verifier key; NULL: unknown
-                              (the audit then uses the database's) */
+  agg_metrics *metrics;   /* read (and its HTTP counters written) */
+  const gl_clock *clock;  /* the market's time ("now" in /v1/status) */
+  const gl_clock *real;   /* wall clock: the audit's schedule, log limits */
+  const lg_vkey *log_key; /* the ledger's verifier key; NULL: unknown
+                             (the audit then uses the database's) */
 } agg_api_deps;
 
 /*

@@ -44,13 +44,13 @@ typedef struct agg_audit_report {
   int64_t runs;          /* audits finished since start-up */
   int64_t started;       /* wall ns the last finished one started */
   int64_t duration_ns;
-  int64_t next;             /* wall ns the next one is due, 0 = none */
-  uint64_t entries;         /* entries replayed */
-  uint64_t checkpoints;     /* checkpoints verified */
-  uint64_t cosignatures;    /* witness cosignatures verified */
-  uint64_t balances;        /* households whose balance was compared */
-  bool key_from_db;         /* checked with the key the database records */
-  int64_t bad_entry;        /* first bad entry, -1 = none named */
+  int64_t next;          /* wall ns the next one is due, 0 = none */
+  uint64_t entries;      /* entries replayed */
+  uint64_t checkpoints;  /* checkpoints verified */
+  uint64_t cosignatures; /* witness cosignatures verified */
+  uint64_t balances;     /* households whose balance was compared */
+  bool key_from_db;      /* checked with the key the database records */
+  int64_t bad_entry;     /* first bad entry, -1 = none named */
   char problem[LG_AUDIT_PROBLEM_MAX]; /* "" when ok */
 } agg_audit_report;
 
@@ -66,12 +66,12 @@ int agg_audit_once(agg_store *st, lg_ledger *lg, const lg_audit_options *opt,
 
 typedef struct agg_audit_config {
   const char *db_path;
-  const char *origin;         /* the ledger's origin */
-  const lg_vkey *log_key;     /* NULL: the key the database records */
-  const lg_vkey *witnesses;   /* may be NULL */
+  const char *origin;       /* the ledger's origin */
+  const lg_vkey *log_key;   /* NULL: the key the database records */
+  const lg_vkey *witnesses; /* may be NULL */
   size_t n_witnesses;
-  int64_t every;              /* ns between audits (> 0) */
-  const gl_clock *real;       /* wall clock for the schedule */
+  int64_t every;        /* ns between audits (> 0) */
+  const gl_clock *real; /* wall clock for the schedule */
 } agg_audit_config;
 
 typedef struct agg_audit agg_audit;

@@ -57,8 +57,7 @@ int agg_auth_set(agg_auth *a, const char *text, size_t len, char *err,
  * others may read (GL_EPERM: chmod 0640 or 0600). Returns 0, GL_ENOENT,
  * GL_EIO, GL_EPERM or GL_EINVAL, with a message in `err`.
  */
-int agg_auth_load_file(agg_auth *a, const char *path, char *err,
-                       size_t errlen);
+int agg_auth_load_file(agg_auth *a, const char *path, char *err, size_t errlen);
 
 /*
  * agg_auth_bearer - the token of an Authorization header value ("Bearer

@@ -44,11 +44,11 @@ extern "C" {
 typedef struct agg_book_order {
   char meter[AGG_ID_LEN];
   mkt_side side;
-  int64_t wh;       /* quantity */
-  int64_t price;    /* µ/kWh, clamped into the band */
-  bool has_limit;   /* false: no limit given (expost: any price) */
-  int64_t limit;    /* µ/kWh as given */
-  int64_t seq;      /* the message that set it (reading, prefs or order) */
+  int64_t wh;     /* quantity */
+  int64_t price;  /* µ/kWh, clamped into the band */
+  bool has_limit; /* false: no limit given (expost: any price) */
+  int64_t limit;  /* µ/kWh as given */
+  int64_t seq;    /* the message that set it (reading, prefs or order) */
 } agg_book_order;
 
 typedef struct agg_book {

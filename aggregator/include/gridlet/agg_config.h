@@ -10,8 +10,8 @@
  * band order, interval alignment, gate closure before the horizon, the
  * continuous market's tick grid, a complete location for the PV-at-night
  * check, TLS and a token whenever the HTTP server listens beyond the
- * loopback interface, the witnesses' verifier keys. Every error names the file, line and key, or the settings that
- * disagree.
+ * loopback interface, the witnesses' verifier keys. Every error names the file,
+ * line and key, or the settings that disagree.
  *
  * Units in the struct: durations in ns, prices in micro-currency per kWh
  * (the file says "0.30" for 0.30 currency units per kWh), power in W,
@@ -92,9 +92,9 @@ typedef struct agg_config {
   int64_t night_elev_mdeg; /* "night" below this sun elevation, milli-deg */
   int64_t night_tolerance; /* Wh of PV allowed at night (sensor noise) */
   /* [http] */
-  char http_listen[64]; /* "127.0.0.1:8480"; "" = no HTTP API */
-  char http_tls_cert[AGG_PATH_MAX]; /* PEM certificate chain; "" = plain */
-  char http_tls_key[AGG_PATH_MAX];  /* its PEM private key */
+  char http_listen[64];               /* "127.0.0.1:8480"; "" = no HTTP API */
+  char http_tls_cert[AGG_PATH_MAX];   /* PEM certificate chain; "" = plain */
+  char http_tls_key[AGG_PATH_MAX];    /* its PEM private key */
   char http_token_file[AGG_PATH_MAX]; /* access token; "" = no token */
   bool http_dashboard;                /* serve the operator dashboard */
   char http_web_dir[AGG_PATH_MAX];    /* "" = the files built in */

@@ -381,8 +381,8 @@ int agg_store_checkpoints_each(agg_store *st, int64_t limit,
 typedef struct agg_reject_rec {
   char meter[AGG_ID_LEN];
   int64_t count;
-  int64_t last_at;  /* wall ns the newest was received */
-  int last_reason;  /* its agg_reason */
+  int64_t last_at; /* wall ns the newest was received */
+  int last_reason; /* its agg_reason */
 } agg_reject_rec;
 
 typedef int (*agg_reject_cb)(void *ctx, const agg_reject_rec *r);

@@ -24,9 +24,9 @@ extern "C" {
 #endif
 
 typedef struct agg_web_file {
-  const char *path; /* URL path: "/" for index.html, else "/<name>" */
-  const char *name; /* file name in aggregator/web/ */
-  const char *type; /* media type for Content-Type */
+  const char *path;          /* URL path: "/" for index.html, else "/<name>" */
+  const char *name;          /* file name in aggregator/web/ */
+  const char *type;          /* media type for Content-Type */
   const unsigned char *data; /* built-in copy (NUL-terminated) */
   size_t len;
   const char *etag; /* quoted entity tag of the built-in copy */

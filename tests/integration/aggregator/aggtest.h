@@ -25,14 +25,14 @@
 #include <stdint.h>
 
 typedef struct agt_opts {
-  unsigned meters;      /* enrolled at the CA */
-  unsigned sync_upto;   /* meters synced to the aggregator (0: all) */
-  uint32_t speed;       /* accelerated clock (>= 1) */
-  const char *vstart;   /* virtual start, RFC 3339 */
-  const char *mode;     /* "expost" (default), "exante", "continuous" */
-  const char *interval; /* "1m" by default */
-  const char *grace;    /* "0": the default */
-  const char *extra;    /* more lines for the [market] section */
+  unsigned meters;        /* enrolled at the CA */
+  unsigned sync_upto;     /* meters synced to the aggregator (0: all) */
+  uint32_t speed;         /* accelerated clock (>= 1) */
+  const char *vstart;     /* virtual start, RFC 3339 */
+  const char *mode;       /* "expost" (default), "exante", "continuous" */
+  const char *interval;   /* "1m" by default */
+  const char *grace;      /* "0": the default */
+  const char *extra;      /* more lines for the [market] section */
   const char *http_extra; /* more lines for the [http] section */
   bool http_tls;          /* the HTTP server speaks TLS: agt_start waits
                              for its port instead of asking /healthz */

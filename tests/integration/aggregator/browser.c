@@ -133,8 +133,8 @@ static void note_event(browser *b, json_t *m) {
 }
 
 /* Send a command (params are taken) and return its result (owned). */
-static json_t *cmd(browser *b, const char *method, json_t *params,
-                   bool in_page, int timeout_ms) {
+static json_t *cmd(browser *b, const char *method, json_t *params, bool in_page,
+                   int timeout_ms) {
   json_t *m = json_object();
   long id = ++b->id;
   json_object_set_new(m, "id", json_integer(id));
@@ -165,8 +165,8 @@ static json_t *cmd(browser *b, const char *method, json_t *params,
   return NULL;
 }
 
-browser *browser_start(const char *bin, const char *dir, int width,
-                       int height, const char *extra) {
+browser *browser_start(const char *bin, const char *dir, int width, int height,
+                       const char *extra) {
   signal(SIGPIPE, SIG_IGN);
   browser *b = calloc(1, sizeof *b);
   assert_non_null(b);
@@ -219,8 +219,8 @@ browser *browser_start(const char *bin, const char *dir, int width,
                   NULL};
   /* en-US figures whatever the machine's locale: the test compares
    * formatted numbers. */
-  static char *ours[] = {"LANG=en_US.UTF-8", "LANGUAGE=en_US", "LC_ALL=",
-                         "TZ=UTC"};
+  static char *ours[] = {"LANG=en_US.UTF-8", "LANGUAGE=en_US",
+                         "LC_ALL=", "TZ=UTC"};
   size_t ne = 0;
   while (environ[ne])
     ne++;

@@ -30,8 +30,8 @@ const char *browser_find(void);
 /* browser_start - start `bin` headless with a fresh profile in `dir`
  * (its log is dir/chromium.log) and open a blank page of width x height.
  * `extra` is one more command-line flag or NULL. */
-browser *browser_start(const char *bin, const char *dir, int width,
-                       int height, const char *extra);
+browser *browser_start(const char *bin, const char *dir, int width, int height,
+                       const char *extra);
 
 /* browser_stop - close it (Browser.close, then SIGKILL of its process
  * group if it lingers). NULL is a no-op. */

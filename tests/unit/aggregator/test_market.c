@@ -8,6 +8,7 @@
 #include "fixture.h"
 #include "replay.h"
 
+#include "gridlet/agg_audit.h"
 #include "gridlet/agg_book.h"
 #include "gridlet/error.h"
 #include "gridlet/ledger_audit.h"
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include <cmocka.h>
 
@@ -485,10 +488,44 @@ static void test_exante_book_keeps_the_latest_order(void **state) {
   fx_teardown(&f);
 }
 
+/* The dashboard's audit (agg_audit_once): clean after settlement, and a
+ * balance that no longer equals the ledger's is named. */
+static void test_audit_finds_a_balance_the_ledger_disagrees_with(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 2, MKT_MODE_EXPOST, NULL);
+  int64_t s = FX_T0;
+  assert_int_equal(fx_reading(&f, 0, s, 300, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 1, s, 0, 200), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + FX_MIN), 1);
+  lg_audit_options o = {.log_key = &f.log_key.vkey};
+  agg_audit_report rep;
+  lg_ledger *lg = agg_market_ledger(f.mk);
+  assert_int_equal(agg_audit_once(f.st, lg, &o, &rep), 0);
+  if (rep.state != AGG_AUDIT_OK)
+    fail_msg("audit: %s", rep.problem);
+  assert_int_equal(rep.balances, 2);
+  assert_true(rep.entries > 0);
+  assert_true(rep.checkpoints >= 1);
+  assert_false(agg_store_in_tx(f.st));
+  /* Someone edits a balance behind the ledger's back. */
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "UPDATE agg_balances SET money = money + 1 WHERE meter = '%s'",
+           f.ids[1]);
+  assert_int_equal(sqlite3_exec(agg_store_db(f.st), sql, NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(agg_audit_once(f.st, lg, &o, &rep), 0);
+  assert_int_equal(rep.state, AGG_AUDIT_FAILED);
+  assert_non_null(strstr(rep.problem, f.ids[1]));
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_expost_book_rebuilds_the_bids_and_offers),
       cmocka_unit_test(test_exante_book_keeps_the_latest_order),
+      cmocka_unit_test(test_audit_finds_a_balance_the_ledger_disagrees_with),
       cmocka_unit_test(test_expost_interval_settles_when_all_readings_are_in),
       cmocka_unit_test(
           test_missing_meter_is_flagged_and_settled_against_nothing),

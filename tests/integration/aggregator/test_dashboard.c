@@ -578,7 +578,7 @@ static void test_page_updates_by_itself(void **state) {
   NEED_BROWSER();
   assert_non_null(br);
   /* A mark in this document: a reload would lose it. */
-  browser_eval(br, "window.__sameDocument = 42", 5000);
+  json_decref(browser_eval(br, "window.__sameDocument = 42", 5000));
   char *before = browser_eval_str(br, "document.body.dataset.lastSettled");
   /* A meter reports more waiting messages, and a new interval settles. */
   status(0, 7, "test-1.2");

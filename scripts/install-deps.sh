@@ -33,6 +33,8 @@ PACKAGES=(
   # packages (make package): checks, and the package test's unit runner
   # (systemd-analyze, seccomp filters like systemd's)
   lintian systemd python3-seccomp
+  # the operator dashboard's test drives a real headless browser
+  chromium
 )
 
 if [[ "${1:-}" == "--print" ]]; then

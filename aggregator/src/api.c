@@ -7,7 +7,11 @@
  */
 #include "gridlet/agg_api.h"
 
+#include "gridlet/agg_audit.h"
+#include "gridlet/agg_auth.h"
+#include "gridlet/agg_book.h"
 #include "gridlet/agg_proof.h"
+#include "gridlet/agg_web.h"
 #include "gridlet/agg_store.h"
 #include "gridlet/crypto.h"
 #include "gridlet/error.h"
@@ -18,7 +22,10 @@
 #include "gridlet/market_settle.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -51,6 +58,12 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     err[0] = '\0';
   if (!path || path[0] != '/')
     return GL_ENOENT;
+  const agg_web_file *wf = agg_web_find(path);
+  if (wf) {
+    r->kind = AGG_API_WEB;
+    r->num = (int64_t)(wf - agg_web_at(0));
+    return 0;
+  }
   /* Split into at most 5 segments of bounded length. */
   char seg[5][96];
   size_t n = 0;
@@ -80,10 +93,10 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     static const struct {
       const char *name;
       agg_route_kind kind;
-    } top[] = {
-        {"status", AGG_API_STATUS}, {"intervals", AGG_API_INTERVALS},
-        {"trades", AGG_API_TRADES}, {"balances", AGG_API_BALANCES},
-        {"meters", AGG_API_METERS}, {"checkpoints", AGG_API_CHECKPOINTS}};
+    } top[] = {{"status", AGG_API_STATUS}, {"intervals", AGG_API_INTERVALS},
+               {"trades", AGG_API_TRADES}, {"balances", AGG_API_BALANCES},
+               {"meters", AGG_API_METERS}, {"checkpoints", AGG_API_CHECKPOINTS},
+               {"ledger", AGG_API_LEDGER}};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
       if (strcmp(res, top[i].name) == 0) {
         r->kind = top[i].kind;
@@ -92,13 +105,16 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen) {
     return GL_ENOENT;
   }
   if (strcmp(res, "intervals") == 0 && (n == 3 || n == 4)) {
-    if (n == 4 && strcmp(seg[3], "trades") != 0)
+    if (n == 4 && strcmp(seg[3], "trades") != 0 &&
+        strcmp(seg[3], "orders") != 0)
       return GL_ENOENT;
     if (gl_time_parse(seg[2], &r->time) != 0)
       return bad(err, errlen,
                  "\"%s\" is not a time (RFC 3339, e.g. 2026-11-21T10:15:00Z)",
                  seg[2]);
-    r->kind = n == 3 ? AGG_API_INTERVAL : AGG_API_INTERVAL_TRADES;
+    r->kind = n == 3                          ? AGG_API_INTERVAL
+              : strcmp(seg[3], "trades") == 0 ? AGG_API_INTERVAL_TRADES
+                                              : AGG_API_INTERVAL_ORDERS;
     return 0;
   }
   if ((strcmp(res, "balances") == 0 && n == 3) ||
@@ -148,10 +164,18 @@ struct agg_api {
   struct MHD_Daemon *d;
   const agg_config *cfg;
   agg_metrics *metrics;
-  const gl_clock *clock;
+  const gl_clock *clock, *real;
   agg_store *st;
   lg_ledger *lg;
   uint16_t port;
+  bool tls;
+  char *tls_cert, *tls_key; /* PEM, owned: libmicrohttpd borrows them */
+  size_t tls_key_len;
+  agg_auth auth;
+  bool has_vkey;
+  char vkey[LG_KEY_TEXT_MAX];
+  agg_audit *audit;                /* NULL: audits off */
+  atomic_int_fast64_t refused_log; /* real ns of the last 401 log line */
 };
 
 typedef struct reply {
@@ -441,6 +465,22 @@ static int add_balance(void *ctx, const agg_balance_rec *b) {
   return 0;
 }
 
+typedef struct open_walk {
+  json_t *arr;
+  int64_t after;
+} open_walk;
+
+static int add_open(void *ctx, int64_t interval, int64_t n) {
+  open_walk *w = ctx;
+  if (json_array_size(w->arr) >= 16)
+    return 0; /* a long backlog: the first ones are enough */
+  json_t *o = json_object();
+  set_t(o, "start", interval);
+  set_i(o, "readings", n);
+  json_array_append_new(w->arr, o);
+  return 0;
+}
+
 static reply h_status(agg_api *a) {
   json_t *o = json_object();
   const agg_config *cfg = a->cfg;
@@ -481,6 +521,32 @@ static reply h_status(agg_api *a) {
   set_i(o, "outbox", atomic_load(&m->outbox));
   set_t(o, "started", atomic_load(&m->start_time));
   set_s(o, "version", "0.1.0");
+  set_s(o, "currency", cfg->http_currency);
+  /* Refusals since start-up by reason (the non-zero ones), as in
+   * /metrics; the dashboard shows them with the meters. */
+  json_t *rj = json_object(), *by = json_object();
+  uint64_t total = 0;
+  for (int i = 1; i < AGG_R_COUNT; i++) {
+    uint64_t v = atomic_load(&m->rejected[i]);
+    total += v;
+    if (v)
+      set_i(by, agg_reason_name((agg_reason)i), (int64_t)v);
+  }
+  set_i(rj, "total", (int64_t)total);
+  json_object_set_new(rj, "by_reason", by);
+  json_object_set_new(o, "rejected", rj);
+  set_i(o, "duplicates", (int64_t)atomic_load(&m->duplicates));
+  set_i(o, "late_readings", (int64_t)atomic_load(&m->late));
+  /* Intervals not settled yet with the readings in so far: the one in
+   * progress and any waiting for their grace period. */
+  open_walk ow = {.arr = json_array(), .after = INT64_MIN};
+  if (agg_store_interval_last(a->st, &iv) == 0)
+    ow.after = iv.start;
+  else if (agg_store_meta_get(a->st, "first_interval", &first) == 0)
+    ow.after = first - cfg->interval;
+  if (ow.after != INT64_MIN)
+    agg_store_reading_counts(a->st, ow.after, add_open, &ow);
+  json_object_set_new(o, "open_intervals", ow.arr);
   return json_reply(200, o);
 }
 
@@ -609,22 +675,64 @@ static json_t *meter_json(const agg_meter_rec *m, const agg_meter_dyn *d,
   return o;
 }
 
+/* Refusals per meter, collected once per request (by meter id). */
+typedef struct rejects {
+  agg_reject_rec *v;
+  size_t n, cap;
+} rejects;
+
+static int add_reject(void *ctx, const agg_reject_rec *r) {
+  rejects *x = ctx;
+  if (x->n == x->cap) {
+    size_t c = x->cap ? x->cap * 2 : 16;
+    agg_reject_rec *v = realloc(x->v, c * sizeof *v);
+    if (!v)
+      return GL_ENOMEM;
+    x->v = v;
+    x->cap = c;
+  }
+  x->v[x->n++] = *r;
+  return 0;
+}
+
+static int cmp_reject(const void *k, const void *e) {
+  return strcmp((const char *)k, ((const agg_reject_rec *)e)->meter);
+}
+
+static void set_rejections(json_t *o, const rejects *x, const char *id) {
+  const agg_reject_rec *r =
+      x->n ? bsearch(id, x->v, x->n, sizeof *x->v, cmp_reject) : NULL;
+  json_t *j = json_object();
+  set_i(j, "count", r ? r->count : 0);
+  if (r) {
+    set_s(j, "last_reason", agg_reason_name((agg_reason)r->last_reason));
+    set_t(j, "last_at", r->last_at);
+  }
+  json_object_set_new(o, "rejections", j);
+}
+
 typedef struct meters_walk {
   agg_api *a;
   json_t *arr;
+  rejects rj;
 } meters_walk;
 
 static int add_meter(void *ctx, const agg_meter_rec *m) {
   meters_walk *w = ctx;
   agg_meter_dyn d;
   bool have = agg_store_dyn_get(w->a->st, m->id, &d) == 0;
-  json_array_append_new(w->arr, meter_json(m, &d, have));
+  json_t *o = meter_json(m, &d, have);
+  set_rejections(o, &w->rj, m->id);
+  json_array_append_new(w->arr, o);
   return 0;
 }
 
 static reply h_meters(agg_api *a) {
   meters_walk w = {.a = a, .arr = json_array()};
-  int rc = agg_store_meters_each(a->st, add_meter, &w);
+  int rc = agg_store_rejections_each(a->st, add_reject, &w.rj);
+  if (rc == 0)
+    rc = agg_store_meters_each(a->st, add_meter, &w);
+  free(w.rj.v);
   if (rc) {
     json_decref(w.arr);
     return store_error(rc);
@@ -643,6 +751,10 @@ static reply h_meter(agg_api *a, const agg_route *r) {
   agg_meter_dyn d;
   bool have = agg_store_dyn_get(a->st, r->id, &d) == 0;
   json_t *o = meter_json(&m, &d, have);
+  rejects rj = {0};
+  if (agg_store_rejections_each(a->st, add_reject, &rj) == 0)
+    set_rejections(o, &rj, m.id);
+  free(rj.v);
   agg_balance_rec b;
   if (agg_store_balance_get(a->st, r->id, &b) == 0)
     json_object_set_new(o, "balance", balance_json(&b));
@@ -903,6 +1015,212 @@ static reply h_metrics(agg_api *a) {
   return r;
 }
 
+/* ---- Order book, ledger state ------------------------------------------- */
+
+static json_t *book_side_json(const agg_book_order *o, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *x = json_object();
+    set_s(x, "meter", o[i].meter);
+    set_i(x, "wh", o[i].wh);
+    set_i(x, "price", o[i].price);
+    if (o[i].has_limit)
+      set_i(x, "limit", o[i].limit);
+    else
+      json_object_set_new(x, "limit", json_null());
+    set_i(x, "seq", o[i].seq);
+    json_array_append_new(a, x);
+  }
+  return a;
+}
+
+static reply h_orders(agg_api *a, const agg_route *r) {
+  agg_interval_rec iv;
+  int rc = agg_store_interval_get(a->st, r->time, &iv);
+  if (rc)
+    return rc == GL_ENOENT ? error_reply(404, "no settled interval starts "
+                                              "at this time")
+                           : store_error(rc);
+  agg_book b;
+  rc = agg_book_build(a->st, &iv, &b);
+  if (rc)
+    return store_error(rc);
+  json_t *o = json_object();
+  set_t(o, "interval", iv.start);
+  set_t(o, "end", iv.start + iv.len_s * GL_NS_PER_SEC);
+  set_s(o, "mode", mkt_mode_name((mkt_mode)iv.mode));
+  set_s(o, "rule",
+        iv.mode == MKT_MODE_CONTINUOUS ? "cda"
+                                       : mkt_rule_name((mkt_rule)iv.rule));
+  if (iv.has_price)
+    set_i(o, "price", iv.price);
+  else
+    json_object_set_new(o, "price", json_null());
+  set_i(o, "traded_wh", iv.volume);
+  json_t *band = json_object();
+  set_i(band, "feed_in", b.band.feed_in);
+  set_i(band, "retail", b.band.retail);
+  set_i(band, "fee", b.band.fee);
+  json_object_set_new(o, "band", band);
+  json_object_set_new(o, "bids", book_side_json(b.bids, b.nbids));
+  json_object_set_new(o, "offers", book_side_json(b.offers, b.noffers));
+  agg_book_clear(&b);
+  return json_reply(200, o);
+}
+
+typedef struct wit_walk {
+  const agg_config *cfg;
+  json_t *arr;
+  uint64_t size; /* the latest checkpoint's */
+  bool seen[AGG_WITNESS_MAX];
+} wit_walk;
+
+static json_t *witness_json(const char *name, uint32_t id, bool configured) {
+  json_t *o = json_object();
+  char hex[9];
+  snprintf(hex, sizeof hex, "%08" PRIx32, id);
+  set_s(o, "name", name);
+  set_s(o, "key_id", hex);
+  json_object_set_new(o, "configured", json_boolean(configured));
+  return o;
+}
+
+static int add_witness(void *ctx, const lg_witness_info *wi) {
+  wit_walk *w = ctx;
+  bool configured = false;
+  for (size_t i = 0; i < w->cfg->n_witnesses; i++)
+    if (w->cfg->witnesses[i].id == wi->key_id &&
+        strcmp(w->cfg->witnesses[i].name, wi->name) == 0)
+      configured = w->seen[i] = true;
+  json_t *o = witness_json(wi->name, wi->key_id, configured);
+  set_i(o, "size", (int64_t)wi->size);
+  set_i(o, "behind", w->size > wi->size ? (int64_t)(w->size - wi->size) : 0);
+  if (wi->time && wi->time < (uint64_t)INT64_MAX / GL_NS_PER_SEC)
+    set_t(o, "time", (int64_t)wi->time * GL_NS_PER_SEC);
+  else
+    json_object_set_new(o, "time", json_null());
+  json_array_append_new(w->arr, o);
+  return 0;
+}
+
+static const char *audit_state_name(const agg_audit_report *r) {
+  switch (r->state) {
+  case AGG_AUDIT_OK:
+    return "ok";
+  case AGG_AUDIT_FAILED:
+    return "failed";
+  case AGG_AUDIT_ERROR:
+    return "error";
+  default:
+    return r->running ? "running" : "pending";
+  }
+}
+
+static json_t *audit_json(agg_api *a) {
+  json_t *o = json_object();
+  if (!a->audit) {
+    set_s(o, "state", "off");
+    return o;
+  }
+  agg_audit_report r;
+  agg_audit_get(a->audit, &r);
+  set_s(o, "state", audit_state_name(&r));
+  json_object_set_new(o, "running", json_boolean(r.running));
+  set_i(o, "runs", r.runs);
+  set_i(o, "every_s", a->cfg->http_audit_every / GL_NS_PER_SEC);
+  if (r.runs) {
+    set_t(o, "started", r.started);
+    json_object_set_new(o, "duration_ms",
+                        json_real((double)r.duration_ns / 1e6));
+    set_i(o, "entries", (int64_t)r.entries);
+    set_i(o, "checkpoints", (int64_t)r.checkpoints);
+    set_i(o, "cosignatures", (int64_t)r.cosignatures);
+    set_i(o, "balances", (int64_t)r.balances);
+    json_object_set_new(o, "key_from_db", json_boolean(r.key_from_db));
+    if (r.bad_entry >= 0)
+      set_i(o, "bad_entry", r.bad_entry);
+    if (r.problem[0])
+      set_s(o, "problem", r.problem);
+  }
+  if (r.next)
+    set_t(o, "next", r.next);
+  return o;
+}
+
+static reply h_ledger(agg_api *a) {
+  json_t *o = json_object();
+  set_s(o, "origin", a->cfg->origin);
+  if (a->has_vkey)
+    set_s(o, "vkey", a->vkey);
+  uint64_t size = 0;
+  int rc = lg_ledger_size(a->lg, &size);
+  if (rc) {
+    json_decref(o);
+    return store_error(rc);
+  }
+  set_i(o, "size", (int64_t)size);
+  char *note = NULL;
+  lg_checkpoint cp;
+  memset(&cp, 0, sizeof cp);
+  rc = lg_ledger_latest_checkpoint(a->lg, &note, &cp);
+  if (rc == 0) {
+    json_t *c = json_object();
+    set_i(c, "size", (int64_t)cp.size);
+    set_hex(c, "root", cp.root, LG_HASH_LEN);
+    char *plain = NULL;
+    int64_t got = 0, at = 0;
+    if (agg_store_checkpoint_get(a->st, (int64_t)cp.size, &plain, &got, &at) ==
+        0)
+      set_t(c, "signed_at", at);
+    free(plain);
+    set_s(c, "note", note);
+    /* The note's signature lines beyond the log's own are the witnesses'
+     * cosignatures of this very checkpoint. */
+    json_t *cos = json_array();
+    lg_note *n = malloc(sizeof *n);
+    if (n && lg_note_parse(note, strlen(note), n) == 0)
+      for (size_t i = 0; i < n->nsigs; i++) {
+        char name[LG_KEY_NAME_MAX + 1];
+        size_t nl = n->sigs[i].name_len < LG_KEY_NAME_MAX ? n->sigs[i].name_len
+                                                          : LG_KEY_NAME_MAX;
+        memcpy(name, n->sigs[i].name, nl);
+        name[nl] = '\0';
+        if (strcmp(name, a->cfg->origin) != 0)
+          json_array_append_new(cos, json_string(name));
+      }
+    free(n);
+    json_object_set_new(c, "cosigned_by", cos);
+    json_object_set_new(o, "checkpoint", c);
+    free(note);
+  } else if (rc == GL_ENOENT) {
+    json_object_set_new(o, "checkpoint", json_null());
+  } else {
+    json_decref(o);
+    return store_error(rc);
+  }
+  wit_walk w = {.cfg = a->cfg, .arr = json_array(), .size = cp.size};
+  if (rc == GL_ENOENT)
+    w.size = 0;
+  rc = lg_ledger_witnesses(a->lg, add_witness, &w);
+  if (rc) {
+    json_decref(w.arr);
+    json_decref(o);
+    return store_error(rc);
+  }
+  /* Configured witnesses that never cosigned are worth seeing too. */
+  for (size_t i = 0; i < a->cfg->n_witnesses; i++)
+    if (!w.seen[i]) {
+      json_t *x = witness_json(a->cfg->witnesses[i].name,
+                               a->cfg->witnesses[i].id, true);
+      json_object_set_new(x, "size", json_null());
+      json_object_set_new(x, "time", json_null());
+      json_array_append_new(w.arr, x);
+    }
+  json_object_set_new(o, "witnesses", w.arr);
+  json_object_set_new(o, "audit", audit_json(a));
+  return json_reply(200, o);
+}
+
 static reply dispatch(agg_api *a, struct MHD_Connection *c, const char *url) {
   agg_route r;
   char err[160];
@@ -932,6 +1250,10 @@ static reply dispatch(agg_api *a, struct MHD_Connection *c, const char *url) {
     return h_interval(a, &r, false);
   case AGG_API_INTERVAL_TRADES:
     return h_interval(a, &r, true);
+  case AGG_API_INTERVAL_ORDERS:
+    return h_orders(a, &r);
+  case AGG_API_LEDGER:
+    return h_ledger(a);
   case AGG_API_TRADES:
     return h_trades(a, c);
   case AGG_API_BALANCES:
@@ -964,6 +1286,133 @@ static reply dispatch(agg_api *a, struct MHD_Connection *c, const char *url) {
 
 /* ---- Server -------------------------------------------------------------- */
 
+/* Headers every answer carries. The dashboard loads nothing from
+ * elsewhere, so the policy allows only this origin; no referrer leaves
+ * (a ?token= must not travel), and nothing may frame the page. */
+static void common_headers(struct MHD_Response *resp, const char *type) {
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+  MHD_add_response_header(
+      resp, "Content-Security-Policy",
+      "default-src 'none'; script-src 'self'; style-src 'self'; "
+      "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+      "form-action 'self'; frame-ancestors 'none'");
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status,
+                               char *body, size_t len, const char *type,
+                               const char *cache, const char *etag,
+                               const char *cookie) {
+  /* An empty answer (304) has no buffer to free. */
+  struct MHD_Response *resp =
+      body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+           : MHD_create_response_from_buffer(0, (void *)"",
+                                             MHD_RESPMEM_PERSISTENT);
+  if (!resp) {
+    free(body);
+    return MHD_NO;
+  }
+  common_headers(resp, type);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+  if (etag)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+  if (cookie)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+  if (status == 401)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"gridlet\"");
+  enum MHD_Result ok = MHD_queue_response(c, status, resp);
+  MHD_destroy_response(resp);
+  return ok;
+}
+
+static char *dup_text(const char *t, size_t *len) {
+  char *b = strdup(t);
+  *len = b ? strlen(b) : 0;
+  return b;
+}
+
+/* A dashboard file: the built-in copy (with its ETag), or the one in
+ * http.web_dir. `cookie` sets the token cookie after a ?token= load. */
+static enum MHD_Result serve_web(agg_api *a, struct MHD_Connection *c,
+                                 const agg_route *r, const char *cookie) {
+  const agg_web_file *f = agg_web_at((size_t)r->num);
+  size_t len = 0;
+  if (!a->cfg->http_dashboard || !f) {
+    char *b =
+        dup_text("the dashboard is switched off (http.dashboard)\n", &len);
+    return respond(c, 404, b, len, "text/plain; charset=utf-8", "no-store",
+                   NULL, NULL);
+  }
+  if (a->cfg->http_web_dir[0]) {
+    char *data = NULL;
+    int rc = agg_web_read(a->cfg->http_web_dir, f, &data, &len);
+    if (rc) {
+      GL_WARN(LOG, "http.web_dir: cannot read %s/%s: %s", a->cfg->http_web_dir,
+              f->name, gl_strerror(rc));
+      char *b = dup_text("dashboard file unavailable (see the log)\n", &len);
+      return respond(c, 503, b, len, "text/plain; charset=utf-8", "no-store",
+                     NULL, NULL);
+    }
+    return respond(c, 200, data, len, f->type, "no-store", NULL, cookie);
+  }
+  const char *inm =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+  /* Revalidate every time ("no-cache"): the page is small, and an upgrade
+   * must show at once. A match costs one round trip and no body. */
+  if (inm && strcmp(inm, f->etag) == 0 && !cookie)
+    return respond(c, 304, NULL, 0, f->type, "no-cache", f->etag, NULL);
+  /* MUST_FREE needs a heap copy; the files are small. */
+  char *b = malloc(f->len + 1);
+  if (!b)
+    return MHD_NO;
+  memcpy(b, f->data, f->len);
+  return respond(c, 200, b, f->len, f->type, "no-cache", f->etag, cookie);
+}
+
+static const char unauthorized_page[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>gridlet: access token needed</title></head><body>"
+    "<h1>Access token needed</h1><p>This aggregator's dashboard and API "
+    "need the access token (<code>http.token_file</code>). Open the page as "
+    "<code>/?token=&lt;token&gt;</code> once; the browser then keeps it in "
+    "a cookie for this session. Scripts send <code>Authorization: Bearer "
+    "&lt;token&gt;</code>.</p></body></html>\n";
+
+static enum MHD_Result refuse(agg_api *a, struct MHD_Connection *c,
+                              const agg_route *r, int route_rc) {
+  agg_count(&a->metrics->http_unauthorized, 1);
+  /* One log line a minute at most: a scanner must not flood the log. */
+  int64_t now = gl_clock_monotonic(a->real);
+  int64_t last = atomic_load(&a->refused_log);
+  if (now - last >= 60 * GL_NS_PER_SEC &&
+      atomic_compare_exchange_strong(&a->refused_log, &last, now)) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+      inet_ntop(AF_INET,
+                &((const struct sockaddr_in *)(const void *)ci->client_addr)
+                     ->sin_addr,
+                ip, sizeof ip);
+    GL_WARN(LOG,
+            "refused a request from %s without a valid access token "
+            "(http_unauthorized_total counts them; one line a minute)",
+            ip);
+  }
+  size_t len = 0;
+  if (route_rc == 0 && r->kind == AGG_API_WEB) {
+    char *b = dup_text(unauthorized_page, &len);
+    return respond(c, 401, b, len, "text/html; charset=utf-8", "no-store", NULL,
+                   NULL);
+  }
+  reply e = error_reply(401, "a valid access token is required "
+                             "(Authorization: Bearer <token>)");
+  return respond(c, e.status, e.body, e.len, e.type, "no-store", NULL, NULL);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload,
@@ -977,12 +1426,38 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   reply r;
-  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
     r = error_reply(405, "read-only API: use GET");
-  else if (*upload_size)
+  } else if (*upload_size) {
     r = error_reply(400, "no request body expected");
-  else
+  } else {
+    agg_route rt;
+    char err[160];
+    int rrc = agg_api_route(url, &rt, err, sizeof err);
+    const char *qtok =
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    bool open = rrc == 0 && rt.kind == AGG_API_HEALTH;
+    if (!open &&
+        !agg_auth_check(
+            &a->auth,
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"), qtok))
+      return refuse(a, c, &rt, rrc);
+    if (rrc == 0 && rt.kind == AGG_API_WEB) {
+      /* A page loaded with a valid ?token= keeps it in a session cookie,
+       * so that the page's own requests carry it. */
+      char cookie[AGG_TOKEN_MAX + 96];
+      bool set = a->auth.enabled && qtok &&
+                 agg_auth_token_valid(qtok, strlen(qtok)) &&
+                 agg_auth_check(&a->auth, NULL, NULL, qtok);
+      if (set)
+        snprintf(cookie, sizeof cookie,
+                 "%s=%s; Path=/; HttpOnly; SameSite=Strict%s", AGG_TOKEN_COOKIE,
+                 qtok, a->tls ? "; Secure" : "");
+      return serve_web(a, c, &rt, set ? cookie : NULL);
+    }
     r = dispatch(a, c, url);
+  }
   *upload_size = 0;
   if (!r.body)
     r = (reply){.status = 500,
@@ -990,22 +1465,90 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                 .type = "text/plain"};
   if (r.body && !r.len)
     r.len = strlen(r.body);
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      r.len, r.body ? r.body : (void *)"", MHD_RESPMEM_MUST_FREE);
-  if (!resp) {
-    free(r.body);
-    return MHD_NO;
-  }
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.type);
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-  enum MHD_Result ok = MHD_queue_response(c, r.status, resp);
-  MHD_destroy_response(resp);
-  return ok;
+  return respond(c, r.status, r.body, r.len, r.type, "no-store", NULL, NULL);
 }
 
-int agg_api_start(const agg_config *cfg, agg_metrics *metrics,
-                  const gl_clock *clock, agg_api **out) {
+/* libmicrohttpd's own messages (TLS handshakes that fail, clients that
+ * misbehave) are the client's problem, not the operator's. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  GL_DEBUG(LOG, "libmicrohttpd: %s", msg);
+}
+
+static char *read_pem(const char *what, const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    GL_ERROR(LOG, "%s %s: %s", what, path, strerror(errno));
+    return NULL;
+  }
+  char *buf = malloc(1 << 20);
+  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+  fclose(f);
+  if (!buf || n == 0 || n == (1 << 20) - 1) {
+    GL_ERROR(LOG, "%s %s: empty, unreadable or larger than 1 MiB", what, path);
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  if (!strstr(buf, "-----BEGIN ")) {
+    GL_ERROR(LOG, "%s %s: not PEM", what, path);
+    gl_wipe(buf, n);
+    free(buf);
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+static void api_free(agg_api *a) {
+  agg_audit_stop(a->audit);
+  lg_ledger_free(a->lg);
+  agg_store_free(a->st);
+  free(a->tls_cert);
+  if (a->tls_key) {
+    gl_wipe(a->tls_key, a->tls_key_len);
+    free(a->tls_key);
+  }
+  gl_wipe(&a->auth, sizeof a->auth);
+  free(a);
+}
+
+/* TLS and the token, when configured. */
+static int load_access(agg_api *a) {
+  const agg_config *cfg = a->cfg;
+  if (cfg->http_token_file[0]) {
+    char err[256];
+    int rc =
+        agg_auth_load_file(&a->auth, cfg->http_token_file, err, sizeof err);
+    if (rc) {
+      GL_ERROR(LOG, "http.token_file: %s", err);
+      return GL_ECONFIG;
+    }
+  }
+  if (!cfg->http_tls_cert[0])
+    return 0;
+  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+    GL_ERROR(LOG, "http.tls_cert is set but this libmicrohttpd was built "
+                  "without TLS");
+    return GL_ENOTSUP;
+  }
+  size_t cl = 0;
+  a->tls_cert = read_pem("http.tls_cert", cfg->http_tls_cert, &cl);
+  a->tls_key = read_pem("http.tls_key", cfg->http_tls_key, &a->tls_key_len);
+  if (!a->tls_cert || !a->tls_key)
+    return GL_ECONFIG;
+  a->tls = true;
+  return 0;
+}
+
+int agg_api_start(const agg_api_deps *deps, agg_api **out) {
   *out = NULL;
+  const agg_config *cfg = deps->cfg;
   char host[64];
   const char *colon = strrchr(cfg->http_listen, ':');
   int64_t port = -1;
@@ -1029,36 +1572,67 @@ int agg_api_start(const agg_config *cfg, agg_metrics *metrics,
   if (!a)
     return GL_ENOMEM;
   a->cfg = cfg;
-  a->metrics = metrics;
-  a->clock = clock;
-  int rc = agg_store_open(cfg->db_path, false, true, &a->st);
+  a->metrics = deps->metrics;
+  a->clock = deps->clock;
+  a->real = deps->real;
+  atomic_init(&a->refused_log, INT64_MIN / 2);
+  if (deps->log_key &&
+      lg_vkey_format(deps->log_key, a->vkey, sizeof a->vkey) == 0)
+    a->has_vkey = true;
+  int rc = load_access(a);
+  if (rc == 0)
+    rc = agg_store_open(cfg->db_path, false, true, &a->st);
   if (rc == 0) {
     lg_ledger_options o = {.origin = cfg->origin, .read_only = true};
     rc = lg_ledger_open_db(agg_store_db(a->st), &o, &a->lg);
     if (rc)
       GL_ERROR(LOG, "cannot open the ledger for reading: %s", gl_strerror(rc));
   }
+  if (rc == 0 && cfg->http_audit_every > 0) {
+    agg_audit_config ac = {.db_path = cfg->db_path,
+                           .origin = cfg->origin,
+                           .log_key = deps->log_key,
+                           .witnesses = cfg->witnesses,
+                           .n_witnesses = cfg->n_witnesses,
+                           .every = cfg->http_audit_every,
+                           .real = deps->real};
+    rc = agg_audit_start(&ac, &a->audit);
+    if (rc)
+      GL_ERROR(LOG, "cannot start the ledger audit: %s", gl_strerror(rc));
+  }
   if (rc == 0) {
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (a->tls)
+      flags |= MHD_USE_TLS;
+    /* Options end at MHD_OPTION_END: the TLS ones are left out by ending
+     * the list early when TLS is off. */
     a->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        handle, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+        flags, 0, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, (void *)NULL,
+        a->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, a->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, a->tls_key, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
     if (!a->d) {
-      GL_ERROR(LOG, "cannot listen on %s", cfg->http_listen);
+      GL_ERROR(LOG,
+               "cannot serve on %s%s (port in use, or the TLS certificate "
+               "and key are not a usable pair)",
+               cfg->http_listen, a->tls ? " with TLS" : "");
       rc = GL_EIO;
     }
   }
   if (rc) {
-    lg_ledger_free(a->lg);
-    agg_store_free(a->st);
-    free(a);
+    api_free(a);
     return rc;
   }
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
   a->port = info ? info->port : (uint16_t)port;
-  GL_NOTICE(LOG, "HTTP API on http://%s:%u/ (read-only)", host, a->port);
+  GL_NOTICE(LOG, "HTTP API%s on %s://%s:%u/ (read-only%s)",
+            cfg->http_dashboard ? " and dashboard" : "",
+            a->tls ? "https" : "http", host, a->port,
+            a->auth.enabled ? ", access token required" : "");
   *out = a;
   return 0;
 }
@@ -1071,7 +1645,5 @@ void agg_api_stop(agg_api *api) {
   if (!api)
     return;
   MHD_stop_daemon(api->d);
-  lg_ledger_free(api->lg);
-  agg_store_free(api->st);
-  free(api);
+  api_free(api);
 }

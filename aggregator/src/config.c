@@ -69,6 +69,10 @@ static const gl_conf_item items[] = {
                 "the log's signer key (gridlet-ledger init; mode 0600)"),
     GL_CONF_STR("ledger", "origin", T, ledger_origin, "",
                 "the log's origin; default gridlet/<community>"),
+    GL_CONF_STR("ledger", "witnesses", T, ledger_witnesses, "",
+                "verifier keys of the witnesses that cosign checkpoints, "
+                "separated by spaces: the ledger audit verifies their "
+                "cosignatures"),
     /* [storage] */
     GL_CONF_STR("storage", "db", T, db_path,
                 "/var/lib/gridlet-aggregator/aggregator.db",
@@ -136,7 +140,28 @@ static const gl_conf_item items[] = {
                     0, 1000000, "Wh of PV tolerated at night (sensor noise)"),
     /* [http] */
     GL_CONF_STR("http", "listen", T, http_listen, "127.0.0.1:8480",
-                "HTTP API and /metrics (IPv4:port; \"\" switches it off)"),
+                "HTTP API, dashboard and /metrics (IPv4:port; \"\" switches "
+                "it off); beyond 127.0.0.0/8 it needs tls_cert, tls_key and "
+                "token_file"),
+    GL_CONF_STR("http", "tls_cert", T, http_tls_cert, "",
+                "serve HTTPS with this PEM certificate (chain); browsers "
+                "need an ECDSA or RSA certificate"),
+    GL_CONF_STR("http", "tls_key", T, http_tls_key, "",
+                "the certificate's PEM private key"),
+    GL_CONF_STR("http", "token_file", T, http_token_file, "",
+                "a file holding the access token (16-128 characters of "
+                "A-Z a-z 0-9 . _ ~ -, e.g. openssl rand -hex 32); every "
+                "request but /healthz must then carry it"),
+    GL_CONF_BOOLEAN("http", "dashboard", T, http_dashboard, "true",
+                    "serve the operator dashboard at /"),
+    GL_CONF_STR("http", "web_dir", T, http_web_dir, "",
+                "serve the dashboard's files from this directory instead "
+                "of the copies built into the program"),
+    GL_CONF_STR("http", "currency", T, http_currency, "EUR",
+                "the ISO 4217 currency code the dashboard shows money in"),
+    GL_CONF_DUR("http", "audit_every", T, http_audit_every, "1h", 0, 30 * DAY,
+                "how often the whole ledger is audited in the background "
+                "for the dashboard (0: never)"),
     /* [log] */
     GL_CONF_CHOICE("log", "level", T, log_level, "info", levels,
                    "error, warn, notice, info or debug"),
@@ -176,6 +201,67 @@ static bool parse_deg(const char *text, int64_t limit, int64_t *out) {
     return false;
   *out = v;
   return true;
+}
+
+/* The HTTP server: a loopback listener may be plain and open; anything
+ * else is remote access and needs TLS and a token. */
+static void check_http(agg_config *cfg, gl_conf_errors *errs) {
+  cfg->http_remote = false;
+  bool cert = cfg->http_tls_cert[0] != '\0', key = cfg->http_tls_key[0] != '\0';
+  if (cert != key)
+    add_err(errs, "http.tls_cert and http.tls_key go together");
+  size_t cl = strlen(cfg->http_currency);
+  bool cur_ok = cl == 3;
+  for (size_t i = 0; i < cl; i++)
+    cur_ok =
+        cur_ok && cfg->http_currency[i] >= 'A' && cfg->http_currency[i] <= 'Z';
+  if (!cur_ok)
+    add_err(errs,
+            "http.currency: \"%s\" is not an ISO 4217 code (three capital "
+            "letters, e.g. EUR)",
+            cfg->http_currency);
+  if (!cfg->http_listen[0])
+    return;
+  const char *colon = strrchr(cfg->http_listen, ':');
+  if (!colon || colon == cfg->http_listen || !colon[1]) {
+    add_err(errs, "http.listen: \"%s\" is not ADDRESS:PORT", cfg->http_listen);
+    return;
+  }
+  size_t hl = (size_t)(colon - cfg->http_listen);
+  cfg->http_remote = !(hl >= 4 && strncmp(cfg->http_listen, "127.", 4) == 0);
+  if (cfg->http_remote && (!cert || !cfg->http_token_file[0]))
+    add_err(errs,
+            "http.listen %s is reachable from other machines: set "
+            "http.tls_cert, http.tls_key and http.token_file (or listen on "
+            "127.0.0.1 behind a reverse proxy)",
+            cfg->http_listen);
+}
+
+/* ledger.witnesses: cosigner verifier keys (type 0x04), space-separated. */
+static void check_witnesses(agg_config *cfg, gl_conf_errors *errs) {
+  cfg->n_witnesses = 0;
+  const char *p = cfg->ledger_witnesses;
+  while (*p) {
+    while (*p == ' ' || *p == '\t')
+      p++;
+    size_t n = strcspn(p, " \t");
+    if (!n)
+      break;
+    if (cfg->n_witnesses == AGG_WITNESS_MAX) {
+      add_err(errs, "ledger.witnesses: at most %d keys", AGG_WITNESS_MAX);
+      return;
+    }
+    lg_vkey *k = &cfg->witnesses[cfg->n_witnesses];
+    if (lg_vkey_parse(p, n, k) != 0 || k->type != LG_SIG_COSIG_V1) {
+      add_err(errs,
+              "ledger.witnesses: \"%.*s\" is not a witness verifier key "
+              "(name+id+key of type 0x04)",
+              (int)(n > 80 ? 80 : n), p);
+      return;
+    }
+    cfg->n_witnesses++;
+    p += n;
+  }
 }
 
 int agg_config_check(agg_config *cfg, gl_conf_errors *errs) {
@@ -237,12 +323,8 @@ int agg_config_check(agg_config *cfg, gl_conf_errors *errs) {
   if (cfg->retention < cfg->max_age)
     add_err(errs, "storage.retention must be at least ingest.max_age (a "
                   "pruned message must be too old to be accepted again)");
-  if (cfg->http_listen[0]) {
-    const char *colon = strrchr(cfg->http_listen, ':');
-    if (!colon || colon == cfg->http_listen || !colon[1])
-      add_err(errs, "http.listen: \"%s\" is not ADDRESS:PORT",
-              cfg->http_listen);
-  }
+  check_http(cfg, errs);
+  check_witnesses(cfg, errs);
   if (!cfg->mqtt_uri[0])
     add_err(errs, "mqtt.uri is empty");
   if (!cfg->db_path[0])

@@ -248,8 +248,14 @@ static int build(daemon_t *d) {
                         .proof_ctx = d};
   if (rc == 0)
     rc = agg_ingest_new(&id, &d->ingest);
-  if (rc == 0 && cfg->http_listen[0])
-    rc = agg_api_start(cfg, &d->metrics, d->clock, &d->api);
+  if (rc == 0 && cfg->http_listen[0]) {
+    agg_api_deps ad = {.cfg = cfg,
+                       .metrics = &d->metrics,
+                       .clock = d->clock,
+                       .real = d->real,
+                       .log_key = &d->log_key.vkey};
+    rc = agg_api_start(&ad, &d->api);
+  }
   pr_mqtt_config mc = {
       .uri = cfg->mqtt_uri,
       .client_id = PR_AGGREGATOR_ID,

@@ -180,6 +180,9 @@ void agg_metrics_render(const agg_metrics *m, agg_text *t) {
                LD(m->proofs_http));
   agg_text_add(t, P "proof_requests_total{channel=\"failed\"} %" PRIu64 "\n",
                LD(m->proofs_failed));
+  counter(t, "http_unauthorized_total",
+          "HTTP requests refused for want of a valid access token",
+          LD(m->http_unauthorized));
   counter(t, "intervals_settled_total", "intervals cleared and settled",
           LD(m->intervals_settled));
   counter(t, "db_commits_total", "storage transactions committed",

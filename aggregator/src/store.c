@@ -10,6 +10,8 @@
  */
 #include "gridlet/agg_store.h"
 
+#include "gridlet/agg_reason.h"
+
 #include "gridlet/error.h"
 #include "gridlet/log.h"
 
@@ -84,6 +86,7 @@ enum {
   Q_CP_GET,
   Q_CP_LATEST,
   Q_CP_EACH,
+  Q_REJECTS_EACH,
   Q_COUNT
 };
 
@@ -236,6 +239,13 @@ static const char *const sql[Q_COUNT] = {
                     "ORDER BY size DESC LIMIT 1",
     [Q_CP_EACH] = "SELECT size, note, signed_at FROM agg_checkpoints "
                   "ORDER BY size DESC LIMIT ?1",
+    /* Per meter: stored refusals (the partial index below serves it) and
+     * evidence; outcome is that of the row with the newest time (SQLite's
+     * documented bare-column rule for max()). */
+    [Q_REJECTS_EACH] = "SELECT meter, count(*), max(received), outcome FROM "
+                       "agg_messages WHERE outcome != 0 GROUP BY meter "
+                       "UNION ALL SELECT meter, count(*), max(received), ?1 "
+                       "FROM agg_evidence GROUP BY meter ORDER BY 1",
 };
 
 static const char *const schema[] = {
@@ -258,6 +268,12 @@ static const char *const schema[] = {
     "INTEGER NOT NULL, kind INTEGER NOT NULL, received INTEGER NOT NULL, "
     "digest BLOB NOT NULL, outcome INTEGER NOT NULL, bytes BLOB NOT NULL, "
     "UNIQUE(meter, seq))",
+    /* Refused messages per meter, for the dashboard's meter health: only
+     * refusals are indexed, so the index stays small. Added after schema
+     * version 1 was released; IF NOT EXISTS builds it on older databases
+     * at the next start (once), which changes no data. */
+    "CREATE INDEX IF NOT EXISTS agg_messages_rejected ON agg_messages(meter, "
+    "received, outcome) WHERE outcome != 0",
     "CREATE TABLE IF NOT EXISTS agg_evidence(id INTEGER PRIMARY KEY, meter "
     "TEXT NOT NULL, seq INTEGER NOT NULL, received INTEGER NOT NULL, digest "
     "BLOB NOT NULL, first_digest BLOB NOT NULL, bytes BLOB NOT NULL)",
@@ -485,6 +501,15 @@ int agg_store_begin(agg_store *st) {
   if (st->in_tx)
     return GL_ESTATE;
   int rc = exec(st, "BEGIN IMMEDIATE");
+  if (rc == 0)
+    st->in_tx = true;
+  return rc;
+}
+
+int agg_store_begin_read(agg_store *st) {
+  if (st->in_tx)
+    return GL_ESTATE;
+  int rc = exec(st, "BEGIN");
   if (rc == 0)
     st->in_tx = true;
   return rc;
@@ -1552,5 +1577,46 @@ int agg_store_checkpoints_each(agg_store *st, int64_t limit,
       return rc;
     }
   }
+  return x;
+}
+
+/* ---- Refusals per meter -------------------------------------------------- */
+
+int agg_store_rejections_each(agg_store *st, agg_reject_cb cb, void *ctx) {
+  sqlite3_stmt *s = get(st, Q_REJECTS_EACH);
+  if (!s)
+    return GL_ESTORE;
+  b_i64(s, 1, AGG_R_SEQ_REUSE);
+  /* The query gives up to two rows per meter (messages, evidence), in
+   * meter order: merge them. */
+  agg_reject_rec cur = {0};
+  bool have = false;
+  int x;
+  while ((x = row(st, Q_REJECTS_EACH, s)) == 1) {
+    agg_reject_rec r = {0};
+    c_text(s, 0, r.meter, sizeof r.meter);
+    r.count = c_i64(s, 1);
+    r.last_at = c_i64(s, 2);
+    r.last_reason = (int)c_i64(s, 3);
+    if (have && strcmp(cur.meter, r.meter) == 0) {
+      cur.count += r.count;
+      if (r.last_at > cur.last_at) {
+        cur.last_at = r.last_at;
+        cur.last_reason = r.last_reason;
+      }
+      continue;
+    }
+    if (have) {
+      int rc = cb(ctx, &cur);
+      if (rc) {
+        sqlite3_reset(s);
+        return rc;
+      }
+    }
+    cur = r;
+    have = true;
+  }
+  if (x == 0 && have)
+    return cb(ctx, &cur);
   return x;
 }

@@ -768,6 +768,42 @@ int lg_ledger_latest_checkpoint(lg_ledger *lg, char **note, lg_checkpoint *cp) {
   return rc;
 }
 
+typedef struct witness_walk {
+  lg_witness_visit visit;
+  void *ctx;
+} witness_walk;
+
+/* A cosignature line is "— <name> base64(key ID || timestamp || sig)":
+ * the timestamp is 8 bytes big-endian after the 4-byte key ID. */
+static uint64_t cosig_time(const char *line) {
+  const char *sp = strrchr(line, ' ');
+  if (!sp)
+    return 0;
+  size_t n = strcspn(sp + 1, "\r\n");
+  uint8_t raw[LG_SIGLINE_MAX];
+  size_t len = 0;
+  if (n == 0 || n >= sizeof raw ||
+      gl_base64_decode(sp + 1, n, raw, sizeof raw, &len) != 0 || len < 12)
+    return 0;
+  uint64_t t = 0;
+  for (int i = 4; i < 12; i++)
+    t = t << 8 | raw[i];
+  return t;
+}
+
+static int witness_row(void *ctx, uint64_t size, const char *name,
+                       uint32_t key_id, const char *line) {
+  witness_walk *w = ctx;
+  lg_witness_info info = {
+      .name = name, .key_id = key_id, .size = size, .time = cosig_time(line)};
+  return w->visit(w->ctx, &info);
+}
+
+int lg_ledger_witnesses(lg_ledger *lg, lg_witness_visit visit, void *ctx) {
+  witness_walk w = {visit, ctx};
+  return lg__store_cosig_newest(lg->st, witness_row, &w);
+}
+
 int lg_ledger_add_cosignatures(lg_ledger *lg, uint64_t size, const char *lines,
                                size_t len, const lg_vkey *witnesses,
                                size_t n_witnesses, size_t *added) {

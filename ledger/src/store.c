@@ -867,6 +867,32 @@ int lg__store_cosig_scan(lg__store *s, uint64_t size, lg__cosig_cb cb,
   return rc;
 }
 
+int lg__store_cosig_newest(lg__store *s, lg__cosig_newest_cb cb, void *ctx) {
+  sqlite3_stmt *st = NULL;
+  /* The bare column `line` comes from the row holding max(size) (SQLite's
+   * documented rule for a single min() or max() aggregate). */
+  int r = sqlite3_prepare_v2(s->db,
+                             "SELECT max(size), name, key_id, line FROM "
+                             "lg_cosigs GROUP BY name, key_id "
+                             "ORDER BY name, key_id",
+                             -1, &st, NULL);
+  if (r != SQLITE_OK)
+    return xlate(s, r, "prepare cosignature summary");
+  int rc = 0;
+  while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t size = sqlite3_column_int64(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    int64_t id = sqlite3_column_int64(st, 2);
+    const char *line = (const char *)sqlite3_column_text(st, 3);
+    rc = cb(ctx, (uint64_t)size, name ? name : "", (uint32_t)id,
+            line ? line : "");
+  }
+  if (rc == 0 && r != SQLITE_DONE)
+    rc = xlate(s, r, "cosignature summary");
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int lg__store_seal(lg__store *s) {
   char jm[16];
   int rc = pragma_text(s, "PRAGMA journal_mode=DELETE", jm, sizeof jm);

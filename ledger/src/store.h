@@ -170,6 +170,12 @@ typedef int (*lg__cosig_cb)(void *ctx, const char *name, uint32_t key_id,
 int lg__store_cosig_scan(lg__store *s, uint64_t size, lg__cosig_cb cb,
                          void *ctx);
 
+/* Per (name, key ID): the cosignature of the largest size, ordered by
+ * name and key ID; `size` is passed in the callback's first argument. */
+typedef int (*lg__cosig_newest_cb)(void *ctx, uint64_t size, const char *name,
+                                   uint32_t key_id, const char *line);
+int lg__store_cosig_newest(lg__store *s, lg__cosig_newest_cb cb, void *ctx);
+
 /* Switch the database to a rollback journal, folding the WAL into the
  * main file, so a finished export is one self-contained file. */
 int lg__store_seal(lg__store *s);

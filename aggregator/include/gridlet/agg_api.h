@@ -6,10 +6,18 @@
  * The server runs one internal polling thread with its own read-only
  * database and ledger handles (SQLite WAL lets it read while the event
  * loop writes), so a slow client never holds up settlement. It binds to
- * http.listen (127.0.0.1:8480 by default): put a reverse proxy with TLS
- * and authentication in front before exposing it. Only GET and HEAD are
- * served. docs/operations/aggregator.md ("HTTP API") is the reference for
- * every endpoint; the operator dashboard (issue 11) is built on it.
+ * http.listen (127.0.0.1:8480 by default). Only GET and HEAD are served.
+ * docs/operations/aggregator.md ("HTTP API", "Dashboard") is the reference
+ * for every endpoint.
+ *
+ * It also serves the operator dashboard (gridlet/agg_web.h) at /, and runs
+ * the background ledger audit the dashboard shows (gridlet/agg_audit.h).
+ *
+ * Remote access: with http.tls_cert/tls_key it speaks HTTPS only
+ * (libmicrohttpd over GnuTLS, TLS 1.2 and 1.3); with http.token_file every
+ * request but /healthz must carry the token (gridlet/agg_auth.h), else it
+ * is answered 401. A listener beyond 127.0.0.0/8 requires both
+ * (agg_config_check).
  *
  * Conventions: JSON objects, times as RFC 3339 UTC strings, energy in Wh,
  * prices in micro-currency per kWh, money in micro-currency (all
@@ -25,6 +33,7 @@
 #include "gridlet/agg_config.h"
 #include "gridlet/agg_metrics.h"
 #include "gridlet/clock.h"
+#include "gridlet/ledger_note.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,12 +62,15 @@ typedef enum agg_route_kind {
   AGG_API_ENTRY,             /* /v1/ledger/entries/{index} */
   AGG_API_PROOF_INCLUSION,   /* /v1/proofs/inclusion */
   AGG_API_PROOF_CONSISTENCY, /* /v1/proofs/consistency */
+  AGG_API_INTERVAL_ORDERS,   /* /v1/intervals/{start}/orders */
+  AGG_API_LEDGER,            /* /v1/ledger */
+  AGG_API_WEB,               /* a dashboard file: /, /app.js, ... */
 } agg_route_kind;
 
 typedef struct agg_route {
   agg_route_kind kind;
   int64_t time;           /* {start} */
-  int64_t num;            /* {size}, {index} */
+  int64_t num;            /* {size}, {index}; AGG_API_WEB: file index */
   char id[PR_ID_MAX + 1]; /* {meter} */
 } agg_route;
 
@@ -71,14 +83,25 @@ int agg_api_route(const char *path, agg_route *r, char *err, size_t errlen);
 
 typedef struct agg_api agg_api;
 
+/* What the server reads; everything is borrowed and must outlive it. */
+typedef struct agg_api_deps {
+  const agg_config *cfg;
+  agg_metrics *metrics;   /* read (and its HTTP counters written) */
+  const gl_clock *clock;  /* the market's time ("now" in /v1/status) */
+  const gl_clock *real;   /* wall clock: the audit's schedule, log limits */
+  const lg_vkey *log_key; /* the ledger's verifier key; NULL: unknown
+                             (the audit then uses the database's) */
+} agg_api_deps;
+
 /*
- * agg_api_start - open the database read-only and serve on
- * cfg->http_listen. `metrics` is borrowed (read by the server thread).
- * Returns 0 and an owned handle, GL_ECONFIG (bad address), GL_EIO (cannot
- * listen), or an error opening the database.
+ * agg_api_start - open the database read-only, load the TLS certificate
+ * and key and the access token when configured, start the ledger audit
+ * (http.audit_every > 0) and serve on cfg->http_listen. Returns 0 and an
+ * owned handle, GL_ECONFIG (bad address, unreadable or bad TLS files or
+ * token), GL_ENOTSUP (TLS requested but libmicrohttpd lacks it), GL_EIO
+ * (cannot listen), or an error opening the database. Each is logged.
  */
-int agg_api_start(const agg_config *cfg, agg_metrics *metrics,
-                  const gl_clock *clock, agg_api **out);
+int agg_api_start(const agg_api_deps *deps, agg_api **out);
 
 /* agg_api_port - the port actually bound (for ":0"). */
 uint16_t agg_api_port(const agg_api *api);

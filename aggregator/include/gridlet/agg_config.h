@@ -9,8 +9,9 @@
  * ranges) and then the rules that span settings (agg_config_check): price
  * band order, interval alignment, gate closure before the horizon, the
  * continuous market's tick grid, a complete location for the PV-at-night
- * check. Every error names the file, line and key, or the settings that
- * disagree.
+ * check, TLS and a token whenever the HTTP server listens beyond the
+ * loopback interface, the witnesses' verifier keys. Every error names the file,
+ * line and key, or the settings that disagree.
  *
  * Units in the struct: durations in ns, prices in micro-currency per kWh
  * (the file says "0.30" for 0.30 currency units per kWh), power in W,
@@ -22,6 +23,7 @@
 #define GRIDLET_AGG_CONFIG_H
 
 #include "gridlet/conf.h"
+#include "gridlet/ledger_note.h"
 #include "gridlet/market_interval.h"
 #include "gridlet/pr_ident.h"
 
@@ -35,6 +37,8 @@ extern "C" {
 #endif
 
 #define AGG_PATH_MAX 256
+#define AGG_WITNESS_TEXT_MAX 2048
+#define AGG_WITNESS_MAX 16
 #define AGG_CONFIG_DEFAULT_PATH "/etc/gridlet/aggregator.conf"
 
 typedef struct agg_config {
@@ -88,7 +92,16 @@ typedef struct agg_config {
   int64_t night_elev_mdeg; /* "night" below this sun elevation, milli-deg */
   int64_t night_tolerance; /* Wh of PV allowed at night (sensor noise) */
   /* [http] */
-  char http_listen[64]; /* "127.0.0.1:8480"; "" = no HTTP API */
+  char http_listen[64];               /* "127.0.0.1:8480"; "" = no HTTP API */
+  char http_tls_cert[AGG_PATH_MAX];   /* PEM certificate chain; "" = plain */
+  char http_tls_key[AGG_PATH_MAX];    /* its PEM private key */
+  char http_token_file[AGG_PATH_MAX]; /* access token; "" = no token */
+  bool http_dashboard;                /* serve the operator dashboard */
+  char http_web_dir[AGG_PATH_MAX];    /* "" = the files built in */
+  char http_currency[8];              /* ISO 4217 code the page shows */
+  int64_t http_audit_every;           /* ns between ledger audits; 0 = off */
+  /* [ledger] witnesses, as given (space-separated verifier keys) */
+  char ledger_witnesses[AGG_WITNESS_TEXT_MAX];
   /* [log] */
   int log_level; /* 0 error .. 4 debug: gl_log level GL_LOG_ERROR + this */
 
@@ -97,6 +110,9 @@ typedef struct agg_config {
   bool has_location;
   int64_t lat_udeg, lon_udeg; /* micro-degrees */
   char origin[256];           /* the ledger origin in force */
+  bool http_remote;           /* http.listen is not a loopback address */
+  size_t n_witnesses;         /* parsed from ledger.witnesses */
+  lg_vkey witnesses[AGG_WITNESS_MAX];
 } agg_config;
 
 /* The table behind the file; `n` receives its length. */

@@ -69,6 +69,7 @@ typedef struct agg_metrics {
   atomic_uint_fast64_t published_ok[AGG_PUB_COUNT];
   atomic_uint_fast64_t published_failed[AGG_PUB_COUNT];
   atomic_uint_fast64_t proofs_mqtt, proofs_http, proofs_failed;
+  atomic_uint_fast64_t http_unauthorized; /* requests without the token */
   atomic_uint_fast64_t intervals_settled;
   atomic_uint_fast64_t db_commits;
   atomic_uint_fast64_t mqtt_connects, mqtt_disconnects, mqtt_dropped;

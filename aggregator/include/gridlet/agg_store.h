@@ -77,6 +77,10 @@ sqlite3 *agg_store_db(agg_store *st);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. begin: GL_ESTATE if one is open. */
 int agg_store_begin(agg_store *st);
 int agg_store_commit(agg_store *st);
+/* agg_store_begin_read - BEGIN (deferred): every read until commit sees one
+ * snapshot of the database (a read-only handle's "transaction"). End it
+ * with agg_store_commit. GL_ESTATE if one is open. */
+int agg_store_begin_read(agg_store *st);
 void agg_store_rollback(agg_store *st);
 bool agg_store_in_tx(const agg_store *st);
 
@@ -367,6 +371,23 @@ typedef int (*agg_checkpoint_cb)(void *ctx, int64_t size, const char *note,
                                  int64_t signed_at);
 int agg_store_checkpoints_each(agg_store *st, int64_t limit,
                                agg_checkpoint_cb cb, void *ctx);
+
+/* ---- Refusals per meter -------------------------------------------------- */
+
+/* A meter's refused messages still kept (agg_messages within
+ * storage.retention, and agg_evidence): only authenticated messages are
+ * stored, so these are attributable to the meter (refusals decided from
+ * the bytes alone, e.g. bad_signature, are counted in metrics only). */
+typedef struct agg_reject_rec {
+  char meter[AGG_ID_LEN];
+  int64_t count;
+  int64_t last_at; /* wall ns the newest was received */
+  int last_reason; /* its agg_reason */
+} agg_reject_rec;
+
+typedef int (*agg_reject_cb)(void *ctx, const agg_reject_rec *r);
+/* Every meter with at least one refusal, by meter id. */
+int agg_store_rejections_each(agg_store *st, agg_reject_cb cb, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -226,6 +226,26 @@ int lg_ledger_add_cosignatures(lg_ledger *lg, uint64_t size, const char *lines,
                                size_t len, const lg_vkey *witnesses,
                                size_t n_witnesses, size_t *added);
 
+/* A witness's newest cosignature stored in the log. */
+typedef struct lg_witness_info {
+  const char *name; /* the witness key's name (valid during the call) */
+  uint32_t key_id;
+  uint64_t size; /* the largest checkpoint size it cosigned */
+  uint64_t time; /* that cosignature's timestamp, POSIX seconds; 0 when
+                    its line cannot be read */
+} lg_witness_info;
+
+typedef int (*lg_witness_visit)(void *ctx, const lg_witness_info *w);
+
+/*
+ * lg_ledger_witnesses - visit every witness (name, key ID) that has a
+ * stored cosignature, with its newest one, by name. The cosignatures were
+ * verified when they were added (lg_ledger_add_cosignatures); an audit
+ * with the witnesses' keys verifies them again. A non-zero return of
+ * `visit` stops the walk and is returned. Returns 0 or a storage error.
+ */
+int lg_ledger_witnesses(lg_ledger *lg, lg_witness_visit visit, void *ctx);
+
 /*
  * lg_ledger_bundle - an offline proof (C2SP tlog-proof text, see
  * gridlet/ledger_bundle.h) for entry `index` against the stored checkpoint

@@ -49,6 +49,30 @@ static void append(char *buf, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
+void agt_write_config(agt *t) {
+  gt_identity agg;
+  gt_community_aggregator(&t->comm, &agg);
+  char text[8192] = "";
+  append(text, sizeof text,
+         "[community]\nname = demo\nlatitude = 50\nlongitude = 0\n"
+         "[mqtt]\nuri = %s\nca = %s\ncert = %s\nkey = %s\n"
+         "session_expiry = 1d\n",
+         t->comm.uri, agg.ca, agg.cert, agg.key);
+  append(text, sizeof text,
+         "[pki]\nca = %s/ca.pem\ncrl = %s/crl.pem\nca_dir = %s\n", t->cadir,
+         t->cadir, t->cadir);
+  append(text, sizeof text, "[ledger]\nkey = %s\n[storage]\ndb = %s\n", t->key,
+         t->db);
+  append(text, sizeof text,
+         "[market]\nmode = %s\ninterval = %s\ngrace = %s\n%s\n", t->o.mode,
+         t->o.interval, t->o.grace, t->o.extra ? t->o.extra : "");
+  append(text, sizeof text,
+         "[ingest]\nbatch_delay = 20ms\n[http]\nlisten = 127.0.0.1:%u\n%s\n"
+         "[log]\nlevel = info\n",
+         t->http, t->o.http_extra ? t->o.http_extra : "");
+  gt_write_file(t->conf, text, (size_t)-1);
+}
+
 void agt_setup(agt *t, const char *tag, const agt_opts *o) {
   memset(t, 0, sizeof *t);
   t->o = *o;
@@ -87,25 +111,7 @@ void agt_setup(agt *t, const char *tag, const agt_opts *o) {
   assert_int_equal(pki_cert_load_file(agg.cert, &cert, NULL), 0);
   assert_int_equal(pki_cert_ed25519_pub(cert, t->agg_pub_key.pub, NULL), 0);
   pki_cert_free(cert);
-  char text[8192] = "";
-  append(text, sizeof text,
-         "[community]\nname = demo\nlatitude = 50\nlongitude = 0\n"
-         "[mqtt]\nuri = %s\nca = %s\ncert = %s\nkey = %s\n"
-         "session_expiry = 1d\n",
-         t->comm.uri, agg.ca, agg.cert, agg.key);
-  append(text, sizeof text,
-         "[pki]\nca = %s/ca.pem\ncrl = %s/crl.pem\nca_dir = %s\n", t->cadir,
-         t->cadir, t->cadir);
-  append(text, sizeof text, "[ledger]\nkey = %s\n[storage]\ndb = %s\n", t->key,
-         t->db);
-  append(text, sizeof text,
-         "[market]\nmode = %s\ninterval = %s\ngrace = %s\n%s\n", t->o.mode,
-         t->o.interval, t->o.grace, t->o.extra ? t->o.extra : "");
-  append(text, sizeof text,
-         "[ingest]\nbatch_delay = 20ms\n[http]\nlisten = 127.0.0.1:%u\n"
-         "[log]\nlevel = info\n",
-         t->http);
-  gt_write_file(t->conf, text, (size_t)-1);
+  agt_write_config(t);
   /* Enrol through the real CLI. */
   char bin[GT_PATH_MAX], out[GT_PATH_MAX];
   agt_bin(bin, "aggregator/gridlet-aggregator");
@@ -164,7 +170,8 @@ void agt_start(agt *t, char *const env[]) {
   for (int i = 0; i < 300; i++) {
     if (!gt_proc_alive(t->agg))
       break;
-    if (agt_http(t, "/healthz", NULL) == 200)
+    if (t->o.http_tls ? gt_wait_port(t->http, 50)
+                      : agt_http(t, "/healthz", NULL) == 200)
       return;
     gt_sleep_ms(50);
   }
@@ -208,8 +215,15 @@ void agt_sleep_until(agt *t, int64_t v) {
 /* ---- HTTP ---------------------------------------------------------------- */
 
 int agt_http(agt *t, const char *path, char **body) {
+  return agt_http_req(t, path, NULL, NULL, body);
+}
+
+int agt_http_req(agt *t, const char *path, const char *header, char **head,
+                 char **body) {
   if (body)
     *body = NULL;
+  if (head)
+    *head = NULL;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
     return -1;
@@ -219,9 +233,10 @@ int agt_http(agt *t, const char *path, char **body) {
     close(fd);
     return -1;
   }
-  char req[512];
+  char req[1024];
   int n = snprintf(req, sizeof req,
-                   "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+                   "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s%s\r\n", path,
+                   header ? header : "", header ? "\r\n" : "");
   if (write(fd, req, (size_t)n) != n) {
     close(fd);
     return -1;
@@ -244,6 +259,8 @@ int agt_http(agt *t, const char *path, char **body) {
   char *b = strstr(buf, "\r\n\r\n");
   if (body && b)
     *body = strdup(b + 4);
+  if (head && b)
+    *head = strndup(buf, (size_t)(b - buf));
   free(buf);
   return status;
 }

@@ -21,17 +21,21 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct agt_opts {
-  unsigned meters;      /* enrolled at the CA */
-  unsigned sync_upto;   /* meters synced to the aggregator (0: all) */
-  uint32_t speed;       /* accelerated clock (>= 1) */
-  const char *vstart;   /* virtual start, RFC 3339 */
-  const char *mode;     /* "expost" (default), "exante", "continuous" */
-  const char *interval; /* "1m" by default */
-  const char *grace;    /* "0": the default */
-  const char *extra;    /* more lines for the [market] section */
+  unsigned meters;        /* enrolled at the CA */
+  unsigned sync_upto;     /* meters synced to the aggregator (0: all) */
+  uint32_t speed;         /* accelerated clock (>= 1) */
+  const char *vstart;     /* virtual start, RFC 3339 */
+  const char *mode;       /* "expost" (default), "exante", "continuous" */
+  const char *interval;   /* "1m" by default */
+  const char *grace;      /* "0": the default */
+  const char *extra;      /* more lines for the [market] section */
+  const char *http_extra; /* more lines for the [http] section */
+  bool http_tls;          /* the HTTP server speaks TLS: agt_start waits
+                             for its port instead of asking /healthz */
 } agt_opts;
 
 typedef struct agt {
@@ -74,6 +78,15 @@ void agt_sleep_until(agt *t, int64_t v);
 /* agt_http - GET `path` from the API; returns the status, *body (may be
  * NULL) gets the malloc'd body. */
 int agt_http(agt *t, const char *path, char **body);
+/* agt_http_req - GET `path` with an extra request header line (e.g.
+ * "Authorization: Bearer x"; NULL: none). Returns the status; *head and
+ * *body (each may be NULL) get the malloc'd response header block and
+ * body. */
+int agt_http_req(agt *t, const char *path, const char *header, char **head,
+                 char **body);
+/* agt_write_config - write the configuration file again (after changing
+ * t->o.http_extra, for a restart). */
+void agt_write_config(agt *t);
 /* agt_json - GET and parse; asserts status 200. */
 json_t *agt_json(agt *t, const char *path);
 /* agt_metric - the value of the series `name{labels}` in /metrics (-1 if

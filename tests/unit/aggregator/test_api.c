@@ -2,6 +2,7 @@
 /* The HTTP API's URL routing and the Prometheus exposition. */
 #include "gridlet/agg_api.h"
 #include "gridlet/agg_metrics.h"
+#include "gridlet/agg_web.h"
 #include "gridlet/error.h"
 
 #include <setjmp.h>
@@ -36,6 +37,20 @@ static void test_routes_resolve_with_their_parameters(void **state) {
   assert_int_equal(r.kind, AGG_API_METER_SETTLEMENTS);
   assert_string_equal(r.id, "meter-017");
   assert_int_equal(route("/v1/balances/h1", 0).kind, AGG_API_BALANCE);
+  r = route("/v1/intervals/2026-06-21T10:15:00Z/orders", 0);
+  assert_int_equal(r.kind, AGG_API_INTERVAL_ORDERS);
+  assert_int_equal(r.time, t);
+  assert_int_equal(route("/v1/ledger", 0).kind, AGG_API_LEDGER);
+  /* The dashboard's files, and nothing else, at the top. */
+  r = route("/", 0);
+  assert_int_equal(r.kind, AGG_API_WEB);
+  assert_string_equal(agg_web_at((size_t)r.num)->name, "index.html");
+  assert_int_equal(route("/index.html", 0).kind, AGG_API_WEB);
+  r = route("/app.js", 0);
+  assert_int_equal(r.kind, AGG_API_WEB);
+  assert_string_equal(agg_web_at((size_t)r.num)->name, "app.js");
+  assert_int_equal(route("/style.css", 0).kind, AGG_API_WEB);
+  assert_int_equal(route("/favicon.svg", 0).kind, AGG_API_WEB);
   assert_int_equal(route("/v1/checkpoints/latest", 0).kind,
                    AGG_API_CHECKPOINT_LATEST);
   r = route("/v1/checkpoints/1234", 0);
@@ -58,8 +73,11 @@ static void test_bad_parameters_and_unknown_paths(void **state) {
   route("/v1/checkpoints/0", GL_EINVAL);
   route("/v1/checkpoints/-3", GL_EINVAL);
   route("/v1/ledger/entries/x", GL_EINVAL);
-  route("/", GL_ENOENT);
   route("", GL_ENOENT);
+  route("/app.js/", GL_ENOENT);
+  route("/secret.txt", GL_ENOENT);
+  route("/../CMakeLists.txt", GL_ENOENT);
+  route("/v1/intervals/2026-06-21T10:15:00Z/bogus", GL_ENOENT);
   route("/v2/status", GL_ENOENT);
   route("/v1/status/", GL_ENOENT);
   route("/v1//status", GL_ENOENT);

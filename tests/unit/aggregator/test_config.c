@@ -80,6 +80,48 @@ static void test_cross_setting_rules_name_the_settings(void **state) {
   assert_true(has_error(&e, "community.latitude"));
 }
 
+static void test_remote_http_needs_tls_and_a_token(void **state) {
+  (void)state;
+  agg_config c;
+  gl_conf_errors e;
+  /* Loopback: plain and open is fine. */
+  assert_int_equal(
+      load("[community]\nname = c1\n[http]\nlisten = 127.0.0.2:8480\n", &c, &e),
+      0);
+  assert_false(c.http_remote);
+  assert_true(c.http_dashboard);
+  assert_string_equal(c.http_currency, "EUR");
+  /* Any other address is remote access: refused without TLS and token. */
+  assert_int_equal(
+      load("[community]\nname = c1\n[http]\nlisten = 0.0.0.0:8480\n", &c, &e),
+      GL_ECONFIG);
+  assert_true(has_error(&e, "http.token_file"));
+  assert_int_equal(load("[community]\nname = c1\n[http]\nlisten = "
+                        "192.0.2.7:8480\ntoken_file = /etc/t\n",
+                        &c, &e),
+                   GL_ECONFIG);
+  assert_true(has_error(&e, "http.tls_cert"));
+  assert_int_equal(load("[community]\nname = c1\n[http]\nlisten = "
+                        "0.0.0.0:8443\ntoken_file = /etc/t\ntls_cert = "
+                        "/etc/c.pem\ntls_key = /etc/k.pem\n",
+                        &c, &e),
+                   0);
+  assert_true(c.http_remote);
+  /* A certificate needs its key; a currency is an ISO 4217 code. */
+  assert_int_equal(load("[community]\nname = c1\n[http]\ntls_cert = "
+                        "/etc/c.pem\ncurrency = euro\n",
+                        &c, &e),
+                   GL_ECONFIG);
+  assert_true(has_error(&e, "tls_cert and http.tls_key"));
+  assert_true(has_error(&e, "http.currency"));
+  /* Witness keys must be cosigner verifier keys. */
+  assert_int_equal(load("[community]\nname = c1\n[ledger]\nwitnesses = "
+                        "not-a-key\n",
+                        &c, &e),
+                   GL_ECONFIG);
+  assert_true(has_error(&e, "ledger.witnesses"));
+}
+
 static void test_location_and_market_settings_parse(void **state) {
   (void)state;
   agg_config c;
@@ -135,6 +177,7 @@ int main(void) {
       cmocka_unit_test(test_minimal_file_takes_documented_defaults),
       cmocka_unit_test(test_community_name_is_required),
       cmocka_unit_test(test_cross_setting_rules_name_the_settings),
+      cmocka_unit_test(test_remote_http_needs_tls_and_a_token),
       cmocka_unit_test(test_location_and_market_settings_parse),
       cmocka_unit_test(test_default_file_round_trips),
   };

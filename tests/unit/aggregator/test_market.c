@@ -8,6 +8,8 @@
 #include "fixture.h"
 #include "replay.h"
 
+#include "gridlet/agg_audit.h"
+#include "gridlet/agg_book.h"
 #include "gridlet/error.h"
 #include "gridlet/ledger_audit.h"
 #include "gridlet/pr_seal.h"
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include <cmocka.h>
 
@@ -394,8 +398,134 @@ test_continuous_trades_as_orders_arrive_and_survive_restart(void **state) {
   fx_teardown(&f);
 }
 
+/* The order book the dashboard draws (agg_book): ex post, every measured
+ * meter's net energy at its standing limit in force, clamped into the
+ * band; unlimited bids at retail, unlimited offers at feed-in. */
+static void test_expost_book_rebuilds_the_bids_and_offers(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 5, MKT_MODE_EXPOST, NULL);
+  set_prefs(&f, 0, true, 250000, false, 0);
+  set_prefs(&f, 1, false, 0, true, 120000);
+  set_prefs(&f, 3, true, 900000, false, 0); /* above retail: clamped */
+  int64_t s = FX_T0;
+  assert_int_equal(fx_reading(&f, 0, s, 400, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 1, s, 0, 350), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 2, s, 0, 200), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 3, s, 300, 0), AGG_R_NONE);
+  /* m005 sends nothing: missing, so not in the book. */
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 1);
+  agg_interval_rec iv;
+  assert_int_equal(agg_store_interval_get(f.st, s, &iv), 0);
+  agg_book b;
+  assert_int_equal(agg_book_build(f.st, &iv, &b), 0);
+  assert_int_equal(b.interval, s);
+  assert_int_equal(b.mode, MKT_MODE_EXPOST);
+  assert_int_equal(b.band.retail, 300000);
+  assert_int_equal(b.band.feed_in, 80000);
+  assert_int_equal(b.nbids, 2);
+  assert_int_equal(b.noffers, 2);
+  /* Bids by price, highest first. */
+  assert_string_equal(b.bids[0].meter, f.ids[3]);
+  assert_int_equal(b.bids[0].side, MKT_BUY);
+  assert_int_equal(b.bids[0].wh, 300);
+  assert_int_equal(b.bids[0].price, 300000);
+  assert_true(b.bids[0].has_limit);
+  assert_int_equal(b.bids[0].limit, 900000);
+  assert_string_equal(b.bids[1].meter, f.ids[0]);
+  assert_int_equal(b.bids[1].wh, 400);
+  assert_int_equal(b.bids[1].price, 250000);
+  /* Offers by price, lowest first; no limit sells at feed-in. */
+  assert_string_equal(b.offers[0].meter, f.ids[2]);
+  assert_int_equal(b.offers[0].side, MKT_SELL);
+  assert_int_equal(b.offers[0].wh, 200);
+  assert_int_equal(b.offers[0].price, 80000);
+  assert_false(b.offers[0].has_limit);
+  assert_string_equal(b.offers[1].meter, f.ids[1]);
+  assert_int_equal(b.offers[1].wh, 350);
+  assert_int_equal(b.offers[1].price, 120000);
+  /* The curves cross where the market cleared: all 550 Wh offered are
+   * sold, at a price between the marginal offer and the marginal bid. */
+  assert_true(iv.has_price);
+  assert_int_equal(iv.volume, 550);
+  assert_true(iv.price >= 120000 && iv.price <= 250000);
+  agg_book_clear(&b);
+  agg_book_clear(&b); /* reusable, and clearing twice is harmless */
+  fx_teardown(&f);
+}
+
+/* Ex ante, the book is each meter's latest order for the interval. */
+static void test_exante_book_keeps_the_latest_order(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 2, MKT_MODE_EXANTE, NULL);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  pr_msg m = order_msg(&f, 0, s, PR_SIDE_BUY, 600, 250000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  m = order_msg(&f, 1, s, PR_SIDE_SELL, 400, 150000);
+  assert_int_equal(fx_send(&f, 1, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  m = order_msg(&f, 0, s, PR_SIDE_BUY, 300, 260000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  fx_flush(&f);
+  fx_tick_at(&f, s - FX_MIN);
+  assert_int_equal(fx_reading(&f, 0, s, 300, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 1, s, 0, 300), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + FX_MIN), 2);
+  agg_interval_rec iv;
+  assert_int_equal(agg_store_interval_get(f.st, s, &iv), 0);
+  agg_book b;
+  assert_int_equal(agg_book_build(f.st, &iv, &b), 0);
+  assert_int_equal(b.nbids, 1);
+  assert_int_equal(b.bids[0].wh, 300);
+  assert_int_equal(b.bids[0].price, 260000);
+  assert_int_equal(b.bids[0].seq, m.seq);
+  assert_int_equal(b.noffers, 1);
+  assert_int_equal(b.offers[0].wh, 400);
+  assert_int_equal(b.offers[0].price, 150000);
+  assert_int_equal(iv.volume, 300);
+  agg_book_clear(&b);
+  fx_teardown(&f);
+}
+
+/* The dashboard's audit (agg_audit_once): clean after settlement, and a
+ * balance that no longer equals the ledger's is named. */
+static void test_audit_finds_a_balance_the_ledger_disagrees_with(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 2, MKT_MODE_EXPOST, NULL);
+  int64_t s = FX_T0;
+  assert_int_equal(fx_reading(&f, 0, s, 300, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 1, s, 0, 200), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + FX_MIN), 1);
+  lg_audit_options o = {.log_key = &f.log_key.vkey};
+  agg_audit_report rep;
+  lg_ledger *lg = agg_market_ledger(f.mk);
+  assert_int_equal(agg_audit_once(f.st, lg, &o, &rep), 0);
+  if (rep.state != AGG_AUDIT_OK)
+    fail_msg("audit: %s", rep.problem);
+  assert_int_equal(rep.balances, 2);
+  assert_true(rep.entries > 0);
+  assert_true(rep.checkpoints >= 1);
+  assert_false(agg_store_in_tx(f.st));
+  /* Someone edits a balance behind the ledger's back. */
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "UPDATE agg_balances SET money = money + 1 WHERE meter = '%s'",
+           f.ids[1]);
+  assert_int_equal(sqlite3_exec(agg_store_db(f.st), sql, NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(agg_audit_once(f.st, lg, &o, &rep), 0);
+  assert_int_equal(rep.state, AGG_AUDIT_FAILED);
+  assert_non_null(strstr(rep.problem, f.ids[1]));
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_expost_book_rebuilds_the_bids_and_offers),
+      cmocka_unit_test(test_exante_book_keeps_the_latest_order),
+      cmocka_unit_test(test_audit_finds_a_balance_the_ledger_disagrees_with),
       cmocka_unit_test(test_expost_interval_settles_when_all_readings_are_in),
       cmocka_unit_test(
           test_missing_meter_is_flagged_and_settled_against_nothing),

@@ -11,8 +11,8 @@ set -euo pipefail
 build=${1:?usage: demo.sh BUILD [options]}
 shift || true
 
-if [[ -x "$build/sim/gridlet-demo" ]]; then
-  exec "$build/sim/gridlet-demo" "$@"
+if [[ -x "$build/demo/gridlet-demo" ]]; then
+  exec "$build/demo/gridlet-demo" "$@"
 fi
 
 echo "gridlet demo: the end-to-end neighbourhood demo is not assembled in this build yet."

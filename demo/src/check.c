@@ -639,7 +639,7 @@ int demo_ledger_check_meter(const demo_ledger *l, const char *id,
       }
       if (row->state == MTR_RS_QUEUED || row->state == MTR_RS_AWAITING) {
         /* Not delivered yet: the meter keeps re-sending it. */
-        out->pending++;
+        out->undelivered++;
         continue;
       }
       rc = fail(why, GL_EVERIFY,

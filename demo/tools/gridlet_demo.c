@@ -668,7 +668,7 @@ static void final_checks(run *r) {
     readings += mc.readings;
     in += mc.in_ledger;
     late += mc.late;
-    pending += mc.pending;
+    pending += mc.pending + mc.undelivered;
   }
   if (meters_ok)
     result(r, true,

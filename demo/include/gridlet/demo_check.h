@@ -79,6 +79,9 @@ typedef struct demo_meter_check {
   int64_t in_ledger; /* of which found exactly once with the same digest */
   int64_t late;      /* of which the ledger holds as late */
   int64_t pending;   /* readings of intervals after the last settled one */
+  int64_t undelivered; /* readings of settled intervals the meter still
+                          re-sends (queued or awaiting a receipt), not yet
+                          in the ledger */
 } demo_meter_check;
 
 /*

@@ -521,6 +521,11 @@ static int loop(daemon_t *d) {
   while (!d->stop && rc == 0) {
     int64_t now = gl_clock_now(d->clock);
     int64_t mono = gl_clock_monotonic(d->real);
+    /* With every verification slot taken, drain_mqtt leaves the broker's
+     * messages queued: the MQTT fd would stay readable and poll() would
+     * spin until a worker finished. Wait for the verify fd instead. */
+    fds[0].events =
+        agg_verify_pending(d->verify) < (size_t)d->cfg->queue ? POLLIN : 0;
     int n = poll(fds, 3, timeout_ms(d, now, mono));
     if (n < 0 && errno != EINTR) {
       GL_ERROR(LOG, "poll: %s", strerror(errno));

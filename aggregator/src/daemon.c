@@ -444,6 +444,8 @@ static int drain_verified(daemon_t *d) {
     agg_verify_release(d->verify, j);
     if (rc)
       return rc;
+    if (agg_ingest_batch(d->ingest))
+      crashpoint(d, "ingest:in-batch"); /* acknowledged, not committed */
     if (agg_ingest_batch(d->ingest) >= (size_t)d->cfg->batch_max) {
       rc = flush(d);
       if (rc)
@@ -559,6 +561,42 @@ static int loop(daemon_t *d) {
   return rc;
 }
 
+/*
+ * A clean stop loses nothing paho acknowledged: first close the broker
+ * connection (nothing more arrives, nothing more is acknowledged), then
+ * verify and store everything already received (the MQTT queue and the
+ * verification ring), commit, and only then mark the stop clean. What the
+ * broker has not delivered yet stays in our persistent session.
+ */
+static int drain_and_stop(daemon_t *d) {
+  GL_NOTICE(LOG, "stopping: closing the broker connection, then storing "
+                 "every message already received");
+  pr_mqtt_disconnect(d->mqtt);
+  d->online = false;
+  struct pollfd fd = {.fd = agg_verify_fd(d->verify), .events = POLLIN};
+  for (;;) {
+    int rc = drain_mqtt(d);
+    if (rc == 0)
+      rc = drain_verified(d);
+    if (rc)
+      return rc;
+    pr_mqtt_stats s;
+    pr_mqtt_get_stats(d->mqtt, &s);
+    if (s.queue_depth == 0 && agg_verify_pending(d->verify) == 0)
+      break;
+    if (poll(&fd, 1, 100) < 0 && errno != EINTR) {
+      GL_ERROR(LOG, "poll: %s", strerror(errno));
+      return GL_EIO;
+    }
+  }
+  int rc = flush(d);
+  if (rc == 0)
+    rc = agg_market_stopped_cleanly(d->market);
+  if (rc == 0)
+    GL_NOTICE(LOG, "every message received is stored; stopped cleanly");
+  return rc;
+}
+
 int agg_daemon_run(const agg_config *cfg, const gl_clock *clock,
                    const gl_clock *real) {
   daemon_t *d = calloc(1, sizeof *d);
@@ -590,6 +628,8 @@ int agg_daemon_run(const agg_config *cfg, const gl_clock *clock,
               agg_meters_active(d->meters), mkt_mode_name((mkt_mode)cfg->mode),
               cfg->origin);
     rc = loop(d);
+    if (rc == 0)
+      rc = drain_and_stop(d);
   }
   teardown(d);
   if (d->sfd >= 0)

@@ -126,6 +126,13 @@ static const gl_conf_item items[] = {
                 "how old a message may be (meters re-send after outages)"),
     GL_CONF_INTEGER("ingest", "proof_rate", T, proof_rate, "60", 1, 1000000,
                     "proof requests answered per meter per minute"),
+    GL_CONF_INTEGER("ingest", "meter_rate", T, meter_rate, "20", 1, 1000000,
+                    "messages a second one meter may send, sustained; "
+                    "more are dropped before verification (meter_rate)"),
+    GL_CONF_INTEGER("ingest", "meter_burst", T, meter_burst, "2000", 1,
+                    10000000,
+                    "messages one meter may send at once above meter_rate "
+                    "(a meter's backlog after an outage)"),
     /* [plausibility] */
     GL_CONF_INTEGER("plausibility", "rated_power", T, rated_power, "43000", 100,
                     100000000,

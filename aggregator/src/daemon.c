@@ -261,7 +261,8 @@ static int build(daemon_t *d) {
       .session_expiry_s = (uint32_t)(cfg->mqtt_session_expiry / GL_NS_PER_SEC),
       .reconnect_min_ms = 200,
       .reconnect_max_ms = 30000,
-      .queue_max = (size_t)cfg->mqtt_queue_max};
+      .queue_max = (size_t)cfg->mqtt_queue_max,
+      .queue_max_bytes = (size_t)cfg->mqtt_queue_bytes};
   if (rc == 0 && strncmp(cfg->mqtt_uri, "mqtt", 4) == 0 &&
       strncmp(cfg->mqtt_uri, "mqtts", 5) != 0) {
     /* Plain TCP (a test broker): no TLS files. */
@@ -370,6 +371,8 @@ static void take_message(daemon_t *d, agg_job *j, const pr_mqtt_event *ev) {
                       "topic longer than any of the tree");
     return;
   }
+  if (!agg_ingest_admit(d->ingest, ev->topic, tl))
+    return; /* the slot stays free */
   memcpy(j->topic, ev->topic, tl + 1);
   j->topic_len = tl;
   memcpy(j->buf, ev->payload, ev->payload_len);

@@ -83,6 +83,8 @@ typedef struct agg_config {
   int64_t max_future;  /* ns a timestamp may lie ahead of our clock */
   int64_t max_age;     /* ns a timestamp may lie behind it */
   int64_t proof_rate;  /* proof requests per meter per minute */
+  int64_t meter_rate;  /* messages per meter per second, sustained */
+  int64_t meter_burst; /* messages per meter at once above the rate */
   /* [plausibility] */
   int64_t rated_power;     /* W, default for every meter */
   bool pv_night;           /* reject PV production at night */

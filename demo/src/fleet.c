@@ -396,10 +396,14 @@ static int broker_config(demo_fleet *f, const char *extra, demo_why *why) {
   FILE *fp = fopen(path, "a");
   if (!fp)
     return fail(why, GL_EIO, "cannot open %s: %s", path, strerror(errno));
+  /* Persistence as in production (`gridlet-ca broker-config
+   * --persistence`, docs/operations/pki.md): a broker restart keeps the
+   * aggregator's session and the messages queued for it. */
   fprintf(fp,
           "\n# Added by the demo fleet (docs/operations/aggregator.md).\n"
-          "max_queued_messages 100000\n%s%s",
-          extra ? extra : "", extra ? "\n" : "");
+          "max_queued_messages 100000\npersistence true\n"
+          "persistence_location %s/\n%s%s",
+          f->info.dir, extra ? extra : "", extra ? "\n" : "");
   return fclose(fp) == 0 ? 0 : fail(why, GL_EIO, "cannot write %s", path);
 }
 

@@ -105,7 +105,8 @@ static const char *ts(int64_t ns, char buf[GL_TIME_STR_MAX]) {
   return gl_time_format(ns, buf);
 }
 
-/* ---- Loading -------------------------------------------------------------- */
+/* ---- Loading --------------------------------------------------------------
+ */
 
 typedef struct load_ctx {
   demo_ledger *l;
@@ -280,7 +281,8 @@ void demo_ledger_free(demo_ledger *l) {
   free(l);
 }
 
-/* ---- Lookups -------------------------------------------------------------- */
+/* ---- Lookups --------------------------------------------------------------
+ */
 
 /* The settlement of the interval starting at `start` (settlements are in
  * log order; verify checks that their starts increase). */
@@ -328,7 +330,8 @@ static const rd *reading_of(const demo_ledger *l, const char *meter,
                  cmp_meter_start);
 }
 
-/* ---- Stats and balances --------------------------------------------------- */
+/* ---- Stats and balances ---------------------------------------------------
+ */
 
 void demo_ledger_get_stats(const demo_ledger *l, demo_ledger_stats *out) {
   memset(out, 0, sizeof *out);
@@ -389,7 +392,8 @@ int demo_ledger_reading_index(const demo_ledger *l, const char *id,
   return 0;
 }
 
-/* ---- The rules ------------------------------------------------------------ */
+/* ---- The rules ------------------------------------------------------------
+ */
 
 /* Every interval settled once, one interval apart, each with its clearing
  * whose trades add up to the rows; conservation; empty rows empty. */
@@ -405,8 +409,7 @@ static int check_settlements(const demo_ledger *l, demo_why *why) {
       int64_t prev = l->st[k - 1].start;
       if (s->start <= prev)
         return fail(why, GL_EVERIFY,
-                    "interval %s settled again at entry %" PRIu64
-                    " (after %s)",
+                    "interval %s settled again at entry %" PRIu64 " (after %s)",
                     ts(s->start, a), s->index, ts(prev, b));
       if (s->start != prev + l->interval)
         return fail(why, GL_EVERIFY,
@@ -434,13 +437,13 @@ static int check_settlements(const demo_ledger *l, demo_why *why) {
           (r->local_bought_wh || r->local_sold_wh || r->grid_import_wh ||
            r->grid_export_wh || r->fee || r->money))
         return fail(why, GL_EVERIFY,
-                    "%s: %s has no reading but energy or money", ts(s->start, a),
-                    r->meter_id);
+                    "%s: %s has no reading but energy or money",
+                    ts(s->start, a), r->meter_id);
     }
     if (bought != sold || money != 0)
       return fail(why, GL_EVERIFY,
-                  "%s: not conserved (local bought %" PRId64 " Wh, sold %" PRId64
-                  " Wh; money sums to %" PRId64 ")",
+                  "%s: not conserved (local bought %" PRId64
+                  " Wh, sold %" PRId64 " Wh; money sums to %" PRId64 ")",
                   ts(s->start, a), bought, sold, money);
     if (bought != c->volume)
       return fail(why, GL_EVERIFY,
@@ -469,8 +472,9 @@ static int check_settlements(const demo_ledger *l, demo_why *why) {
     for (size_t t = 0; t < c->n; t++) {
       const lg_trade *x = &l->tr[c->first + t];
       if (!row_of(l, s, x->buyer) || !row_of(l, s, x->seller))
-        return fail(why, GL_EVERIFY, "%s: a trade between %s and %s, who are "
-                                     "not both settled",
+        return fail(why, GL_EVERIFY,
+                    "%s: a trade between %s and %s, who are "
+                    "not both settled",
                     ts(s->start, a), x->buyer, x->seller);
     }
   }
@@ -591,7 +595,8 @@ int demo_ledger_verify(const demo_ledger *l, demo_why *why) {
   return rc;
 }
 
-/* ---- One meter's database ------------------------------------------------- */
+/* ---- One meter's database -------------------------------------------------
+ */
 
 int demo_ledger_check_meter(const demo_ledger *l, const char *id,
                             const char *meter_db, demo_meter_check *out,
@@ -625,10 +630,9 @@ int demo_ledger_check_meter(const demo_ledger *l, const char *id,
     }
     out->readings++;
     if (row->state == MTR_RS_DROPPED || row->state == MTR_RS_UNCONFIRMED) {
-      rc = fail(why, GL_EVERIFY, "%s gave up its reading for %s (seq %" PRId64
-                                 ", %s)",
-                id, ts(row->r.start, a), seq,
-                mtr_reading_state_name(row->state));
+      rc = fail(why, GL_EVERIFY,
+                "%s gave up its reading for %s (seq %" PRId64 ", %s)", id,
+                ts(row->r.start, a), seq, mtr_reading_state_name(row->state));
       break;
     }
     const rd *r = reading_of(l, id, row->r.start);

@@ -106,7 +106,8 @@ typedef struct text {
   bool bad;
 } text;
 
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void add(text *t, const char *fmt, ...) {
   if (t->bad)
     return;
@@ -619,7 +620,8 @@ const demo_meter_info *demo_fleet_meter(const demo_fleet *f, unsigned i) {
   return i < f->info.meters ? &f->meters[i] : NULL;
 }
 
-/* ---- The processes -------------------------------------------------------- */
+/* ---- The processes --------------------------------------------------------
+ */
 
 static bool cancelled(const demo_fleet *f) {
   return f->cancel && *f->cancel;
@@ -669,8 +671,8 @@ int demo_fleet_aggregator_start(demo_fleet *f, demo_why *why) {
     return 0;
   char bin[DEMO_PATH_MAX];
   program(f, "aggregator", bin);
-  char *argv[] = {bin,    "run", "-c", f->info.agg_conf, "--clock",
-                  f->info.clock_spec, NULL};
+  char *argv[] = {
+      bin, "run", "-c", f->info.agg_conf, "--clock", f->info.clock_spec, NULL};
   int rc = demo_proc_spawn(argv, f->info.agg_log, NULL, &f->agg);
   if (rc)
     return proc_failed(why, rc, "gridlet-aggregator", f->info.agg_log);
@@ -719,8 +721,7 @@ static int sim_ports(demo_fleet *f, unsigned k, const char *log,
       while (fgets(line, sizeof line, fp)) {
         int h;
         unsigned p;
-        if (sscanf(line, "listen household=%d tcp=127.0.0.1:%u", &h, &p) ==
-                2 &&
+        if (sscanf(line, "listen household=%d tcp=127.0.0.1:%u", &h, &p) == 2 &&
             h >= 0 && h < DEMO_HOUSEHOLDS_PER_SIM && p > 0 && p < 65536) {
           unsigned idx = k * DEMO_HOUSEHOLDS_PER_SIM + (unsigned)h;
           if (idx < f->info.households)
@@ -812,8 +813,8 @@ int demo_fleet_meter_start(demo_fleet *f, unsigned i, demo_why *why) {
     return 0;
   char bin[DEMO_PATH_MAX];
   program(f, "meter", bin);
-  char *argv[] = {bin,       "run",   "--config", m->conf,
-                  "--clock", f->info.clock_spec, NULL};
+  char *argv[] = {
+      bin, "run", "--config", m->conf, "--clock", f->info.clock_spec, NULL};
   int rc = demo_proc_spawn(argv, m->log, NULL, &m->pid);
   return rc ? proc_failed(why, rc, m->id, m->log) : 0;
 }
@@ -856,8 +857,7 @@ int demo_fleet_start(demo_fleet *f, demo_why *why) {
     spec.accel = true;
     spec.speed = f->info.speed;
     spec.virtual_start = f->vstart;
-    spec.real_anchor =
-        gl_clock_now(&real) + (int64_t)f->lead_ms * GL_NS_PER_MS;
+    spec.real_anchor = gl_clock_now(&real) + (int64_t)f->lead_ms * GL_NS_PER_MS;
   }
   gl_clock_spec_format(&spec, f->info.clock_spec);
   gl_accel_clock_free(f->accel);
@@ -882,8 +882,7 @@ static int gone(demo_why *why, pid_t *pid, const char *what, const char *log) {
   *pid = 0;
   char tail[300];
   log_tail(log, tail, sizeof tail);
-  return fail(why, GL_ESTATE, "%s exited; the end of %s:\n%s", what, log,
-              tail);
+  return fail(why, GL_ESTATE, "%s exited; the end of %s:\n%s", what, log, tail);
 }
 
 int demo_fleet_check_alive(demo_fleet *f, demo_why *why) {
@@ -913,7 +912,8 @@ void demo_fleet_stop(demo_fleet *f) {
   demo_fleet_broker_stop(f);
 }
 
-/* ---- Time ----------------------------------------------------------------- */
+/* ---- Time -----------------------------------------------------------------
+ */
 
 int64_t demo_fleet_now(const demo_fleet *f) {
   if (!f->clock_set) {
@@ -942,10 +942,10 @@ int demo_fleet_sleep_until(demo_fleet *f, int64_t v) {
   }
 }
 
-/* ---- The API -------------------------------------------------------------- */
+/* ---- The API --------------------------------------------------------------
+ */
 
-int demo_fleet_http(demo_fleet *f, const char *path, int *status,
-                    char **body) {
+int demo_fleet_http(demo_fleet *f, const char *path, int *status, char **body) {
   return demo_http_get(f->info.http_port, path, HTTP_TIMEOUT_MS, status, body,
                        NULL);
 }
@@ -995,7 +995,8 @@ int demo_fleet_wait_settled(demo_fleet *f, int64_t start, bool published,
   return GL_ETIMEDOUT;
 }
 
-/* ---- Tools ---------------------------------------------------------------- */
+/* ---- Tools ----------------------------------------------------------------
+ */
 
 int demo_fleet_tool(demo_fleet *f, const char *tool, char *const args[],
                     const char *out, int *code) {

@@ -74,8 +74,8 @@ static int resolve(const char *name, char out[PATH_CAP]) {
   while (*path) {
     const char *colon = strchr(path, ':');
     size_t len = colon ? (size_t)(colon - path) : strlen(path);
-    int n = snprintf(out, PATH_CAP, "%.*s/%s", (int)len, len ? path : ".",
-                     name);
+    int n =
+        snprintf(out, PATH_CAP, "%.*s/%s", (int)len, len ? path : ".", name);
     if (n > 0 && n < PATH_CAP && access(out, X_OK) == 0)
       return 0;
     if (!colon)
@@ -101,8 +101,8 @@ int demo_proc_spawn(char *const argv[], const char *log, char *const env[],
   for (size_t i = 0; env && env[i] && ne < ENV_MAX - 1; i++)
     envp[ne++] = env[i];
   envp[ne] = NULL;
-  int out = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
+  int out = open(log ? log : "/dev/null",
+                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out < 0)
     return GL_EIO;
   int in = open("/dev/null", O_RDONLY | O_CLOEXEC);

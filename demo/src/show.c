@@ -7,7 +7,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-/* ---- Numbers -------------------------------------------------------------- */
+/* ---- Numbers --------------------------------------------------------------
+ */
 
 char *demo_fmt_fixed(int64_t v, int64_t per_unit, int decimals, bool plus,
                      char buf[DEMO_NUM_MAX]) {
@@ -29,7 +30,8 @@ char *demo_fmt_fixed(int64_t v, int64_t per_unit, int decimals, bool plus,
     whole++;
     frac -= pow10;
   }
-  const char *sign = v < 0 && (whole || frac) ? "-" : (plus && v > 0 ? "+" : "");
+  const char *sign =
+      v < 0 && (whole || frac) ? "-" : (plus && v > 0 ? "+" : "");
   if (decimals)
     snprintf(buf, DEMO_NUM_MAX, "%s%" PRIu64 ".%0*" PRIu64, sign, whole,
              decimals, frac);
@@ -68,7 +70,8 @@ int demo_share_pct(int64_t part, int64_t whole) {
   return (int)((part * 100 + whole / 2) / whole);
 }
 
-/* ---- The interval table --------------------------------------------------- */
+/* ---- The interval table ---------------------------------------------------
+ */
 
 void demo_show_interval_header(FILE *out, const char *currency) {
   fprintf(out,
@@ -108,7 +111,8 @@ void demo_show_interval(FILE *out, const demo_interval_view *v) {
           v->refused, v->late ? "  (late readings logged)" : "");
 }
 
-/* ---- The balance table ---------------------------------------------------- */
+/* ---- The balance table ----------------------------------------------------
+ */
 
 char *demo_describe_home(const demo_household *h, char *buf, size_t cap) {
   char pv[DEMO_NUM_MAX], bat[DEMO_NUM_MAX];
@@ -117,8 +121,7 @@ char *demo_describe_home(const demo_household *h, char *buf, size_t cap) {
     return buf;
   }
   demo_fmt_fixed(h->pv_w, 1000, h->pv_w % 1000 ? 1 : 0, false, pv);
-  demo_fmt_fixed(h->battery_wh, 1000, h->battery_wh % 1000 ? 1 : 0, false,
-                 bat);
+  demo_fmt_fixed(h->battery_wh, 1000, h->battery_wh % 1000 ? 1 : 0, false, bat);
   if (h->pv_w && h->battery_wh)
     snprintf(buf, cap, "%s kWp PV, %s kWh battery", pv, bat);
   else if (h->pv_w)
@@ -143,15 +146,15 @@ void demo_show_balances(FILE *out, const demo_household_view *rows, size_t n,
   for (size_t i = 0; i < n; i++) {
     const demo_household_view *r = &rows[i];
     const demo_balance *b = &r->bal;
-    char home[48], took[DEMO_NUM_MAX], gave[DEMO_NUM_MAX],
-        bought[DEMO_NUM_MAX], sold[DEMO_NUM_MAX], with[DEMO_NUM_MAX],
-        without[DEMO_NUM_MAX], gain[DEMO_NUM_MAX];
+    char home[48], took[DEMO_NUM_MAX], gave[DEMO_NUM_MAX], bought[DEMO_NUM_MAX],
+        sold[DEMO_NUM_MAX], with[DEMO_NUM_MAX], without[DEMO_NUM_MAX],
+        gain[DEMO_NUM_MAX];
     demo_describe_home(r->home, home, sizeof home);
     fprintf(out, " %-10s %-28s %7s %7s %7s %7s %8s %8s %8s\n", r->id, home,
             demo_fmt_fixed(b->local_bought_wh + b->grid_import_wh, 1000, 1,
                            false, took),
-            demo_fmt_fixed(b->local_sold_wh + b->grid_export_wh, 1000, 1,
-                           false, gave),
+            demo_fmt_fixed(b->local_sold_wh + b->grid_export_wh, 1000, 1, false,
+                           gave),
             demo_fmt_fixed(b->local_bought_wh, 1000, 1, false, bought),
             demo_fmt_fixed(b->local_sold_wh, 1000, 1, false, sold),
             demo_fmt_money(b->money, with),
@@ -171,8 +174,8 @@ void demo_show_balances(FILE *out, const demo_household_view *rows, size_t n,
   fprintf(out, " %-10s %-28s %7s %7s %7s %7s %8s %8s %8s\n", "all", "",
           demo_fmt_fixed(tot.local_bought_wh + tot.grid_import_wh, 1000, 1,
                          false, took),
-          demo_fmt_fixed(tot.local_sold_wh + tot.grid_export_wh, 1000, 1,
-                         false, gave),
+          demo_fmt_fixed(tot.local_sold_wh + tot.grid_export_wh, 1000, 1, false,
+                         gave),
           demo_fmt_fixed(tot.local_bought_wh, 1000, 1, false, bought),
           demo_fmt_fixed(tot.local_sold_wh, 1000, 1, false, sold),
           demo_fmt_money(tot.money, with), demo_fmt_money(base_tot, without),

@@ -53,7 +53,8 @@ static void on_signal(int sig) {
   stop_flag = 1;
 }
 
-/* ---- Options -------------------------------------------------------------- */
+/* ---- Options --------------------------------------------------------------
+ */
 
 typedef struct opts {
   unsigned households;
@@ -261,7 +262,8 @@ static int parse(int argc, char **argv, opts *o) {
   return 0;
 }
 
-/* ---- Small helpers -------------------------------------------------------- */
+/* ---- Small helpers --------------------------------------------------------
+ */
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -315,7 +317,8 @@ static bool build_tree(char out[DEMO_PATH_MAX]) {
   return true;
 }
 
-/* ---- The run -------------------------------------------------------------- */
+/* ---- The run --------------------------------------------------------------
+ */
 
 typedef struct run {
   opts o;
@@ -445,9 +448,8 @@ static void check_inclusion(run *r, unsigned meter, int64_t start) {
     result(r, false, "%s's result for %s cites no reading digest", m->id, when);
     return;
   }
-  snprintf(path, sizeof path, "/v1/proofs/inclusion?index=%" PRId64
-                              "&size=%" PRId64,
-           index, size);
+  snprintf(path, sizeof path,
+           "/v1/proofs/inclusion?index=%" PRId64 "&size=%" PRId64, index, size);
   json_t *p = get_json(r->f, path);
   const char *note = json_string_value(json_object_get(p, "checkpoint"));
   const char *entry_b64 = json_string_value(json_object_get(p, "entry"));
@@ -485,8 +487,9 @@ static void check_inclusion(run *r, unsigned meter, int64_t start) {
     const char *end = strchr(l3 + 1, '\n');
     uint8_t root[64];
     size_t rl = 0;
-    if (end && gl_base64_decode(l3 + 1, (size_t)(end - l3 - 1), root,
-                                sizeof root, &rl) == 0 &&
+    if (end &&
+        gl_base64_decode(l3 + 1, (size_t)(end - l3 - 1), root, sizeof root,
+                         &rl) == 0 &&
         rl == LG_HASH_LEN)
       hex(root, rl, root_hex);
   }
@@ -579,7 +582,8 @@ static void meter_status(run *r, unsigned meter) {
   while (fp && fgets(line, sizeof line, fp)) {
     line[strcspn(line, "\n")] = '\0';
     if (strncmp(line, "readings ", 9) == 0)
-      snprintf(readings, sizeof readings, "%s", line + 9 + strspn(line + 9, " "));
+      snprintf(readings, sizeof readings, "%s",
+               line + 9 + strspn(line + 9, " "));
     if (strncmp(line, "alarms ", 7) == 0)
       snprintf(alarms, sizeof alarms, "%s", line + 7 + strspn(line + 7, " "));
   }
@@ -623,8 +627,13 @@ static void final_checks(run *r) {
   char out[DEMO_PATH_MAX];
   demo_fleet_path(r->f, "audit.txt", out);
   remove(out);
-  char *args[] = {"audit",  "--db", (char *)r->in->agg_db, "--vkey",
-                  (char *)r->in->vkey, "--balances", NULL};
+  char *args[] = {"audit",
+                  "--db",
+                  (char *)r->in->agg_db,
+                  "--vkey",
+                  (char *)r->in->vkey,
+                  "--balances",
+                  NULL};
   int code = -1;
   demo_fleet_tool(r->f, "ledger", args, out, &code);
   char line[512] = "", first[512] = "";
@@ -650,8 +659,7 @@ static void final_checks(run *r) {
          " settlement entries, as the auditor recomputed them",
          s.intervals);
   int rc = demo_ledger_verify(l, &why);
-  result(r, rc == 0,
-         "%s",
+  result(r, rc == 0, "%s",
          rc == 0 ? "every interval settled exactly once; energy and money "
                    "conserved in each; every reading logged once, on time or "
                    "by the late rule"
@@ -774,8 +782,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   /* The day. */
-  if (gl_duration_parse(r.o.interval, &r.L) != 0 ||
-      r.L < 60 * GL_NS_PER_SEC || (86400 * GL_NS_PER_SEC) % r.L)
+  if (gl_duration_parse(r.o.interval, &r.L) != 0 || r.L < 60 * GL_NS_PER_SEC ||
+      (86400 * GL_NS_PER_SEC) % r.L)
     return bad("--interval must be at least 1m and divide a day");
   char when[64];
   if (r.o.real_time) {
@@ -886,8 +894,7 @@ int main(int argc, char **argv) {
     if (next != before)
       last_progress = mono_ms();
     if (mono_ms() - last_progress > patience) {
-      fprintf(stderr,
-              "gridlet-demo: no interval settled for %lld s; see %s\n",
+      fprintf(stderr, "gridlet-demo: no interval settled for %lld s; see %s\n",
               (long long)(patience / 1000), r.in->agg_log);
       r.failures++;
       break;

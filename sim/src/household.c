@@ -130,8 +130,7 @@ static bool spec_num(const char *s, size_t n, int64_t lo, int64_t hi,
 }
 
 int sim_household_spec_parse(const char *text, int max_index, int *index,
-                             sim_household_cfg *cfg, char *err,
-                             size_t errlen) {
+                             sim_household_cfg *cfg, char *err, size_t errlen) {
   if (!text || !index || !cfg)
     return spec_fail(err, errlen, "nothing to parse");
   const char *colon = strchr(text, ':');

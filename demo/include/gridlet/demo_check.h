@@ -53,15 +53,15 @@ typedef struct demo_ledger demo_ledger;
 /* Counts over the whole ledger. */
 typedef struct demo_ledger_stats {
   uint64_t entries;
-  int64_t intervals;      /* settlement entries */
-  int64_t first, last;    /* first and last settled interval (starts) */
-  int64_t readings;       /* reading digests */
-  int64_t late;           /* of which flagged late */
-  int64_t settled_rows;   /* settlement rows with a reading */
-  int64_t no_reading;     /* settlement rows without one */
-  int64_t trades;         /* trades in clearings */
-  int64_t traded_wh;      /* energy traded locally */
-  int64_t orders;         /* order entries (limits and orders) */
+  int64_t intervals;    /* settlement entries */
+  int64_t first, last;  /* first and last settled interval (starts) */
+  int64_t readings;     /* reading digests */
+  int64_t late;         /* of which flagged late */
+  int64_t settled_rows; /* settlement rows with a reading */
+  int64_t no_reading;   /* settlement rows without one */
+  int64_t trades;       /* trades in clearings */
+  int64_t traded_wh;    /* energy traded locally */
+  int64_t orders;       /* order entries (limits and orders) */
 } demo_ledger_stats;
 
 /* One household's totals from its settlement rows (the same figures as
@@ -75,10 +75,10 @@ typedef struct demo_balance {
 
 /* One meter's readings compared with the ledger. */
 typedef struct demo_meter_check {
-  int64_t readings;  /* in the meter's database, intervals up to `last` */
-  int64_t in_ledger; /* of which found exactly once with the same digest */
-  int64_t late;      /* of which the ledger holds as late */
-  int64_t pending;   /* readings of intervals after the last settled one */
+  int64_t readings;    /* in the meter's database, intervals up to `last` */
+  int64_t in_ledger;   /* of which found exactly once with the same digest */
+  int64_t late;        /* of which the ledger holds as late */
+  int64_t pending;     /* readings of intervals after the last settled one */
   int64_t undelivered; /* readings of settled intervals the meter still
                           re-sends (queued or awaiting a receipt), not yet
                           in the ledger */

@@ -87,15 +87,15 @@ typedef struct demo_fleet_opts {
   const char *interval; /* ["15m"] */
   const char *grace;    /* [the aggregator's default: interval / 5] */
   const char *retail, *feed_in, *fee; /* currency per kWh [0.30, 0.08, 0] */
-  const char *market_extra; /* more [market] lines, or NULL */
-  const char *broker_extra; /* more mosquitto.conf lines, or NULL */
+  const char *market_extra;           /* more [market] lines, or NULL */
+  const char *broker_extra;           /* more mosquitto.conf lines, or NULL */
   /* The shared clock: `speed` times real time with virtual time `vstart`
    * at the moment demo_fleet_start has set up (its anchor is then + a
    * lead time for the processes to come up). speed 0: the real clock. */
   uint32_t speed;
   int64_t vstart;
-  int lead_ms;        /* real time from demo_fleet_start to vstart [2000] */
-  uint64_t seed;      /* the simulator's households [42] */
+  int lead_ms;           /* real time from demo_fleet_start to vstart [2000] */
+  uint64_t seed;         /* the simulator's households [42] */
   const char *log_level; /* of the daemons [info] */
   /* Set non-zero (e.g. by a SIGINT handler) to make every wait of the
    * fleet give up with GL_ECLOSED. May be NULL. */
@@ -111,12 +111,12 @@ typedef struct demo_fleet_info {
   char agg_conf[DEMO_PATH_MAX], agg_db[DEMO_PATH_MAX], agg_log[DEMO_PATH_MAX];
   char broker_log[DEMO_PATH_MAX];
   char ledger_key[DEMO_PATH_MAX];
-  char vkey[160];    /* the ledger's verifier key, name+id+key */
-  char uri[64];      /* "mqtts://127.0.0.1:<port>" */
+  char vkey[160]; /* the ledger's verifier key, name+id+key */
+  char uri[64];   /* "mqtts://127.0.0.1:<port>" */
   uint16_t mqtt_port;
-  uint16_t http_port; /* the aggregator's API */
-  unsigned households, meters; /* meters = households + spare */
-  int64_t interval;  /* ns */
+  uint16_t http_port;                 /* the aggregator's API */
+  unsigned households, meters;        /* meters = households + spare */
+  int64_t interval;                   /* ns */
   char clock_spec[GL_CLOCK_SPEC_MAX]; /* set by demo_fleet_start */
   uint32_t speed;
 } demo_fleet_info;
@@ -124,8 +124,8 @@ typedef struct demo_fleet_info {
 /* One meter's files and state. */
 typedef struct demo_meter_info {
   char id[64];
-  unsigned index;  /* 0-based; < households: it has a simulated household */
-  bool synced;     /* enrolled at the aggregator */
+  unsigned index; /* 0-based; < households: it has a simulated household */
+  bool synced;    /* enrolled at the aggregator */
   char cert[DEMO_PATH_MAX], key[DEMO_PATH_MAX], ca[DEMO_PATH_MAX];
   char conf[DEMO_PATH_MAX], db[DEMO_PATH_MAX], log[DEMO_PATH_MAX];
   demo_household home; /* households only */
@@ -208,7 +208,8 @@ void demo_fleet_meter_kill9(demo_fleet *f, unsigned i);
 /* Every running meter, together (SIGTERM, then wait). */
 void demo_fleet_meters_stop(demo_fleet *f);
 
-/* ---- Time ----------------------------------------------------------------- */
+/* ---- Time -----------------------------------------------------------------
+ */
 
 /* demo_fleet_now - the shared virtual time (ns since the epoch). */
 int64_t demo_fleet_now(const demo_fleet *f);
@@ -219,7 +220,8 @@ int demo_fleet_sleep_ms(demo_fleet *f, int ms);
 /* demo_fleet_sleep_until - until the virtual time `v`; GL_ECLOSED. */
 int demo_fleet_sleep_until(demo_fleet *f, int64_t v);
 
-/* ---- The aggregator's API --------------------------------------------------- */
+/* ---- The aggregator's API ---------------------------------------------------
+ */
 
 /* demo_fleet_http - GET `path`: *status, *body (owned, may be NULL). */
 int demo_fleet_http(demo_fleet *f, const char *path, int *status, char **body);
@@ -236,7 +238,8 @@ int demo_fleet_metric(demo_fleet *f, const char *series, int64_t *value);
 int demo_fleet_wait_settled(demo_fleet *f, int64_t start, bool published,
                             int timeout_ms);
 
-/* ---- Running the tools -------------------------------------------------------- */
+/* ---- Running the tools
+ * -------------------------------------------------------- */
 
 /*
  * demo_fleet_tool - run one of gridlet's command-line programs ("ledger",

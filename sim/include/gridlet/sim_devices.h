@@ -88,7 +88,7 @@ typedef struct sim_devices_cfg {
    * of the template (its seed still comes from the simulator's generator).
    * Read by sim_devices_new only. */
   const sim_household_cfg *each;
-  int64_t start_ns;            /* household clocks start [clock now] */
+  int64_t start_ns; /* household clocks start [clock now] */
 } sim_devices_cfg;
 
 /* ---- Faults -------------------------------------------------------------- */

@@ -120,8 +120,13 @@ void st_finish(st *s, int64_t until, st_result *r) {
    * within-entry rules, balances. */
   char out[DEMO_PATH_MAX];
   demo_fleet_path(s->f, "audit.txt", out);
-  char *args[] = {"audit",  "--db", (char *)s->in->agg_db, "--vkey",
-                  (char *)s->in->vkey, "--balances", NULL};
+  char *args[] = {"audit",
+                  "--db",
+                  (char *)s->in->agg_db,
+                  "--vkey",
+                  (char *)s->in->vkey,
+                  "--balances",
+                  NULL};
   int code = -1;
   assert_int_equal(demo_fleet_tool(s->f, "ledger", args, out, &code), 0);
   if (code != 0) {
@@ -141,9 +146,8 @@ void st_finish(st *s, int64_t until, st_result *r) {
                 "%lld reading digests (%lld late)\n",
                 (unsigned long long)r->stats.entries,
                 gl_time_format(r->stats.first, a),
-                gl_time_format(r->stats.last, b),
-                (long long)r->stats.intervals, (long long)r->stats.readings,
-                (long long)r->stats.late);
+                gl_time_format(r->stats.last, b), (long long)r->stats.intervals,
+                (long long)r->stats.readings, (long long)r->stats.late);
   /* Every interval of the run settled (verify checked: each once, none
    * skipped between first and last). */
   assert_true(r->stats.intervals > 0);
@@ -180,7 +184,8 @@ void st_finish(st *s, int64_t until, st_result *r) {
   s->f = NULL;
 }
 
-/* ---- The client ----------------------------------------------------------- */
+/* ---- The client -----------------------------------------------------------
+ */
 
 /* The next event of `type` (others are dropped) within timeout_ms; false
  * when none came. */

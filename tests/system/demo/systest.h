@@ -42,15 +42,15 @@
 typedef struct st_opts {
   unsigned households; /* [4] */
   unsigned spare, spare_synced;
-  uint32_t speed; /* [ST_SPEED] */
+  uint32_t speed;    /* [ST_SPEED] */
   const char *grace; /* ["5m"] */
 } st_opts;
 
 typedef struct st {
   demo_fleet *f;
   const demo_fleet_info *in;
-  int64_t L;      /* interval, ns */
-  int64_t first;  /* the first interval the meters run through */
+  int64_t L;     /* interval, ns */
+  int64_t first; /* the first interval the meters run through */
 } st;
 
 /* st_up - build and start the fleet in a fresh directory tagged `tag`. */
@@ -71,15 +71,14 @@ int64_t st_metric(st *s, const char *series);
 /* st_rejected - the aggregator's rejection counter for `reason`. */
 int64_t st_rejected(st *s, const char *reason);
 /* st_wait_metric - wait until `series` >= want (real ms); its value. */
-int64_t st_wait_metric(st *s, const char *series, int64_t want,
-                       int timeout_ms);
+int64_t st_wait_metric(st *s, const char *series, int64_t want, int timeout_ms);
 
 /* The result of st_finish. */
 typedef struct st_result {
   demo_ledger_stats stats;
-  int64_t readings;  /* the households' readings in the ledger */
-  int64_t late;      /* of which late */
-  int64_t missing;   /* settlement rows without a reading (households) */
+  int64_t readings; /* the households' readings in the ledger */
+  int64_t late;     /* of which late */
+  int64_t missing;  /* settlement rows without a reading (households) */
 } st_result;
 
 /*
@@ -112,8 +111,7 @@ void st_client_close(st_client *c);
 /* st_publish - publish `len` bytes on `topic` at QoS 1 and wait for the
  * outcome: 0 acknowledged, or the MQTT 5 reason code of a refusal
  * (e.g. 0x87) / -1 when the connection was lost. */
-int st_publish(st_client *c, const char *topic, const uint8_t *buf,
-               size_t len);
+int st_publish(st_client *c, const char *topic, const uint8_t *buf, size_t len);
 
 /* st_topic - meter `id`'s topic of `kind` into buf (PR_TOPIC_MAX). */
 char *st_topic(st *s, pr_topic_kind kind, const char *id, char *buf);

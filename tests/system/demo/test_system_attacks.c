@@ -49,9 +49,9 @@
 #include <cmocka.h>
 
 #define HOMES 3
-#define MALLORY HOMES           /* spare, enrolled at the aggregator */
-#define REVOKEE (HOMES + 1)     /* spare, enrolled; revoked mid-test */
-#define UNENROLLED (HOMES + 2)  /* spare, only the CA knows it */
+#define MALLORY HOMES          /* spare, enrolled at the aggregator */
+#define REVOKEE (HOMES + 1)    /* spare, enrolled; revoked mid-test */
+#define UNENROLLED (HOMES + 2) /* spare, only the CA knows it */
 #define FLOOD 200
 
 /* Wait for the rejection counter of `reason` to reach `want` and for its
@@ -83,7 +83,8 @@ static void test_attacks(void **state) {
   st_opts o = {.households = HOMES, .spare = 3, .spare_synced = 2};
   st_up(&s, "sys-attacks", &o);
   st_run_intervals(&s, 2);
-  int64_t honest_before = st_metric(&s, "gridlet_aggregator_messages_accepted_total{kind=\"reading\"}");
+  int64_t honest_before = st_metric(
+      &s, "gridlet_aggregator_messages_accepted_total{kind=\"reading\"}");
 
   st_client m;
   assert_int_equal(st_client_open(&s, MALLORY, &m), 0);
@@ -97,10 +98,10 @@ static void test_attacks(void **state) {
    * aggregator never sees it. */
   pr_msg msg = st_reading_msg(&s, &m, last_ended(&s));
   len = st_seal(&m, &msg, NULL, buf);
-  assert_int_equal(
-      st_publish(&m, st_topic(&s, PR_TOPIC_READING, victim->id, topic), buf,
-                 len),
-      0x87);
+  assert_int_equal(st_publish(&m,
+                              st_topic(&s, PR_TOPIC_READING, victim->id, topic),
+                              buf, len),
+                   0x87);
 
   /* 2. Signed as the victim (kid and sender), on its own topic. */
   msg = st_reading_msg(&s, &m, last_ended(&s));
@@ -171,8 +172,7 @@ static void test_attacks(void **state) {
   msg = st_reading_msg(&s, &u, last_ended(&s));
   len = st_seal(&u, &msg, NULL, buf);
   assert_int_equal(
-      st_publish(&u, st_topic(&s, PR_TOPIC_READING, u.id, topic), buf, len),
-      0);
+      st_publish(&u, st_topic(&s, PR_TOPIC_READING, u.id, topic), buf, len), 0);
   expect_rejected(&s, "unknown_key", 1);
   st_client_close(&u);
 
@@ -207,8 +207,8 @@ static void test_attacks(void **state) {
   {
     char out[DEMO_PATH_MAX];
     demo_fleet_path(s.f, "revoke.log", out);
-    char *args[] = {"--dir",   (char *)s.in->ca_dir,
-                    "revoke",  (char *)demo_fleet_meter(s.f, REVOKEE)->id,
+    char *args[] = {"--dir",    (char *)s.in->ca_dir,
+                    "revoke",   (char *)demo_fleet_meter(s.f, REVOKEE)->id,
                     "--reason", "keyCompromise",
                     NULL};
     int code = -1;
@@ -223,8 +223,7 @@ static void test_attacks(void **state) {
   msg = st_reading_msg(&s, &r, last_ended(&s));
   len = st_seal(&r, &msg, NULL, buf);
   assert_int_equal(
-      st_publish(&r, st_topic(&s, PR_TOPIC_READING, r.id, topic), buf, len),
-      0);
+      st_publish(&r, st_topic(&s, PR_TOPIC_READING, r.id, topic), buf, len), 0);
   expect_rejected(&s, "revoked", 1);
   st_client_close(&r);
   assert_int_equal(demo_fleet_broker_reload(s.f), 0);
@@ -233,7 +232,8 @@ static void test_attacks(void **state) {
 
   /* The honest households went on trading through it all, and go on. */
   st_run_intervals(&s, 3);
-  int64_t honest_after = st_metric(&s, "gridlet_aggregator_messages_accepted_total{kind=\"reading\"}");
+  int64_t honest_after = st_metric(
+      &s, "gridlet_aggregator_messages_accepted_total{kind=\"reading\"}");
   print_message("readings accepted during and after the attacks: %lld\n",
                 (long long)(honest_after - honest_before));
   assert_true(honest_after - honest_before >= 3 * HOMES);

@@ -108,10 +108,10 @@ static pid_t relay_start(st *s, uint16_t port) {
   snprintf(to, sizeof to, "TCP:127.0.0.1:%u", s->in->mqtt_port);
   char *argv[] = {"socat", listen, to, NULL};
   pid_t pid = 0;
-  assert_int_equal(
-      demo_proc_spawn(argv, demo_fleet_path(s->f, "relay.log", log), NULL,
-                      &pid),
-      0);
+  assert_int_equal(demo_proc_spawn(argv,
+                                   demo_fleet_path(s->f, "relay.log", log),
+                                   NULL, &pid),
+                   0);
   assert_true(gt_wait_port(port, 10000));
   return pid;
 }

@@ -150,11 +150,24 @@ static void test_household_spec_overrides_the_template(void **state) {
 
 static void test_household_spec_refuses_bad_text_with_a_reason(void **state) {
   (void)state;
-  static const char *const bad[] = {
-      "",        "3",           "3:",         "x:pv=1",      "10:pv=1",
-      "-1:pv=1", "3:pv",        "3:pv=",      "3:pv=-5",     "3:pv=1e3",
-      "3:pv=1,", "3:colour=5",  "3:base=0",   "3:pv=1000001", "3:pv= 5",
-      ":pv=1",   "3:pv=1,,base=2", "99999999999999999999:pv=1"};
+  static const char *const bad[] = {"",
+                                    "3",
+                                    "3:",
+                                    "x:pv=1",
+                                    "10:pv=1",
+                                    "-1:pv=1",
+                                    "3:pv",
+                                    "3:pv=",
+                                    "3:pv=-5",
+                                    "3:pv=1e3",
+                                    "3:pv=1,",
+                                    "3:colour=5",
+                                    "3:base=0",
+                                    "3:pv=1000001",
+                                    "3:pv= 5",
+                                    ":pv=1",
+                                    "3:pv=1,,base=2",
+                                    "99999999999999999999:pv=1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sim_household_cfg c = {.pv_peak_w = 4321};
     int idx = -7;

@@ -42,6 +42,7 @@ struct demo_fleet {
   char bin_dir[DEMO_PATH_MAX], profile_dir[DEMO_PATH_MAX];
   char mode[TEXT_MAX], rule[TEXT_MAX], interval[TEXT_MAX], grace[TEXT_MAX];
   char log_level[TEXT_MAX];
+  char retail[TEXT_MAX], feed_in[TEXT_MAX]; /* the band, currency per kWh */
   uint64_t seed;
   int lead_ms;
   int64_t vstart;
@@ -330,10 +331,14 @@ int demo_fleet_meter_config(demo_fleet *f, unsigned i, const char *broker_uri,
     add(&t, "proof_timeout = %llds\n", (long long)(proof > 1 ? proof : 1));
   }
   add(&t, "[trading]\nmode = %s\n", f->mode);
-  if (h->buy_below)
-    add(&t, "buy_below = %s\n", h->buy_below);
-  if (h->sell_above)
-    add(&t, "sell_above = %s\n", h->sell_above);
+  /* Orders (exante, continuous) carry both limits: a household without a
+   * preference takes any price in the band (buys up to the retail price,
+   * sells down to the feed-in tariff). */
+  bool orders = strcmp(f->mode, "expost") != 0;
+  if (h->buy_below || orders)
+    add(&t, "buy_below = %s\n", h->buy_below ? h->buy_below : f->retail);
+  if (h->sell_above || orders)
+    add(&t, "sell_above = %s\n", h->sell_above ? h->sell_above : f->feed_in);
   if (strcmp(f->mode, "expost") != 0) {
     /* A persistence forecast two intervals back: the latest interval
      * whose reading exists when the order must go out (the community
@@ -471,6 +476,8 @@ int demo_fleet_new(const demo_fleet_opts *opts, demo_fleet **out,
   copy(f->interval, sizeof f->interval, o.interval, "15m");
   copy(f->grace, sizeof f->grace, o.grace, "");
   copy(f->log_level, sizeof f->log_level, o.log_level, "info");
+  copy(f->retail, sizeof f->retail, o.retail, "0.30");
+  copy(f->feed_in, sizeof f->feed_in, o.feed_in, "0.08");
   f->seed = o.seed ? o.seed : 42;
   f->lead_ms = o.lead_ms > 0 ? o.lead_ms : 2000;
   f->vstart = o.vstart;

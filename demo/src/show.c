@@ -92,6 +92,10 @@ void demo_show_interval(FILE *out, const demo_interval_view *v) {
     memcpy(hm, tbuf + 11, 5);
   if (v->has_price)
     demo_fmt_price(v->price, price);
+  else if (v->traded_wh > 0)
+    /* Trades without one clearing price: a continuous market, where each
+     * trade has its own (the ledger's clearing entry lists them). */
+    snprintf(price, sizeof price, "each");
   else
     snprintf(price, sizeof price, "-");
   /* Demand met by neighbours: energy bought locally of all bought. */

@@ -819,9 +819,11 @@ int main(int argc, char **argv) {
       .feed_in = r.o.feed_in,
       .fee = r.o.fee,
       .speed = r.o.real_time ? 0 : r.o.speed,
-      /* Virtual time reaches `from` once everything runs: the processes
-       * start during the interval before it. */
-      .vstart = r.from - r.L,
+      /* The processes start early in the interval before `from` (virtual
+       * time runs lead_ms * speed before the anchor too), so the first
+       * interval shown is the first whole one every meter measured. */
+      .vstart = r.from - r.L + r.L / 10 +
+                (int64_t)1500 * GL_NS_PER_MS * (int64_t)r.o.speed,
       .lead_ms = 1500,
       .seed = r.o.seed,
       .log_level = "info",

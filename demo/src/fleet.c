@@ -487,8 +487,9 @@ int demo_fleet_new(const demo_fleet_opts *opts, demo_fleet **out,
   in->meters = o.households + o.spare_meters;
   int rc = gl_duration_parse(f->interval, &in->interval);
   if (rc || in->interval < GL_NS_PER_SEC * 60) {
+    rc = fail(why, GL_EINVAL, "bad interval \"%s\"", f->interval);
     free(f);
-    return fail(why, GL_EINVAL, "bad interval \"%s\"", f->interval);
+    return rc;
   }
   rc = make_dir(o.dir, in->dir, why);
   if (rc) {

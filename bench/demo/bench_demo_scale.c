@@ -102,8 +102,7 @@ static unsigned pump(client *c, unsigned n, int64_t *last_result_ns) {
         break;
       case PR_MQTT_MESSAGE:
         if (ev.topic && strstr(ev.topic, "/interval") && !c[i].result &&
-            want_start[0] &&
-            contains(ev.payload, ev.payload_len, want_start)) {
+            want_start[0] && contains(ev.payload, ev.payload_len, want_start)) {
           c[i].result = true;
           if (last_result_ns)
             *last_result_ns = gb_now_ns();
@@ -298,8 +297,8 @@ int main(int argc, char **argv) {
          (long long)demo_fleet_real_ms(f, L / 5));
   gb_report("readings accepted, per reading", rate, intervals, meters, 1e3,
             "us");
-  gb_report("interval end to last result delivered", close_to_last,
-            intervals, 1, 1e6, "ms");
+  gb_report("interval end to last result delivered", close_to_last, intervals,
+            1, 1e6, "ms");
   for (unsigned i = 0; i < meters; i++) {
     pr_mqtt_free(c[i].mqtt);
     gl_wipe(&c[i].key, sizeof c[i].key);

@@ -36,7 +36,7 @@ nproc=$(nproc 2>/dev/null || echo 2)
 # builds (make build, test-arm64, test-armhf), and a package build, like a
 # Debian one, should not fail on a warning of a newer compiler.
 werror=OFF
-mkdir -p "$out"
+mkdir -p "$out" "$root/build-pkg"
 # dpkg-buildflags maps the working directory out of the debug info.
 cd "$root"
 

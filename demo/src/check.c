@@ -646,12 +646,15 @@ int demo_ledger_check_meter(const demo_ledger *l, const char *id,
         out->undelivered++;
         continue;
       }
-      rc = fail(why, GL_EVERIFY,
-                "%s's reading for %s (seq %" PRId64
-                ", %s at the meter) is not in the ledger",
-                id, ts(row->r.start, a), seq,
-                mtr_reading_state_name(row->state));
-      break;
+      /* Lost: the meter no longer sends it, the ledger does not hold it.
+       * Counted (the first named in `why`), and the walk goes on so the
+       * caller sees how many. */
+      if (out->lost++ == 0)
+        fail(why, GL_EVERIFY,
+             "%s's reading for %s (seq %" PRId64
+             ", %s at the meter) is not in the ledger",
+             id, ts(row->r.start, a), seq, mtr_reading_state_name(row->state));
+      continue;
     }
     uint8_t digest[GL_SHA256_LEN];
     if (gl_sha256(row->bytes, row->len, digest) != 0 ||

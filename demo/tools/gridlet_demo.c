@@ -669,7 +669,8 @@ static void final_checks(run *r) {
   for (unsigned i = 0; i < r->in->households && meters_ok; i++) {
     const demo_meter_info *m = demo_fleet_meter(r->f, i);
     demo_meter_check mc;
-    if (demo_ledger_check_meter(l, m->id, m->db, &mc, &why) != 0) {
+    if (demo_ledger_check_meter(l, m->id, m->db, &mc, &why) != 0 ||
+        mc.lost > 0) {
       meters_ok = false;
       break;
     }

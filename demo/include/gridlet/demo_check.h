@@ -82,6 +82,9 @@ typedef struct demo_meter_check {
   int64_t undelivered; /* readings of settled intervals the meter still
                           re-sends (queued or awaiting a receipt), not yet
                           in the ledger */
+  int64_t lost; /* readings of settled intervals the meter no longer sends
+                   (e.g. it holds them as late) that the ledger does not
+                   hold: each one is a reading lost */
 } demo_meter_check;
 
 /*
@@ -119,9 +122,10 @@ int demo_ledger_reading_index(const demo_ledger *l, const char *id,
 
 /*
  * demo_ledger_check_meter - meter `id`'s database `meter_db` (opened
- * read-only) against the ledger, see above. Returns 0 with *out, GL_EVERIFY
- * with the first reading that is not in the ledger as it should be (in
- * `why`), or the error opening the database.
+ * read-only) against the ledger, see above. Returns 0 with *out (out->lost
+ * > 0: readings lost, the first named in `why`), GL_EVERIFY with the first
+ * reading the ledger holds differently from what the meter signed, or one
+ * the meter gave up (in `why`), or the error opening the database.
  */
 int demo_ledger_check_meter(const demo_ledger *l, const char *id,
                             const char *meter_db, demo_meter_check *out,

@@ -60,6 +60,36 @@ static void test_broker_restart(void **state) {
   assert_int_equal(r.late, late_metric);
 }
 
+/* The broker killed with SIGKILL: what it acknowledged but had not yet
+ * saved or delivered is gone, sessions included. The meters' receipts
+ * (protocol item 4) must bring every reading back. */
+static void test_broker_kill9(void **state) {
+  (void)state;
+  st s;
+  st_up(&s, "sys-brokerkill", NULL);
+  s.todo_lost = "docs/decisions.md, demo, 'Known gap': a meter takes a "
+                "result settled without its reading as proof the aggregator "
+                "logged it late and stops re-sending it";
+  st_run_intervals(&s, 3);
+  /* Just after an interval's end, while the readings are on their way. */
+  demo_fleet_sleep_until(s.f, st_next_interval(&s) + s.L / 20);
+  demo_fleet_broker_kill9(s.f);
+  gt_sleep_ms((int)demo_fleet_real_ms(s.f, s.L));
+  demo_why why = {{0}};
+  if (demo_fleet_broker_start(s.f, &why) != 0)
+    fail_msg("%s", why.text);
+  st_run_intervals(&s, 5);
+  fleet_ok(&s);
+  int64_t until = st_next_interval(&s) - s.L;
+  st_result r;
+  st_finish(&s, until, &r);
+  if (r.lost)
+    print_message("TODO: %lld readings lost after the broker's SIGKILL (see "
+                  "above); this check is reported, not enforced, until the "
+                  "meter or the aggregator closes the gap\n",
+                  (long long)r.lost);
+}
+
 static void test_aggregator_kill9(void **state) {
   (void)state;
   st s;
@@ -166,6 +196,7 @@ static void test_meter_offline(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_broker_restart),
+      cmocka_unit_test(test_broker_kill9),
       cmocka_unit_test(test_aggregator_kill9),
       cmocka_unit_test(test_meter_kill9),
       cmocka_unit_test(test_meter_offline),

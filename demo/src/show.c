@@ -30,8 +30,10 @@ char *demo_fmt_fixed(int64_t v, int64_t per_unit, int decimals, bool plus,
     whole++;
     frac -= pow10;
   }
+  /* A value that rounds to zero is shown without a sign either way. */
+  bool nonzero = whole || frac;
   const char *sign =
-      v < 0 && (whole || frac) ? "-" : (plus && v > 0 ? "+" : "");
+      v < 0 && nonzero ? "-" : (plus && v > 0 && nonzero ? "+" : "");
   if (decimals)
     snprintf(buf, DEMO_NUM_MAX, "%s%" PRIu64 ".%0*" PRIu64, sign, whole,
              decimals, frac);

@@ -30,7 +30,8 @@ extern "C" {
 /*
  * demo_fmt_fixed - `v / per_unit` with `decimals` (0..6) decimals, rounded
  * half away from zero, with a leading '+' when `plus` and v > 0 (a '-'
- * for negative values always), into buf (DEMO_NUM_MAX bytes). Returns buf.
+ * for negative values always; neither when the value rounds to zero),
+ * into buf (DEMO_NUM_MAX bytes). Returns buf.
  * demo_fmt_fixed(-1234567, 1000000, 2, false, b) is "-1.23".
  */
 char *demo_fmt_fixed(int64_t v, int64_t per_unit, int decimals, bool plus,

@@ -141,6 +141,37 @@ void st_finish(st *s, int64_t until, st_result *r) {
     fail_msg("ledger rules: %s", why.text);
   }
   demo_ledger_get_stats(l, &r->stats);
+  /* Every balance the auditor recomputed equals the sum of that meter's
+   * settlement entries (demo_ledger_balance), for every meter. */
+  {
+    char *text = gt_read_file(out, NULL);
+    assert_non_null(text);
+    size_t seen = 0;
+    for (char *line = text; line && *line;) {
+      char *nl = strchr(line, '\n');
+      if (nl)
+        *nl = '\0';
+      char id[80];
+      long long v[8];
+      if (line[0] != '#' &&
+          sscanf(line, "%79s %lld %lld %lld %lld %lld %lld %lld %lld", id,
+                 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9) {
+        demo_balance b;
+        if (demo_ledger_balance(l, id, &b) != 0 || b.money != v[0] ||
+            b.fees != v[1] || b.local_bought_wh != v[2] ||
+            b.local_sold_wh != v[3] || b.grid_import_wh != v[4] ||
+            b.grid_export_wh != v[5] || b.intervals != v[6] ||
+            b.missing != v[7])
+          fail_msg("the auditor's balance of %s differs from the sum of its "
+                   "settlement entries",
+                   id);
+        seen++;
+      }
+      line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    assert_int_equal(seen, demo_ledger_meter_count(l));
+  }
   char a[GL_TIME_STR_MAX], b[GL_TIME_STR_MAX];
   print_message("ledger: %llu entries, intervals %s .. %s settled (%lld), "
                 "%lld reading digests (%lld late)\n",

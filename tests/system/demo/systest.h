@@ -8,7 +8,9 @@
  * community's spare identities (the attacker), and the checks every test
  * ends with:
  *
- *   - `gridlet-ledger audit` of the aggregator's database passes;
+ *   - `gridlet-ledger audit` of the aggregator's database passes, and
+ *     every balance it recomputes equals the sum of that meter's
+ *     settlement entries;
  *   - every interval of the run is settled exactly once, energy and money
  *     conserved in each, every reading digest once, late readings by the
  *     documented rule (demo_ledger_verify);

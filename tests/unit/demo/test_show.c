@@ -22,8 +22,7 @@ static void test_fmt_fixed_rounds_half_away_from_zero(void **state) {
   char b[DEMO_NUM_MAX];
   assert_string_equal(demo_fmt_fixed(-1234567, 1000000, 2, false, b), "-1.23");
   assert_string_equal(demo_fmt_fixed(1235000, 1000000, 2, false, b), "1.24");
-  assert_string_equal(demo_fmt_fixed(-1235000, 1000000, 2, false, b),
-                      "-1.24");
+  assert_string_equal(demo_fmt_fixed(-1235000, 1000000, 2, false, b), "-1.24");
   assert_string_equal(demo_fmt_fixed(5, 1000, 2, true, b), "+0.01");
   assert_string_equal(demo_fmt_fixed(4, 1000, 2, true, b), "0.00");
   assert_string_equal(demo_fmt_fixed(0, 1000, 0, true, b), "0");
@@ -49,7 +48,7 @@ static void test_baseline_buys_at_retail_and_sells_at_feed_in(void **state) {
                     .local_sold_wh = 500,
                     .grid_export_wh = 2500};
   assert_int_equal(demo_baseline(&b, 300000, 80000), 240000 - 600000);
-  assert_int_equal(demo_money_at(1, 500), 1);  /* 0.5 rounds away */
+  assert_int_equal(demo_money_at(1, 500), 1); /* 0.5 rounds away */
   assert_int_equal(demo_money_at(-1, 500), -1);
   assert_int_equal(demo_money_at(1, 499), 0);
 }

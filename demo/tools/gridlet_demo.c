@@ -838,12 +838,12 @@ int main(int argc, char **argv) {
          "aggregator and ledger\n",
          r.o.households);
   if (r.o.real_time)
-    printf("  the real clock: %" PRId64 " intervals of %s, %s to %s UTC\n",
-           n_iv, r.o.interval, span[0], span[1]);
+    printf("  the real clock: %" PRId64 " interval%s of %s, %s to %s UTC\n",
+           n_iv, n_iv == 1 ? "" : "s", r.o.interval, span[0], span[1]);
   else
     printf("  %s, %s to %s (UTC = solar time): %" PRId64
-           " intervals of %s, each in %.2f s (the clock runs %ux)\n",
-           r.o.date, span[0], span[1], n_iv, r.o.interval,
+           " interval%s of %s, each in %.2f s (the clock runs %ux)\n",
+           r.o.date, span[0], span[1], n_iv, n_iv == 1 ? "" : "s", r.o.interval,
            (double)r.L / GL_NS_PER_SEC / r.o.speed, r.o.speed);
   printf("  market: %s, %s price; the utility sells at %s and buys at %s "
          "%s/kWh; network fee %s\n",

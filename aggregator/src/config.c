@@ -95,6 +95,12 @@ static const gl_conf_item items[] = {
     GL_CONF_DUR("market", "grace", T, grace, "0", 0, DAY,
                 "wait this long after an interval for missing readings "
                 "(0: a fifth of the interval)"),
+    GL_CONF_DUR("market", "receipt_timeout", T, receipt_timeout, "0", 0,
+                7 * DAY,
+                "the meters' receipt_timeout: after an unclean stop, an "
+                "interval with missing readings waits this long past its "
+                "end for their re-sends (0: 2 intervals + interval/5, the "
+                "meters' default)"),
     GL_CONF_DUR("market", "gate_closure", T, gate_closure, "5m", 0, DAY,
                 "exante/continuous: orders close this long before delivery"),
     GL_CONF_DUR("market", "horizon", T, horizon, "1d", MIN, 7 * DAY,
@@ -124,6 +130,13 @@ static const gl_conf_item items[] = {
                 "how old a message may be (meters re-send after outages)"),
     GL_CONF_INTEGER("ingest", "proof_rate", T, proof_rate, "60", 1, 1000000,
                     "proof requests answered per meter per minute"),
+    GL_CONF_INTEGER("ingest", "meter_rate", T, meter_rate, "20", 1, 1000000,
+                    "messages a second one meter may send, sustained; "
+                    "more are dropped before verification (meter_rate)"),
+    GL_CONF_INTEGER("ingest", "meter_burst", T, meter_burst, "2000", 1,
+                    10000000,
+                    "messages one meter may send at once above meter_rate "
+                    "(a meter's backlog after an outage)"),
     /* [plausibility] */
     GL_CONF_INTEGER("plausibility", "rated_power", T, rated_power, "43000", 100,
                     100000000,
@@ -281,6 +294,9 @@ int agg_config_check(agg_config *cfg, gl_conf_errors *errs) {
     add_err(errs, "market.interval: must be whole seconds and divide a day "
                   "(1m, 5m, 15m, 30m, 1h, ...)");
   cfg->grace_eff = cfg->grace ? cfg->grace : cfg->interval / 5;
+  cfg->receipt_timeout_eff = cfg->receipt_timeout
+                                 ? cfg->receipt_timeout
+                                 : 2 * cfg->interval + cfg->interval / 5;
   if (cfg->grace_eff >= cfg->interval * 4)
     add_err(errs, "market.grace: must be below four intervals");
   if (cfg->mode != MKT_MODE_EXPOST) {

@@ -267,7 +267,8 @@ static int build(daemon_t *d) {
       .session_expiry_s = (uint32_t)(cfg->mqtt_session_expiry / GL_NS_PER_SEC),
       .reconnect_min_ms = 200,
       .reconnect_max_ms = 30000,
-      .queue_max = (size_t)cfg->mqtt_queue_max};
+      .queue_max = (size_t)cfg->mqtt_queue_max,
+      .queue_max_bytes = (size_t)cfg->mqtt_queue_bytes};
   if (rc == 0 && strncmp(cfg->mqtt_uri, "mqtt", 4) == 0 &&
       strncmp(cfg->mqtt_uri, "mqtts", 5) != 0) {
     /* Plain TCP (a test broker): no TLS files. */
@@ -376,6 +377,8 @@ static void take_message(daemon_t *d, agg_job *j, const pr_mqtt_event *ev) {
                       "topic longer than any of the tree");
     return;
   }
+  if (!agg_ingest_admit(d->ingest, ev->topic, tl))
+    return; /* the slot stays free */
   memcpy(j->topic, ev->topic, tl + 1);
   j->topic_len = tl;
   memcpy(j->buf, ev->payload, ev->payload_len);
@@ -450,6 +453,8 @@ static int drain_verified(daemon_t *d) {
     agg_verify_release(d->verify, j);
     if (rc)
       return rc;
+    if (agg_ingest_batch(d->ingest))
+      crashpoint(d, "ingest:in-batch"); /* acknowledged, not committed */
     if (agg_ingest_batch(d->ingest) >= (size_t)d->cfg->batch_max) {
       rc = flush(d);
       if (rc)
@@ -527,6 +532,11 @@ static int loop(daemon_t *d) {
   while (!d->stop && rc == 0) {
     int64_t now = gl_clock_now(d->clock);
     int64_t mono = gl_clock_monotonic(d->real);
+    /* With every verification slot taken, drain_mqtt leaves the broker's
+     * messages queued: the MQTT fd would stay readable and poll() would
+     * spin until a worker finished. Wait for the verify fd instead. */
+    fds[0].events =
+        agg_verify_pending(d->verify) < (size_t)d->cfg->queue ? POLLIN : 0;
     int n = poll(fds, 3, timeout_ms(d, now, mono));
     if (n < 0 && errno != EINTR) {
       GL_ERROR(LOG, "poll: %s", strerror(errno));
@@ -557,6 +567,42 @@ static int loop(daemon_t *d) {
   }
   if (rc)
     GL_ERROR(LOG, "stopping after an error: %s", gl_strerror(rc));
+  return rc;
+}
+
+/*
+ * A clean stop loses nothing paho acknowledged: first close the broker
+ * connection (nothing more arrives, nothing more is acknowledged), then
+ * verify and store everything already received (the MQTT queue and the
+ * verification ring), commit, and only then mark the stop clean. What the
+ * broker has not delivered yet stays in our persistent session.
+ */
+static int drain_and_stop(daemon_t *d) {
+  GL_NOTICE(LOG, "stopping: closing the broker connection, then storing "
+                 "every message already received");
+  pr_mqtt_disconnect(d->mqtt);
+  d->online = false;
+  struct pollfd fd = {.fd = agg_verify_fd(d->verify), .events = POLLIN};
+  for (;;) {
+    int rc = drain_mqtt(d);
+    if (rc == 0)
+      rc = drain_verified(d);
+    if (rc)
+      return rc;
+    pr_mqtt_stats s;
+    pr_mqtt_get_stats(d->mqtt, &s);
+    if (s.queue_depth == 0 && agg_verify_pending(d->verify) == 0)
+      break;
+    if (poll(&fd, 1, 100) < 0 && errno != EINTR) {
+      GL_ERROR(LOG, "poll: %s", strerror(errno));
+      return GL_EIO;
+    }
+  }
+  int rc = flush(d);
+  if (rc == 0)
+    rc = agg_market_stopped_cleanly(d->market);
+  if (rc == 0)
+    GL_NOTICE(LOG, "every message received is stored; stopped cleanly");
   return rc;
 }
 
@@ -591,6 +637,8 @@ int agg_daemon_run(const agg_config *cfg, const gl_clock *clock,
               agg_meters_active(d->meters), mkt_mode_name((mkt_mode)cfg->mode),
               cfg->origin);
     rc = loop(d);
+    if (rc == 0)
+      rc = drain_and_stop(d);
   }
   teardown(d);
   if (d->sfd >= 0)

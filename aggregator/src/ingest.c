@@ -116,6 +116,33 @@ void agg_ingest_reject(agg_ingest *in, const char *topic, agg_reason r,
        msg);
 }
 
+bool agg_ingest_admit(agg_ingest *in, const char *topic, size_t topic_len) {
+  pr_topic t;
+  if (pr_topic_parse(topic, topic_len, in->cfg->community, &t, NULL) != 0 ||
+      !pr_topic_from_meter(t.kind))
+    return true;
+  agg_meter *m = agg_meters_find(in->d.meters, t.id);
+  if (!m)
+    return true;
+  /* GCRA: each message advances the meter's theoretical arrival time by
+   * one emission interval; more than `burst` intervals ahead of now is
+   * over the limit. */
+  int64_t now = gl_clock_monotonic(in->d.real);
+  int64_t step = GL_NS_PER_SEC / in->cfg->meter_rate;
+  int64_t tat = m->rate_tat > now ? m->rate_tat : now;
+  if (tat - now > (in->cfg->meter_burst - 1) * step) {
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "%s sends more than %" PRId64 " messages a second "
+             "(ingest.meter_rate, burst %" PRId64 "): dropped unverified",
+             m->id, in->cfg->meter_rate, in->cfg->meter_burst);
+    agg_ingest_reject(in, topic, AGG_R_METER_RATE, msg);
+    return false;
+  }
+  m->rate_tat = tat + step;
+  return true;
+}
+
 /* ---- Setup --------------------------------------------------------------- */
 
 int agg_ingest_new(const agg_ingest_deps *deps, agg_ingest **out) {

@@ -66,6 +66,10 @@ struct agg_market {
   int64_t first; /* first interval settled here */
   int64_t last;  /* newest settled interval (first - L: none) */
   int64_t online_since;
+  /* After an unclean stop: when this run started. Intervals ending by
+   * then may have lost readings paho had acknowledged; they wait for the
+   * meters' re-sends (deadline()). 0: no such hold. */
+  int64_t recover_at;
   int64_t seq_next, seq_hwm;
   int64_t cp_size; /* newest checkpoint stored */
   count_item *counts;
@@ -1658,12 +1662,76 @@ static int init_meta(agg_market *m, void *ctx) {
   return rc;
 }
 
+/* ---- Clean and unclean stops --------------------------------------------- */
+
+typedef struct recov {
+  int64_t clean;      /* the marker to store */
+  int64_t recover_at; /* to store when not 0 */
+} recov;
+
+static int recovery_tx(agg_market *m, void *ctx) {
+  const recov *r = ctx;
+  int rc = agg_store_meta_set(m->st, "clean_shutdown", r->clean);
+  if (rc == 0 && r->recover_at)
+    rc = agg_store_meta_set(m->st, "recover_at", r->recover_at);
+  return rc;
+}
+
+/* The marker "clean_shutdown" is 1 only between a clean stop and the next
+ * start: found missing or 0, the last run died with messages that paho
+ * had acknowledged to the broker possibly neither verified nor stored. */
+static int recovery_start(agg_market *m, bool created) {
+  int64_t clean = 0;
+  int rc = agg_store_meta_get(m->st, "clean_shutdown", &clean);
+  if (rc == GL_ENOENT) {
+    /* A database of an older version stopped cleanly or not: assume not. */
+    clean = created;
+    rc = 0;
+  }
+  if (rc)
+    return rc;
+  recov r = {.clean = 0};
+  if (!clean) {
+    r.recover_at = gl_clock_now(m->d.clock);
+    char a[GL_TIME_STR_MAX], dur[32];
+    GL_WARN(LOG,
+            "the last run did not stop cleanly: readings it had received may "
+            "be lost; intervals ending before %s with readings missing wait "
+            "up to market.receipt_timeout (%s) past their end for the "
+            "meters' re-sends before they settle",
+            gl_time_format(r.recover_at, a),
+            gl_duration_format(m->cfg->receipt_timeout_eff, dur, sizeof dur));
+  } else {
+    /* A clean stop during an earlier hold: the hold still applies. */
+    int64_t v = 0;
+    int g = agg_store_meta_get(m->st, "recover_at", &v);
+    if (g == 0)
+      m->recover_at = v;
+    else if (g != GL_ENOENT)
+      return g;
+  }
+  rc = in_tx(m, recovery_tx, &r);
+  if (rc == 0 && r.recover_at)
+    m->recover_at = r.recover_at;
+  return rc;
+}
+
+int agg_market_stopped_cleanly(agg_market *m) {
+  recov r = {.clean = 1};
+  int rc = in_tx(m, recovery_tx, &r);
+  if (rc)
+    GL_ERROR(LOG, "cannot record the clean stop: %s", gl_strerror(rc));
+  return rc;
+}
+
 int agg_market_start(agg_market *m) {
   int64_t v = 0;
+  bool created = false;
   int rc = agg_store_meta_get(m->st, "interval_ns", &v);
   if (rc == GL_ENOENT) {
     rc = in_tx(m, init_meta, NULL);
     v = m->L;
+    created = true;
   } else if (rc == 0) {
     rc = agg_store_meta_get(m->st, "first_interval", &m->first);
   }
@@ -1693,6 +1761,9 @@ int agg_market_start(agg_market *m) {
   else if (rc == GL_ENOENT)
     m->last = m->first - m->L;
   else
+    return rc;
+  rc = recovery_start(m, created);
+  if (rc)
     return rc;
   rc = agg_store_meta_get(m->st, "seq_hwm", &m->seq_hwm);
   if (rc == GL_ENOENT) {
@@ -1743,10 +1814,25 @@ void agg_market_online(agg_market *m, int64_t t) {
   m->online_since = t;
 }
 
+/* The hold after an unclean stop: a reading paho acknowledged before the
+ * crash is re-sent by its meter (the same signed bytes) when no receipt
+ * came, at max(end + receipt_timeout, its PUBACK + one interval)
+ * (docs/protocol.md); the PUBACK was before recover_at. */
+static int64_t hold_until(const agg_market *m, int64_t start) {
+  int64_t end = start + m->L;
+  if (!m->recover_at || end > m->recover_at)
+    return INT64_MIN;
+  int64_t a = end + m->cfg->receipt_timeout_eff;
+  int64_t b = m->recover_at + m->L;
+  return (a > b ? a : b) + m->cfg->grace_eff;
+}
+
 static int64_t deadline(const agg_market *m, int64_t start) {
   int64_t end = start + m->L;
   int64_t from = end > m->online_since ? end : m->online_since;
-  return from + m->cfg->grace_eff;
+  int64_t d = from + m->cfg->grace_eff;
+  int64_t h = hold_until(m, start);
+  return h > d ? h : d;
 }
 
 static bool all_in(agg_market *m, int64_t start) {

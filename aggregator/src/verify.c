@@ -230,8 +230,14 @@ void agg_verify_submit(agg_verify *v, agg_job *job) {
 
 agg_job *agg_verify_next(agg_verify *v) {
   uint64_t head = atomic_load_explicit(&v->head, memory_order_relaxed);
-  if (head == v->tail)
+  if (head == v->tail) {
+    /* Nothing in flight: a wake-up for the job just taken may still be
+     * counted; reset it, or the fd stays readable and poll() spins. */
+    uint64_t cnt;
+    ssize_t r = read(v->efd, &cnt, sizeof cnt);
+    (void)r; /* EAGAIN when nothing was signalled */
     return NULL;
+  }
   slot *s = &v->ring[head % v->nslots];
   if (atomic_load_explicit(&s->state, memory_order_seq_cst) != SLOT_DONE) {
     /* About to wait for this job: reset the wake-up counter, then look

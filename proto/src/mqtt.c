@@ -91,6 +91,8 @@ struct pr_mqtt {
 
   atomic_bool connected;
   bool started, stopping, connecting;
+  bool joined;       /* the retry thread was joined (pr_mqtt_disconnect) */
+  bool disconnected; /* pr_mqtt_disconnect ran */
   pthread_t retry_thread;
   int64_t next_attempt_ms; /* CLOCK_MONOTONIC */
   int64_t connected_at_ms;
@@ -736,25 +738,53 @@ int pr_mqtt_connect(pr_mqtt *m) {
   return rc ? GL_ENOMEM : 0;
 }
 
-void pr_mqtt_free(pr_mqtt *m) {
-  if (!m)
+/* Stop reconnecting and close the connection in order; the queue stays
+ * readable. Idempotent. Owner thread. */
+static void disconnect(pr_mqtt *m) {
+  if (m->disconnected)
     return;
+  m->disconnected = true;
   pthread_mutex_lock(&m->lock);
   bool started = m->started;
   m->stopping = true;
   pthread_cond_broadcast(&m->wake);
   pthread_mutex_unlock(&m->lock);
-  if (started)
+  if (started && !m->joined)
     pthread_join(m->retry_thread, NULL);
-  if (m->client) {
-    if (MQTTAsync_isConnected(m->client)) {
-      MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
-      d.timeout = 1000;
-      if (MQTTAsync_disconnect(m->client, &d) == MQTTASYNC_SUCCESS) {
-        for (int i = 0; i < 100 && MQTTAsync_isConnected(m->client); i++)
-          usleep(10000);
-      }
+  m->joined = true;
+  if (!m->client)
+    return;
+  /* A connect the retry thread started may still be under way: let it
+   * finish (a few seconds at most), so that it cannot open a session
+   * after the disconnect below. */
+  for (int i = 0; i < 300; i++) {
+    pthread_mutex_lock(&m->lock);
+    bool busy = m->connecting;
+    pthread_mutex_unlock(&m->lock);
+    if (!busy)
+      break;
+    usleep(10000);
+  }
+  if (MQTTAsync_isConnected(m->client)) {
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 1000;
+    if (MQTTAsync_disconnect(m->client, &d) == MQTTASYNC_SUCCESS) {
+      for (int i = 0; i < 100 && MQTTAsync_isConnected(m->client); i++)
+        usleep(10000);
     }
+  }
+}
+
+void pr_mqtt_disconnect(pr_mqtt *m) {
+  if (m)
+    disconnect(m);
+}
+
+void pr_mqtt_free(pr_mqtt *m) {
+  if (!m)
+    return;
+  disconnect(m);
+  if (m->client) {
     /* MQTTAsync_destroy may still call failure callbacks for commands it
      * discards (lock and queue are valid until below); after it returns
      * paho calls nothing back, so what is pending is ours to free. */

@@ -157,6 +157,7 @@ int sim_devices_new(const sim_devices_cfg *cfg, gl_clock clock, gl_clock io,
            c.bind_host && *c.bind_host ? c.bind_host : "127.0.0.1");
   c.bind_host = sd->host;
   sd->cfg = c;
+  sd->cfg.each = NULL; /* borrowed for the build below only */
   sd->clock = clock;
   sd->io = io;
   sd->n = c.households;
@@ -185,7 +186,7 @@ int sim_devices_new(const sim_devices_cfg *cfg, gl_clock clock, gl_clock io,
       hh->dev[k].unit_tcp = c.chain_layout ? c.unit[0] : c.unit[k];
       hh->dev[k].unit_rtu = (uint8_t)(10 * i + (c.chain_layout ? 1 : k + 1));
     }
-    rc = sim__hh_build(hh, start, &c.household);
+    rc = sim__hh_build(hh, start, c.each ? &c.each[i] : &c.household);
     if (rc != 0)
       GL_ERROR(SIM_LOG, "household %d: cannot build its devices: %s", i,
                gl_strerror(rc));

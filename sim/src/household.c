@@ -17,8 +17,12 @@
 #include "gridlet/sim_household.h"
 
 #include "gridlet/clock.h"
+#include "gridlet/conf.h"
+#include "gridlet/error.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +49,9 @@ static double unit_rand(uint64_t seed, uint64_t stream, int64_t block) {
 }
 
 static void defaults(sim_household_cfg *c) {
-  if (!c->pv_peak_w)
+  if (c->no_pv)
+    c->pv_peak_w = 0;
+  else if (!c->pv_peak_w)
     c->pv_peak_w = 5000;
   if (!c->load_base_w)
     c->load_base_w = 250;
@@ -92,6 +98,102 @@ void sim_household_set_limits(sim_household *h, int32_t charge_max_w,
                               int32_t discharge_max_w) {
   h->charge_limit = charge_max_w;
   h->discharge_limit = discharge_max_w;
+}
+
+/* ---- Parameters as text ---------------------------------------------------
+ */
+
+static int spec_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int spec_fail(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return GL_EPARSE;
+}
+
+/* A decimal integer in lo..hi spelled by exactly [s, s + n). */
+static bool spec_num(const char *s, size_t n, int64_t lo, int64_t hi,
+                     int64_t *out) {
+  char buf[24];
+  if (n == 0 || n >= sizeof buf)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return gl_conf_parse_int(buf, out) == 0 && *out >= lo && *out <= hi;
+}
+
+int sim_household_spec_parse(const char *text, int max_index, int *index,
+                             sim_household_cfg *cfg, char *err, size_t errlen) {
+  if (!text || !index || !cfg)
+    return spec_fail(err, errlen, "nothing to parse");
+  const char *colon = strchr(text, ':');
+  int64_t v;
+  if (!colon)
+    return spec_fail(err, errlen,
+                     "expected INDEX:KEY=VALUE[,KEY=VALUE]..., e.g. "
+                     "\"3:pv=8000,battery=0\"");
+  if (max_index < 1 ||
+      !spec_num(text, (size_t)(colon - text), 0, max_index - 1, &v))
+    return spec_fail(err, errlen, "the household index must be 0..%d",
+                     max_index - 1);
+  int idx = (int)v;
+  sim_household_cfg c = *cfg;
+  const char *p = colon + 1;
+  if (!*p)
+    return spec_fail(err, errlen, "household %d: no KEY=VALUE given", idx);
+  for (;;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    if (!eq)
+      return spec_fail(err, errlen, "household %d: \"%.*s\" is not KEY=VALUE",
+                       idx, (int)(len > 40 ? 40 : len), p);
+    size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
+    const char *val = eq + 1;
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(p, k, klen) == 0)
+    if (KEY("pv")) {
+      if (!spec_num(val, vlen, 0, 1000000, &v))
+        return spec_fail(err, errlen, "household %d: pv must be 0..1000000 W",
+                         idx);
+      c.no_pv = v == 0;
+      c.pv_peak_w = (uint32_t)v;
+    } else if (KEY("battery")) {
+      if (!spec_num(val, vlen, 0, 10000000, &v))
+        return spec_fail(err, errlen,
+                         "household %d: battery must be 0..10000000 Wh", idx);
+      c.no_battery = v == 0;
+      c.battery_wh = (uint32_t)v;
+    } else if (KEY("battery_w") || KEY("base") || KEY("peak")) {
+      if (!spec_num(val, vlen, 1, 1000000, &v))
+        return spec_fail(err, errlen, "household %d: %.*s must be 1..1000000 W",
+                         idx, (int)klen, p);
+      if (KEY("battery_w"))
+        c.battery_max_w = (uint32_t)v;
+      else if (KEY("base"))
+        c.load_base_w = (uint32_t)v;
+      else
+        c.load_peak_w = (uint32_t)v;
+    } else {
+      return spec_fail(err, errlen,
+                       "household %d: unknown key \"%.*s\" (pv, battery, "
+                       "battery_w, base, peak)",
+                       idx, (int)(klen > 20 ? 20 : klen), p);
+    }
+#undef KEY
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  *cfg = c;
+  *index = idx;
+  return 0;
 }
 
 /* Local solar time of day in hours, and day of year. */

@@ -66,6 +66,11 @@ static void usage(FILE *f) {
       "      --battery-wh WH   battery capacity (default 10000)\n"
       "      --no-battery      households without battery (the battery\n"
       "                        device still answers, idle)\n"
+      "      --household I:K=V[,K=V]...  household I's own parameters\n"
+      "                        (repeatable; keys pv, battery, battery_w,\n"
+      "                        base, peak in W or Wh; pv=0: no PV,\n"
+      "                        battery=0: no battery), e.g.\n"
+      "                        --household 2:pv=0,base=400,peak=2500\n"
       "      --control         open the control port (line protocol)\n"
       "      --control-port P  its port (default: a free one)\n"
       "      --fault SPEC      inject a fault at start, e.g. \"drop "
@@ -123,6 +128,7 @@ enum {
   OPT_PV_PEAK,
   OPT_BATTERY_WH,
   OPT_NO_BATTERY,
+  OPT_HOUSEHOLD,
   OPT_CONTROL,
   OPT_CONTROL_PORT,
   OPT_FAULT,
@@ -153,6 +159,7 @@ int sim_cmd_devices(int argc, char **argv) {
       {"pv-peak", required_argument, NULL, OPT_PV_PEAK},
       {"battery-wh", required_argument, NULL, OPT_BATTERY_WH},
       {"no-battery", no_argument, NULL, OPT_NO_BATTERY},
+      {"household", required_argument, NULL, OPT_HOUSEHOLD},
       {"control", no_argument, NULL, OPT_CONTROL},
       {"control-port", required_argument, NULL, OPT_CONTROL_PORT},
       {"fault", required_argument, NULL, OPT_FAULT},
@@ -168,6 +175,10 @@ int sim_cmd_devices(int argc, char **argv) {
   uint64_t seed = 0;
   sim_fault faults[MAX_FAULTS];
   int nfaults = 0;
+  /* --household specifications, applied once the template is complete. */
+  const char *specs[4 * SIM_MAX_HOUSEHOLDS];
+  int nspecs = 0;
+  sim_household_cfg each[SIM_MAX_HOUSEHOLDS];
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
@@ -275,6 +286,13 @@ int sim_cmd_devices(int argc, char **argv) {
     case OPT_NO_BATTERY:
       cfg.household.no_battery = true;
       break;
+    case OPT_HOUSEHOLD:
+      if (nspecs == (int)(sizeof specs / sizeof specs[0])) {
+        fprintf(stderr, "gridlet-sim devices: too many --household\n");
+        return 2;
+      }
+      specs[nspecs++] = optarg;
+      break;
     case OPT_CONTROL:
       cfg.control = true;
       break;
@@ -320,6 +338,28 @@ int sim_cmd_devices(int argc, char **argv) {
     fprintf(stderr, "gridlet-sim devices: unexpected argument \"%s\"\n",
             argv[optind]);
     return 2;
+  }
+
+  if (nspecs > 0) {
+    int n = cfg.households ? cfg.households : 1;
+    for (int i = 0; i < n; i++)
+      each[i] = cfg.household;
+    for (int k = 0; k < nspecs; k++) {
+      char err[160];
+      int idx = 0;
+      sim_household_cfg tmp;
+      /* Parse against the template first, to learn the index. */
+      tmp = cfg.household;
+      if (sim_household_spec_parse(specs[k], n, &idx, &tmp, err, sizeof err) !=
+              0 ||
+          sim_household_spec_parse(specs[k], n, &idx, &each[idx], err,
+                                   sizeof err) != 0) {
+        fprintf(stderr, "gridlet-sim devices: --household \"%s\": %s\n",
+                specs[k], err);
+        return 2;
+      }
+    }
+    cfg.each = each;
   }
 
   gl_clock real = gl_clock_real();

@@ -71,11 +71,12 @@ typedef struct agg_config {
   int rationing; /* mkt_rationing */
   int64_t k_ppm; /* k of the k-double auction, millionths */
   int64_t interval;
-  int64_t grace;        /* 0: a fifth of the interval */
-  int64_t gate_closure; /* exante/continuous: orders close this long before
-                           delivery starts */
-  int64_t horizon;      /* orders at most this far ahead */
-  int64_t tick;         /* continuous: price step, µ/kWh */
+  int64_t grace;           /* 0: a fifth of the interval */
+  int64_t receipt_timeout; /* the meters' receipt timeout; 0 = default */
+  int64_t gate_closure;    /* exante/continuous: orders close this long before
+                              delivery starts */
+  int64_t horizon;         /* orders at most this far ahead */
+  int64_t tick;            /* continuous: price step, µ/kWh */
   int64_t retail, feed_in, fee; /* µ/kWh */
   bool allow_self_trade;
   /* [ingest] */
@@ -86,6 +87,8 @@ typedef struct agg_config {
   int64_t max_future;  /* ns a timestamp may lie ahead of our clock */
   int64_t max_age;     /* ns a timestamp may lie behind it */
   int64_t proof_rate;  /* proof requests per meter per minute */
+  int64_t meter_rate;  /* messages per meter per second, sustained */
+  int64_t meter_burst; /* messages per meter at once above the rate */
   /* [plausibility] */
   int64_t rated_power;     /* W, default for every meter */
   bool pv_night;           /* reject PV production at night */
@@ -106,7 +109,8 @@ typedef struct agg_config {
   int log_level; /* 0 error .. 4 debug: gl_log level GL_LOG_ERROR + this */
 
   /* Derived by agg_config_check (not in the file). */
-  int64_t grace_eff; /* ns */
+  int64_t grace_eff;           /* ns */
+  int64_t receipt_timeout_eff; /* ns: 2 intervals + interval/5 by default */
   bool has_location;
   int64_t lat_udeg, lon_udeg; /* micro-degrees */
   char origin[256];           /* the ledger origin in force */

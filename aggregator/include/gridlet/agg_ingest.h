@@ -99,6 +99,19 @@ int agg_ingest_process(agg_ingest *in, const agg_job *job, agg_reason *outcome,
                        bool *duplicate);
 
 /*
+ * agg_ingest_admit - the per-meter rate limit, applied before a message
+ * is verified (the broker's ACL already ties a meter topic to its
+ * sender, so the topic's id is whom to charge): at most
+ * ingest.meter_burst messages at once and ingest.meter_rate a second
+ * sustained, per meter, in real time (GCRA). A message over the limit is
+ * counted (meter_rate), logged (rate-limited) and must be dropped: it is
+ * not stored, so the meter's re-send of a reading is taken as new. Topics
+ * that are not an enrolled meter's pass (verification refuses them).
+ * Returns true when the message may go on.
+ */
+bool agg_ingest_admit(agg_ingest *in, const char *topic, size_t topic_len);
+
+/*
  * agg_ingest_reject - count and log a message the loop refused before it
  * reached a worker (e.g. larger than any meter message).
  */

@@ -11,7 +11,10 @@
  * (online_since: when the aggregator last (re)subscribed at the broker,
  * so that after an outage of the aggregator the meters get a grace period
  * to re-deliver), whichever comes first; never while disconnected from
- * the broker.
+ * the broker. After an unclean stop the deadline of an interval that
+ * ended before the restart is at least
+ *     max(end(I) + receipt_timeout, restart + L) + grace
+ * (see agg_market_stopped_cleanly).
  *
  * Settlement (gridlet/market_interval.h, the pipeline the simulator runs
  * too), per mode:
@@ -117,6 +120,20 @@ lg_ledger *agg_market_ledger(agg_market *m);
  * enrolments. Returns 0 or an error (fatal for the daemon).
  */
 int agg_market_start(agg_market *m);
+
+/*
+ * agg_market_stopped_cleanly - record that this run stopped cleanly: every
+ * message received was stored (call it last, after the final ingest
+ * commit). agg_market_start clears the mark; finding it absent at start
+ * means the last run died with messages paho had acknowledged to the
+ * broker possibly unstored, and settlement of the intervals that ended
+ * before that start waits, when readings are missing, until
+ * max(end + market.receipt_timeout, start + interval) + grace, when the
+ * meters' re-sends of unreceipted readings are in (docs/protocol.md,
+ * "Delivery and receipts"). The hold is kept in the database, so a clean
+ * restart during it keeps it. Outside any transaction. 0 or an error.
+ */
+int agg_market_stopped_cleanly(agg_market *m);
 
 /* ---- Ingest's questions and hooks (inside the ingest transaction) -------- */
 

@@ -56,6 +56,9 @@ typedef struct agg_meter {
   /* Proof request rate limit (a fixed window of one minute). */
   int64_t proof_window;
   int64_t proof_count;
+  /* Ingest rate limit (GCRA): the theoretical arrival time of the next
+   * message, real monotonic ns (agg_ingest_admit). */
+  int64_t rate_tat;
 } agg_meter;
 
 typedef struct agg_meters agg_meters;

@@ -142,6 +142,18 @@ int pr_mqtt_new(const pr_mqtt_config *cfg, pr_mqtt **out);
 void pr_mqtt_free(pr_mqtt *m);
 
 /*
+ * pr_mqtt_disconnect - stop reconnecting and close the connection in
+ * order (waiting up to a few seconds for a connect under way, then about a
+ * second for the disconnect), but keep the handle and its queue: events
+ * that arrived before the disconnect stay readable with pr_mqtt_next, and
+ * no message arrives after it returns. A receiver that must not lose what
+ * paho already acknowledged to the broker calls this at shutdown, then
+ * drains the queue, then pr_mqtt_free. Publishing afterwards fails with
+ * GL_ECONN. Idempotent; NULL is a no-op. Owner thread.
+ */
+void pr_mqtt_disconnect(pr_mqtt *m);
+
+/*
  * pr_mqtt_connect - start connecting; retries forever in the background.
  * Returns 0, or GL_ESTATE if already started.
  */

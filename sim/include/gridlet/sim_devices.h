@@ -84,7 +84,11 @@ typedef struct sim_devices_cfg {
   bool control;          /* open a control port (line protocol) */
   uint16_t control_port; /* [any free] */
   sim_household_cfg household; /* template; seeds differ per household */
-  int64_t start_ns;            /* household clocks start [clock now] */
+  /* NULL, or `households` entries: household i's own parameters instead
+   * of the template (its seed still comes from the simulator's generator).
+   * Read by sim_devices_new only. */
+  const sim_household_cfg *each;
+  int64_t start_ns; /* household clocks start [clock now] */
 } sim_devices_cfg;
 
 /* ---- Faults -------------------------------------------------------------- */

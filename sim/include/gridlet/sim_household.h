@@ -24,6 +24,7 @@
 #define GRIDLET_SIM_HOUSEHOLD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -45,6 +46,7 @@ typedef struct sim_household_cfg {
   bool no_battery;
   int32_t utc_offset_s; /* local solar time = UTC + offset [0] */
   uint64_t seed;
+  bool no_pv; /* a household without PV (pv_peak_w is then ignored) */
 } sim_household_cfg;
 
 /* The state at one instant. Energies are cumulative since creation. */
@@ -85,6 +87,24 @@ void sim_household_state_get(const sim_household *h, sim_household_state *out);
  */
 void sim_household_set_limits(sim_household *h, int32_t charge_max_w,
                               int32_t discharge_max_w);
+
+/*
+ * sim_household_spec_parse - one household's parameters from text, as
+ * `gridlet-sim devices --household` takes them:
+ *
+ *     INDEX:KEY=VALUE[,KEY=VALUE]...
+ *
+ * INDEX is the household (0-based, below `max_index`); keys: `pv` (clear-
+ * sky peak in W, 0: no PV), `battery` (usable Wh, 0: no battery),
+ * `battery_w` (charge/discharge limit in W), `base` and `peak` (load:
+ * standby and evening peak in W). Values are decimal integers in
+ * 0..1000000 (`battery` up to 10000000; `battery_w`, `base`, `peak` at
+ * least 1). Keys not given keep what `cfg` holds on entry (the caller's
+ * template). Returns 0 with *index and *cfg set, or GL_EPARSE with a
+ * reason in `err` (NUL-terminated, may be truncated) and *cfg unchanged.
+ */
+int sim_household_spec_parse(const char *text, int max_index, int *index,
+                             sim_household_cfg *cfg, char *err, size_t errlen);
 
 /* sim_household_pv_w / load_w - the model's curves at a time (pure). */
 int32_t sim_household_pv_w(const sim_household *h, int64_t t_ns);

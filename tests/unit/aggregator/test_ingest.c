@@ -285,6 +285,40 @@ test_status_updates_gauges_and_proofs_are_rate_limited(void **state) {
   fx_flush(&f);
 }
 
+static void tweak_rate(agg_config *cfg) {
+  cfg->meter_rate = 1;
+  cfg->meter_burst = 5;
+}
+
+static void
+test_a_meter_over_its_rate_is_dropped_before_verification(void **state) {
+  (void)state;
+  fx g;
+  fx_setup(&g, 2, MKT_MODE_EXPOST, tweak_rate);
+  char t0[PR_TOPIC_MAX], t1[PR_TOPIC_MAX];
+  assert_int_equal(pr_topic_build(PR_TOPIC_READING, g.cfg.community, g.ids[0],
+                                  t0, sizeof t0),
+                   0);
+  assert_int_equal(
+      pr_topic_build(PR_TOPIC_STATUS, g.cfg.community, g.ids[1], t1, sizeof t1),
+      0);
+  /* A burst of five, then nothing until a second has passed (the test
+   * runs far faster than one message a second). */
+  for (int i = 0; i < 5; i++)
+    assert_true(agg_ingest_admit(g.in, t0, strlen(t0)));
+  assert_false(agg_ingest_admit(g.in, t0, strlen(t0)));
+  assert_false(agg_ingest_admit(g.in, t0, strlen(t0)));
+  assert_int_equal(atomic_load(&g.metrics.rejected[AGG_R_METER_RATE]), 2);
+  /* Another meter has its own budget; topics of no enrolled meter pass
+   * to verification, which refuses them. */
+  assert_true(agg_ingest_admit(g.in, t1, strlen(t1)));
+  const char *stranger = "gridlet/test/meter/nobody/reading";
+  for (int i = 0; i < 10; i++)
+    assert_true(agg_ingest_admit(g.in, stranger, strlen(stranger)));
+  assert_string_equal(agg_reason_name(AGG_R_METER_RATE), "meter_rate");
+  fx_teardown(&g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_forged_signature_is_bad_signature,
@@ -311,6 +345,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_status_updates_gauges_and_proofs_are_rate_limited, setup,
           teardown),
+      cmocka_unit_test(
+          test_a_meter_over_its_rate_is_dropped_before_verification),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,8 +108,84 @@ static void test_household_battery_limits_and_reserve(void **state) {
   sim_household_free(h);
 }
 
+static void test_household_without_pv_never_produces(void **state) {
+  (void)state;
+  sim_household_cfg cfg = {.seed = 7, .no_pv = true, .pv_peak_w = 9000};
+  sim_household *h = sim_household_new(&cfg, MIDNIGHT);
+  assert_int_equal(sim_household_pv_w(h, MIDNIGHT + 12 * H), 0);
+  sim_household_advance(h, MIDNIGHT + 24 * H);
+  sim_household_state s;
+  sim_household_state_get(h, &s);
+  assert_int_equal(s.pv_wms, 0);
+  assert_true(s.import_wms > 0);
+  balance(&s);
+  sim_household_free(h);
+}
+
+static void test_household_spec_overrides_the_template(void **state) {
+  (void)state;
+  sim_household_cfg c = {.pv_peak_w = 5000, .load_base_w = 250};
+  int idx = -1;
+  char err[160] = "";
+  assert_int_equal(sim_household_spec_parse("3:pv=8000,battery=13500,"
+                                            "battery_w=5000,base=400,peak=3500",
+                                            10, &idx, &c, err, sizeof err),
+                   0);
+  assert_int_equal(idx, 3);
+  assert_int_equal(c.pv_peak_w, 8000);
+  assert_false(c.no_pv);
+  assert_int_equal(c.battery_wh, 13500);
+  assert_false(c.no_battery);
+  assert_int_equal(c.battery_max_w, 5000);
+  assert_int_equal(c.load_base_w, 400);
+  assert_int_equal(c.load_peak_w, 3500);
+  /* Zero means "none", and keys not given keep the template. */
+  sim_household_cfg t = {.pv_peak_w = 5000, .load_peak_w = 1800};
+  assert_int_equal(
+      sim_household_spec_parse("0:pv=0,battery=0", 1, &idx, &t, err, 160), 0);
+  assert_int_equal(idx, 0);
+  assert_true(t.no_pv && t.no_battery);
+  assert_int_equal(t.load_peak_w, 1800);
+}
+
+static void test_household_spec_refuses_bad_text_with_a_reason(void **state) {
+  (void)state;
+  static const char *const bad[] = {"",
+                                    "3",
+                                    "3:",
+                                    "x:pv=1",
+                                    "10:pv=1",
+                                    "-1:pv=1",
+                                    "3:pv",
+                                    "3:pv=",
+                                    "3:pv=-5",
+                                    "3:pv=1e3",
+                                    "3:pv=1,",
+                                    "3:colour=5",
+                                    "3:base=0",
+                                    "3:pv=1000001",
+                                    "3:pv= 5",
+                                    ":pv=1",
+                                    "3:pv=1,,base=2",
+                                    "99999999999999999999:pv=1"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    sim_household_cfg c = {.pv_peak_w = 4321};
+    int idx = -7;
+    char err[160] = "";
+    if (sim_household_spec_parse(bad[i], 10, &idx, &c, err, sizeof err) == 0)
+      fail_msg("\"%s\" was accepted", bad[i]);
+    assert_true(err[0] != '\0');
+    /* Nothing changes on failure. */
+    assert_int_equal(c.pv_peak_w, 4321);
+    assert_int_equal(idx, -7);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_household_without_pv_never_produces),
+      cmocka_unit_test(test_household_spec_overrides_the_template),
+      cmocka_unit_test(test_household_spec_refuses_bad_text_with_a_reason),
       cmocka_unit_test(test_household_energy_balance_is_exact),
       cmocka_unit_test(test_household_no_pv_at_night_some_at_noon),
       cmocka_unit_test(test_household_steps_do_not_change_the_energies),

@@ -12,6 +12,7 @@
 #include "gridlet/agg_verify.h"
 
 #include "gridlet/error.h"
+#include "gridlet/ledger_checkpoint.h"
 #include "gridlet/ledger_entry.h"
 #include "gridlet/log.h"
 #include "gridlet/market_cda.h"
@@ -1660,6 +1661,60 @@ static int init_meta(agg_market *m, void *ctx) {
   if (rc == 0)
     rc = agg_store_meta_set_text(m->st, "community", m->cfg->community);
   return rc;
+}
+
+/* ---- The published checkpoint -------------------------------------------- */
+
+int agg_market_check_published(agg_market *m, const char *note) {
+  lg_policy pol = {.log_key = &m->d.log_key->vkey};
+  lg_checkpoint cp;
+  const char *why = NULL;
+  if (lg_policy_verify(&pol, note, strlen(note), &cp, NULL, &why) != 0) {
+    GL_WARN(LOG,
+            "the broker's retained checkpoint does not verify with the log "
+            "key %s (%s): the database is not checked against it",
+            m->cfg->ledger_key, why ? why : "?");
+    return 0;
+  }
+  uint64_t size = 0;
+  int rc = lg_ledger_size(m->lg, &size);
+  if (rc)
+    return rc;
+  char db[64];
+  snprintf(db, sizeof db, "%" PRIu64 " entries", size);
+  if (cp.size > size) {
+    GL_ERROR(LOG,
+             "the database %s is BEHIND what this aggregator published: the "
+             "broker retains a signed checkpoint of %" PRIu64
+             " ledger entries, the database's ledger has %s. Was it "
+             "restored from an old backup? Restore the newest backup (or "
+             "the database itself); starting from this one would settle "
+             "again intervals the meters already hold results for. Not "
+             "starting",
+             m->cfg->db_path, cp.size, db);
+    return GL_ECONFLICT;
+  }
+  uint8_t root[LG_HASH_LEN];
+  rc = lg_ledger_root(m->lg, cp.size, root);
+  if (rc)
+    return rc;
+  if (!gl_memeq_ct(root, cp.root, LG_HASH_LEN)) {
+    GL_ERROR(LOG,
+             "the database %s does not contain the ledger this aggregator "
+             "published: at size %" PRIu64
+             " its root differs from the signed checkpoint the broker "
+             "retains. Was it restored from an old backup, or is it another "
+             "community's? Not starting (a deliberately new ledger: clear "
+             "the retained message, mosquitto_pub -r -n -t "
+             "gridlet/%s/public/checkpoint)",
+             m->cfg->db_path, cp.size, m->cfg->community);
+    return GL_ECONFLICT;
+  }
+  GL_INFO(LOG,
+          "the published checkpoint (%" PRIu64 " entries) is consistent "
+          "with the database (%s)",
+          cp.size, db);
+  return 0;
 }
 
 /* ---- Clean and unclean stops --------------------------------------------- */

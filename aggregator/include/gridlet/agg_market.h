@@ -135,6 +135,19 @@ int agg_market_start(agg_market *m);
  */
 int agg_market_stopped_cleanly(agg_market *m);
 
+/*
+ * agg_market_check_published - compare the checkpoint this community's
+ * broker retains on public/checkpoint (the note text, already taken out
+ * of its verified envelope) with the database: the ledger must hold at
+ * least its size and have the same root at that size. A database behind
+ * or beside what was published (restored from an old backup, or another
+ * community's) would re-settle intervals the meters already hold results
+ * for, so it is refused with an error that says what to do. A note that
+ * does not verify with our log key is logged and not judged. Returns 0,
+ * GL_ECONFLICT, or a ledger error.
+ */
+int agg_market_check_published(agg_market *m, const char *note);
+
 /* ---- Ingest's questions and hooks (inside the ingest transaction) -------- */
 
 /* The first interval this aggregator settles. */

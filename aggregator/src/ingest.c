@@ -479,7 +479,16 @@ static int accept_order(agg_ingest *in, const agg_job *j, agg_meter *m,
    * stored orders after a restart would give another book. */
   int rc = agg_market_order(in->d.market, &rec);
   if (rc == GL_EFULL) {
-    refuse(v, AGG_R_BOOK_FULL, "the continuous book for this interval is full");
+    refuse(v, AGG_R_BOOK_FULL,
+           "the continuous books are full (market.max_orders order steps "
+           "in force)");
+    return 0;
+  }
+  if (rc == GL_EPERM) {
+    refuse(v, AGG_R_ORDER_LIMIT,
+           "%s has %" PRId64 " order steps in force; at most %" PRId64
+           " (market.max_orders_per_meter)",
+           m->id, m->live_orders, in->cfg->max_orders_per_meter);
     return 0;
   }
   if (rc == 0)

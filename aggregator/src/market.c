@@ -28,6 +28,9 @@
 
 #define LOG "market"
 #define SEQ_BLOCK INT64_C(1000000)
+/* A continuous book's first capacity (resting orders); it doubles on
+ * demand. */
+#define BOOK_MIN_CAPACITY 256
 
 typedef struct mstate {
   uint32_t who; /* registry index + 1; 0 = empty slot */
@@ -77,6 +80,7 @@ struct agg_market {
   size_t ncounts, capcounts;
   book **books; /* heap objects: a book's address is its sink context */
   size_t nbooks, capbooks;
+  int64_t live_orders; /* order steps in force in all open books */
   agg_market_timing timing;
 };
 
@@ -218,25 +222,21 @@ static book *book_find(agg_market *m, int64_t interval) {
   return NULL;
 }
 
-static book *book_open(agg_market *m, int64_t interval) {
-  book *b = book_find(m, interval);
-  if (b)
-    return b;
-  if (m->nbooks == m->capbooks) {
-    size_t cap = m->capbooks ? m->capbooks * 2 : 8;
-    book **v = realloc(m->books, cap * sizeof *v);
-    if (!v)
-      return NULL;
-    m->books = v;
-    m->capbooks = cap;
-  }
-  b = calloc(1, sizeof *b);
+/* The most orders one book can ever need: every active meter's full
+ * order (a meter's later order replaces its earlier one), with room for
+ * meters enrolled meanwhile; never above the total budget. */
+static size_t book_max_capacity(const agg_market *m) {
+  size_t cap = PR_MAX_STEPS * (agg_meters_active(m->d.meters) + 64);
+  if ((int64_t)cap > m->cfg->max_orders)
+    cap = (size_t)m->cfg->max_orders;
+  return cap;
+}
+
+static book *book_new(agg_market *m, int64_t interval, size_t cap) {
+  book *b = calloc(1, sizeof *b);
   if (!b)
     return NULL;
   b->interval = interval;
-  /* Room for every active meter's full order several times over; an order
-   * that would not fit is refused (book_full), never silently cut. */
-  size_t cap = 16 * (agg_meters_active(m->d.meters) + 64);
   mkt_cda_config cc = {.capacity = cap,
                        .price_min = m->cfg->feed_in,
                        .price_max = m->cfg->retail,
@@ -252,14 +252,52 @@ static book *book_open(agg_market *m, int64_t interval) {
     free(b);
     return NULL;
   }
+  return b;
+}
+
+static book *book_open(agg_market *m, int64_t interval) {
+  book *b = book_find(m, interval);
+  if (b)
+    return b;
+  if (m->nbooks == m->capbooks) {
+    size_t cap = m->capbooks ? m->capbooks * 2 : 8;
+    book **v = realloc(m->books, cap * sizeof *v);
+    if (!v)
+      return NULL;
+    m->books = v;
+    m->capbooks = cap;
+  }
+  /* Books start small and grow (book_grow) up to book_max_capacity: the
+   * horizon can hold a hundred books, and preallocating each for every
+   * meter's full order would cost gigabytes in a large community. */
+  size_t cap = book_max_capacity(m);
+  if (cap > BOOK_MIN_CAPACITY)
+    cap = BOOK_MIN_CAPACITY;
+  b = book_new(m, interval, cap);
+  if (!b)
+    return NULL;
   m->books[m->nbooks++] = b;
   return b;
+}
+
+/* Take a book's orders in force off the meters' and the total counts. */
+static void book_uncount(agg_market *m, const book *b) {
+  for (size_t i = 0; i < b->capms; i++) {
+    const mstate *s = &b->ms[i];
+    if (!s->who)
+      continue;
+    agg_meter *mt = agg_meters_at(m->d.meters, s->who - 1);
+    if (mt)
+      mt->live_orders -= (int64_t)s->n;
+    m->live_orders -= (int64_t)s->n;
+  }
 }
 
 static void book_remove(agg_market *m, int64_t interval) {
   for (size_t i = 0; i < m->nbooks; i++) {
     if (m->books[i]->interval != interval)
       continue;
+    book_uncount(m, m->books[i]);
     book_free(m->books[i]);
     memmove(&m->books[i], &m->books[i + 1],
             (m->nbooks - i - 1) * sizeof *m->books);
@@ -268,11 +306,61 @@ static void book_remove(agg_market *m, int64_t interval) {
   }
 }
 
+static int book_apply(agg_market *m, const agg_order_rec *o, bool check,
+                      bool *applied);
+
+static int replay_into_book(void *ctx, const agg_order_rec *o) {
+  agg_market *m = ctx;
+  bool applied;
+  int rc = book_apply(m, o, false, &applied);
+  return rc == GL_EFULL ? 0 : rc;
+}
+
+/* Make room for `need` resting orders in the book of `interval`: a book
+ * of twice the size (at most book_max_capacity) rebuilt from the
+ * interval's stored orders, in arrival order. The continuous auction is
+ * deterministic, so the rebuilt book and its trades are the ones the old
+ * book had. Returns 0, GL_EFULL (already as large as allowed) or an error. */
+static int book_grow(agg_market *m, int64_t interval, size_t need) {
+  book *b = book_find(m, interval);
+  size_t max = book_max_capacity(m);
+  if (!b || b->capacity >= max)
+    return GL_EFULL;
+  size_t cap = b->capacity * 2;
+  while (cap < need)
+    cap *= 2;
+  if (cap > max)
+    cap = max;
+  if (cap < need)
+    return GL_EFULL;
+  book *nb = book_new(m, interval, cap);
+  if (!nb)
+    return GL_ENOMEM;
+  for (size_t i = 0; i < m->nbooks; i++)
+    if (m->books[i] == b)
+      m->books[i] = nb;
+  book_uncount(m, b);
+  book_free(b);
+  int rc = agg_store_orders_each(m->st, interval, true, replay_into_book, m);
+  if (rc == 0 && nb->oom)
+    rc = GL_ENOMEM;
+  if (rc == 0) {
+    char a[GL_TIME_STR_MAX];
+    GL_INFO(LOG, "continuous book of %s: room for %zu resting orders",
+            gl_time_format(interval, a), cap);
+  }
+  return rc;
+}
+
 /* Apply one stored order to its book. *applied tells whether it changed
- * the meter's order (a lower seq than the one in force is ignored). */
-static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
+ * the meter's order (a lower seq than the one in force is ignored).
+ * `check`: enforce market.max_orders_per_meter (GL_EPERM) and
+ * market.max_orders (GL_EFULL) for a new order; a replay of stored
+ * orders does not, so it rebuilds exactly the book that was. */
+static int book_apply(agg_market *m, const agg_order_rec *o, bool check,
+                      bool *applied) {
   *applied = false;
-  const agg_meter *mt = agg_meters_find(m->d.meters, o->meter);
+  agg_meter *mt = agg_meters_find(m->d.meters, o->meter);
   if (!mt)
     return 0; /* unknown now (removed from the database): ignore */
   book *b = book_open(m, o->interval);
@@ -287,10 +375,27 @@ static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
     return 0;
   /* Refuse before touching the book, so that an order is either applied
    * whole or not at all (replay after a restart must give the same book). */
-  if (mkt_cda_resting(b->cda) + o->nsteps > b->capacity)
+  int64_t more = (int64_t)o->nsteps - (int64_t)s->n;
+  if (check && more > 0 &&
+      mt->live_orders + more > m->cfg->max_orders_per_meter)
+    return GL_EPERM;
+  if (check && more > 0 && m->live_orders + more > m->cfg->max_orders)
     return GL_EFULL;
+  if (mkt_cda_resting(b->cda) + o->nsteps > b->capacity) {
+    int rc = book_grow(m, o->interval, mkt_cda_resting(b->cda) + o->nsteps);
+    if (rc)
+      return rc;
+    b = book_find(m, o->interval);
+    s = b ? mstate_get(b, mt->index) : NULL;
+    if (!s)
+      return GL_ENOMEM;
+    if (o->seq <= s->seq)
+      return 0; /* a replay at start: the rebuild applied it already */
+  }
   for (size_t i = 0; i < s->n; i++)
     mkt_cda_cancel(b->cda, s->ids[i], NULL); /* GL_ENOENT: filled since */
+  mt->live_orders -= (int64_t)s->n;
+  m->live_orders -= (int64_t)s->n;
   s->seq = o->seq;
   s->n = 0;
   *applied = true;
@@ -315,6 +420,8 @@ static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
     if (res.rested > 0)
       s->ids[s->n++] = ord.id;
   }
+  mt->live_orders += (int64_t)s->n;
+  m->live_orders += (int64_t)s->n;
   if (b->oom)
     return GL_ENOMEM;
   return 0;
@@ -431,7 +538,7 @@ int agg_market_order(agg_market *m, const agg_order_rec *o) {
   if (m->cfg->mode != MKT_MODE_CONTINUOUS)
     return 0;
   bool applied;
-  return book_apply(m, o, &applied);
+  return book_apply(m, o, true, &applied);
 }
 
 /* ---- Settling one interval ----------------------------------------------- */
@@ -1647,7 +1754,7 @@ static int count_cb(void *ctx, int64_t interval, int64_t n) {
 static int replay_order(void *ctx, const agg_order_rec *o) {
   agg_market *m = ctx;
   bool applied;
-  int rc = book_apply(m, o, &applied);
+  int rc = book_apply(m, o, false, &applied);
   return rc == GL_EFULL ? 0 : rc;
 }
 

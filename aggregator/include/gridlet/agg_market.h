@@ -172,10 +172,15 @@ int agg_market_late_reading(agg_market *m, agg_reading_rec *r);
 int agg_market_prefs(agg_market *m, const agg_prefs_rec *p);
 
 /*
- * agg_market_order - continuous mode: apply a stored order to its
- * interval's book (a later seq replaces the meter's earlier order; an
- * earlier seq arriving late is ignored). Other modes: nothing to do.
- * Returns 0, GL_EFULL (book full: the order is refused) or GL_ENOMEM.
+ * agg_market_order - continuous mode: apply an order to its interval's
+ * book (a later seq replaces the meter's earlier order; an earlier seq
+ * arriving late is ignored). Other modes: nothing to do. Memory is
+ * bounded: order steps in force over all open books are limited per
+ * meter (market.max_orders_per_meter) and in total (market.max_orders);
+ * books start small and are rebuilt twice as large from the stored
+ * orders when they fill. Returns 0, GL_EPERM (the meter has too many
+ * steps in force: refused), GL_EFULL (the total is reached, or the book
+ * cannot grow: refused) or GL_ENOMEM.
  */
 int agg_market_order(agg_market *m, const agg_order_rec *o);
 

@@ -394,6 +394,95 @@ test_continuous_trades_as_orders_arrive_and_survive_restart(void **state) {
   fx_teardown(&f);
 }
 
+/* An order of `n` steps of 10 Wh each on one side at `price`. */
+static pr_msg steps_msg(fx *f, size_t i, int64_t start, pr_side side, size_t n,
+                        int64_t price) {
+  pr_msg m = order_msg(f, i, start, side, 10, price);
+  m.order.nsteps = n;
+  for (size_t k = 0; k < n; k++)
+    m.order.steps[k] = m.order.steps[0];
+  return m;
+}
+
+static void tweak_bounded(agg_config *c) {
+  c->tick = 1000;
+  c->max_orders_per_meter = 32;
+}
+
+static void test_continuous_order_memory_is_bounded(void **state) {
+  (void)state;
+  enum { N = 24 }; /* 24 meters x 16 steps: more than a new book holds */
+  fx f;
+  fx_setup(&f, N, MKT_MODE_CONTINUOUS, tweak_bounded);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  /* Per meter: 32 steps in force over all books, then order_limit. */
+  pr_msg m = steps_msg(&f, 0, s + IV, PR_SIDE_SELL, 16, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = steps_msg(&f, 0, s + 2 * IV, PR_SIDE_SELL, 16, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = steps_msg(&f, 0, s + 3 * IV, PR_SIDE_SELL, 1, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_ORDER_LIMIT);
+  assert_int_equal(atomic_load(&f.metrics.rejected[AGG_R_ORDER_LIMIT]), 1);
+  /* A replacement with fewer steps frees room. */
+  m = steps_msg(&f, 0, s + IV, PR_SIDE_SELL, 4, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = steps_msg(&f, 0, s + 3 * IV, PR_SIDE_SELL, 12, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  /* One book past its first size: it is rebuilt larger from the stored
+   * orders, and nothing is lost. Meters 1..N-1 offer 16 x 10 Wh each. */
+  for (size_t i = 1; i < N; i++) {
+    m = steps_msg(&f, i, s, PR_SIDE_SELL, 16, 100000 + 1000 * (int64_t)i);
+    assert_int_equal(fx_send(&f, i, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+    assert_int_equal(r, AGG_R_NONE);
+  }
+  /* Meter 0 buys 16 x 100 Wh at the top: it takes the 160 cheapest
+   * steps in price order. */
+  m = steps_msg(&f, 0, s, PR_SIDE_BUY, 16, 300000);
+  for (size_t k = 0; k < 16; k++)
+    m.order.steps[k].wh = 100;
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_ORDER_LIMIT); /* 4 + 16 + 12 in force */
+  for (int64_t k = 1; k <= 3; k++) {
+    m = steps_msg(&f, 0, s + k * IV, PR_SIDE_SELL, 1, 290000);
+    assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+    assert_int_equal(r, AGG_R_NONE);
+  }
+  m = steps_msg(&f, 0, s, PR_SIDE_BUY, 16, 300000);
+  for (size_t k = 0; k < 16; k++)
+    m.order.steps[k].wh = 100;
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  fx_flush(&f);
+  /* Restart: the books are rebuilt (and grown) from the stored orders. */
+  fx_close(&f);
+  fx_open(&f);
+  assert_int_equal(fx_reading(&f, 0, s, 1600, 0), AGG_R_NONE);
+  for (size_t i = 1; i < N; i++)
+    assert_int_equal(fx_reading(&f, i, s, 0, 160), AGG_R_NONE);
+  fx_tick_at(&f, s + IV + FX_MIN);
+  agg_settle_rec a;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_int_equal(a.bought, 1600);
+  int64_t sold = 0;
+  for (size_t i = 1; i < N; i++) {
+    agg_settle_rec b;
+    assert_int_equal(agg_store_settle_get(f.st, s, f.ids[i], &b), 0);
+    sold += b.sold;
+    /* The ten cheapest offers (meters 1..10) sold everything. */
+    assert_int_equal(b.sold, i <= 10 ? 160 : 0);
+  }
+  assert_int_equal(sold, 1600);
+  fx_audit(&f);
+  check_replay(&f);
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_expost_interval_settles_when_all_readings_are_in),
@@ -408,6 +497,7 @@ int main(void) {
       cmocka_unit_test(test_exante_orders_clear_at_gate_and_settle_imbalance),
       cmocka_unit_test(
           test_continuous_trades_as_orders_arrive_and_survive_restart),
+      cmocka_unit_test(test_continuous_order_memory_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -451,6 +451,8 @@ int64_t agg_market_last_settled(const agg_market *m) {
   return m->last;
 }
 
+static int count_cb(void *ctx, int64_t interval, int64_t n);
+
 static count_item *count_find(agg_market *m, int64_t interval, bool add) {
   for (size_t i = 0; i < m->ncounts; i++)
     if (m->counts[i].interval == interval)
@@ -488,6 +490,11 @@ static void count_drop_upto(agg_market *m, int64_t interval) {
     if (m->counts[i].interval > interval)
       m->counts[k++] = m->counts[i];
   m->ncounts = k;
+}
+
+int agg_market_recount(agg_market *m) {
+  m->ncounts = 0;
+  return agg_store_reading_counts(m->st, m->last, count_cb, m);
 }
 
 int agg_market_late_reading(agg_market *m, agg_reading_rec *r) {
@@ -551,7 +558,8 @@ typedef struct row {
   agg_reading_rec reading;
   bool has_prefs;
   agg_prefs_rec prefs;
-  size_t account;  /* index into the result's accounts when measured */
+  bool part;       /* takes part in the settlement (has an account) */
+  size_t account;  /* index into the result's accounts when part */
   int64_t max_seq; /* exante: seq of the meter's latest order */
   size_t nrefs;
   int64_t refs[AGG_MAX_REFS];
@@ -717,6 +725,7 @@ static int run_market(settle_ctx *c) {
       stg[k].buy_limit =
           r->has_prefs && r->prefs.has_buy ? r->prefs.buy : AGG_NO_BUY_LIMIT;
       stg[k].sell_limit = r->has_prefs && r->prefs.has_sell ? r->prefs.sell : 0;
+      r->part = true;
       r->account = k++;
     }
     if (rc == 0)
@@ -726,25 +735,32 @@ static int run_market(settle_ctx *c) {
     free(stg);
   } else {
     rc = agg_store_orders_each(m->st, c->start, true, collect_order, c);
-    mkt_meter *mtr = calloc(nmeas ? nmeas : 1, sizeof *mtr);
+    /* Trades are firm at gate closure: every row takes part, whether its
+     * reading came or not. A meter without a measurement counts as having
+     * metered nothing (net 0), so its whole contracted position is its
+     * imbalance, settled with the utility (a seller that delivered nothing
+     * buys its sale at retail); its row and result are flagged missing. */
+    mkt_meter *mtr = calloc(c->nrows ? c->nrows : 1, sizeof *mtr);
     if (!mtr)
       return GL_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < c->nrows; i++) {
       row *r = &c->rows[i];
-      if (!r->measured)
-        continue;
       mtr[k].participant = (uint32_t)i;
-      mtr[k].net = r->reading.import_wh - r->reading.export_wh;
+      mtr[k].net =
+          r->measured ? r->reading.import_wh - r->reading.export_wh : 0;
+      r->part = true;
       r->account = k++;
     }
-    /* Which orders count: exante, each meter's latest (highest seq);
-     * continuous, every order that replaced the one before it when it
-     * arrived, the rule agg_market_order applied. Only measured meters. */
+    nmeas = k;
+    /* Which orders count: exante, each meter's latest (highest seq), the
+     * set in force at gate closure (later ones were refused); continuous,
+     * every order that replaced the one before it when it arrived, the
+     * rule agg_market_order applied. */
     size_t keep = 0;
     for (size_t i = 0; rc == 0 && i < c->nord; i++) {
       row *r = find_row(c, c->ord[i].meter);
-      if (!r || !r->measured)
+      if (!r)
         continue;
       if (m->cfg->mode == MKT_MODE_CONTINUOUS) {
         if (c->ord[i].seq <= r->max_seq)
@@ -758,7 +774,7 @@ static int run_market(settle_ctx *c) {
     if (m->cfg->mode == MKT_MODE_EXANTE) {
       for (size_t i = 0; i < c->nord; i++) {
         row *r = find_row(c, c->ord[i].meter);
-        if (r && r->measured && c->ord[i].seq == r->max_seq)
+        if (r && c->ord[i].seq == r->max_seq)
           c->ord[keep++] = c->ord[i];
       }
     }
@@ -787,8 +803,9 @@ static int run_market(settle_ctx *c) {
         rc = mkt_interval_exante(m->iv, &m->mcfg, c->start, c->mo, c->nmo, mtr,
                                  k, &c->res);
     } else if (rc == 0) {
-      /* The book's trades name registry indices; keep those whose buyer
-       * and seller both delivered, renumbered to rows. */
+      /* The book's trades name registry indices; renumbered to rows (a
+       * meter removed from the database since has no row: its trades
+       * cannot be settled and are left out). */
       book *b = book_find(m, c->start);
       size_t nt = b ? b->ntrades : 0;
       c->cda_trades = calloc(nt ? nt : 1, sizeof *c->cda_trades);
@@ -801,7 +818,7 @@ static int run_market(settle_ctx *c) {
         const agg_meter *sm = agg_meters_at(m->d.meters, t.seller);
         row *br = bm ? find_row(c, bm->id) : NULL;
         row *sr = sm ? find_row(c, sm->id) : NULL;
-        if (!br || !sr || !br->measured || !sr->measured)
+        if (!br || !sr)
           continue;
         t.buyer = (uint32_t)(br - c->rows);
         t.seller = (uint32_t)(sr - c->rows);
@@ -903,7 +920,9 @@ static int build_entries(settle_ctx *c) {
   cl->volume_wh = volume;
   cl->n_trades = c->ntrades;
   cl->trades = c->lt;
-  /* Settlement: every row; meters without a measurement settle nothing. */
+  /* Settlement: every row. Without a measurement a meter settles nothing
+   * in expost mode, and its firm trades against the grid in the others;
+   * either way the row is flagged. */
   c->sr = calloc(c->nrows ? c->nrows : 1, sizeof *c->sr);
   if (!c->sr)
     return GL_ENOMEM;
@@ -911,10 +930,10 @@ static int build_entries(settle_ctx *c) {
     const row *r = &c->rows[i];
     lg_settlement_row *s = &c->sr[i];
     copy_id(s->meter_id, r->meter);
-    if (!r->measured) {
+    if (!r->measured)
       s->flags = LG_SETTLE_NO_READING;
+    if (!r->part)
       continue;
-    }
     const mkt_account *a = &c->res.accounts[r->account];
     assert(a->participant == i);
     s->local_bought_wh = a->bought;
@@ -998,12 +1017,19 @@ static int commit_interval(agg_market *m, void *ctx) {
     } else if (g) {
       return g;
     }
-    b.money += s->money;
-    b.fees += s->fee;
-    b.bought += s->local_bought_wh;
-    b.sold += s->local_sold_wh;
-    b.grid_import += s->grid_import_wh;
-    b.grid_export += s->grid_export_wh;
+    /* Running totals grow forever: an overflow is refused, never wrapped
+     * (int64 micro-currency holds 9.2e12 currency units). */
+    if (__builtin_add_overflow(b.money, s->money, &b.money) ||
+        __builtin_add_overflow(b.fees, s->fee, &b.fees) ||
+        __builtin_add_overflow(b.bought, s->local_bought_wh, &b.bought) ||
+        __builtin_add_overflow(b.sold, s->local_sold_wh, &b.sold) ||
+        __builtin_add_overflow(b.grid_import, s->grid_import_wh,
+                               &b.grid_import) ||
+        __builtin_add_overflow(b.grid_export, s->grid_export_wh,
+                               &b.grid_export)) {
+      GL_ERROR(LOG, "%s: its running balance would overflow 64 bits", r->meter);
+      return GL_ERANGE;
+    }
     b.intervals++;
     b.missing += r->measured ? 0 : 1;
     rc = agg_store_balance_put(m->st, &b);
@@ -1015,10 +1041,10 @@ static int commit_interval(agg_market *m, void *ctx) {
       sr.flags |= PR_RESULT_MISSING;
     if (r->measured && (r->reading.flags & PR_FLAG_ESTIMATED))
       sr.flags |= PR_RESULT_ESTIMATED;
-    if (r->measured) {
+    if (r->part) {
       const mkt_account *a = &c->res.accounts[r->account];
-      sr.import_wh = r->reading.import_wh;
-      sr.export_wh = r->reading.export_wh;
+      sr.import_wh = r->measured ? r->reading.import_wh : 0;
+      sr.export_wh = r->measured ? r->reading.export_wh : 0;
       sr.bought = a->bought;
       sr.sold = a->sold;
       sr.grid_import = a->grid_import;

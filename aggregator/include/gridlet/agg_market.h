@@ -21,15 +21,18 @@
  *   expost      each measured meter's net energy (import - export) with
  *               its standing limits (the prefs in force: highest seq with
  *               effective <= I; absent limits mean anything in the band)
- *   exante      each measured meter's latest order for I (gate closure
- *               already refused later ones), in arrival order
+ *   exante      each meter's latest order for I (gate closure already
+ *               refused later ones), in arrival order: the orders in force
+ *               at gate closure
  *   continuous  the trades the continuous double auction made for I
  *               (agg_market_order feeds it as orders arrive; it closes at
- *               gate closure), those with a meter without a measurement
- *               left out
- * Meters without a reading (or with a reading flagged "missing") take no
- * part in the local market: they get a settlement row flagged "no
- * reading" with zeros and a result flagged "missing".
+ *               gate closure)
+ * Meters without a reading (or with a reading flagged "missing"): in
+ * expost they take no part (a settlement row flagged "no reading" with
+ * zeros); in exante and continuous their trades are firm and they count
+ * as having metered nothing (net 0), so their contracted position is
+ * their imbalance, settled with the utility, on a row flagged "no
+ * reading". Their results are flagged "missing".
  *
  * Ledger entries of interval I, appended in ONE transaction with the
  * interval's row, the settlements, the trades and the balances:
@@ -156,8 +159,16 @@ int64_t agg_market_first(const agg_market *m);
 /* True when `interval` is settled already. */
 bool agg_market_settled(const agg_market *m, int64_t interval);
 
-/* An on-time reading of `interval` was stored. */
+/* An on-time reading of `interval` by an active meter was stored. */
 void agg_market_reading(agg_market *m, int64_t interval);
+
+/*
+ * agg_market_recount - count again, from the database, the on-time
+ * readings of active meters per unsettled interval (after a meter reload:
+ * a meter revoked after it delivered no longer makes an interval "all
+ * in"). Outside or inside a transaction. 0 or a storage error.
+ */
+int agg_market_recount(agg_market *m);
 
 /*
  * agg_market_late_reading - log a late reading (digest flagged

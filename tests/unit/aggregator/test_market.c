@@ -394,6 +394,79 @@ test_continuous_trades_as_orders_arrive_and_survive_restart(void **state) {
   fx_teardown(&f);
 }
 
+static void test_exante_missing_meter_keeps_its_trade_and_settles_with_the_grid(
+    void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, MKT_MODE_EXANTE, NULL);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  pr_msg m = order_msg(&f, 0, s, PR_SIDE_SELL, 300, 150000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = order_msg(&f, 1, s, PR_SIDE_BUY, 300, 250000);
+  assert_int_equal(fx_send(&f, 1, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  fx_flush(&f);
+  /* The seller's reading never comes; the grace runs out. */
+  assert_int_equal(fx_reading(&f, 1, s, 300, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 2, s, 20, 0), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 2);
+  agg_settle_rec a, b;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[1], &b), 0);
+  /* The trade cleared at gate closure stands. */
+  assert_int_equal(b.bought, 300);
+  assert_int_equal(b.grid_import, 0);
+  assert_int_equal(a.sold, 300);
+  /* The seller metered nothing: it buys what it sold from the grid at
+   * retail, and it is flagged. */
+  assert_true(a.flags & PR_RESULT_MISSING);
+  assert_int_equal(a.import_wh, 0);
+  assert_int_equal(a.grid_import, 300);
+  assert_int_equal(a.grid_paid, 300 * 300000 / 1000);
+  assert_int_equal(a.net, a.local_received - a.grid_paid);
+  agg_balance_rec bal;
+  assert_int_equal(agg_store_balance_get(f.st, f.ids[0], &bal), 0);
+  assert_int_equal(bal.missing, 2); /* this interval and the empty first */
+  fx_audit(&f);
+  check_replay(&f);
+  fx_teardown(&f);
+}
+
+static void
+test_continuous_missing_meter_keeps_its_trade_and_settles_with_the_grid(
+    void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 2, MKT_MODE_CONTINUOUS, tweak_continuous);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  pr_msg m = order_msg(&f, 0, s, PR_SIDE_SELL, 300, 120000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  m = order_msg(&f, 1, s, PR_SIDE_BUY, 300, 200000);
+  assert_int_equal(fx_send(&f, 1, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  fx_flush(&f);
+  /* The buyer's reading never comes. */
+  assert_int_equal(fx_reading(&f, 0, s, 0, 300), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 2);
+  agg_settle_rec a, b;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[1], &b), 0);
+  assert_int_equal(a.sold, 300);
+  assert_int_equal(a.grid_export, 0);
+  /* The buyer took nothing: what it bought goes back at feed-in. */
+  assert_true(b.flags & PR_RESULT_MISSING);
+  assert_int_equal(b.bought, 300);
+  assert_int_equal(b.local_paid, 300 * 120000 / 1000);
+  assert_int_equal(b.grid_export, 300);
+  assert_int_equal(b.grid_received, 300 * 80000 / 1000);
+  fx_audit(&f);
+  check_replay(&f);
+  fx_teardown(&f);
+}
+
 /* An order of `n` steps of 10 Wh each on one side at `price`. */
 static pr_msg steps_msg(fx *f, size_t i, int64_t start, pr_side side, size_t n,
                         int64_t price) {
@@ -498,6 +571,10 @@ int main(void) {
       cmocka_unit_test(
           test_continuous_trades_as_orders_arrive_and_survive_restart),
       cmocka_unit_test(test_continuous_order_memory_is_bounded),
+      cmocka_unit_test(
+          test_exante_missing_meter_keeps_its_trade_and_settles_with_the_grid),
+      cmocka_unit_test(
+          test_continuous_missing_meter_keeps_its_trade_and_settles_with_the_grid),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

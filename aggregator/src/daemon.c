@@ -38,7 +38,8 @@
 #define METERS_CHECK_NS (10 * GL_NS_PER_SEC)
 #define PRUNE_NS (60 * GL_NS_PER_SEC)
 /* How long the retained checkpoint may take after our subscription to it
- * was granted (the broker sends retained messages right after SUBACK). */
+ * was granted, if the meters' SUBACK does not tell first that none is
+ * retained (see build()). */
 #define CP_WAIT_NS (3 * GL_NS_PER_SEC)
 
 /* The start-up check of the database against the published checkpoint. */
@@ -287,15 +288,18 @@ static int build(daemon_t *d) {
   char filter[PR_TOPIC_MAX];
   if (rc == 0)
     rc = pr_topic_filter_ingest(cfg->community, filter, sizeof filter);
-  if (rc == 0)
-    rc = pr_mqtt_subscribe(d->mqtt, filter, 1);
   /* The retained checkpoint: what was published last, to compare the
-   * database with before anything is settled or published. */
+   * database with before anything is settled or published. Subscribed
+   * first: the broker sends a retained message right after its SUBACK and
+   * handles our next SUBSCRIBE after that, so when the meters' SUBACK
+   * comes and no checkpoint came before it, none is retained. */
   if (rc == 0)
     rc = pr_topic_build(PR_TOPIC_CHECKPOINT, cfg->community, NULL, d->cp_topic,
                         sizeof d->cp_topic);
   if (rc == 0)
     rc = pr_mqtt_subscribe(d->mqtt, d->cp_topic, 1);
+  if (rc == 0)
+    rc = pr_mqtt_subscribe(d->mqtt, filter, 1);
   d->own_entry.kid = PR_AGGREGATOR_ID;
   memcpy(d->own_entry.pub, d->agg_key.pub, sizeof d->own_entry.pub);
   d->own_table.entries = &d->own_entry;
@@ -355,6 +359,8 @@ static int reload(daemon_t *d, bool crl) {
   rc = agg_meters_load(d->meters, d->st, d->trust, &revoked);
   if (rc == 0)
     rc = agg_market_log_enrolments(d->market);
+  if (rc == 0)
+    rc = agg_market_recount(d->market);
   if (rc == 0) {
     agg_ingest_recount(d->ingest);
     agg_store_meta_get(d->st, "meters_version", &d->meters_version);
@@ -483,6 +489,11 @@ static int drain_mqtt(daemon_t *d) {
           d->cp_deadline = gl_clock_monotonic(d->real) + CP_WAIT_NS;
         }
         break;
+      }
+      if (ev.ok && d->cp_state == CP_WAITING) {
+        GL_INFO(LOG, "no checkpoint retained on %s yet (a new ledger)",
+                d->cp_topic);
+        d->cp_state = CP_DONE;
       }
       if (ev.ok) {
         d->online = true;

@@ -449,7 +449,7 @@ static int accept_reading(agg_ingest *in, const agg_job *j, agg_meter *m) {
   }
   if (rc == 0)
     rc = agg_store_reading_put(in->st, &rec);
-  if (rc == 0 && !late)
+  if (rc == 0 && !late && m->state == AGG_METER_ACTIVE)
     agg_market_reading(in->d.market, r->start);
   if (rc)
     return rc;
@@ -635,6 +635,19 @@ int agg_ingest_process(agg_ingest *in, const agg_job *j, agg_reason *outcome,
   }
   if (rc)
     return rc;
+  if (v.r == AGG_R_TS_FUTURE || v.r == AGG_R_INTERNAL) {
+    /* Temporary: our clock may be behind, or storage hiccupped. Stored,
+     * the verdict would be final (the meter's re-send of the same bytes
+     * would be a duplicate, ignored), so it is counted and logged only. */
+    count_reject(in, v.r);
+    rlog(in, v.r, GL_LOG_WARN,
+         "%.*s: rejected (%s) for now: seq %" PRId64 ": %s (not stored: a "
+         "re-send is examined again)",
+         (int)j->topic_len, j->topic, agg_reason_name(v.r), j->msg.seq, v.msg);
+    if (outcome)
+      *outcome = v.r;
+    return 0;
+  }
   agg_msg_rec rec = {.seq = j->msg.seq,
                      .kind = (int)kind,
                      .received = j->received,

@@ -467,6 +467,64 @@ test_continuous_missing_meter_keeps_its_trade_and_settles_with_the_grid(
   fx_teardown(&f);
 }
 
+static void
+test_after_an_unclean_stop_missing_readings_are_waited_for(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, MKT_MODE_EXPOST, NULL);
+  int64_t s = FX_T0, end = FX_T0 + IV;
+  assert_int_equal(fx_reading(&f, 0, s, 100, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 1, s, 0, 100), AGG_R_NONE);
+  fx_flush(&f);
+  /* Killed (no clean-stop mark) and started again 30 s after the end:
+   * meter 2's reading may have been acknowledged and lost. */
+  fx_close(&f);
+  gl_manual_clock_set(f.mc, end + 30 * GL_NS_PER_SEC);
+  fx_open(&f);
+  /* Past the grace (3 min): still waiting for the meters' re-sends, due
+   * receipt_timeout (2 intervals + 3 min) after the end. */
+  assert_int_equal(fx_tick_at(&f, end + 10 * FX_MIN), 0);
+  assert_int_equal(fx_reading(&f, 2, s, 50, 0), AGG_R_NONE);
+  /* Then it settles with all three (the two empty intervals after it
+   * with it: they ended after the restart, nothing of theirs was lost). */
+  assert_int_equal(fx_tick_at(&f, end + 2 * IV + 3 * FX_MIN + GL_NS_PER_SEC),
+                   3);
+  agg_settle_rec c;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[2], &c), 0);
+  assert_false(c.flags & PR_RESULT_MISSING);
+  assert_int_equal(c.import_wh, 50);
+  fx_audit(&f);
+  fx_teardown(&f);
+}
+
+static void test_a_revoked_meters_reading_does_not_make_all_in(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, MKT_MODE_EXPOST, NULL);
+  int64_t s = FX_T0;
+  assert_int_equal(fx_reading(&f, 1, s, 100, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 2, s, 0, 100), AGG_R_NONE);
+  fx_flush(&f);
+  /* Meter 2 is revoked after it delivered: two meters are active, and
+   * only one of them (meter 1) has delivered. */
+  assert_int_equal(
+      agg_store_meter_set_state(f.st, f.ids[2], AGG_METER_REVOKED, s), 0);
+  assert_int_equal(agg_meters_load(f.meters, f.st, NULL, NULL), 0);
+  assert_int_equal(agg_market_recount(f.mk), 0);
+  assert_int_equal(fx_tick_at(&f, s + IV + FX_MIN), 0); /* waits for m0 */
+  /* After a (clean) restart the count comes from the database, the same
+   * way. */
+  assert_int_equal(agg_market_stopped_cleanly(f.mk), 0);
+  fx_close(&f);
+  fx_open(&f);
+  assert_int_equal(fx_tick_at(&f, s + IV + 2 * FX_MIN), 0);
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 1);
+  agg_settle_rec a;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_true(a.flags & PR_RESULT_MISSING);
+  fx_teardown(&f);
+}
+
 /* An order of `n` steps of 10 Wh each on one side at `price`. */
 static pr_msg steps_msg(fx *f, size_t i, int64_t start, pr_side side, size_t n,
                         int64_t price) {
@@ -571,6 +629,9 @@ int main(void) {
       cmocka_unit_test(
           test_continuous_trades_as_orders_arrive_and_survive_restart),
       cmocka_unit_test(test_continuous_order_memory_is_bounded),
+      cmocka_unit_test(test_a_revoked_meters_reading_does_not_make_all_in),
+      cmocka_unit_test(
+          test_after_an_unclean_stop_missing_readings_are_waited_for),
       cmocka_unit_test(
           test_exante_missing_meter_keeps_its_trade_and_settles_with_the_grid),
       cmocka_unit_test(

@@ -107,6 +107,15 @@ static const gl_conf_item items[] = {
                 "exante/continuous: orders at most this far ahead"),
     GL_CONF_DEC("market", "tick", T, tick, "0.001", 6, 1, 1000000,
                 "continuous: price step in currency per kWh"),
+    GL_CONF_INTEGER("market", "max_orders", T, max_orders, "1000000", 1000,
+                    100000000,
+                    "continuous: order steps in force in all open books "
+                    "together (about 60 bytes each); more are refused "
+                    "(book_full)"),
+    GL_CONF_INTEGER("market", "max_orders_per_meter", T, max_orders_per_meter,
+                    "512", 16, 1000000,
+                    "continuous: order steps one meter may have in force "
+                    "over all open books; more are refused (order_limit)"),
     GL_CONF_DEC("market", "retail", T, retail, "0.30", 6, 0, 1000000000,
                 "utility's selling price, currency per kWh"),
     GL_CONF_DEC("market", "feed_in", T, feed_in, "0.08", 6, 0, 1000000000,

@@ -37,6 +37,13 @@
 #define MQTT_DRAIN_MAX 4096
 #define METERS_CHECK_NS (10 * GL_NS_PER_SEC)
 #define PRUNE_NS (60 * GL_NS_PER_SEC)
+/* How long the retained checkpoint may take after our subscription to it
+ * was granted, if the meters' SUBACK does not tell first that none is
+ * retained (see build()). */
+#define CP_WAIT_NS (3 * GL_NS_PER_SEC)
+
+/* The start-up check of the database against the published checkpoint. */
+enum { CP_SUBSCRIBING = 0, CP_WAITING, CP_DONE };
 
 typedef struct daemon {
   const agg_config *cfg;
@@ -57,6 +64,14 @@ typedef struct daemon {
   pr_keyring keys;
   int sfd;
   bool online; /* subscribed at the broker */
+  /* Settling and publishing wait until the database was compared with the
+   * checkpoint the broker retains (agg_market_check_published). */
+  int cp_state;
+  int64_t cp_deadline; /* real monotonic */
+  char cp_topic[PR_TOPIC_MAX];
+  pr_key_entry own_entry;
+  pr_key_table own_table;
+  pr_keyring own_keys; /* our own result key, for our checkpoint messages */
   bool stop;
   int64_t batch_since; /* real time the open batch started, 0 = none */
   int64_t last_meters_check, last_prune, last_gauges;
@@ -279,8 +294,23 @@ static int build(daemon_t *d) {
   char filter[PR_TOPIC_MAX];
   if (rc == 0)
     rc = pr_topic_filter_ingest(cfg->community, filter, sizeof filter);
+  /* The retained checkpoint: what was published last, to compare the
+   * database with before anything is settled or published. Subscribed
+   * first: the broker sends a retained message right after its SUBACK and
+   * handles our next SUBSCRIBE after that, so when the meters' SUBACK
+   * comes and no checkpoint came before it, none is retained. */
+  if (rc == 0)
+    rc = pr_topic_build(PR_TOPIC_CHECKPOINT, cfg->community, NULL, d->cp_topic,
+                        sizeof d->cp_topic);
+  if (rc == 0)
+    rc = pr_mqtt_subscribe(d->mqtt, d->cp_topic, 1);
   if (rc == 0)
     rc = pr_mqtt_subscribe(d->mqtt, filter, 1);
+  d->own_entry.kid = PR_AGGREGATOR_ID;
+  memcpy(d->own_entry.pub, d->agg_key.pub, sizeof d->own_entry.pub);
+  d->own_table.entries = &d->own_entry;
+  d->own_table.n = 1;
+  d->own_keys = pr_key_table_keyring(&d->own_table);
   if (rc == 0)
     rc = pr_mqtt_connect(d->mqtt);
   if (rc == 0)
@@ -335,6 +365,8 @@ static int reload(daemon_t *d, bool crl) {
   rc = agg_meters_load(d->meters, d->st, d->trust, &revoked);
   if (rc == 0)
     rc = agg_market_log_enrolments(d->market);
+  if (rc == 0)
+    rc = agg_market_recount(d->market);
   if (rc == 0) {
     agg_ingest_recount(d->ingest);
     agg_store_meta_get(d->st, "meters_version", &d->meters_version);
@@ -394,6 +426,37 @@ static void take_message(daemon_t *d, agg_job *j, const pr_mqtt_event *ev) {
   agg_verify_submit(d->verify, j);
 }
 
+/* The checkpoint the broker retains (or our own publication of one coming
+ * back): compared with the database once, at start. */
+static int on_checkpoint(daemon_t *d, const pr_mqtt_event *ev) {
+  if (d->cp_state == CP_DONE)
+    return 0;
+  d->cp_state = CP_DONE;
+  pr_topic t;
+  pr_msg *msg = malloc(sizeof *msg);
+  if (!msg)
+    return GL_ENOMEM;
+  pr_diag diag = {0};
+  int rc = pr_topic_parse(ev->topic, strlen(ev->topic), d->cfg->community, &t,
+                          &diag);
+  if (rc == 0)
+    rc = pr_open(ev->payload, ev->payload_len, &t, &d->own_keys, msg, NULL,
+                 &diag);
+  if (rc == 0 && msg->type != PR_MSG_CHECKPOINT)
+    rc = GL_EPROTO;
+  if (rc) {
+    GL_WARN(LOG,
+            "the retained message on %s is not a checkpoint signed with our "
+            "key (%s): the database is not checked against it",
+            ev->topic, diag.msg[0] ? diag.msg : gl_strerror(rc));
+    free(msg);
+    return 0;
+  }
+  rc = agg_market_check_published(d->market, msg->checkpoint.note);
+  free(msg);
+  return rc;
+}
+
 static int drain_mqtt(daemon_t *d) {
   for (int i = 0; i < MQTT_DRAIN_MAX; i++) {
     /* Take an event only when a job slot is free for it: a message that
@@ -420,6 +483,24 @@ static int drain_mqtt(daemon_t *d) {
       agg_outbox_disconnected(d->outbox);
       break;
     case PR_MQTT_SUBSCRIBED:
+      if (ev.topic && strcmp(ev.topic, d->cp_topic) == 0) {
+        if (!ev.ok) {
+          GL_WARN(LOG,
+                  "cannot read %s (reason 0x%02x): the database is not "
+                  "checked against the published checkpoint",
+                  d->cp_topic, ev.reason);
+          d->cp_state = CP_DONE;
+        } else if (d->cp_state == CP_SUBSCRIBING) {
+          d->cp_state = CP_WAITING;
+          d->cp_deadline = gl_clock_monotonic(d->real) + CP_WAIT_NS;
+        }
+        break;
+      }
+      if (ev.ok && d->cp_state == CP_WAITING) {
+        GL_INFO(LOG, "no checkpoint retained on %s yet (a new ledger)",
+                d->cp_topic);
+        d->cp_state = CP_DONE;
+      }
       if (ev.ok) {
         d->online = true;
         agg_gauge(&d->metrics.mqtt_connected, 1);
@@ -437,6 +518,12 @@ static int drain_mqtt(daemon_t *d) {
         crashpoint(d, "publish:acked");
       break;
     case PR_MQTT_MESSAGE:
+      if (strcmp(ev.topic, d->cp_topic) == 0) {
+        int rc = on_checkpoint(d, &ev);
+        if (rc)
+          return rc;
+        break;
+      }
       take_message(d, j, &ev);
       break;
     }
@@ -510,14 +597,17 @@ static int timeout_ms(daemon_t *d, int64_t now, int64_t mono) {
     if (left < t)
       t = left;
   }
-  int64_t due = agg_market_next(d->market, now);
+  if (d->cp_state == CP_WAITING && d->cp_deadline - mono < t)
+    t = d->cp_deadline - mono;
+  int64_t due =
+      d->cp_state == CP_DONE ? agg_market_next(d->market, now) : INT64_MAX;
   if (due != INT64_MAX && d->online) {
     int64_t left = due > now ? gl_clock_real_duration(d->clock, due - now) : 0;
     if (left < t)
       t = left;
   }
-  if (agg_outbox_depth(d->outbox) && pr_mqtt_connected(d->mqtt) &&
-      t > 200 * GL_NS_PER_MS)
+  if (d->cp_state == CP_DONE && agg_outbox_depth(d->outbox) &&
+      pr_mqtt_connected(d->mqtt) && t > 200 * GL_NS_PER_MS)
     t = 200 * GL_NS_PER_MS; /* refused messages retry */
   if (t < 0)
     t = 0;
@@ -553,14 +643,20 @@ static int loop(daemon_t *d) {
     if (rc == 0 && d->batch_since &&
         mono - d->batch_since >= d->cfg->batch_delay)
       rc = flush(d);
-    if (rc == 0 && agg_market_next(d->market, now) <= now) {
+    if (d->cp_state == CP_WAITING && mono >= d->cp_deadline) {
+      GL_INFO(LOG, "no checkpoint retained on %s yet (a new ledger)",
+              d->cp_topic);
+      d->cp_state = CP_DONE;
+    }
+    if (rc == 0 && d->cp_state == CP_DONE &&
+        agg_market_next(d->market, now) <= now) {
       rc = flush(d);
       if (rc == 0)
         rc = agg_market_tick(d->market, now, d->online, NULL);
     }
     if (rc == 0 && !agg_ingest_pending(d->ingest))
       rc = agg_market_reserve_seqs(d->market, d->cfg->queue + 1000);
-    if (rc == 0)
+    if (rc == 0 && d->cp_state == CP_DONE)
       rc = agg_outbox_pump(d->outbox, d->mqtt, mono);
     if (rc == 0)
       rc = periodic(d, mono);

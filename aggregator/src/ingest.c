@@ -449,7 +449,7 @@ static int accept_reading(agg_ingest *in, const agg_job *j, agg_meter *m) {
   }
   if (rc == 0)
     rc = agg_store_reading_put(in->st, &rec);
-  if (rc == 0 && !late)
+  if (rc == 0 && !late && m->state == AGG_METER_ACTIVE)
     agg_market_reading(in->d.market, r->start);
   if (rc)
     return rc;
@@ -479,7 +479,16 @@ static int accept_order(agg_ingest *in, const agg_job *j, agg_meter *m,
    * stored orders after a restart would give another book. */
   int rc = agg_market_order(in->d.market, &rec);
   if (rc == GL_EFULL) {
-    refuse(v, AGG_R_BOOK_FULL, "the continuous book for this interval is full");
+    refuse(v, AGG_R_BOOK_FULL,
+           "the continuous books are full (market.max_orders order steps "
+           "in force)");
+    return 0;
+  }
+  if (rc == GL_EPERM) {
+    refuse(v, AGG_R_ORDER_LIMIT,
+           "%s has %" PRId64 " order steps in force; at most %" PRId64
+           " (market.max_orders_per_meter)",
+           m->id, m->live_orders, in->cfg->max_orders_per_meter);
     return 0;
   }
   if (rc == 0)
@@ -626,6 +635,19 @@ int agg_ingest_process(agg_ingest *in, const agg_job *j, agg_reason *outcome,
   }
   if (rc)
     return rc;
+  if (v.r == AGG_R_TS_FUTURE || v.r == AGG_R_INTERNAL) {
+    /* Temporary: our clock may be behind, or storage hiccupped. Stored,
+     * the verdict would be final (the meter's re-send of the same bytes
+     * would be a duplicate, ignored), so it is counted and logged only. */
+    count_reject(in, v.r);
+    rlog(in, v.r, GL_LOG_WARN,
+         "%.*s: rejected (%s) for now: seq %" PRId64 ": %s (not stored: a "
+         "re-send is examined again)",
+         (int)j->topic_len, j->topic, agg_reason_name(v.r), j->msg.seq, v.msg);
+    if (outcome)
+      *outcome = v.r;
+    return 0;
+  }
   agg_msg_rec rec = {.seq = j->msg.seq,
                      .kind = (int)kind,
                      .received = j->received,

@@ -12,6 +12,7 @@
 #include "gridlet/agg_verify.h"
 
 #include "gridlet/error.h"
+#include "gridlet/ledger_checkpoint.h"
 #include "gridlet/ledger_entry.h"
 #include "gridlet/log.h"
 #include "gridlet/market_cda.h"
@@ -27,6 +28,9 @@
 
 #define LOG "market"
 #define SEQ_BLOCK INT64_C(1000000)
+/* A continuous book's first capacity (resting orders); it doubles on
+ * demand. */
+#define BOOK_MIN_CAPACITY 256
 
 typedef struct mstate {
   uint32_t who; /* registry index + 1; 0 = empty slot */
@@ -76,6 +80,7 @@ struct agg_market {
   size_t ncounts, capcounts;
   book **books; /* heap objects: a book's address is its sink context */
   size_t nbooks, capbooks;
+  int64_t live_orders; /* order steps in force in all open books */
   agg_market_timing timing;
 };
 
@@ -217,25 +222,21 @@ static book *book_find(agg_market *m, int64_t interval) {
   return NULL;
 }
 
-static book *book_open(agg_market *m, int64_t interval) {
-  book *b = book_find(m, interval);
-  if (b)
-    return b;
-  if (m->nbooks == m->capbooks) {
-    size_t cap = m->capbooks ? m->capbooks * 2 : 8;
-    book **v = realloc(m->books, cap * sizeof *v);
-    if (!v)
-      return NULL;
-    m->books = v;
-    m->capbooks = cap;
-  }
-  b = calloc(1, sizeof *b);
+/* The most orders one book can ever need: every active meter's full
+ * order (a meter's later order replaces its earlier one), with room for
+ * meters enrolled meanwhile; never above the total budget. */
+static size_t book_max_capacity(const agg_market *m) {
+  size_t cap = PR_MAX_STEPS * (agg_meters_active(m->d.meters) + 64);
+  if ((int64_t)cap > m->cfg->max_orders)
+    cap = (size_t)m->cfg->max_orders;
+  return cap;
+}
+
+static book *book_new(agg_market *m, int64_t interval, size_t cap) {
+  book *b = calloc(1, sizeof *b);
   if (!b)
     return NULL;
   b->interval = interval;
-  /* Room for every active meter's full order several times over; an order
-   * that would not fit is refused (book_full), never silently cut. */
-  size_t cap = 16 * (agg_meters_active(m->d.meters) + 64);
   mkt_cda_config cc = {.capacity = cap,
                        .price_min = m->cfg->feed_in,
                        .price_max = m->cfg->retail,
@@ -251,14 +252,52 @@ static book *book_open(agg_market *m, int64_t interval) {
     free(b);
     return NULL;
   }
+  return b;
+}
+
+static book *book_open(agg_market *m, int64_t interval) {
+  book *b = book_find(m, interval);
+  if (b)
+    return b;
+  if (m->nbooks == m->capbooks) {
+    size_t cap = m->capbooks ? m->capbooks * 2 : 8;
+    book **v = realloc(m->books, cap * sizeof *v);
+    if (!v)
+      return NULL;
+    m->books = v;
+    m->capbooks = cap;
+  }
+  /* Books start small and grow (book_grow) up to book_max_capacity: the
+   * horizon can hold a hundred books, and preallocating each for every
+   * meter's full order would cost gigabytes in a large community. */
+  size_t cap = book_max_capacity(m);
+  if (cap > BOOK_MIN_CAPACITY)
+    cap = BOOK_MIN_CAPACITY;
+  b = book_new(m, interval, cap);
+  if (!b)
+    return NULL;
   m->books[m->nbooks++] = b;
   return b;
+}
+
+/* Take a book's orders in force off the meters' and the total counts. */
+static void book_uncount(agg_market *m, const book *b) {
+  for (size_t i = 0; i < b->capms; i++) {
+    const mstate *s = &b->ms[i];
+    if (!s->who)
+      continue;
+    agg_meter *mt = agg_meters_at(m->d.meters, s->who - 1);
+    if (mt)
+      mt->live_orders -= (int64_t)s->n;
+    m->live_orders -= (int64_t)s->n;
+  }
 }
 
 static void book_remove(agg_market *m, int64_t interval) {
   for (size_t i = 0; i < m->nbooks; i++) {
     if (m->books[i]->interval != interval)
       continue;
+    book_uncount(m, m->books[i]);
     book_free(m->books[i]);
     memmove(&m->books[i], &m->books[i + 1],
             (m->nbooks - i - 1) * sizeof *m->books);
@@ -267,11 +306,61 @@ static void book_remove(agg_market *m, int64_t interval) {
   }
 }
 
+static int book_apply(agg_market *m, const agg_order_rec *o, bool check,
+                      bool *applied);
+
+static int replay_into_book(void *ctx, const agg_order_rec *o) {
+  agg_market *m = ctx;
+  bool applied;
+  int rc = book_apply(m, o, false, &applied);
+  return rc == GL_EFULL ? 0 : rc;
+}
+
+/* Make room for `need` resting orders in the book of `interval`: a book
+ * of twice the size (at most book_max_capacity) rebuilt from the
+ * interval's stored orders, in arrival order. The continuous auction is
+ * deterministic, so the rebuilt book and its trades are the ones the old
+ * book had. Returns 0, GL_EFULL (already as large as allowed) or an error. */
+static int book_grow(agg_market *m, int64_t interval, size_t need) {
+  book *b = book_find(m, interval);
+  size_t max = book_max_capacity(m);
+  if (!b || b->capacity >= max)
+    return GL_EFULL;
+  size_t cap = b->capacity * 2;
+  while (cap < need)
+    cap *= 2;
+  if (cap > max)
+    cap = max;
+  if (cap < need)
+    return GL_EFULL;
+  book *nb = book_new(m, interval, cap);
+  if (!nb)
+    return GL_ENOMEM;
+  for (size_t i = 0; i < m->nbooks; i++)
+    if (m->books[i] == b)
+      m->books[i] = nb;
+  book_uncount(m, b);
+  book_free(b);
+  int rc = agg_store_orders_each(m->st, interval, true, replay_into_book, m);
+  if (rc == 0 && nb->oom)
+    rc = GL_ENOMEM;
+  if (rc == 0) {
+    char a[GL_TIME_STR_MAX];
+    GL_INFO(LOG, "continuous book of %s: room for %zu resting orders",
+            gl_time_format(interval, a), cap);
+  }
+  return rc;
+}
+
 /* Apply one stored order to its book. *applied tells whether it changed
- * the meter's order (a lower seq than the one in force is ignored). */
-static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
+ * the meter's order (a lower seq than the one in force is ignored).
+ * `check`: enforce market.max_orders_per_meter (GL_EPERM) and
+ * market.max_orders (GL_EFULL) for a new order; a replay of stored
+ * orders does not, so it rebuilds exactly the book that was. */
+static int book_apply(agg_market *m, const agg_order_rec *o, bool check,
+                      bool *applied) {
   *applied = false;
-  const agg_meter *mt = agg_meters_find(m->d.meters, o->meter);
+  agg_meter *mt = agg_meters_find(m->d.meters, o->meter);
   if (!mt)
     return 0; /* unknown now (removed from the database): ignore */
   book *b = book_open(m, o->interval);
@@ -286,10 +375,27 @@ static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
     return 0;
   /* Refuse before touching the book, so that an order is either applied
    * whole or not at all (replay after a restart must give the same book). */
-  if (mkt_cda_resting(b->cda) + o->nsteps > b->capacity)
+  int64_t more = (int64_t)o->nsteps - (int64_t)s->n;
+  if (check && more > 0 &&
+      mt->live_orders + more > m->cfg->max_orders_per_meter)
+    return GL_EPERM;
+  if (check && more > 0 && m->live_orders + more > m->cfg->max_orders)
     return GL_EFULL;
+  if (mkt_cda_resting(b->cda) + o->nsteps > b->capacity) {
+    int rc = book_grow(m, o->interval, mkt_cda_resting(b->cda) + o->nsteps);
+    if (rc)
+      return rc;
+    b = book_find(m, o->interval);
+    s = b ? mstate_get(b, mt->index) : NULL;
+    if (!s)
+      return GL_ENOMEM;
+    if (o->seq <= s->seq)
+      return 0; /* a replay at start: the rebuild applied it already */
+  }
   for (size_t i = 0; i < s->n; i++)
     mkt_cda_cancel(b->cda, s->ids[i], NULL); /* GL_ENOENT: filled since */
+  mt->live_orders -= (int64_t)s->n;
+  m->live_orders -= (int64_t)s->n;
   s->seq = o->seq;
   s->n = 0;
   *applied = true;
@@ -314,6 +420,8 @@ static int book_apply(agg_market *m, const agg_order_rec *o, bool *applied) {
     if (res.rested > 0)
       s->ids[s->n++] = ord.id;
   }
+  mt->live_orders += (int64_t)s->n;
+  m->live_orders += (int64_t)s->n;
   if (b->oom)
     return GL_ENOMEM;
   return 0;
@@ -342,6 +450,8 @@ bool agg_market_settled(const agg_market *m, int64_t interval) {
 int64_t agg_market_last_settled(const agg_market *m) {
   return m->last;
 }
+
+static int count_cb(void *ctx, int64_t interval, int64_t n);
 
 static count_item *count_find(agg_market *m, int64_t interval, bool add) {
   for (size_t i = 0; i < m->ncounts; i++)
@@ -380,6 +490,11 @@ static void count_drop_upto(agg_market *m, int64_t interval) {
     if (m->counts[i].interval > interval)
       m->counts[k++] = m->counts[i];
   m->ncounts = k;
+}
+
+int agg_market_recount(agg_market *m) {
+  m->ncounts = 0;
+  return agg_store_reading_counts(m->st, m->last, count_cb, m);
 }
 
 int agg_market_late_reading(agg_market *m, agg_reading_rec *r) {
@@ -430,7 +545,7 @@ int agg_market_order(agg_market *m, const agg_order_rec *o) {
   if (m->cfg->mode != MKT_MODE_CONTINUOUS)
     return 0;
   bool applied;
-  return book_apply(m, o, &applied);
+  return book_apply(m, o, true, &applied);
 }
 
 /* ---- Settling one interval ----------------------------------------------- */
@@ -443,7 +558,8 @@ typedef struct row {
   agg_reading_rec reading;
   bool has_prefs;
   agg_prefs_rec prefs;
-  size_t account;  /* index into the result's accounts when measured */
+  bool part;       /* takes part in the settlement (has an account) */
+  size_t account;  /* index into the result's accounts when part */
   int64_t max_seq; /* exante: seq of the meter's latest order */
   size_t nrefs;
   int64_t refs[AGG_MAX_REFS];
@@ -609,6 +725,7 @@ static int run_market(settle_ctx *c) {
       stg[k].buy_limit =
           r->has_prefs && r->prefs.has_buy ? r->prefs.buy : AGG_NO_BUY_LIMIT;
       stg[k].sell_limit = r->has_prefs && r->prefs.has_sell ? r->prefs.sell : 0;
+      r->part = true;
       r->account = k++;
     }
     if (rc == 0)
@@ -618,25 +735,32 @@ static int run_market(settle_ctx *c) {
     free(stg);
   } else {
     rc = agg_store_orders_each(m->st, c->start, true, collect_order, c);
-    mkt_meter *mtr = calloc(nmeas ? nmeas : 1, sizeof *mtr);
+    /* Trades are firm at gate closure: every row takes part, whether its
+     * reading came or not. A meter without a measurement counts as having
+     * metered nothing (net 0), so its whole contracted position is its
+     * imbalance, settled with the utility (a seller that delivered nothing
+     * buys its sale at retail); its row and result are flagged missing. */
+    mkt_meter *mtr = calloc(c->nrows ? c->nrows : 1, sizeof *mtr);
     if (!mtr)
       return GL_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < c->nrows; i++) {
       row *r = &c->rows[i];
-      if (!r->measured)
-        continue;
       mtr[k].participant = (uint32_t)i;
-      mtr[k].net = r->reading.import_wh - r->reading.export_wh;
+      mtr[k].net =
+          r->measured ? r->reading.import_wh - r->reading.export_wh : 0;
+      r->part = true;
       r->account = k++;
     }
-    /* Which orders count: exante, each meter's latest (highest seq);
-     * continuous, every order that replaced the one before it when it
-     * arrived, the rule agg_market_order applied. Only measured meters. */
+    nmeas = k;
+    /* Which orders count: exante, each meter's latest (highest seq), the
+     * set in force at gate closure (later ones were refused); continuous,
+     * every order that replaced the one before it when it arrived, the
+     * rule agg_market_order applied. */
     size_t keep = 0;
     for (size_t i = 0; rc == 0 && i < c->nord; i++) {
       row *r = find_row(c, c->ord[i].meter);
-      if (!r || !r->measured)
+      if (!r)
         continue;
       if (m->cfg->mode == MKT_MODE_CONTINUOUS) {
         if (c->ord[i].seq <= r->max_seq)
@@ -650,7 +774,7 @@ static int run_market(settle_ctx *c) {
     if (m->cfg->mode == MKT_MODE_EXANTE) {
       for (size_t i = 0; i < c->nord; i++) {
         row *r = find_row(c, c->ord[i].meter);
-        if (r && r->measured && c->ord[i].seq == r->max_seq)
+        if (r && c->ord[i].seq == r->max_seq)
           c->ord[keep++] = c->ord[i];
       }
     }
@@ -679,8 +803,9 @@ static int run_market(settle_ctx *c) {
         rc = mkt_interval_exante(m->iv, &m->mcfg, c->start, c->mo, c->nmo, mtr,
                                  k, &c->res);
     } else if (rc == 0) {
-      /* The book's trades name registry indices; keep those whose buyer
-       * and seller both delivered, renumbered to rows. */
+      /* The book's trades name registry indices; renumbered to rows (a
+       * meter removed from the database since has no row: its trades
+       * cannot be settled and are left out). */
       book *b = book_find(m, c->start);
       size_t nt = b ? b->ntrades : 0;
       c->cda_trades = calloc(nt ? nt : 1, sizeof *c->cda_trades);
@@ -693,7 +818,7 @@ static int run_market(settle_ctx *c) {
         const agg_meter *sm = agg_meters_at(m->d.meters, t.seller);
         row *br = bm ? find_row(c, bm->id) : NULL;
         row *sr = sm ? find_row(c, sm->id) : NULL;
-        if (!br || !sr || !br->measured || !sr->measured)
+        if (!br || !sr)
           continue;
         t.buyer = (uint32_t)(br - c->rows);
         t.seller = (uint32_t)(sr - c->rows);
@@ -795,7 +920,9 @@ static int build_entries(settle_ctx *c) {
   cl->volume_wh = volume;
   cl->n_trades = c->ntrades;
   cl->trades = c->lt;
-  /* Settlement: every row; meters without a measurement settle nothing. */
+  /* Settlement: every row. Without a measurement a meter settles nothing
+   * in expost mode, and its firm trades against the grid in the others;
+   * either way the row is flagged. */
   c->sr = calloc(c->nrows ? c->nrows : 1, sizeof *c->sr);
   if (!c->sr)
     return GL_ENOMEM;
@@ -803,10 +930,10 @@ static int build_entries(settle_ctx *c) {
     const row *r = &c->rows[i];
     lg_settlement_row *s = &c->sr[i];
     copy_id(s->meter_id, r->meter);
-    if (!r->measured) {
+    if (!r->measured)
       s->flags = LG_SETTLE_NO_READING;
+    if (!r->part)
       continue;
-    }
     const mkt_account *a = &c->res.accounts[r->account];
     assert(a->participant == i);
     s->local_bought_wh = a->bought;
@@ -890,12 +1017,19 @@ static int commit_interval(agg_market *m, void *ctx) {
     } else if (g) {
       return g;
     }
-    b.money += s->money;
-    b.fees += s->fee;
-    b.bought += s->local_bought_wh;
-    b.sold += s->local_sold_wh;
-    b.grid_import += s->grid_import_wh;
-    b.grid_export += s->grid_export_wh;
+    /* Running totals grow forever: an overflow is refused, never wrapped
+     * (int64 micro-currency holds 9.2e12 currency units). */
+    if (__builtin_add_overflow(b.money, s->money, &b.money) ||
+        __builtin_add_overflow(b.fees, s->fee, &b.fees) ||
+        __builtin_add_overflow(b.bought, s->local_bought_wh, &b.bought) ||
+        __builtin_add_overflow(b.sold, s->local_sold_wh, &b.sold) ||
+        __builtin_add_overflow(b.grid_import, s->grid_import_wh,
+                               &b.grid_import) ||
+        __builtin_add_overflow(b.grid_export, s->grid_export_wh,
+                               &b.grid_export)) {
+      GL_ERROR(LOG, "%s: its running balance would overflow 64 bits", r->meter);
+      return GL_ERANGE;
+    }
     b.intervals++;
     b.missing += r->measured ? 0 : 1;
     rc = agg_store_balance_put(m->st, &b);
@@ -907,10 +1041,10 @@ static int commit_interval(agg_market *m, void *ctx) {
       sr.flags |= PR_RESULT_MISSING;
     if (r->measured && (r->reading.flags & PR_FLAG_ESTIMATED))
       sr.flags |= PR_RESULT_ESTIMATED;
-    if (r->measured) {
+    if (r->part) {
       const mkt_account *a = &c->res.accounts[r->account];
-      sr.import_wh = r->reading.import_wh;
-      sr.export_wh = r->reading.export_wh;
+      sr.import_wh = r->measured ? r->reading.import_wh : 0;
+      sr.export_wh = r->measured ? r->reading.export_wh : 0;
       sr.bought = a->bought;
       sr.sold = a->sold;
       sr.grid_import = a->grid_import;
@@ -1646,7 +1780,7 @@ static int count_cb(void *ctx, int64_t interval, int64_t n) {
 static int replay_order(void *ctx, const agg_order_rec *o) {
   agg_market *m = ctx;
   bool applied;
-  int rc = book_apply(m, o, &applied);
+  int rc = book_apply(m, o, false, &applied);
   return rc == GL_EFULL ? 0 : rc;
 }
 
@@ -1660,6 +1794,60 @@ static int init_meta(agg_market *m, void *ctx) {
   if (rc == 0)
     rc = agg_store_meta_set_text(m->st, "community", m->cfg->community);
   return rc;
+}
+
+/* ---- The published checkpoint -------------------------------------------- */
+
+int agg_market_check_published(agg_market *m, const char *note) {
+  lg_policy pol = {.log_key = &m->d.log_key->vkey};
+  lg_checkpoint cp;
+  const char *why = NULL;
+  if (lg_policy_verify(&pol, note, strlen(note), &cp, NULL, &why) != 0) {
+    GL_WARN(LOG,
+            "the broker's retained checkpoint does not verify with the log "
+            "key %s (%s): the database is not checked against it",
+            m->cfg->ledger_key, why ? why : "?");
+    return 0;
+  }
+  uint64_t size = 0;
+  int rc = lg_ledger_size(m->lg, &size);
+  if (rc)
+    return rc;
+  char db[64];
+  snprintf(db, sizeof db, "%" PRIu64 " entries", size);
+  if (cp.size > size) {
+    GL_ERROR(LOG,
+             "the database %s is BEHIND what this aggregator published: the "
+             "broker retains a signed checkpoint of %" PRIu64
+             " ledger entries, the database's ledger has %s. Was it "
+             "restored from an old backup? Restore the newest backup (or "
+             "the database itself); starting from this one would settle "
+             "again intervals the meters already hold results for. Not "
+             "starting",
+             m->cfg->db_path, cp.size, db);
+    return GL_ECONFLICT;
+  }
+  uint8_t root[LG_HASH_LEN];
+  rc = lg_ledger_root(m->lg, cp.size, root);
+  if (rc)
+    return rc;
+  if (!gl_memeq_ct(root, cp.root, LG_HASH_LEN)) {
+    GL_ERROR(LOG,
+             "the database %s does not contain the ledger this aggregator "
+             "published: at size %" PRIu64
+             " its root differs from the signed checkpoint the broker "
+             "retains. Was it restored from an old backup, or is it another "
+             "community's? Not starting (a deliberately new ledger: clear "
+             "the retained message, mosquitto_pub -r -n -t "
+             "gridlet/%s/public/checkpoint)",
+             m->cfg->db_path, cp.size, m->cfg->community);
+    return GL_ECONFLICT;
+  }
+  GL_INFO(LOG,
+          "the published checkpoint (%" PRIu64 " entries) is consistent "
+          "with the database (%s)",
+          cp.size, db);
+  return 0;
 }
 
 /* ---- Clean and unclean stops --------------------------------------------- */

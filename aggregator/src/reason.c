@@ -32,6 +32,7 @@ static const char *const names[AGG_R_COUNT] = {
     [AGG_R_BEFORE_START] = "before_start",
     [AGG_R_RATE_LIMITED] = "rate_limited",
     [AGG_R_BOOK_FULL] = "book_full",
+    [AGG_R_ORDER_LIMIT] = "order_limit",
     [AGG_R_METER_RATE] = "meter_rate",
 };
 

@@ -146,8 +146,12 @@ static const char *const sql[Q_COUNT] = {
                         "WHERE interval = ?1 ORDER BY meter",
     [Q_READINGS_ONTIME] = "SELECT " READING_COLS " FROM agg_readings "
                           "WHERE interval = ?1 AND late = 0 ORDER BY meter",
-    [Q_READING_COUNTS] = "SELECT interval, count(*) FROM agg_readings "
-                         "WHERE interval > ?1 AND late = 0 GROUP BY interval",
+    /* Only active meters' readings count towards "all in" (a meter revoked
+     * after it delivered no longer counts among the active). */
+    [Q_READING_COUNTS] =
+        "SELECT r.interval, count(*) FROM agg_readings r JOIN agg_meters m "
+        "ON m.id = r.meter WHERE r.interval > ?1 AND r.late = 0 AND "
+        "m.state = 1 GROUP BY r.interval",
     [Q_PREFS_PUT] = "INSERT OR IGNORE INTO agg_prefs(meter, seq, effective, "
                     "buy, sell, digest) VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_PREFS_IN_FORCE] =

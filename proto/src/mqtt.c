@@ -773,6 +773,8 @@ static void disconnect(pr_mqtt *m) {
         usleep(10000);
     }
   }
+  /* paho reports no connection loss for a disconnect we asked for. */
+  atomic_store(&m->connected, false);
 }
 
 void pr_mqtt_disconnect(pr_mqtt *m) {

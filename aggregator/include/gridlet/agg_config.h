@@ -77,6 +77,8 @@ typedef struct agg_config {
                               delivery starts */
   int64_t horizon;         /* orders at most this far ahead */
   int64_t tick;            /* continuous: price step, µ/kWh */
+  int64_t max_orders;      /* continuous: order steps in force, all books */
+  int64_t max_orders_per_meter; /* ... of one meter */
   int64_t retail, feed_in, fee; /* µ/kWh */
   bool allow_self_trade;
   /* [ingest] */

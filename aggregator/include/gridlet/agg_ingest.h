@@ -34,7 +34,11 @@
  *      status   the meter's state, outbox depth and version.
  *      proof    rate-limited per meter (rate_limited), then answered.
  *   Every authentic message is stored with its outcome, so its re-delivery
- *   is recognised as a duplicate whatever the outcome was.
+ *   is recognised as a duplicate whatever the outcome was; except for
+ *   verdicts that may change (ts_future: our clock may be behind;
+ *   internal: a storage error), which are counted and logged but not
+ *   stored, so the meter's re-send is examined again. Proto's rejections
+ *   (step 1) and the per-meter rate limit are never stored either.
  *
  * Writes go into one open transaction that agg_ingest_flush commits
  * (the daemon calls it when ingest.batch_max messages are in it or

@@ -21,15 +21,18 @@
  *   expost      each measured meter's net energy (import - export) with
  *               its standing limits (the prefs in force: highest seq with
  *               effective <= I; absent limits mean anything in the band)
- *   exante      each measured meter's latest order for I (gate closure
- *               already refused later ones), in arrival order
+ *   exante      each meter's latest order for I (gate closure already
+ *               refused later ones), in arrival order: the orders in force
+ *               at gate closure
  *   continuous  the trades the continuous double auction made for I
  *               (agg_market_order feeds it as orders arrive; it closes at
- *               gate closure), those with a meter without a measurement
- *               left out
- * Meters without a reading (or with a reading flagged "missing") take no
- * part in the local market: they get a settlement row flagged "no
- * reading" with zeros and a result flagged "missing".
+ *               gate closure)
+ * Meters without a reading (or with a reading flagged "missing"): in
+ * expost they take no part (a settlement row flagged "no reading" with
+ * zeros); in exante and continuous their trades are firm and they count
+ * as having metered nothing (net 0), so their contracted position is
+ * their imbalance, settled with the utility, on a row flagged "no
+ * reading". Their results are flagged "missing".
  *
  * Ledger entries of interval I, appended in ONE transaction with the
  * interval's row, the settlements, the trades and the balances:
@@ -135,6 +138,19 @@ int agg_market_start(agg_market *m);
  */
 int agg_market_stopped_cleanly(agg_market *m);
 
+/*
+ * agg_market_check_published - compare the checkpoint this community's
+ * broker retains on public/checkpoint (the note text, already taken out
+ * of its verified envelope) with the database: the ledger must hold at
+ * least its size and have the same root at that size. A database behind
+ * or beside what was published (restored from an old backup, or another
+ * community's) would re-settle intervals the meters already hold results
+ * for, so it is refused with an error that says what to do. A note that
+ * does not verify with our log key is logged and not judged. Returns 0,
+ * GL_ECONFLICT, or a ledger error.
+ */
+int agg_market_check_published(agg_market *m, const char *note);
+
 /* ---- Ingest's questions and hooks (inside the ingest transaction) -------- */
 
 /* The first interval this aggregator settles. */
@@ -143,8 +159,16 @@ int64_t agg_market_first(const agg_market *m);
 /* True when `interval` is settled already. */
 bool agg_market_settled(const agg_market *m, int64_t interval);
 
-/* An on-time reading of `interval` was stored. */
+/* An on-time reading of `interval` by an active meter was stored. */
 void agg_market_reading(agg_market *m, int64_t interval);
+
+/*
+ * agg_market_recount - count again, from the database, the on-time
+ * readings of active meters per unsettled interval (after a meter reload:
+ * a meter revoked after it delivered no longer makes an interval "all
+ * in"). Outside or inside a transaction. 0 or a storage error.
+ */
+int agg_market_recount(agg_market *m);
 
 /*
  * agg_market_late_reading - log a late reading (digest flagged
@@ -159,10 +183,15 @@ int agg_market_late_reading(agg_market *m, agg_reading_rec *r);
 int agg_market_prefs(agg_market *m, const agg_prefs_rec *p);
 
 /*
- * agg_market_order - continuous mode: apply a stored order to its
- * interval's book (a later seq replaces the meter's earlier order; an
- * earlier seq arriving late is ignored). Other modes: nothing to do.
- * Returns 0, GL_EFULL (book full: the order is refused) or GL_ENOMEM.
+ * agg_market_order - continuous mode: apply an order to its interval's
+ * book (a later seq replaces the meter's earlier order; an earlier seq
+ * arriving late is ignored). Other modes: nothing to do. Memory is
+ * bounded: order steps in force over all open books are limited per
+ * meter (market.max_orders_per_meter) and in total (market.max_orders);
+ * books start small and are rebuilt twice as large from the stored
+ * orders when they fill. Returns 0, GL_EPERM (the meter has too many
+ * steps in force: refused), GL_EFULL (the total is reached, or the book
+ * cannot grow: refused) or GL_ENOMEM.
  */
 int agg_market_order(agg_market *m, const agg_order_rec *o);
 

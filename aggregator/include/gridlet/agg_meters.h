@@ -59,6 +59,8 @@ typedef struct agg_meter {
   /* Ingest rate limit (GCRA): the theoretical arrival time of the next
    * message, real monotonic ns (agg_ingest_admit). */
   int64_t rate_tat;
+  /* Continuous order steps in force in all open books (agg_market). */
+  int64_t live_orders;
 } agg_meter;
 
 typedef struct agg_meters agg_meters;

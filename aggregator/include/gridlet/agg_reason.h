@@ -57,6 +57,8 @@ typedef enum agg_reason {
                               one this aggregator settles */
   AGG_R_RATE_LIMITED,      /* "rate_limited": too many proof requests */
   AGG_R_BOOK_FULL,         /* "book_full": continuous book at capacity */
+  AGG_R_ORDER_LIMIT,       /* "order_limit": a meter has
+                              market.max_orders_per_meter steps in force */
   AGG_R_METER_RATE,        /* "meter_rate": a meter sends faster than
                               ingest.meter_rate (dropped before
                               verification, not stored) */

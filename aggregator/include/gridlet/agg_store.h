@@ -27,6 +27,27 @@
  *   agg_outbox       signed messages not yet acknowledged by the broker
  *   agg_checkpoints  every checkpoint signed, with its note
  *
+ * agg_meta keys: schema_version, community, interval_ns, first_interval
+ * (the first interval settled here), seq_hwm (signed sequence numbers
+ * reserved up to), meters_version (bumped by the CLI's meter commands),
+ * param:<key> (market parameters last logged), clean_shutdown (1 only
+ * between a clean stop and the next start) and recover_at (the start
+ * after the last unclean stop; see agg_market_stopped_cleanly).
+ *
+ * Conventions for every function below unless its comment says otherwise:
+ * returns 0, GL_ENOENT (a get or find that found nothing) or GL_ESTORE;
+ * writes join the transaction the caller opened (agg_store_begin), or
+ * commit alone when none is open, and are visible to reads on the same
+ * handle at once; records passed in
+ * are borrowed for the call and copied; records given to a callback are
+ * valid only during the call; a non-zero callback return stops the walk
+ * and is returned; a returned malloc'd buffer is the caller's to free.
+ *
+ * Growth (measured figures: docs/operations/aggregator.md, "Database
+ * growth"): per interval and meter, a stored raw message (agg_messages,
+ * pruned after storage.retention), a reading, a settlement row, a signed
+ * result and the ledger's entries, kept forever.
+ *
  * This file's implementation is the only place that speaks SQL; every
  * SQLITE_* error becomes GL_ESTORE (GL_EAGAIN for a busy database) with a
  * log line naming the statement. Statements are prepared once per handle.
@@ -197,7 +218,8 @@ typedef int (*agg_reading_cb)(void *ctx, const agg_reading_rec *r);
  * meter id. */
 int agg_store_readings_each(agg_store *st, int64_t interval, bool on_time_only,
                             agg_reading_cb cb, void *ctx);
-/* For each interval after `after`, the number of on-time readings. */
+/* For each interval after `after`, the number of on-time readings of
+ * meters whose stored state is active. */
 int agg_store_reading_counts(agg_store *st, int64_t after,
                              int (*cb)(void *ctx, int64_t interval, int64_t n),
                              void *ctx);

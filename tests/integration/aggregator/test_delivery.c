@@ -16,7 +16,9 @@
  *   - SIGTERM right after a burst of acknowledged messages: the daemon
  *     closes the broker connection, stores everything it received, and
  *     marks the stop clean; every message is in the database and the next
- *     start applies no hold.
+ *     start applies no hold;
+ *   - an old backup of the database restored: behind the checkpoint the
+ *     broker retains, the daemon refuses to start; the newest one starts.
  * Real TLS mosquitto, real daemon by PID, real SQLite file.
  */
 #include "aggtest.h"
@@ -391,10 +393,67 @@ static void test_sigterm_stores_everything_received(void **state) {
   assert_true(log_count("stopped cleanly") >= ROUNDS + 1);
 }
 
+static void copy_file(const char *from, const char *to) {
+  size_t len = 0;
+  char *data = gt_read_file(from, &len);
+  assert_non_null(data);
+  gt_write_file(to, data, len);
+  free(data);
+}
+
+/* One interval with every meter's reading, settled and its checkpoint
+ * published (retained at the broker). */
+static void settle_one(void) {
+  int64_t s = gl_floor_div(agt_now(&t), t.interval) * t.interval;
+  agt_sleep_until(&t, s + t.interval + GL_NS_PER_SEC);
+  for (int i = 0; i < METERS; i++)
+    agt_reading(&t, &m[i], s, 100, 0);
+  agt_wait_settled(&t, s, 20000);
+  gt_sleep_ms(500);
+}
+
+static void test_restored_old_backup_is_refused(void **state) {
+  (void)state;
+  char backup[GT_PATH_MAX], newest[GT_PATH_MAX];
+  gt_path(backup, t.comm.root, "backup.db");
+  gt_path(newest, t.comm.root, "newest.db");
+  /* A backup after a clean stop (the WAL is folded into the file). */
+  agt_start(&t, NULL);
+  settle_one();
+  assert_int_equal(agt_stop(&t) & 0x7f, 0);
+  copy_file(t.db, backup);
+  /* The community goes on: more intervals, more checkpoints published. */
+  agt_start(&t, NULL);
+  settle_one();
+  settle_one();
+  assert_int_equal(agt_stop(&t) & 0x7f, 0);
+  copy_file(t.db, newest);
+  /* The old backup comes back: the daemon refuses to start. */
+  copy_file(backup, t.db);
+  start_daemon(NULL);
+  int st = agt_wait_exit(&t, 15000);
+  assert_true(st >= 0);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+  assert_int_equal(log_count("is BEHIND what this aggregator published") +
+                       log_count("does not contain the ledger"),
+                   1);
+  /* The newest database again: it starts, consistent. */
+  copy_file(newest, t.db);
+  int ok = log_count("is consistent with the database");
+  agt_start(&t, NULL);
+  for (int w = 0; w < 200 && log_count("is consistent with the database") == ok;
+       w++)
+    gt_sleep_ms(25);
+  assert_int_equal(log_count("is consistent with the database"), ok + 1);
+  assert_true(gt_proc_alive(t.agg));
+  assert_int_equal(agt_stop(&t) & 0x7f, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kill9_mid_ingest_loses_no_reading),
       cmocka_unit_test(test_sigterm_stores_everything_received),
+      cmocka_unit_test(test_restored_old_backup_is_refused),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

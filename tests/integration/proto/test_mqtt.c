@@ -237,6 +237,51 @@ static void test_slow_owner_loses_nothing(void **state) {
   pr_mqtt_free(pub);
 }
 
+/* pr_mqtt_disconnect: what arrived before stays readable, nothing arrives
+ * after, publishing fails with GL_ECONN. A receiver can thus store all
+ * that paho acknowledged before it frees the client. */
+static void test_disconnect_keeps_the_queue_and_stops_delivery(void **state) {
+  fixture *f = *state;
+  pr_mqtt *sub = client(f->uri, "drainer", 0),
+          *pub = client(f->uri, "feeder", 0);
+  wait_for(sub, PR_MQTT_CONNECTED);
+  pr_mqtt_subscribe(sub, "flood", 1);
+  wait_for(sub, PR_MQTT_SUBSCRIBED);
+  wait_for(pub, PR_MQTT_CONNECTED);
+  enum { N = 200 };
+  flood(pub, N); /* acknowledged by the broker, queued for "drainer" */
+  /* Let the broker hand them over, without taking any. */
+  pr_mqtt_stats st;
+  for (int w = 0; w < 500; w++) {
+    pr_mqtt_get_stats(sub, &st);
+    if (st.received == N)
+      break;
+    gt_sleep_ms(10);
+  }
+  assert_int_equal(st.received, N);
+  pr_mqtt_disconnect(sub);
+  assert_false(pr_mqtt_connected(sub));
+  pr_mqtt_disconnect(sub); /* idempotent */
+  flood(pub, 10);          /* after the disconnect: not for us */
+  gt_sleep_ms(300);
+  for (int i = 0; i < N; i++) {
+    pr_mqtt_event ev = wait_for(sub, PR_MQTT_MESSAGE);
+    char want[16];
+    snprintf(want, sizeof want, "%d", i);
+    assert_int_equal(ev.payload_len, strlen(want));
+    assert_memory_equal(ev.payload, want, ev.payload_len);
+  }
+  pr_mqtt_event ev;
+  while (pr_mqtt_next(sub, &ev) == 0)
+    assert_int_not_equal(ev.type, PR_MQTT_MESSAGE);
+  pr_mqtt_get_stats(sub, &st);
+  assert_int_equal(st.received, N);
+  pr_mqtt_msg msg = {.topic = "x", .payload = "y", .payload_len = 1, .qos = 1};
+  assert_int_equal(pr_mqtt_publish(sub, &msg, NULL), GL_ECONN);
+  pr_mqtt_free(sub);
+  pr_mqtt_free(pub);
+}
+
 static void test_queue_overflow_is_counted_and_logged(void **state) {
   fixture *f = *state;
   pr_mqtt *sub = client(f->uri, "tiny", 50), *pub = client(f->uri, "fast", 0);
@@ -295,6 +340,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_slow_owner_loses_nothing, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_disconnect_keeps_the_queue_and_stops_delivery, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queue_overflow_is_counted_and_logged,
                                       setup, teardown),
       cmocka_unit_test(test_bad_arguments_are_rejected),

@@ -77,17 +77,21 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
   int rc = 0;
   for (size_t i = 0; i < n; i++)
     meas[i] = !(s->rows[i].flags & LG_SETTLE_NO_READING);
+  /* exante and continuous: trades are firm at gate closure, so every row
+   * takes part; one without a reading counts as metering nothing (net
+   * 0). expost: only measured rows. */
+  bool firm = cl->mode != LG_MODE_EXPOST;
   for (size_t i = 0; i < c->npending; i++) {
     const lg_entry *e = &c->pending[i];
     if (e->type == LG_ENTRY_READING && e->u.reading.interval_start == start &&
         !(e->u.reading.flags & AGG_READING_LATE)) {
       int r = row_of(s, e->u.reading.meter_id);
-      if (r >= 0)
+      if (r >= 0 && meas[r]) /* a reading flagged missing meters nothing */
         net[r] = e->u.reading.import_wh - e->u.reading.export_wh;
     } else if (e->type == LG_ENTRY_ORDER && e->u.order.quantity_wh > 0 &&
                e->u.order.interval_start == start) {
       int r = row_of(s, e->u.order.meter_id);
-      if (r < 0 || !meas[r]) {
+      if (r < 0 || (!meas[r] && !firm)) {
         rc = problem(c, "order of %s for an interval it was not measured in",
                      e->u.order.meter_id);
         break;
@@ -115,7 +119,7 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
       .allow_self_trade = c->self_trade};
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!meas[i])
+    if (!meas[i] && !firm)
       continue;
     mtr[k].participant = (uint32_t)i;
     mtr[k].net = net[i];
@@ -189,7 +193,7 @@ static int recompute(rctx *c, const lg_clearing *cl, const lg_settlement *s) {
     size_t a = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
       const lg_settlement_row *r = &s->rows[i];
-      if (!meas[i]) {
+      if (!meas[i] && !firm) {
         if (r->local_bought_wh || r->local_sold_wh || r->grid_import_wh ||
             r->grid_export_wh || r->fee || r->money)
           rc =

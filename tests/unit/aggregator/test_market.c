@@ -521,6 +521,226 @@ static void test_audit_finds_a_balance_the_ledger_disagrees_with(void **state) {
   fx_teardown(&f);
 }
 
+static void test_exante_missing_meter_keeps_its_trade_and_settles_with_the_grid(
+    void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, MKT_MODE_EXANTE, NULL);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  pr_msg m = order_msg(&f, 0, s, PR_SIDE_SELL, 300, 150000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = order_msg(&f, 1, s, PR_SIDE_BUY, 300, 250000);
+  assert_int_equal(fx_send(&f, 1, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  fx_flush(&f);
+  /* The seller's reading never comes; the grace runs out. */
+  assert_int_equal(fx_reading(&f, 1, s, 300, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 2, s, 20, 0), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 2);
+  agg_settle_rec a, b;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[1], &b), 0);
+  /* The trade cleared at gate closure stands. */
+  assert_int_equal(b.bought, 300);
+  assert_int_equal(b.grid_import, 0);
+  assert_int_equal(a.sold, 300);
+  /* The seller metered nothing: it buys what it sold from the grid at
+   * retail, and it is flagged. */
+  assert_true(a.flags & PR_RESULT_MISSING);
+  assert_int_equal(a.import_wh, 0);
+  assert_int_equal(a.grid_import, 300);
+  assert_int_equal(a.grid_paid, 300 * 300000 / 1000);
+  assert_int_equal(a.net, a.local_received - a.grid_paid);
+  agg_balance_rec bal;
+  assert_int_equal(agg_store_balance_get(f.st, f.ids[0], &bal), 0);
+  assert_int_equal(bal.missing, 2); /* this interval and the empty first */
+  fx_audit(&f);
+  check_replay(&f);
+  fx_teardown(&f);
+}
+
+static void
+test_continuous_missing_meter_keeps_its_trade_and_settles_with_the_grid(
+    void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 2, MKT_MODE_CONTINUOUS, tweak_continuous);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  pr_msg m = order_msg(&f, 0, s, PR_SIDE_SELL, 300, 120000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  m = order_msg(&f, 1, s, PR_SIDE_BUY, 300, 200000);
+  assert_int_equal(fx_send(&f, 1, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  fx_flush(&f);
+  /* The buyer's reading never comes. */
+  assert_int_equal(fx_reading(&f, 0, s, 0, 300), AGG_R_NONE);
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 2);
+  agg_settle_rec a, b;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[1], &b), 0);
+  assert_int_equal(a.sold, 300);
+  assert_int_equal(a.grid_export, 0);
+  /* The buyer took nothing: what it bought goes back at feed-in. */
+  assert_true(b.flags & PR_RESULT_MISSING);
+  assert_int_equal(b.bought, 300);
+  assert_int_equal(b.local_paid, 300 * 120000 / 1000);
+  assert_int_equal(b.grid_export, 300);
+  assert_int_equal(b.grid_received, 300 * 80000 / 1000);
+  fx_audit(&f);
+  check_replay(&f);
+  fx_teardown(&f);
+}
+
+static void
+test_after_an_unclean_stop_missing_readings_are_waited_for(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, MKT_MODE_EXPOST, NULL);
+  int64_t s = FX_T0, end = FX_T0 + IV;
+  assert_int_equal(fx_reading(&f, 0, s, 100, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 1, s, 0, 100), AGG_R_NONE);
+  fx_flush(&f);
+  /* Killed (no clean-stop mark) and started again 30 s after the end:
+   * meter 2's reading may have been acknowledged and lost. */
+  fx_close(&f);
+  gl_manual_clock_set(f.mc, end + 30 * GL_NS_PER_SEC);
+  fx_open(&f);
+  /* Past the grace (3 min): still waiting for the meters' re-sends, due
+   * receipt_timeout (2 intervals + 3 min) after the end. */
+  assert_int_equal(fx_tick_at(&f, end + 10 * FX_MIN), 0);
+  assert_int_equal(fx_reading(&f, 2, s, 50, 0), AGG_R_NONE);
+  /* Then it settles with all three (the two empty intervals after it
+   * with it: they ended after the restart, nothing of theirs was lost). */
+  assert_int_equal(fx_tick_at(&f, end + 2 * IV + 3 * FX_MIN + GL_NS_PER_SEC),
+                   3);
+  agg_settle_rec c;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[2], &c), 0);
+  assert_false(c.flags & PR_RESULT_MISSING);
+  assert_int_equal(c.import_wh, 50);
+  fx_audit(&f);
+  fx_teardown(&f);
+}
+
+static void test_a_revoked_meters_reading_does_not_make_all_in(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, MKT_MODE_EXPOST, NULL);
+  int64_t s = FX_T0;
+  assert_int_equal(fx_reading(&f, 1, s, 100, 0), AGG_R_NONE);
+  assert_int_equal(fx_reading(&f, 2, s, 0, 100), AGG_R_NONE);
+  fx_flush(&f);
+  /* Meter 2 is revoked after it delivered: two meters are active, and
+   * only one of them (meter 1) has delivered. */
+  assert_int_equal(
+      agg_store_meter_set_state(f.st, f.ids[2], AGG_METER_REVOKED, s), 0);
+  assert_int_equal(agg_meters_load(f.meters, f.st, NULL, NULL), 0);
+  assert_int_equal(agg_market_recount(f.mk), 0);
+  assert_int_equal(fx_tick_at(&f, s + IV + FX_MIN), 0); /* waits for m0 */
+  /* After a (clean) restart the count comes from the database, the same
+   * way. */
+  assert_int_equal(agg_market_stopped_cleanly(f.mk), 0);
+  fx_close(&f);
+  fx_open(&f);
+  assert_int_equal(fx_tick_at(&f, s + IV + 2 * FX_MIN), 0);
+  assert_int_equal(fx_tick_at(&f, s + IV + 4 * FX_MIN), 1);
+  agg_settle_rec a;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_true(a.flags & PR_RESULT_MISSING);
+  fx_teardown(&f);
+}
+
+/* An order of `n` steps of 10 Wh each on one side at `price`. */
+static pr_msg steps_msg(fx *f, size_t i, int64_t start, pr_side side, size_t n,
+                        int64_t price) {
+  pr_msg m = order_msg(f, i, start, side, 10, price);
+  m.order.nsteps = n;
+  for (size_t k = 0; k < n; k++)
+    m.order.steps[k] = m.order.steps[0];
+  return m;
+}
+
+static void tweak_bounded(agg_config *c) {
+  c->tick = 1000;
+  c->max_orders_per_meter = 32;
+}
+
+static void test_continuous_order_memory_is_bounded(void **state) {
+  (void)state;
+  enum { N = 24 }; /* 24 meters x 16 steps: more than a new book holds */
+  fx f;
+  fx_setup(&f, N, MKT_MODE_CONTINUOUS, tweak_bounded);
+  int64_t s = FX_T0 + IV;
+  agg_reason r;
+  /* Per meter: 32 steps in force over all books, then order_limit. */
+  pr_msg m = steps_msg(&f, 0, s + IV, PR_SIDE_SELL, 16, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = steps_msg(&f, 0, s + 2 * IV, PR_SIDE_SELL, 16, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = steps_msg(&f, 0, s + 3 * IV, PR_SIDE_SELL, 1, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_ORDER_LIMIT);
+  assert_int_equal(atomic_load(&f.metrics.rejected[AGG_R_ORDER_LIMIT]), 1);
+  /* A replacement with fewer steps frees room. */
+  m = steps_msg(&f, 0, s + IV, PR_SIDE_SELL, 4, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  m = steps_msg(&f, 0, s + 3 * IV, PR_SIDE_SELL, 12, 290000);
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  /* One book past its first size: it is rebuilt larger from the stored
+   * orders, and nothing is lost. Meters 1..N-1 offer 16 x 10 Wh each. */
+  for (size_t i = 1; i < N; i++) {
+    m = steps_msg(&f, i, s, PR_SIDE_SELL, 16, 100000 + 1000 * (int64_t)i);
+    assert_int_equal(fx_send(&f, i, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+    assert_int_equal(r, AGG_R_NONE);
+  }
+  /* Meter 0 buys 16 x 100 Wh at the top: it takes the 160 cheapest
+   * steps in price order. */
+  m = steps_msg(&f, 0, s, PR_SIDE_BUY, 16, 300000);
+  for (size_t k = 0; k < 16; k++)
+    m.order.steps[k].wh = 100;
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_ORDER_LIMIT); /* 4 + 16 + 12 in force */
+  for (int64_t k = 1; k <= 3; k++) {
+    m = steps_msg(&f, 0, s + k * IV, PR_SIDE_SELL, 1, 290000);
+    assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+    assert_int_equal(r, AGG_R_NONE);
+  }
+  m = steps_msg(&f, 0, s, PR_SIDE_BUY, 16, 300000);
+  for (size_t k = 0; k < 16; k++)
+    m.order.steps[k].wh = 100;
+  assert_int_equal(fx_send(&f, 0, &m, PR_TOPIC_ORDER, &r, NULL), 0);
+  assert_int_equal(r, AGG_R_NONE);
+  fx_flush(&f);
+  /* Restart: the books are rebuilt (and grown) from the stored orders. */
+  fx_close(&f);
+  fx_open(&f);
+  assert_int_equal(fx_reading(&f, 0, s, 1600, 0), AGG_R_NONE);
+  for (size_t i = 1; i < N; i++)
+    assert_int_equal(fx_reading(&f, i, s, 0, 160), AGG_R_NONE);
+  fx_tick_at(&f, s + IV + FX_MIN);
+  agg_settle_rec a;
+  assert_int_equal(agg_store_settle_get(f.st, s, f.ids[0], &a), 0);
+  assert_int_equal(a.bought, 1600);
+  int64_t sold = 0;
+  for (size_t i = 1; i < N; i++) {
+    agg_settle_rec b;
+    assert_int_equal(agg_store_settle_get(f.st, s, f.ids[i], &b), 0);
+    sold += b.sold;
+    /* The ten cheapest offers (meters 1..10) sold everything. */
+    assert_int_equal(b.sold, i <= 10 ? 160 : 0);
+  }
+  assert_int_equal(sold, 1600);
+  fx_audit(&f);
+  check_replay(&f);
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_expost_book_rebuilds_the_bids_and_offers),
@@ -538,6 +758,14 @@ int main(void) {
       cmocka_unit_test(test_exante_orders_clear_at_gate_and_settle_imbalance),
       cmocka_unit_test(
           test_continuous_trades_as_orders_arrive_and_survive_restart),
+      cmocka_unit_test(test_continuous_order_memory_is_bounded),
+      cmocka_unit_test(test_a_revoked_meters_reading_does_not_make_all_in),
+      cmocka_unit_test(
+          test_after_an_unclean_stop_missing_readings_are_waited_for),
+      cmocka_unit_test(
+          test_exante_missing_meter_keeps_its_trade_and_settles_with_the_grid),
+      cmocka_unit_test(
+          test_continuous_missing_meter_keeps_its_trade_and_settles_with_the_grid),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

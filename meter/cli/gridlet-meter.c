@@ -13,7 +13,8 @@
  *
  * Exit status: 0 success; 1 a runtime failure (the service manager
  * restarts the agent); 2 bad usage or configuration (restarting would not
- * help); status: 1 when there are alarms or lost readings.
+ * help); status: 1 when something needs attention (the agent is down or
+ * stuck, alarms, lost readings).
  */
 #include "gridlet/clock.h"
 #include "gridlet/error.h"
@@ -232,7 +233,8 @@ static int cmd_status(const char *config, const char *database) {
     snprintf(db, sizeof db, "%s", cfg.database);
   }
   gl_log_set_level(GL_LOG_ERROR);
-  int rc = mtr_status_report(db, stdout);
+  gl_clock real = gl_clock_real();
+  int rc = mtr_status_report(db, gl_clock_now(&real), stdout);
   if (rc < 0) {
     fprintf(stderr, "%s: cannot read %s: %s%s\n", prog, db, gl_strerror(rc),
             rc == GL_ENOENT ? " (has the agent run yet?)" : "");

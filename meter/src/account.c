@@ -36,6 +36,7 @@ typedef struct ctr {
   int64_t t;    /* effective time of the read */
   int64_t mono; /* monotonic time of the read (valid when mono_ok) */
   bool mono_ok; /* read in this run */
+  bool invalid; /* the device reports an impossible value (logged once) */
 } ctr;
 
 /* Per-bucket, per-counter coverage bits. */
@@ -71,6 +72,7 @@ struct mtr_account {
   int64_t emitted_end;        /* end of the last interval handed out */
   int64_t step_missing_until; /* missing intervals before this: clock_step */
   bucket b[MAX_BUCKETS];
+  mtr_account_counts counts; /* since the last mtr_account_take_counts */
 };
 
 static const char *const counter_names[] = {
@@ -106,6 +108,15 @@ int mtr_account_new(const mtr_account_cfg *cfg, mtr_account **out) {
 
 void mtr_account_free(mtr_account *a) {
   free(a);
+}
+
+void mtr_account_copy(mtr_account *dst, const mtr_account *src) {
+  *dst = *src;
+}
+
+void mtr_account_take_counts(mtr_account *a, mtr_account_counts *out) {
+  *out = a->counts;
+  memset(&a->counts, 0, sizeof a->counts);
 }
 
 static int64_t interval_start(const mtr_account *a, int64_t t) {
@@ -418,7 +429,30 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
   for (int c = 0; c < MTR_C_COUNT; c++) {
     const mtr_obs *o = &p->c[c];
     ctr *k = &a->c[c];
-    if (!o->ok) {
+    bool ok = o->ok;
+    if (ok && (o->value < 0 || o->value > PR_INT_MAX)) {
+      /* No household counter reaches 2^53 Wh (9 PWh): the device reports
+       * garbage (a wrong scale factor in its profile, a broken register).
+       * Such a read is not a reading: the counter has a gap, as if the
+       * device had not answered, so nothing impossible is ever signed. */
+      ok = false;
+      a->counts.invalid_values++;
+      if (cur)
+        cur->flags |= PR_FLAG_DEVICE_OFFLINE;
+      if (!k->invalid)
+        GL_WARN(COMP,
+                "%s: the device reports %lld Wh, beyond any real counter "
+                "(above 2^53-1): the read is ignored and the interval "
+                "flagged device_offline until it reports a valid value "
+                "(check the device profile's scale)",
+                mtr_counter_name(c), (long long)o->value);
+      k->invalid = true;
+    } else if (ok && k->invalid) {
+      GL_NOTICE(COMP, "%s: the device reports valid values again",
+                mtr_counter_name(c));
+      k->invalid = false;
+    }
+    if (!ok) {
       if (o->absent && cur)
         cur->cf[c] |= CF_ABSENT;
       if (stepped && k->has)
@@ -507,14 +541,38 @@ static void emit_bucket(mtr_account *a, bucket *b, mtr_interval *out) {
         continue;
       if (!(cf & CF_FROM_START) || !(cf & CF_BOUNDARY))
         flags |= PR_FLAG_ESTIMATED;
-      out->wh[c] = b->wh[c] > 0 ? b->wh[c] : 0;
+      int64_t wh = b->wh[c] > 0 ? b->wh[c] : 0;
+      if (wh > PR_ENERGY_MAX) {
+        /* More than the protocol's 10^9 Wh in one interval: only a coarse
+         * register (one step worth 10^9 Wh or more) gets here. Sign the
+         * limit, flagged estimated, rather than nothing. */
+        char ts[GL_TIME_STR_MAX];
+        fmt_time(b->start, ts);
+        GL_WARN(COMP,
+                "%s: %lld Wh in the interval starting %s is more than a "
+                "reading can carry; reported as %lld Wh, flagged estimated",
+                mtr_counter_name(c), (long long)wh, ts,
+                (long long)PR_ENERGY_MAX);
+        wh = PR_ENERGY_MAX;
+        flags |= PR_FLAG_ESTIMATED;
+        a->counts.capped++;
+      }
+      out->wh[c] = wh;
     }
-    out->has_soc = b->has_soc;
-    out->soc_bp = b->soc;
-    out->has_import_total = b->has_tot[MTR_C_IMPORT];
-    out->import_total_wh = b->tot[MTR_C_IMPORT];
-    out->has_export_total = b->has_tot[MTR_C_EXPORT];
-    out->export_total_wh = b->tot[MTR_C_EXPORT];
+    /* Saved states of older versions may hold values the protocol cannot
+     * carry; leave those out rather than sign something invalid. */
+    out->has_soc = b->has_soc && b->soc >= 0 && b->soc <= 10000;
+    out->soc_bp = out->has_soc ? b->soc : 0;
+    for (int k = 0; k < 2; k++) {
+      bool has = b->has_tot[k] && b->tot[k] >= 0 && b->tot[k] <= PR_INT_MAX;
+      if (k == MTR_C_IMPORT) {
+        out->has_import_total = has;
+        out->import_total_wh = has ? b->tot[k] : 0;
+      } else {
+        out->has_export_total = has;
+        out->export_total_wh = has ? b->tot[k] : 0;
+      }
+    }
   }
   out->flags = flags;
   a->emitted_end = out->end;

@@ -43,6 +43,8 @@
 #define DAY (INT64_C(86400) * SEC)
 /* Longest real sleep of the loop, so a stepped clock is noticed soon. */
 #define MAX_WAIT_MS 5000
+/* Room for why a message could not be signed (a pr_diag message). */
+#define WHY_MAX 256
 
 struct mtr_agent {
   mtr_config cfg;
@@ -58,6 +60,8 @@ struct mtr_agent {
   mtr_store *store;
   mtr_devices *dev;
   mtr_account *acc;
+  mtr_account *acc_snap; /* the accountant before mtr_account_next */
+  int lock_fd;           /* flock on "<database>.lock" while we run */
   mtr_audit *audit;
   mtr_pub *pub;
   pr_mqtt *mqtt;
@@ -199,13 +203,29 @@ static int64_t whole_second(int64_t t) {
   return gl_floor_div(t, SEC) * SEC;
 }
 
-static int seal_msg(mtr_agent *a, size_t *len) {
+/* Sign a->msg into a->buf. A message that cannot be signed (a value out
+ * of the protocol's range) is an error for this message only: the caller
+ * raises an alarm and carries on; `why` (may be NULL) says what was
+ * wrong. */
+static int seal_msg(mtr_agent *a, size_t *len, char *why, size_t cap) {
   pr_diag d = {0};
   int rc = pr_seal(&a->msg, &a->key, a->buf, sizeof a->buf, len, &d);
-  if (rc)
-    GL_ERROR(COMP, "cannot sign a %s message: %s (a bug)",
-             pr_type_name(a->msg.type), d.msg[0] ? d.msg : gl_strerror(rc));
+  if (rc) {
+    GL_ERROR(COMP, "cannot sign a %s message: %s", pr_type_name(a->msg.type),
+             d.msg[0] ? d.msg : gl_strerror(rc));
+    if (why)
+      snprintf(why, cap, "%s", d.msg[0] ? d.msg : gl_strerror(rc));
+  }
   return rc;
+}
+
+/* A message of ours could not be signed: an alarm, never a stop. */
+static int seal_alarm(mtr_agent *a, int64_t now, const char *what,
+                      const char *why) {
+  int rc = mtr_audit_alarm(a->store, now, "seal",
+                           "%s cannot be signed (%s); it is not sent", what,
+                           why);
+  return rc ? rc : mtr_store_counter_add(a->store, "seal_failed", 1);
 }
 
 /* A sequence number committed on its own (messages that are not queued). */
@@ -247,7 +267,7 @@ static int build_status(mtr_agent *a, pr_state state, size_t *len) {
   }
   snprintf(a->msg.status.version, sizeof a->msg.status.version, "%s",
            MTR_VERSION);
-  return seal_msg(a, len);
+  return seal_msg(a, len, NULL, 0);
 }
 
 static int publish_status(mtr_agent *a, pr_state state) {
@@ -344,6 +364,7 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
   a->clock = clock;
   a->rand = rand;
   a->stop_efd = -1;
+  a->lock_fd = -1;
   int rc = load_keys(cfg, a->id, &a->key, a->keys[0].pub, &a->log_key,
                      &a->has_log_key, errs);
   if (rc)
@@ -357,6 +378,22 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
   rc = topics(a);
   if (rc) {
     add_error(errs, "meter.community: cannot build topics");
+    goto fail;
+  }
+  /* One agent per database: a second one (started by hand next to the
+   * service) would hand out the same intervals with other seqs. */
+  rc = mtr_store_agent_lock(cfg->database, &a->lock_fd);
+  if (rc == GL_EEXIST) {
+    add_error(errs,
+              "meter.database: %s is in use by another gridlet-meter agent "
+              "(see gridlet-meter status)",
+              cfg->database);
+    rc = GL_ECONFLICT;
+    goto fail;
+  }
+  if (rc) {
+    add_error(errs, "meter.database: cannot lock %s: %s", cfg->database,
+              gl_strerror(rc));
     goto fail;
   }
   mtr_store_opts so = {
@@ -378,6 +415,8 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
                         .max_power_w = cfg->max_power_w,
                         .counters = mtr_devices_counters(a->dev)};
   rc = mtr_account_new(&ac, &a->acc);
+  if (!rc)
+    rc = mtr_account_new(&ac, &a->acc_snap);
   if (rc)
     goto fail;
   uint8_t state[MTR_ACCOUNT_STATE_MAX];
@@ -435,10 +474,13 @@ void mtr_agent_free(mtr_agent *a) {
   mtr_pub_free(a->pub);
   mtr_audit_free(a->audit);
   mtr_account_free(a->acc);
+  mtr_account_free(a->acc_snap);
   mtr_devices_free(a->dev);
   mtr_store_free(a->store);
   if (a->stop_efd >= 0)
     close(a->stop_efd);
+  if (a->lock_fd >= 0)
+    close(a->lock_fd);
   gl_wipe(&a->key, sizeof a->key);
   free(a);
 }
@@ -496,16 +538,9 @@ static void log_reading(const pr_reading *r, int64_t seq, bool queued) {
          queued ? "" : ": NOT QUEUED, the outbox is full");
 }
 
-static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
-  int rc = mtr_store_begin(a->store);
-  if (rc)
-    return rc;
-  int64_t seq = 0;
-  size_t len = 0;
-  bool admitted = false;
-  rc = mtr_store_next_seq(a->store, &seq);
-  if (rc)
-    goto out;
+/* The reading message of `iv` in a->msg. */
+static void make_reading(mtr_agent *a, const mtr_interval *iv, int64_t seq,
+                         int64_t now) {
   pr_msg *m = &a->msg;
   pr_msg_init(m, PR_MSG_READING, a->id, seq, whole_second(now));
   pr_reading *r = &m->reading;
@@ -523,9 +558,78 @@ static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
   r->has_export_total_wh = iv->has_export_total;
   r->export_total_wh = iv->export_total_wh;
   r->flags = iv->flags;
-  rc = seal_msg(a, &len);
+}
+
+/* The accountant's counts into the store's counters. */
+static int store_account_counts(mtr_agent *a) {
+  mtr_account_counts k;
+  mtr_account_take_counts(a->acc, &k);
+  int rc = 0;
+  if (k.invalid_values)
+    rc = mtr_store_counter_add(a->store, "counter_invalid", k.invalid_values);
+  if (!rc && k.capped)
+    rc = mtr_store_counter_add(a->store, "energy_capped", k.capped);
+  return rc;
+}
+
+/*
+ * Sign the reading of `iv`, queue it and record it, with the accountant's
+ * state, in one transaction. Returns 0 once committed (also when the
+ * interval is deliberately not sent), or the store's error: then nothing
+ * was committed and the caller gives the interval back to the accountant.
+ */
+static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
+  int rc = mtr_store_begin(a->store);
+  if (rc)
+    return rc;
+  int64_t seq = 0;
+  size_t len = 0;
+  bool admitted = false, made = false;
+  char t[GL_TIME_STR_MAX], why[WHY_MAX];
+  rc = store_account_counts(a);
   if (rc)
     goto out;
+  /* One reading per interval, ever: a wall clock that went back across
+   * what was reported must not make a second, different one. */
+  rc = mtr_store_reading_by_start(a->store, iv->start, &a->rrow);
+  if (rc == 0) {
+    GL_WARN(COMP,
+            "the interval %s was reported already (seq %lld): the new "
+            "reading for it is not sent (the wall clock went back)",
+            gl_time_format(iv->start, t), (long long)a->rrow.seq);
+    rc = mtr_store_counter_add(a->store, "readings_duplicate", 1);
+    goto save;
+  }
+  if (rc != GL_ENOENT)
+    goto out;
+  rc = mtr_store_next_seq(a->store, &seq);
+  if (rc)
+    goto out;
+  make_reading(a, iv, seq, now);
+  if (seal_msg(a, &len, why, sizeof why)) {
+    /* Never stop the agent for one message: report the interval as
+     * missing (what the aggregator would assume anyway), with the reason
+     * in an alarm. */
+    char what[96];
+    snprintf(what, sizeof what, "the reading for %s",
+             gl_time_format(iv->start, t));
+    rc = mtr_audit_alarm(a->store, now, "seal",
+                         "%s cannot be signed (%s); it is reported as "
+                         "missing",
+                         what, why);
+    if (!rc)
+      rc = mtr_store_counter_add(a->store, "seal_failed", 1);
+    if (rc)
+      goto out;
+    mtr_interval gap = {.start = iv->start,
+                        .end = iv->end,
+                        .flags = PR_FLAG_MISSING |
+                                 (iv->flags & (PR_FLAG_CLOCK_STEP |
+                                               PR_FLAG_DEVICE_OFFLINE))};
+    make_reading(a, &gap, seq, now);
+    if (seal_msg(a, &len, why, sizeof why))
+      goto save; /* cannot happen: a missing reading has no values */
+  }
   mtr_outbox_row *o = &a->orow;
   memset(o, 0, offsetof(mtr_outbox_row, bytes));
   o->seq = seq;
@@ -542,22 +646,26 @@ static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
   mtr_reading_row *rr = &a->rrow;
   memset(rr, 0, offsetof(mtr_reading_row, bytes));
   rr->seq = seq;
-  rr->r = *r;
+  rr->r = a->msg.reading;
   rr->state = admitted ? MTR_RS_QUEUED : MTR_RS_DROPPED;
   rr->created = now;
   snprintf(rr->topic, sizeof rr->topic, "%s", a->t_reading);
   rr->len = len;
   memcpy(rr->bytes, a->buf, len);
   rc = mtr_store_reading_add(a->store, rr);
-  if (!rc)
-    rc = save_account(a);
-  if (!rc) {
+  if (rc)
+    goto out;
+  made = true;
+  {
     /* Keep a little more history than the forecast looks back. */
     int64_t keep = a->cfg.forecast_lag_ns + 2 * DAY;
     if (keep < 8 * DAY)
       keep = 8 * DAY;
     rc = mtr_store_reading_prune(a->store, now - keep);
   }
+save:
+  if (!rc)
+    rc = save_account(a);
 out:
   if (rc) {
     mtr_store_rollback(a->store);
@@ -566,18 +674,37 @@ out:
   rc = mtr_store_commit(a->store);
   if (rc)
     return rc;
-  log_reading(r, seq, admitted);
-  return a->connected ? publish_status(a, PR_STATE_ONLINE) : 0;
+  if (made)
+    log_reading(&a->rrow.r, seq, admitted);
+  return 0;
 }
 
+/*
+ * Hand out every interval that is due. The accountant forgets an interval
+ * when it hands it out, so its state is copied first and copied back when
+ * the reading cannot be committed: the interval is then handed out again
+ * (after a restart, from the state saved at shutdown), never lost.
+ */
 static int account_due(mtr_agent *a, int64_t now) {
   mtr_interval iv;
-  while (mtr_account_next(a->acc, now, &iv) == 0) {
-    int rc = emit_reading(a, &iv, now);
-    if (rc)
-      return rc;
+  int rc = 0, n = 0;
+  for (;;) {
+    mtr_account_copy(a->acc_snap, a->acc);
+    if (mtr_account_next(a->acc, now, &iv) != 0)
+      break;
+    rc = emit_reading(a, &iv, now);
+    if (rc) {
+      mtr_account_copy(a->acc, a->acc_snap);
+      break;
+    }
+    n++;
   }
-  return 0;
+  if (n && a->connected) {
+    int e = publish_status(a, PR_STATE_ONLINE);
+    if (!rc)
+      rc = e;
+  }
+  return rc;
 }
 
 static int do_poll(mtr_agent *a) {
@@ -595,12 +722,19 @@ static int do_poll(mtr_agent *a) {
  * -----------------------------------------------------------------
  */
 
+/* Sign a->msg and admit it to the outbox. A message that cannot be signed
+ * is not queued (*admitted false) and raises an alarm. */
 static int queue_message(mtr_agent *a, int kind, int64_t start, int64_t expires,
                          int64_t now, bool *admitted) {
   size_t len;
-  int rc = seal_msg(a, &len);
-  if (rc)
-    return rc;
+  char why[WHY_MAX];
+  *admitted = false;
+  if (seal_msg(a, &len, why, sizeof why)) {
+    char what[64];
+    snprintf(what, sizeof what, "our %s message (seq %lld)",
+             pr_type_name(a->msg.type), (long long)a->msg.seq);
+    return seal_alarm(a, now, what, why);
+  }
   mtr_outbox_row *o = &a->orow;
   memset(o, 0, offsetof(mtr_outbox_row, bytes));
   o->seq = a->msg.seq;
@@ -634,14 +768,14 @@ static int send_prefs_if_changed(mtr_agent *a) {
     mtr_trading_prefs(&a->cfg, (gl_floor_div(now, I) + 1) * I, &a->msg.prefs);
     rc = queue_message(a, MTR_MSG_PREFS, 0, INT64_MAX, now, &admitted);
   }
-  if (!rc)
+  if (!rc && admitted)
     rc = mtr_store_put_int(a->store, MTR_KEY_PREFS_SENT, want);
   if (rc) {
     mtr_store_rollback(a->store);
     return rc;
   }
   rc = mtr_store_commit(a->store);
-  if (!rc)
+  if (!rc && admitted)
     GL_NOTICE(COMP,
               "trading preferences sent: buy locally at or below %s, sell "
               "at or above %s",
@@ -705,7 +839,7 @@ static int trading_tick(mtr_agent *a, int64_t now) {
         rc = queue_message(a, MTR_MSG_ORDER, start, mtr_trading_gate(c, start),
                            now, &admitted);
       }
-      if (!rc) {
+      if (!rc && admitted) {
         char what[200];
         describe_order(&order, what, sizeof what);
         GL_INFO(COMP, "order for %s: %s (micro-currency; seq %lld)",
@@ -860,8 +994,24 @@ static int send_proof_requests(mtr_agent *a, int64_t now) {
     pr_msg_init(&a->msg, PR_MSG_PROOF_REQUEST, a->id, seq, whole_second(now));
     a->msg.proof_request = req;
     size_t len;
-    if (seal_msg(a, &len))
-      return 0;
+    char why[WHY_MAX];
+    if (seal_msg(a, &len, why, sizeof why)) {
+      /* Recorded as sent, so it times out and is given up like an
+       * unanswered request instead of being signed again at once. */
+      rc = mtr_store_begin(a->store);
+      if (!rc)
+        rc = seal_alarm(a, now, "a proof request", why);
+      if (!rc)
+        rc = mtr_audit_request_sent(a->audit, &k, seq, now);
+      if (rc) {
+        mtr_store_rollback(a->store);
+        return rc;
+      }
+      rc = mtr_store_commit(a->store);
+      if (rc)
+        return rc;
+      continue;
+    }
     uint8_t corr[8];
     for (int b = 0; b < 8; b++)
       corr[b] = (uint8_t)((uint64_t)seq >> (56 - 8 * b));
@@ -936,6 +1086,8 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
     rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_PID, (int64_t)getpid());
   if (!rc)
     rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_START, now);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_INTERVAL, a->cfg.interval_ns);
   if (!rc)
     rc = mtr_store_put_int(a->store, MTR_KEY_BROKER, 0);
   if (rc) {

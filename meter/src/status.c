@@ -42,7 +42,20 @@ static void print_counter(void *ctx, const char *name, int64_t v) {
   fprintf(ctx, "  %-24s %lld\n", name, (long long)v);
 }
 
-int mtr_status_report(const char *path, FILE *out) {
+/* Why status exits 1, collected while printing. */
+typedef struct attention {
+  char text[256];
+  size_t len;
+} attention;
+
+static void attend(attention *a, const char *why) {
+  int n = snprintf(a->text + a->len, sizeof a->text - a->len, "%s%s",
+                   a->len ? "; " : "", why);
+  if (n > 0 && a->len + (size_t)n < sizeof a->text)
+    a->len += (size_t)n;
+}
+
+int mtr_status_report(const char *path, int64_t now, FILE *out) {
   mtr_store_opts o = {.read_only = true};
   mtr_store *s = NULL;
   int rc = mtr_store_open(path, &o, &s);
@@ -58,7 +71,7 @@ int mtr_status_report(const char *path, FILE *out) {
     mtr_store_free(s);
     return GL_ENOMEM;
   }
-  int status = 0;
+  attention att = {{0}, 0};
   char t1[GL_TIME_STR_MAX], t2[GL_TIME_STR_MAX], text[128];
   int64_t v = 0, since = 0;
 
@@ -68,16 +81,24 @@ int mtr_status_report(const char *path, FILE *out) {
   mtr_store_get_text(s, MTR_KEY_COMMUNITY, community, sizeof community);
   fprintf(out, "meter          %s in community %s\n", meter, community);
 
-  int64_t pid = 0, start = 0;
+  int64_t pid = 0, start = 0, interval = 0;
   mtr_store_get_int(s, MTR_KEY_AGENT_PID, &pid);
   mtr_store_get_int(s, MTR_KEY_AGENT_START, &start);
-  bool alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-  if (alive)
+  mtr_store_get_int(s, MTR_KEY_INTERVAL, &interval);
+  /* The agent holds a lock while it runs; a PID alone could belong to
+   * another process by now. Without permission to look at the lock, fall
+   * back to the PID (a process we may signal). */
+  bool alive = false;
+  if (mtr_store_agent_running(path, &alive) != 0)
+    alive = pid > 0 && kill((pid_t)pid, 0) == 0;
+  if (alive) {
     fprintf(out, "agent          running (pid %lld, started %s)\n",
             (long long)pid, when(start, t1));
-  else
+  } else {
     fprintf(out, "agent          not running (last started %s)\n",
             when(start, t1));
+    attend(&att, "the agent is not running");
+  }
 
   int64_t up = 0, ack = 0;
   mtr_store_get_int(s, MTR_KEY_BROKER, &up);
@@ -97,7 +118,8 @@ int mtr_status_report(const char *path, FILE *out) {
     fprintf(out, "outbox         empty\n");
 
   const mtr_reading_row *rd = &rows->rd;
-  if (mtr_store_reading_last(s, &rows->rd) == 0) {
+  bool have_last = mtr_store_reading_last(s, &rows->rd) == 0;
+  if (have_last) {
     const pr_reading *r = &rd->r;
     fprintf(out, "last reading   %s: ", when(r->start, t1));
     if (r->flags & PR_FLAG_MISSING)
@@ -120,6 +142,11 @@ int mtr_status_report(const char *path, FILE *out) {
   } else {
     fprintf(out, "last reading   none yet\n");
   }
+  /* A running agent makes a reading every interval; none for two means it
+   * is stuck (devices, clock, database). */
+  int64_t last_made = have_last ? rd->created : start;
+  if (alive && interval > 0 && last_made > 0 && now - last_made > 2 * interval)
+    attend(&att, "no reading for more than two intervals");
 
   fprintf(out, "readings       ");
   bool first = true;
@@ -130,7 +157,8 @@ int mtr_status_report(const char *path, FILE *out) {
             mtr_reading_state_name(st));
     first = false;
     if (st == MTR_RS_DROPPED || st == MTR_RS_UNCONFIRMED)
-      status = 1;
+      attend(&att, st == MTR_RS_DROPPED ? "readings were dropped"
+                                        : "readings are unconfirmed");
   }
   fprintf(out, "%s\n", first ? "none" : "");
 
@@ -168,7 +196,7 @@ int mtr_status_report(const char *path, FILE *out) {
   int64_t nal = 0;
   mtr_store_alarm_count(s, &nal);
   if (nal) {
-    status = 1;
+    attend(&att, "there are alarms");
     fprintf(out, "alarms         %lld, newest first:\n", (long long)nal);
     mtr_store_alarm_list(s, 10, print_alarm, out);
   } else {
@@ -176,7 +204,9 @@ int mtr_status_report(const char *path, FILE *out) {
   }
   fprintf(out, "counters\n");
   mtr_store_counter_list(s, print_counter, out);
+  if (att.len)
+    fprintf(out, "\nattention      %s\n", att.text);
   free(rows);
   mtr_store_free(s);
-  return status;
+  return att.len ? 1 : 0;
 }

@@ -10,10 +10,14 @@
 #include "gridlet/error.h"
 #include "gridlet/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define COMP "store"
 #define SCHEMA_VERSION 1
@@ -374,6 +378,56 @@ void mtr_store_free(mtr_store *s) {
     sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
   free(s);
+}
+
+/* ---- The agent's lock --------------------------------------------------------
+ *
+ * A flock(2) on a file next to the database, not on the database itself:
+ * SQLite's own POSIX locks on the database are released whenever any
+ * descriptor of it is closed, flock's only when ours is. The kernel drops
+ * it when the agent dies, so a stale PID can never look like a running
+ * agent.
+ */
+
+static int lock_path(const char *path, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, "%s.lock", path);
+  return n < 0 || (size_t)n >= cap ? GL_ETOOBIG : 0;
+}
+
+int mtr_store_agent_lock(const char *path, int *fd) {
+  char lp[4096];
+  *fd = -1;
+  if (lock_path(path, lp, sizeof lp))
+    return GL_ETOOBIG;
+  int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (f < 0) {
+    GL_ERROR(COMP, "cannot create %s: %s", lp, strerror(errno));
+    return GL_EIO;
+  }
+  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(f);
+    if (e == EWOULDBLOCK)
+      return GL_EEXIST;
+    GL_ERROR(COMP, "cannot lock %s: %s", lp, strerror(e));
+    return GL_EIO;
+  }
+  *fd = f;
+  return 0;
+}
+
+int mtr_store_agent_running(const char *path, bool *running) {
+  char lp[4096];
+  *running = false;
+  if (lock_path(path, lp, sizeof lp))
+    return GL_ETOOBIG;
+  int f = open(lp, O_RDONLY | O_CLOEXEC);
+  if (f < 0)
+    return errno == ENOENT ? 0 : GL_EIO;
+  if (flock(f, LOCK_SH | LOCK_NB) != 0)
+    *running = errno == EWOULDBLOCK;
+  close(f); /* releases the shared lock, if we got it */
+  return 0;
 }
 
 int mtr_store_begin(mtr_store *s) {

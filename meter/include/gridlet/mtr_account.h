@@ -36,6 +36,15 @@
  *   - the counter rose faster than max_power allows over the elapsed time
  *     (plus one unit of resolution): a jump, `counter_reset`, 0 Wh.
  *
+ * Impossible values. A read above 2^53-1 Wh (PR_INT_MAX, the protocol's
+ * integer limit; no real counter gets near it) is device garbage: it is
+ * ignored like a failed read (a gap for that counter), the interval is
+ * flagged `device_offline` and the read is counted (invalid_values). An
+ * interval energy above PR_ENERGY_MAX (10^9 Wh; only a register whose one
+ * step is worth that much gets there) is reported as PR_ENERGY_MAX,
+ * flagged `estimated`, and counted (capped). So every interval handed out
+ * passes pr_msg_validate.
+ *
  * Coverage. An interval is exact when each counter has a read at its start
  * (the previous boundary read) and at its end. Otherwise (the agent
  * started mid-interval, a device missed the boundary, a gap was split) the
@@ -150,6 +159,23 @@ int mtr_account_new(const mtr_account_cfg *cfg, mtr_account **out);
 
 /* mtr_account_free - release; NULL is a no-op. */
 void mtr_account_free(mtr_account *a);
+
+/*
+ * mtr_account_copy - make `dst` an exact copy of `src` (both from
+ * mtr_account_new with the same configuration). The agent copies the
+ * state before mtr_account_next and copies it back when it cannot commit
+ * the interval, so the interval is handed out again, never lost.
+ */
+void mtr_account_copy(mtr_account *dst, const mtr_account *src);
+
+/* Events counted by the accountant (see "Impossible values"). */
+typedef struct mtr_account_counts {
+  int64_t invalid_values; /* reads above PR_INT_MAX Wh, ignored */
+  int64_t capped;         /* interval energies capped at PR_ENERGY_MAX */
+} mtr_account_counts;
+
+/* mtr_account_take_counts - the counts since the last call; resets them. */
+void mtr_account_take_counts(mtr_account *a, mtr_account_counts *out);
 
 /*
  * mtr_account_feed - account one poll. Reads with ok false are gaps. Never

@@ -15,6 +15,7 @@
 #ifndef GRIDLET_MTR_STATUS_H
 #define GRIDLET_MTR_STATUS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -23,11 +24,15 @@ extern "C" {
 
 /*
  * mtr_status_report - write the report for the database at `path` to
- * `out`. Returns 0 when all is well, 1 when there are alarms or readings
- * were lost (dropped or unconfirmed), and a negative GL_E* when the
- * database cannot be read (GL_ENOENT: no such file).
+ * `out`; `now` is the wall time (ns) to judge staleness by. Returns 0 when
+ * all is well; 1 when something needs attention (the report's last line,
+ * "attention", says what): the agent is not running (it holds a lock on
+ * "<path>.lock" while it runs), it made no reading for more than two
+ * intervals, there are alarms, or readings were lost (dropped or
+ * unconfirmed); a negative GL_E* when the database cannot be read
+ * (GL_ENOENT: no such file).
  */
-int mtr_status_report(const char *path, FILE *out);
+int mtr_status_report(const char *path, int64_t now, FILE *out);
 
 #ifdef __cplusplus
 }

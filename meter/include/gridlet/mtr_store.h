@@ -80,6 +80,23 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
 /* mtr_store_free - close; NULL is a no-op. */
 void mtr_store_free(mtr_store *s);
 
+/*
+ * mtr_store_agent_lock - take the agent's lock on the database at `path`:
+ * an exclusive flock(2) on "<path>.lock" (created mode 0600), held until
+ * *fd is closed (also by the kernel when the process dies, kill -9
+ * included). Returns 0 and the descriptor in *fd; GL_EEXIST when another
+ * process holds it (an agent runs on this database); GL_EIO (logged).
+ */
+int mtr_store_agent_lock(const char *path, int *fd);
+
+/*
+ * mtr_store_agent_running - whether an agent holds the lock of the
+ * database at `path`, without taking it for long. Returns 0 with *running
+ * set; GL_EIO when the lock file cannot be opened (no permission): the
+ * answer is unknown.
+ */
+int mtr_store_agent_running(const char *path, bool *running);
+
 /* Transactions (see above). */
 int mtr_store_begin(mtr_store *s);
 int mtr_store_commit(mtr_store *s);
@@ -99,6 +116,7 @@ void mtr_store_rollback(mtr_store *s);
 #define MTR_KEY_LAST_ACK "last_ack"         /* wall time of the last PUBACK */
 #define MTR_KEY_AGENT_PID "agent_pid"
 #define MTR_KEY_AGENT_START "agent_start"
+#define MTR_KEY_INTERVAL "interval" /* the agent's interval, ns */
 
 int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf, size_t cap,
                        size_t *len);

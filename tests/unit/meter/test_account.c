@@ -69,16 +69,50 @@ static void house_init(house *h, int64_t wall) {
   h->soc = 5000;
 }
 
+/* Every interval handed out must make a valid reading message: the agent
+ * signs it as it is. */
+static void assert_signable(const mtr_interval *iv) {
+  pr_msg m;
+  assert_int_equal(pr_msg_init(&m, PR_MSG_READING, "m1", 1, iv->end), 0);
+  pr_reading *r = &m.reading;
+  r->start = iv->start;
+  r->end = iv->end;
+  r->import_wh = iv->wh[MTR_C_IMPORT];
+  r->export_wh = iv->wh[MTR_C_EXPORT];
+  r->pv_wh = iv->wh[MTR_C_PV];
+  r->charge_wh = iv->wh[MTR_C_CHARGE];
+  r->discharge_wh = iv->wh[MTR_C_DISCHARGE];
+  r->has_soc_bp = iv->has_soc;
+  r->soc_bp = iv->soc_bp;
+  r->has_import_total_wh = iv->has_import_total;
+  r->import_total_wh = iv->import_total_wh;
+  r->has_export_total_wh = iv->has_export_total;
+  r->export_total_wh = iv->export_total_wh;
+  r->flags = iv->flags;
+  pr_diag d = {0};
+  if (pr_msg_validate(&m, &d))
+    fail_msg("interval %lld cannot be signed: %s", (long long)iv->start,
+             d.msg);
+}
+
+static int next_checked(mtr_account *a, int64_t now, mtr_interval *iv) {
+  int rc = mtr_account_next(a, now, iv);
+  if (rc == 0)
+    assert_signable(iv);
+  return rc;
+}
+
 static void drain(house *h, int64_t now) {
   mtr_interval iv;
-  while (mtr_account_next(h->a, now, &iv) == 0) {
+  while (next_checked(h->a, now, &iv) == 0) {
     assert_true(h->nout < 64);
     h->out[h->nout++] = iv;
   }
 }
 
-/* One poll at the current time; `failed` makes every device fail. */
-static void poll_once(house *h, bool failed) {
+/* The poll the devices give at the current time; `failed` makes every
+ * device fail. */
+static void make_poll(const house *h, bool failed, mtr_poll *out) {
   mtr_poll p;
   memset(&p, 0, sizeof p);
   p.wall = h->wall;
@@ -99,6 +133,13 @@ static void poll_once(house *h, bool failed) {
   }
   p.soc_ok = !failed;
   p.soc_bp = h->soc;
+  *out = p;
+}
+
+/* One poll at the current time, accounted; then hand out what is due. */
+static void poll_once(house *h, bool failed) {
+  mtr_poll p;
+  make_poll(h, failed, &p);
   mtr_account_feed(h->a, &p);
   drain(h, h->wall);
 }
@@ -370,7 +411,7 @@ static void test_account_long_gap_split_is_exact(void **st) {
   p.c[MTR_C_IMPORT].raw = (uint64_t)(1000 + d);
   mtr_account_feed(a, &p);
   mtr_interval iv;
-  assert_int_equal(mtr_account_next(a, t_b, &iv), 0);
+  assert_int_equal(next_checked(a, t_b, &iv), 0);
   assert_int_equal(iv.start, T0);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 600); /* its last 10 minutes */
   assert_true(iv.flags & PR_FLAG_ESTIMATED);
@@ -381,7 +422,7 @@ static void test_account_long_gap_split_is_exact(void **st) {
   p.c[MTR_C_IMPORT].value += 300;
   p.c[MTR_C_IMPORT].raw += 300;
   mtr_account_feed(a, &p);
-  assert_int_equal(mtr_account_next(a, p.wall + 30 * SEC, &iv), 0);
+  assert_int_equal(next_checked(a, p.wall + 30 * SEC, &iv), 0);
   assert_int_equal(iv.start, T0 + 40 * 86400 * SEC);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 600 + 300);
   mtr_account_free(a);
@@ -484,7 +525,7 @@ static void test_account_backfill_counts(void **st) {
   mtr_account_feed(h.a, &p);
   int n = 0;
   mtr_interval iv, first = {0}, last = {0};
-  while (mtr_account_next(h.a, h.wall, &iv) == 0) {
+  while (next_checked(h.a, h.wall, &iv) == 0) {
     if (!n)
       first = iv;
     last = iv;
@@ -497,7 +538,7 @@ static void test_account_backfill_counts(void **st) {
   assert_int_equal(first.flags, PR_FLAG_MISSING);
   assert_int_equal(first.start, T0 + I15);
   assert_int_equal(last.end, gl_floor_div(h.wall, I15) * I15 - I15);
-  assert_int_equal(mtr_account_next(h.a, h.wall + 30 * SEC, &iv), 0);
+  assert_int_equal(next_checked(h.a, h.wall + 30 * SEC, &iv), 0);
   assert_int_equal(iv.end, gl_floor_div(h.wall, I15) * I15);
   house_free(&h);
 }
@@ -520,11 +561,131 @@ static void test_account_absent_counter_is_not_a_gap(void **st) {
     mtr_account_feed(a, &p);
   }
   mtr_interval iv;
-  assert_int_equal(mtr_account_next(a, T0 + I15, &iv), 0);
+  assert_int_equal(next_checked(a, T0 + I15, &iv), 0);
   assert_int_equal(iv.flags, 0);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 180);
   assert_int_equal(iv.wh[MTR_C_PV], 0);
   mtr_account_free(a);
+}
+
+static void test_account_impossible_counter_value_is_ignored(void **st) {
+  (void)st;
+  house h;
+  house_init(&h, T0);
+  h.bits = 64;
+  poll_once(&h, false);
+  run(&h, 60, false);
+  /* The grid meter reports garbage above 2^53 Wh for 20 reads. */
+  h.value[MTR_C_IMPORT] += INT64_C(1) << 60;
+  run(&h, 20, false);
+  h.value[MTR_C_IMPORT] -= INT64_C(1) << 60;
+  run(&h, 100, false);
+  assert_int_equal(h.nout, 1);
+  /* The garbage is a gap: the next good read covers it, nothing lost. */
+  assert_int_equal(h.out[0].flags, PR_FLAG_DEVICE_OFFLINE);
+  assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 540);
+  assert_int_equal(h.out[0].import_total_wh, 3377110 + 540);
+  mtr_account_counts n;
+  mtr_account_take_counts(h.a, &n);
+  assert_int_equal(n.invalid_values, 20);
+  assert_int_equal(n.capped, 0);
+  mtr_account_take_counts(h.a, &n);
+  assert_int_equal(n.invalid_values, 0);
+  house_free(&h);
+}
+
+static void test_account_counter_always_impossible_gives_no_total(void **st) {
+  (void)st;
+  mtr_account_cfg c = cfg_default();
+  c.counters = 0x3;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  int n = 0;
+  for (int i = 0; i <= 200; i++) {
+    mtr_poll p;
+    memset(&p, 0, sizeof p);
+    p.wall = T0 + 100 * SEC + i * 5 * SEC;
+    p.mono = i * 5 * SEC;
+    int64_t v = (INT64_C(1) << 60) + i;
+    p.c[MTR_C_IMPORT] = (mtr_obs){true, false, v, (uint64_t)v, 64, 0, 1};
+    p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 1000, 1000, 64, 0, 1};
+    mtr_account_feed(a, &p);
+    mtr_interval iv;
+    while (next_checked(a, p.wall, &iv) == 0) {
+      assert_false(iv.has_import_total);
+      assert_true(iv.flags & PR_FLAG_DEVICE_OFFLINE);
+      n++;
+    }
+  }
+  assert_int_equal(n, 1);
+  mtr_account_free(a);
+}
+
+static void test_account_energy_beyond_protocol_limit_is_capped(void **st) {
+  (void)st;
+  /* A register whose one step is worth 10^10 Wh (scale factor 10). */
+  mtr_account_cfg c = cfg_default();
+  c.counters = 0x3;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  uint64_t raw = 1;
+  int n = 0;
+  for (int i = 0; i <= 181; i++) {
+    if (i == 50)
+      raw++;
+    mtr_poll p;
+    memset(&p, 0, sizeof p);
+    p.wall = T0 + i * 5 * SEC;
+    p.mono = i * 5 * SEC;
+    int64_t v = (int64_t)raw * INT64_C(10000000000);
+    p.c[MTR_C_IMPORT] = (mtr_obs){true, false, v, raw, 32, 10, 1};
+    p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 0, 0, 32, 10, 1};
+    mtr_account_feed(a, &p);
+    mtr_interval iv;
+    while (next_checked(a, p.wall, &iv) == 0) {
+      assert_int_equal(iv.wh[MTR_C_IMPORT], PR_ENERGY_MAX);
+      assert_true(iv.flags & PR_FLAG_ESTIMATED);
+      assert_int_equal(iv.import_total_wh, INT64_C(20000000000));
+      n++;
+    }
+  }
+  assert_int_equal(n, 1);
+  mtr_account_counts k;
+  mtr_account_take_counts(a, &k);
+  assert_int_equal(k.capped, 1);
+  mtr_account_free(a);
+}
+
+static void test_account_copy_restores_a_handed_out_interval(void **st) {
+  (void)st;
+  house h;
+  house_init(&h, T0);
+  poll_once(&h, false);
+  run(&h, 179, false);
+  assert_int_equal(h.nout, 0);
+  /* The boundary read; then: copy, hand out, copy back (the agent could
+   * not commit it), hand out again: the same interval. */
+  h.wall += 5 * SEC;
+  h.mono += 5 * SEC;
+  for (int k = 0; k < MTR_C_COUNT; k++)
+    h.value[k] += h.rate[k];
+  mtr_poll p;
+  make_poll(&h, false, &p);
+  mtr_account_feed(h.a, &p);
+  mtr_account_cfg c = cfg_default();
+  mtr_account *snap;
+  assert_int_equal(mtr_account_new(&c, &snap), 0);
+  mtr_account_copy(snap, h.a);
+  mtr_interval iv, again;
+  assert_int_equal(next_checked(h.a, h.wall, &iv), 0);
+  assert_int_equal(iv.start, T0);
+  assert_int_equal(iv.wh[MTR_C_IMPORT], 540);
+  assert_int_equal(mtr_account_next(h.a, h.wall, &again), GL_EAGAIN);
+  mtr_account_copy(h.a, snap);
+  assert_int_equal(next_checked(h.a, h.wall, &again), 0);
+  assert_memory_equal(&iv, &again, sizeof iv);
+  mtr_account_free(snap);
+  house_free(&h);
 }
 
 static void test_account_state_round_trip_and_rejects_garbage(void **st) {
@@ -590,6 +751,10 @@ int main(void) {
       cmocka_unit_test(test_account_backward_step_across_restart),
       cmocka_unit_test(test_account_backfill_counts),
       cmocka_unit_test(test_account_absent_counter_is_not_a_gap),
+      cmocka_unit_test(test_account_impossible_counter_value_is_ignored),
+      cmocka_unit_test(test_account_counter_always_impossible_gives_no_total),
+      cmocka_unit_test(test_account_energy_beyond_protocol_limit_is_capped),
+      cmocka_unit_test(test_account_copy_restores_a_handed_out_interval),
       cmocka_unit_test(test_account_state_round_trip_and_rejects_garbage),
       cmocka_unit_test(test_account_rejects_bad_config),
   };

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for `gridlet-meter status` on real database files: whether
+ * the agent runs is decided by its lock, not by a PID that another
+ * process may own by now; a running agent that made no reading for two
+ * intervals needs attention; a stopped agent needs attention; all well
+ * exits 0.
+ */
+#include "gridlet/clock.h"
+#include "gridlet/error.h"
+#include "gridlet/log.h"
+#include "gridlet/mtr_status.h"
+#include "gridlet/mtr_store.h"
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define SEC GL_NS_PER_SEC
+#define I15 (900 * SEC)
+#define T0 (INT64_C(1782036000) * SEC)
+
+static char dir[GT_PATH_MAX], path[GT_PATH_MAX];
+
+static int setup(void **st) {
+  (void)st;
+  gt_tmpdir("mstatus", dir);
+  gt_path(path, dir, "meter.db");
+  return 0;
+}
+
+static int teardown(void **st) {
+  (void)st;
+  gt_rmtree(dir);
+  return 0;
+}
+
+/* A database as an agent leaves it: started at `start`, its last reading
+ * made at `made` (0: none). */
+static void make_db(int64_t start, int64_t made) {
+  mtr_store_opts o = {.create = true, .meter_id = "m1", .community = "c1"};
+  mtr_store *s;
+  assert_int_equal(mtr_store_open(path, &o, &s), 0);
+  /* This test's own PID: alive, but not an agent. */
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_AGENT_PID, (int64_t)getpid()),
+                   0);
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_AGENT_START, start), 0);
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_INTERVAL, I15), 0);
+  if (made) {
+    static mtr_reading_row r;
+    memset(&r, 0, sizeof r);
+    r.seq = 1;
+    r.r.start = made - I15;
+    r.r.end = made;
+    r.state = MTR_RS_RECEIPTED;
+    r.created = made;
+    snprintf(r.topic, sizeof r.topic, "t");
+    r.len = 1;
+    assert_int_equal(mtr_store_reading_add(s, &r), 0);
+  }
+  mtr_store_free(s);
+}
+
+/* The report for `now`; *text (owned) the output. */
+static int report(int64_t now, char **text) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  int rc = mtr_status_report(path, now, f);
+  fclose(f);
+  *text = buf;
+  return rc;
+}
+
+static void test_status_pid_of_another_process_is_not_an_agent(void **st) {
+  (void)st;
+  make_db(T0, T0 + I15);
+  char *out;
+  assert_int_equal(report(T0 + I15 + 60 * SEC, &out), 1);
+  assert_non_null(strstr(out, "agent          not running"));
+  assert_non_null(strstr(out, "attention      the agent is not running"));
+  free(out);
+}
+
+static void test_status_running_agent_with_fresh_readings_is_well(void **st) {
+  (void)st;
+  make_db(T0, T0 + I15);
+  int fd;
+  assert_int_equal(mtr_store_agent_lock(path, &fd), 0);
+  /* A second agent cannot take the lock. */
+  int fd2;
+  assert_int_equal(mtr_store_agent_lock(path, &fd2), GL_EEXIST);
+  char *out;
+  assert_int_equal(report(T0 + I15 + 10 * 60 * SEC, &out), 0);
+  assert_non_null(strstr(out, "agent          running"));
+  assert_null(strstr(out, "attention"));
+  free(out);
+  close(fd);
+  bool running = true;
+  assert_int_equal(mtr_store_agent_running(path, &running), 0);
+  assert_false(running);
+}
+
+static void test_status_running_agent_without_readings_is_stale(void **st) {
+  (void)st;
+  make_db(T0, T0 + I15);
+  int fd;
+  assert_int_equal(mtr_store_agent_lock(path, &fd), 0);
+  char *out;
+  assert_int_equal(report(T0 + I15 + 31 * 60 * SEC, &out), 1);
+  assert_non_null(strstr(out, "agent          running"));
+  assert_non_null(
+      strstr(out, "attention      no reading for more than two intervals"));
+  free(out);
+  close(fd);
+  /* Never a reading since it started, long ago. */
+  gt_rmtree(dir);
+  gt_tmpdir("mstatus", dir);
+  gt_path(path, dir, "meter.db");
+  make_db(T0, 0);
+  assert_int_equal(mtr_store_agent_lock(path, &fd), 0);
+  assert_int_equal(report(T0 + 10 * 60 * SEC, &out), 0);
+  free(out);
+  assert_int_equal(report(T0 + 40 * 60 * SEC, &out), 1);
+  free(out);
+  close(fd);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_status_pid_of_another_process_is_not_an_agent, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_status_running_agent_with_fresh_readings_is_well, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_status_running_agent_without_readings_is_stale, setup,
+          teardown),
+  };
+  gl_log_set_level(GL_LOG_ERROR);
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -71,6 +71,10 @@ struct mtr_account {
   bool mono_ok;               /* last_mono is from this run */
   int64_t emitted_end;        /* end of the last interval handed out */
   int64_t step_missing_until; /* missing intervals before this: clock_step */
+  /* A step beyond the horizon, not yet believed (this run only). */
+  bool held;
+  int64_t held_offset; /* wall clock minus the expected time */
+  int64_t held_since;  /* monotonic time it was first seen */
   bucket b[MAX_BUCKETS];
   mtr_account_counts counts; /* since the last mtr_account_take_counts */
 };
@@ -94,7 +98,9 @@ int mtr_account_new(const mtr_account_cfg *cfg, mtr_account **out) {
   *out = NULL;
   if (!cfg || cfg->interval_ns <= 0 || cfg->poll_ns <= 0 ||
       cfg->close_wait_ns < 0 || cfg->step_ns <= 0 || cfg->backfill_ns < 0 ||
-      cfg->max_power_w <= 0 ||
+      cfg->max_power_w <= 0 || cfg->step_horizon_ns < 0 ||
+      cfg->step_confirm_ns < 0 ||
+      (cfg->step_horizon_ns && cfg->step_horizon_ns < cfg->step_ns) ||
       (INT64_C(86400) * GL_NS_PER_SEC) % cfg->interval_ns != 0)
     return GL_EINVAL;
   mtr_account *a = calloc(1, sizeof *a);
@@ -220,7 +226,8 @@ static int64_t plausible_wh(const mtr_account *a, int64_t elapsed) {
  * anomaly rules; flags for the interval of the later read go to *flags.
  */
 static int64_t difference(mtr_account *a, int c, const ctr *last,
-                          const mtr_obs *o, int64_t elapsed, uint32_t *flags) {
+                          const mtr_obs *o, int64_t elapsed,
+                          bool elapsed_known, uint32_t *flags) {
   const char *name = mtr_counter_name(c);
   if (o->identity != last->identity || o->bits != last->bits) {
     GL_WARN(COMP,
@@ -245,7 +252,9 @@ static int64_t difference(mtr_account *a, int c, const ctr *last,
   }
   int64_t d = o->value - last->value;
   if (d >= 0) {
-    if (d > limit) {
+    /* Across a restart with the wall clock behind the last read, the time
+     * the agent was down is unknown: any rise may be real. */
+    if (d > limit && elapsed_known) {
       GL_WARN(COMP,
               "%s: the counter jumped from %lld to %lld Wh, more than %lld W "
               "could deliver in the time since the last read; treated as a "
@@ -375,22 +384,120 @@ static void attribute(mtr_account *a, int c, int64_t d, int64_t t_a,
 /* ---- Feeding a poll ------------------------------------------------------
  */
 
+static int64_t abs64(int64_t v) {
+  return v < 0 ? -v : v;
+}
+
+/*
+ * A step beyond the horizon: believed only once the wall clock has kept
+ * the new offset for step_confirm (of monotonic time). Until then the
+ * poll counts at the expected time. Returns true when the step is
+ * accepted now.
+ */
+static bool confirm_step(mtr_account *a, const mtr_poll *p, int64_t skew) {
+  char d[32], c[32];
+  if (!a->held || abs64(skew - a->held_offset) > a->cfg.step_ns) {
+    a->held = true;
+    a->held_offset = skew;
+    a->held_since = p->mono;
+    GL_WARN(COMP,
+            "the wall clock jumped %s by %s, more than the clock horizon: "
+            "the readings keep the time they had until the new time has "
+            "held for %s (flagged clock_step)",
+            skew < 0 ? "back" : "ahead",
+            gl_duration_format(abs64(skew), d, sizeof d),
+            gl_duration_format(a->cfg.step_confirm_ns, c, sizeof c));
+  }
+  if (p->mono - a->held_since < a->cfg.step_confirm_ns)
+    return false;
+  GL_WARN(COMP,
+          "the wall clock has kept its jump of %s for %s: the readings "
+          "follow it now",
+          gl_duration_format(abs64(skew), d, sizeof d),
+          gl_duration_format(p->mono - a->held_since, c, sizeof c));
+  a->held = false;
+  return true;
+}
+
+/*
+ * The accepted timeline moves back to `t` (a large backward step that
+ * held): the old timeline was ahead, so its open intervals are never
+ * reported; what they measured counts in the interval of `t`, the
+ * interval after the step.
+ */
+static void reanchor(mtr_account *a, int64_t t) {
+  int64_t s = interval_start(a, t);
+  bucket keep = {0};
+  keep.used = true;
+  keep.start = s;
+  keep.flags = PR_FLAG_CLOCK_STEP | PR_FLAG_ESTIMATED;
+  for (int i = 0; i < MAX_BUCKETS; i++) {
+    bucket *b = &a->b[i];
+    if (!b->used)
+      continue;
+    for (int c = 0; c < MTR_C_COUNT; c++) {
+      keep.wh[c] += b->wh[c];
+      keep.cf[c] |= b->cf[c] & (CF_SEEN | CF_ABSENT);
+    }
+    for (int k = 0; k < 2; k++)
+      if (b->has_tot[k]) {
+        keep.has_tot[k] = true;
+        keep.tot[k] = b->tot[k];
+      }
+    keep.has_soc = keep.has_soc || b->has_soc;
+    if (b->has_soc)
+      keep.soc = b->soc;
+    keep.flags |= b->flags & PR_FLAG_DEVICE_OFFLINE;
+    b->used = false;
+  }
+  a->b[0] = keep;
+  char ts[GL_TIME_STR_MAX];
+  fmt_time(s, ts);
+  GL_WARN(COMP,
+          "intervals are counted from %s again; those reported on the time "
+          "that was ahead stay as they were sent",
+          ts);
+  a->emitted_end = s;
+  a->step_missing_until = NONE;
+  a->last_t = t;
+  for (int c = 0; c < MTR_C_COUNT; c++)
+    if (a->c[c].has)
+      a->c[c].t = t;
+}
+
 void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
   int64_t I = a->cfg.interval_ns, tol = a->cfg.poll_ns;
-  bool stepped = false, backward = false;
+  bool stepped = false, backward = false, held = false;
   int64_t wall = p->wall;
   if (a->has_poll) {
+    /* Where the wall clock should be: the last read plus the monotonic
+     * time since. Across a restart only a clock behind the last read can
+     * be seen (a clock ahead looks like downtime). */
+    int64_t expected = wall, skew = 0;
     if (a->mono_ok) {
-      int64_t skew = (wall - a->last_wall) - (p->mono - a->last_mono);
-      if (skew > a->cfg.step_ns || skew < -a->cfg.step_ns) {
+      expected = a->last_wall + (p->mono - a->last_mono);
+      skew = wall - expected;
+    } else if (wall < a->last_wall - a->cfg.step_ns) {
+      expected = a->last_wall;
+      skew = wall - expected;
+    }
+    if (abs64(skew) > a->cfg.step_ns) {
+      if (a->cfg.step_horizon_ns && abs64(skew) > a->cfg.step_horizon_ns &&
+          !confirm_step(a, p, skew)) {
+        held = true;
+        wall = expected;
+      } else {
         stepped = true;
         backward = skew < 0;
       }
-    } else if (wall < a->last_wall - a->cfg.step_ns) {
-      /* Across a restart only a backward step is visible. */
-      stepped = backward = true;
+    } else if (a->held) {
+      GL_NOTICE(COMP, "the wall clock is back where it should be");
+      a->held = false;
     }
   }
+  if (stepped && backward && a->cfg.step_horizon_ns &&
+      abs64(wall - a->last_wall) > a->cfg.step_horizon_ns)
+    reanchor(a, wall);
   /* Effective time never runs backwards, nor into reported intervals. */
   int64_t t = wall;
   if (a->has_poll && t < a->last_t)
@@ -399,6 +506,11 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
     t = a->emitted_end;
   int64_t s = interval_start(a, t);
 
+  if (held) {
+    bucket *hb = get_bucket(a, s);
+    if (hb)
+      hb->flags |= PR_FLAG_CLOCK_STEP;
+  }
   if (stepped) {
     char w1[GL_TIME_STR_MAX], w2[GL_TIME_STR_MAX];
     fmt_time(a->last_wall, w1);
@@ -469,7 +581,8 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
     } else {
       uint32_t flags = 0;
       int64_t elapsed = k->mono_ok ? p->mono - k->mono : t - k->t;
-      int64_t d = difference(a, c, k, o, elapsed, &flags);
+      bool known = k->mono_ok || p->wall >= k->t;
+      int64_t d = difference(a, c, k, o, elapsed, known, &flags);
       if (stepped) {
         /* The difference across a step counts after it. */
         if (cur) {
@@ -583,6 +696,12 @@ int mtr_account_next(mtr_account *a, int64_t now, mtr_interval *out) {
   int64_t I = a->cfg.interval_ns;
   if (a->emitted_end == NONE)
     return GL_EAGAIN;
+  /* Between polls only polls move the accountant's time: a wall clock
+   * that jumped since the last one is judged at the next. Polls come every
+   * poll period, answered or not, so close_wait expires all the same. */
+  int64_t bound = a->last_t + a->cfg.poll_ns;
+  if (a->has_poll && now > bound)
+    now = bound;
   bucket *b = oldest_bucket(a);
   int64_t m = a->emitted_end;
   if ((!b || b->start > m) && m + I + a->cfg.close_wait_ns <= now) {

@@ -71,7 +71,9 @@ struct mtr_agent {
   int stop_efd;
   volatile int stopping;
   bool connected;
-  int64_t next_poll, next_save, order_next;
+  /* Monotonic times: a wall clock that jumps must not stop the reads. */
+  int64_t next_poll, next_save;
+  int64_t order_next; /* wall time: the next interval to order for */
   bool has_soc;
   int64_t soc;
   /* scratch */
@@ -411,6 +413,8 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
                         .poll_ns = cfg->poll_ns,
                         .close_wait_ns = cfg->close_wait_ns,
                         .step_ns = cfg->clock_step_ns,
+                        .step_horizon_ns = cfg->clock_horizon_ns,
+                        .step_confirm_ns = cfg->clock_confirm_ns,
                         .backfill_ns = cfg->backfill_ns,
                         .max_power_w = cfg->max_power_w,
                         .counters = mtr_devices_counters(a->dev)};
@@ -805,6 +809,19 @@ static int trading_tick(mtr_agent *a, int64_t now) {
   if (a->cfg.mode == MTR_TRADE_EXPOST)
     return 0;
   const mtr_config *c = &a->cfg;
+  /* Normally the next order is at most one interval beyond the first one
+   * still open. Far beyond it, it was set while the wall clock was ahead
+   * (or saved so): start again from now rather than wait for that time. */
+  int64_t open = mtr_trading_first_open(c, now);
+  if (a->order_next > open + c->interval_ns + c->clock_horizon_ns) {
+    char t1[GL_TIME_STR_MAX], t2[GL_TIME_STR_MAX], t3[GL_TIME_STR_MAX];
+    GL_WARN(COMP,
+            "the next order was due for %s, far beyond the clock's %s: "
+            "ordering from %s on",
+            gl_time_format(a->order_next, t1), gl_time_format(now, t2),
+            gl_time_format(open, t3));
+    a->order_next = open;
+  }
   while (mtr_trading_order_time(c, a->order_next) <= now) {
     int64_t start = a->order_next;
     char t[GL_TIME_STR_MAX];
@@ -1111,39 +1128,47 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
             (long long)(a->cfg.interval_ns / SEC),
             (long long)(a->cfg.poll_ns / SEC));
   pr_mqtt_connect(a->mqtt);
-  a->next_poll = now;
-  a->next_save = now + a->cfg.state_save_ns;
+  int64_t mono = gl_clock_monotonic(&a->clock);
+  a->next_poll = mono;
+  a->next_save = mono + a->cfg.state_save_ns;
   while (!a->stopping) {
     now = gl_clock_now(&a->clock);
-    if (now >= a->next_poll) {
+    mono = gl_clock_monotonic(&a->clock);
+    if (mono >= a->next_poll) {
       if ((rc = do_poll(a)))
         break;
       now = gl_clock_now(&a->clock);
-      a->next_poll = next_aligned(now, a->cfg.poll_ns);
+      mono = gl_clock_monotonic(&a->clock);
+      /* The next read falls on the wall clock's next multiple of the poll
+       * period (one read on every interval boundary), but is timed on the
+       * monotonic clock: at most one poll period away, whatever the wall
+       * clock did. */
+      a->next_poll = mono + (next_aligned(now, a->cfg.poll_ns) - now);
     }
     if ((rc = account_due(a, now)))
       break;
-    if (now >= a->next_save) {
+    if (mono >= a->next_save) {
       if ((rc = save_account(a)))
         break;
-      a->next_save = now + a->cfg.state_save_ns;
+      a->next_save = mono + a->cfg.state_save_ns;
     }
     if ((rc = trading_tick(a, now)) || (rc = mtr_pub_pump(a->pub, now)) ||
         (rc = send_proof_requests(a, now)))
       break;
 
-    int64_t deadline = a->next_poll;
+    /* How long until something is due, in this clock's time. */
+    int64_t wait = a->next_poll - mono;
+    if (a->next_save - mono < wait)
+      wait = a->next_save - mono;
     int64_t d2 = mtr_account_deadline(a->acc);
-    if (d2 < deadline)
-      deadline = d2;
-    if (a->next_save < deadline)
-      deadline = a->next_save;
+    if (d2 - now < wait)
+      wait = d2 - now;
     if (a->cfg.mode != MTR_TRADE_EXPOST) {
       int64_t d3 = mtr_trading_order_time(&a->cfg, a->order_next);
-      if (d3 < deadline)
-        deadline = d3;
+      if (d3 - now < wait)
+        wait = d3 - now;
     }
-    int64_t wait_ns = gl_clock_real_duration(&a->clock, deadline - now);
+    int64_t wait_ns = gl_clock_real_duration(&a->clock, wait);
     int64_t wait_ms = (wait_ns + GL_NS_PER_MS - 1) / GL_NS_PER_MS;
     if (wait_ms > MAX_WAIT_MS)
       wait_ms = MAX_WAIT_MS;

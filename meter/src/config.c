@@ -64,6 +64,11 @@ static const gl_conf_item items[] = {
       "how often counter state is saved between interval boundaries"),
     D("meter", "clock_step", clock_step_ns, "2s", 100 * GL_NS_PER_MS, HOUR,
       "a wall clock jump larger than this is flagged clock_step"),
+    D("meter", "clock_horizon", clock_horizon_ns, "1h", MIN, 30 * DAY,
+      "a wall clock jump larger than this is believed only once it has "
+      "held for clock_confirm"),
+    D("meter", "clock_confirm", clock_confirm_ns, "10m", 0, DAY,
+      "how long a jump beyond clock_horizon must hold to be believed"),
     D("meter", "backfill", backfill_ns, "1d", 0, 30 * DAY,
       "after a long stop, report missing intervals this far back"),
     I("meter", "max_power", max_power_w, "50000", 100, 10000000,
@@ -254,6 +259,8 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
   for (int r = 0; r < MTR_ROLE_COUNT; r++)
     if (cfg->dev[r].endpoint[0] && !cfg->dev[r].profile[0])
       FAIL("%s.profile: required when an endpoint is set", mtr_role_name(r));
+  if (cfg->clock_horizon_ns < cfg->clock_step_ns)
+    FAIL("meter.clock_horizon: shorter than meter.clock_step");
   if (cfg->reconnect_min_ns > cfg->reconnect_max_ns)
     FAIL("mqtt.reconnect_min: longer than mqtt.reconnect_max");
   if (strncmp(cfg->uri, "mqtts://", 8) != 0 &&

@@ -67,7 +67,24 @@
  * backwards for the accounting: after a backward step the open interval stays
  * open until the wall clock passes its end again (everything measured meanwhile
  * counts in it). Across a restart only a backward step can be seen (the
- * first read is earlier than the last saved one).
+ * first read is earlier than the last saved one); the time the agent was
+ * down is then unknown, so the jump rule is not applied to the first
+ * difference after it (the downtime's energy counts, flagged clock_step).
+ *
+ * Large steps. A step larger than step_horizon (either way; also a clock
+ * found behind the saved state by more than that at a restart) is not
+ * believed at once: a GPS or NTP glitch of a year must not pin the
+ * accounting in the future. Until the wall clock has kept the new offset
+ * for step_confirm of monotonic time, polls count at the time the
+ * accountant expects (the last read plus the monotonic time since), and
+ * their intervals are flagged `clock_step`; a clock that comes back ends
+ * it. A step that held is accepted: forward as above; backward by
+ * re-anchoring, instead of keeping an interval open for as long as the
+ * step: the open intervals of the old time are never reported, what they
+ * measured counts in the interval of the new time (flagged clock_step and
+ * estimated), and intervals are reported from there on (the agent never
+ * makes a second reading for an interval it reported before the step).
+ * step_horizon 0 accepts every step at once.
  *
  * State. mtr_account_save writes the whole state (a versioned byte
  * format), mtr_account_load restores it. The agent saves at every handed
@@ -141,6 +158,8 @@ typedef struct mtr_account_cfg {
   int64_t poll_ns;       /* > 0; also the boundary read tolerance */
   int64_t close_wait_ns; /* >= 0 */
   int64_t step_ns;       /* clock step threshold, > 0 */
+  int64_t step_horizon_ns; /* larger steps need confirming; 0 = none */
+  int64_t step_confirm_ns; /* how long a large step must hold, >= 0 */
   int64_t backfill_ns;   /* >= 0 */
   int64_t max_power_w;   /* > 0 */
   /* Bit (1 << c) for each counter some device provides; the others are
@@ -186,7 +205,9 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p);
 /*
  * mtr_account_next - the next finished interval at wall time `now`, in
  * order (missing ones included). Returns 0 with *out filled, or GL_EAGAIN
- * when none is due. Call it until GL_EAGAIN after each feed.
+ * when none is due. Call it until GL_EAGAIN after each feed. `now` counts
+ * at most one poll period past the last poll's time: only polls judge the
+ * wall clock (feed polls that failed too, so close_wait expires).
  */
 int mtr_account_next(mtr_account *a, int64_t now, mtr_interval *out);
 

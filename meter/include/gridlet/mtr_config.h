@@ -82,6 +82,8 @@ typedef struct mtr_config {
   int64_t close_wait_ns;                /* wait for late boundary polls */
   int64_t state_save_ns;                /* counter state saved this often */
   int64_t clock_step_ns;                /* wall/monotonic disagreement */
+  int64_t clock_horizon_ns;             /* larger jumps must hold ... */
+  int64_t clock_confirm_ns;             /* ... this long to be believed */
   int64_t backfill_ns;                  /* missing readings reported back */
   int64_t max_power_w;                  /* plausibility of counter jumps */
   char database[MTR_TEXT_MAX];          /* SQLite state file */

@@ -422,7 +422,12 @@ static void test_account_long_gap_split_is_exact(void **st) {
   p.c[MTR_C_IMPORT].value += 300;
   p.c[MTR_C_IMPORT].raw += 300;
   mtr_account_feed(a, &p);
-  assert_int_equal(next_checked(a, p.wall + 30 * SEC, &iv), 0);
+  p.wall += 30 * SEC;
+  p.mono += 30 * SEC;
+  p.failed = true;
+  p.c[MTR_C_IMPORT].ok = p.c[MTR_C_EXPORT].ok = false;
+  mtr_account_feed(a, &p); /* the boundary read fails */
+  assert_int_equal(next_checked(a, p.wall, &iv), 0);
   assert_int_equal(iv.start, T0 + 40 * 86400 * SEC);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 600 + 300);
   mtr_account_free(a);
@@ -507,6 +512,165 @@ static void test_account_backward_step_across_restart(void **st) {
   house_free(&h);
 }
 
+/* A house whose accountant confirms steps beyond an hour for 10 minutes,
+ * as the agent's defaults do. */
+static void house_init_horizon(house *h, int64_t wall) {
+  house_init(h, wall);
+  mtr_account_free(h->a);
+  mtr_account_cfg c = cfg_default();
+  c.step_horizon_ns = 3600 * SEC;
+  c.step_confirm_ns = 10 * MIN;
+  assert_int_equal(mtr_account_new(&c, &h->a), 0);
+}
+
+static void test_account_year_long_glitch_is_not_believed(void **st) {
+  (void)st;
+  house h;
+  house_init_horizon(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false); /* T0 + 5m */
+  /* One read with the wall clock a year ahead, then NTP puts it right. */
+  int64_t year = INT64_C(365) * 86400 * SEC;
+  h.wall += year;
+  run(&h, 1, false);
+  h.wall -= year;
+  assert_int_equal(h.nout, 0);
+  run(&h, 119 + 2 * 180, false); /* to T0 + 45m */
+  assert_int_equal(h.nout, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(h.out[i].start, T0 + i * I15);
+    assert_false(h.out[i].flags & PR_FLAG_MISSING);
+    assert_int_equal(h.out[i].wh[MTR_C_IMPORT], 540);
+  }
+  /* The glitch is recorded, nothing else. */
+  assert_int_equal(h.out[0].flags, PR_FLAG_CLOCK_STEP);
+  assert_int_equal(h.out[1].flags, 0);
+  assert_int_equal(mtr_account_open_start(h.a), T0 + 3 * I15);
+  house_free(&h);
+}
+
+static void test_account_large_forward_step_that_holds_is_accepted(void **st) {
+  (void)st;
+  house h;
+  house_init_horizon(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false);       /* T0 + 5m */
+  h.wall += 2 * 3600 * SEC; /* two hours ahead, and it stays */
+  run(&h, 119, false);      /* 10 minutes less 5 s: not believed yet */
+  assert_int_equal(h.nout, 0);
+  run(&h, 1, false); /* the boundary of the old timeline, T0 + 15m */
+  assert_int_equal(h.nout, 1);
+  assert_int_equal(h.out[0].start, T0);
+  assert_int_equal(h.out[0].flags, PR_FLAG_CLOCK_STEP);
+  assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 540);
+  run(&h, 1, false); /* 10 minutes held: accepted */
+  /* The intervals it jumped over are missing, never invented. */
+  assert_int_equal(h.nout, 8);
+  for (int i = 1; i < 8; i++)
+    assert_int_equal(h.out[i].flags, PR_FLAG_MISSING | PR_FLAG_CLOCK_STEP);
+  run(&h, 180, false);
+  assert_int_equal(h.nout, 10);
+  assert_int_equal(h.out[8].flags, PR_FLAG_MISSING | PR_FLAG_CLOCK_STEP);
+  assert_int_equal(h.out[9].start, T0 + 9 * I15);
+  assert_int_equal(h.out[9].flags, PR_FLAG_CLOCK_STEP | PR_FLAG_ESTIMATED);
+  /* What was measured across the step counts after it: the readings add
+   * up to the register's change, nothing lost. */
+  int64_t total = 0;
+  for (int i = 0; i < 10; i++)
+    total += h.out[i].wh[MTR_C_IMPORT];
+  assert_int_equal(total, h.out[9].import_total_wh - 3377110);
+  house_free(&h);
+}
+
+static void test_account_large_backward_step_that_holds_reanchors(void **st) {
+  (void)st;
+  house h;
+  house_init_horizon(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false); /* T0 + 5m */
+  /* Six hours ahead for half an hour: long enough to be believed. */
+  int64_t day = 6 * 3600 * SEC;
+  h.wall += day;
+  run(&h, 360, false);
+  int before = h.nout;
+  assert_true(before > 0);
+  /* NTP puts it right: a day back. Held for 10 minutes, then the
+   * accounting follows the real time again, at once, not in a day. */
+  h.wall -= day;
+  run(&h, 120, false);
+  int64_t now = h.wall;
+  run(&h, 360, false); /* half an hour more */
+  int64_t first = gl_floor_div(now, I15) * I15;
+  int fresh = 0;
+  for (int i = before; i < h.nout; i++)
+    if (h.out[i].start >= first - I15 && h.out[i].start < h.wall)
+      fresh++;
+  assert_true(fresh >= 2);
+  assert_true(mtr_account_open_start(h.a) <= h.wall);
+  assert_true(mtr_account_open_start(h.a) > h.wall - I15);
+  house_free(&h);
+}
+
+static void test_account_restart_with_clock_behind_counts_downtime(void **st) {
+  (void)st;
+  house h;
+  house_init(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false); /* T0 + 5m */
+  uint8_t buf[MTR_ACCOUNT_STATE_MAX];
+  size_t len;
+  assert_int_equal(mtr_account_save(h.a, buf, sizeof buf, &len), 0);
+  mtr_account_free(h.a);
+  /* Down for 10 minutes, during which 500 Wh were imported; the board
+   * comes back with its clock a minute behind the saved state. */
+  mtr_account_cfg c = cfg_default();
+  assert_int_equal(mtr_account_new(&c, &h.a), 0);
+  assert_int_equal(mtr_account_load(h.a, buf, len), 0);
+  h.wall -= 60 * SEC;
+  h.mono = 7 * SEC;
+  h.value[MTR_C_IMPORT] += 500;
+  poll_once(&h, false);
+  run(&h, 180, false);
+  assert_int_equal(h.nout, 1);
+  assert_int_equal(h.out[0].start, T0);
+  assert_true(h.out[0].flags & PR_FLAG_CLOCK_STEP);
+  assert_false(h.out[0].flags & PR_FLAG_COUNTER_RESET);
+  /* 60 reads before, the 500 Wh of the downtime, and the reads after it
+   * until the clock, restarted at T0 + 4m, reaches the boundary: 132. */
+  assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 60 * 3 + 500 + 132 * 3);
+  house_free(&h);
+}
+
+static void test_account_saved_state_in_the_future_is_left_behind(void **st) {
+  (void)st;
+  /* A state saved while the clock was a year ahead; the board restarts
+   * with the right time. Within the confirmation time the accounting
+   * follows the real clock again: a restart does not keep it pinned. */
+  house h;
+  int64_t year = INT64_C(365) * 86400 * SEC;
+  house_init_horizon(&h, T0 + year);
+  poll_once(&h, false);
+  run(&h, 60, false);
+  uint8_t buf[MTR_ACCOUNT_STATE_MAX];
+  size_t len;
+  assert_int_equal(mtr_account_save(h.a, buf, sizeof buf, &len), 0);
+  mtr_account_free(h.a);
+  mtr_account_cfg c = cfg_default();
+  c.step_horizon_ns = 3600 * SEC;
+  c.step_confirm_ns = 10 * MIN;
+  assert_int_equal(mtr_account_new(&c, &h.a), 0);
+  assert_int_equal(mtr_account_load(h.a, buf, len), 0);
+  h.wall = T0 + 2 * MIN;
+  h.mono = 3 * SEC;
+  h.nout = 0;
+  poll_once(&h, false);
+  run(&h, 120 + 360, false); /* 40 minutes */
+  assert_true(h.nout >= 2);
+  assert_int_equal(h.out[h.nout - 1].start, T0 + I15);
+  assert_int_equal(mtr_account_open_start(h.a), T0 + 2 * I15);
+  house_free(&h);
+}
+
 static void test_account_backfill_counts(void **st) {
   (void)st;
   house h;
@@ -538,7 +702,11 @@ static void test_account_backfill_counts(void **st) {
   assert_int_equal(first.flags, PR_FLAG_MISSING);
   assert_int_equal(first.start, T0 + I15);
   assert_int_equal(last.end, gl_floor_div(h.wall, I15) * I15 - I15);
-  assert_int_equal(next_checked(h.a, h.wall + 30 * SEC, &iv), 0);
+  /* Another failed poll, close_wait later. */
+  p.wall += 30 * SEC;
+  p.mono += 30 * SEC;
+  mtr_account_feed(h.a, &p);
+  assert_int_equal(next_checked(h.a, p.wall, &iv), 0);
   assert_int_equal(iv.end, gl_floor_div(h.wall, I15) * I15);
   house_free(&h);
 }
@@ -749,6 +917,11 @@ int main(void) {
       cmocka_unit_test(test_account_forward_clock_step),
       cmocka_unit_test(test_account_backward_clock_step_keeps_interval_open),
       cmocka_unit_test(test_account_backward_step_across_restart),
+      cmocka_unit_test(test_account_year_long_glitch_is_not_believed),
+      cmocka_unit_test(test_account_large_forward_step_that_holds_is_accepted),
+      cmocka_unit_test(test_account_large_backward_step_that_holds_reanchors),
+      cmocka_unit_test(test_account_restart_with_clock_behind_counts_downtime),
+      cmocka_unit_test(test_account_saved_state_in_the_future_is_left_behind),
       cmocka_unit_test(test_account_backfill_counts),
       cmocka_unit_test(test_account_absent_counter_is_not_a_gap),
       cmocka_unit_test(test_account_impossible_counter_value_is_ignored),

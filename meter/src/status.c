@@ -180,6 +180,8 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
   mtr_store_ckpt_count(s, &nck);
   mtr_store_check_count(s, MTR_CS_DONE, &ndone);
   mtr_store_check_count(s, MTR_CS_FAILED, &nfail);
+  mtr_store_check_count(s, MTR_CS_GIVEN_UP, &v);
+  nfail += v;
   mtr_store_check_count(s, MTR_CS_PENDING, &nopen);
   mtr_store_check_count(s, MTR_CS_SENT, &v);
   nopen += v;

@@ -62,6 +62,8 @@ enum {
   Q_CHK_UPDATE,
   Q_CHK_OPEN_FOR,
   Q_CHK_FAILED_FOR,
+  Q_CHK_GIVEN_UP_FOR,
+  Q_CHK_REOPEN_FOR,
   Q_CHK_NEXT_TIME,
   Q_CHK_COUNT,
   Q_AL_ADD,
@@ -140,6 +142,11 @@ static const char *const sql_text[Q_COUNT] = {
                        "kind = 1 AND state <= 1",
     [Q_CHK_FAILED_FOR] = "SELECT count(*) FROM checks WHERE start = ?1 AND "
                          "kind = 1 AND state = 3",
+    [Q_CHK_GIVEN_UP_FOR] = "SELECT count(*) FROM checks WHERE start = ?1 AND "
+                           "kind = 1 AND state = 4",
+    [Q_CHK_REOPEN_FOR] = "UPDATE checks SET state = 0, attempts = 0, "
+                         "next_try = ?2, req_seq = 0 WHERE start = ?1 AND "
+                         "kind = 1 AND state >= 3",
     [Q_CHK_NEXT_TIME] = "SELECT min(next_try) FROM checks WHERE state <= 1",
     [Q_CHK_COUNT] = "SELECT count(*) FROM checks WHERE state = ?1",
     [Q_AL_ADD] = "INSERT INTO alarms(time, kind, text) VALUES(?1, ?2, ?3)",
@@ -972,6 +979,23 @@ int mtr_store_check_open_for(mtr_store *s, int64_t start, int64_t *n) {
 
 int mtr_store_check_failed_for(mtr_store *s, int64_t start, int64_t *n) {
   return count_query(s, Q_CHK_FAILED_FOR, start, true, n);
+}
+
+int mtr_store_check_given_up_for(mtr_store *s, int64_t start, int64_t *n) {
+  return count_query(s, Q_CHK_GIVEN_UP_FOR, start, true, n);
+}
+
+int mtr_store_check_reopen_for(mtr_store *s, int64_t start, int64_t now,
+                               int64_t *n) {
+  sqlite3_stmt *st = stmt(s, Q_CHK_REOPEN_FOR);
+  if (!st)
+    return GL_ESTORE;
+  sqlite3_bind_int64(st, 1, start);
+  sqlite3_bind_int64(st, 2, now);
+  int rc = exec_stmt(s, st, "checks reopen");
+  if (!rc)
+    *n = sqlite3_changes(s->db);
+  return rc;
 }
 
 int mtr_store_check_next_time(mtr_store *s, int64_t *t) {

@@ -257,8 +257,9 @@ typedef enum mtr_check_kind {
 typedef enum mtr_check_state {
   MTR_CS_PENDING = 0, /* to send (again) at next_try */
   MTR_CS_SENT = 1,    /* asked; answer due by next_try */
-  MTR_CS_DONE = 2,    /* verified */
-  MTR_CS_FAILED = 3,  /* failed (alarm raised) or given up */
+  MTR_CS_DONE = 2,     /* verified */
+  MTR_CS_FAILED = 3,   /* the proof failed or was refused */
+  MTR_CS_GIVEN_UP = 4, /* no usable answer after MTR_AUDIT_ATTEMPTS tries */
 } mtr_check_state;
 
 typedef struct mtr_check_row {
@@ -284,6 +285,12 @@ int mtr_store_check_update(mtr_store *s, const mtr_check_row *row);
 int mtr_store_check_open_for(mtr_store *s, int64_t start, int64_t *n);
 /* Inclusion checks of interval `start` that FAILED. */
 int mtr_store_check_failed_for(mtr_store *s, int64_t start, int64_t *n);
+/* Inclusion checks of interval `start` that were GIVEN_UP. */
+int mtr_store_check_given_up_for(mtr_store *s, int64_t start, int64_t *n);
+/* Put the FAILED and GIVEN_UP inclusion checks of interval `start` back to
+ * PENDING (no attempts, due at `now`); *n receives how many. */
+int mtr_store_check_reopen_for(mtr_store *s, int64_t start, int64_t now,
+                               int64_t *n);
 /* The earliest next_try of PENDING/SENT checks (INT64_MAX: none). */
 int mtr_store_check_next_time(mtr_store *s, int64_t *t);
 int mtr_store_check_count(mtr_store *s, int state, int64_t *n);

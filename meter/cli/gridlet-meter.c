@@ -151,9 +151,15 @@ static int check_config(const char *path) {
   int rc = load_config(path, &cfg);
   if (rc)
     return rc;
-  gl_conf_errors errs = {0};
+  gl_conf_errors errs = {0}, warnings = {0};
   gl_log_set_level(GL_LOG_ERROR);
-  if (mtr_agent_check(&cfg, gl_clock_real(), &errs)) {
+  int bad = mtr_agent_check(&cfg, gl_clock_real(), &errs, &warnings);
+  for (int i = 0; i < warnings.count && i < GL_CONF_MAX_ERRORS; i++)
+    fprintf(stderr,
+            "warning: %s (the agent runs, but rejects the aggregator's "
+            "results until this is fixed)\n",
+            warnings.msg[i]);
+  if (bad) {
     print_errors(&errs);
     fprintf(stderr, "%s: %s has problems (see above)\n", prog, path);
     return 2;

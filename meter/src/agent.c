@@ -71,6 +71,10 @@ struct mtr_agent {
   int stop_efd;
   volatile int stopping;
   bool connected;
+  /* Whether the aggregator's certificate (and the CA, CRL) could be
+   * loaded and verified: without it results are rejected. */
+  bool trusted, untrusted_logged;
+  int64_t next_trust; /* monotonic: when to try again while untrusted */
   /* Monotonic times: a wall clock that jumps must not stop the reads. */
   int64_t next_poll, next_save;
   int64_t order_next; /* wall time: the next interval to order for */
@@ -104,7 +108,8 @@ add_error(gl_conf_errors *errs, const char *fmt, ...) {
 
 /* The aggregator's key, from its certificate checked against the CA (and
  * CRL). Certificates are about real time, whatever clock runs the
- * intervals. */
+ * intervals. Returns 0 or the pki error (GL_EEXPIRED: a certificate or the
+ * CRL is not valid at this time). */
 static int load_aggregator(const mtr_config *cfg, uint8_t pub[32],
                            gl_conf_errors *errs) {
   gl_clock real = gl_clock_real();
@@ -114,8 +119,9 @@ static int load_aggregator(const mtr_config *cfg, uint8_t pub[32],
   int rc = pki_trust_load(cfg->ca, cfg->crl[0] ? cfg->crl : NULL, &real, &trust,
                           &why);
   if (rc) {
-    add_error(errs, "mqtt.ca / aggregator.crl: %s", why.text);
-    return GL_ECONFIG;
+    add_error(errs, "mqtt.ca / aggregator.crl: %s",
+              why.text[0] ? why.text : gl_strerror(rc));
+    return rc;
   }
   rc = pki_cert_load_file(cfg->aggregator_cert, &cert, &why);
   if (!rc)
@@ -127,12 +133,14 @@ static int load_aggregator(const mtr_config *cfg, uint8_t pub[32],
               why.text[0] ? why.text : gl_strerror(rc));
   pki_cert_free(cert);
   pki_trust_free(trust);
-  return rc ? GL_ECONFIG : 0;
+  return rc;
 }
 
+/* The meter's own identity and key, and the ledger's log key: without
+ * these the agent cannot work (GL_ECONFIG). */
 static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
-                     gl_ed25519_key *key, uint8_t agg_pub[32], lg_vkey *log_key,
-                     bool *has_log_key, gl_conf_errors *errs) {
+                     gl_ed25519_key *key, lg_vkey *log_key, bool *has_log_key,
+                     gl_conf_errors *errs) {
   bool bad = false;
   pki_why why = {{0}};
   pki_identity *ident = NULL;
@@ -165,8 +173,6 @@ static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
     }
     pki_identity_free(ident);
   }
-  if (load_aggregator(cfg, agg_pub, errs))
-    bad = true;
   *has_log_key = false;
   if (cfg->log_key[0]) {
     if (lg_vkey_parse(cfg->log_key, strlen(cfg->log_key), log_key) ||
@@ -184,14 +190,24 @@ static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
 }
 
 int mtr_agent_check(const mtr_config *cfg, gl_clock clock,
-                    gl_conf_errors *errs) {
+                    gl_conf_errors *errs, gl_conf_errors *warnings) {
   char id[PR_ID_MAX + 1];
   gl_ed25519_key key;
   uint8_t pub[32];
   lg_vkey lk;
   bool has_lk;
-  int rc = load_keys(cfg, id, &key, pub, &lk, &has_lk, errs);
+  int rc = load_keys(cfg, id, &key, &lk, &has_lk, errs);
   gl_wipe(&key, sizeof key);
+  /* A certificate or CRL that is not valid at this time is fixed by time
+   * or by the operator, and the agent runs meanwhile (rejecting results):
+   * a warning. A wrong or missing file is an error. */
+  gl_conf_errors ae = {0};
+  int ra = load_aggregator(cfg, pub, &ae);
+  gl_conf_errors *to = ra == GL_EEXPIRED && warnings ? warnings : errs;
+  for (int i = 0; i < ae.count && i < GL_CONF_MAX_ERRORS; i++)
+    add_error(to, "%s", ae.msg[i]);
+  if (ra && to == errs)
+    rc = GL_ECONFIG;
   mtr_devices *d = NULL;
   int rd = mtr_devices_new(cfg, clock, gl_rand_system(), &d, errs);
   mtr_devices_free(d);
@@ -296,6 +312,55 @@ static int renew_will(mtr_agent *a, bool initial, size_t *len) {
   return pr_mqtt_set_will(a->mqtt, a->t_status, a->buf, *len, true, 1);
 }
 
+/* ---- Trust in the aggregator
+ * ----------------------------------------------------------------
+ *
+ * The meter's job, making and sending readings, does not depend on the
+ * aggregator's certificate. An expired aggregator.pem, a CRL past its next
+ * update or a clock before a certificate's validity only stop the meter
+ * from believing results: it keeps metering, rejects what the aggregator
+ * sends (logged, counted: rejected_untrusted; status shows why) and loads
+ * the files again every TRUST_RETRY and on SIGHUP.
+ */
+
+#define TRUST_RETRY (INT64_C(600) * SEC)
+
+enum { TRUST_START, TRUST_SIGHUP, TRUST_RETRY_TICK };
+
+static int refresh_trust(mtr_agent *a, int when) {
+  uint8_t pub[32];
+  gl_conf_errors errs = {0};
+  int rc = load_aggregator(&a->cfg, pub, &errs);
+  a->next_trust = gl_clock_monotonic(&a->clock) + TRUST_RETRY;
+  if (!rc) {
+    memcpy(a->keys[0].pub, pub, sizeof pub);
+    if (when == TRUST_SIGHUP)
+      GL_NOTICE(COMP, "SIGHUP: aggregator certificate and CRL reloaded");
+    else if (!a->trusted && when != TRUST_START)
+      GL_NOTICE(COMP, "the aggregator's certificate is valid now: results "
+                      "are accepted again");
+    a->trusted = true;
+    a->untrusted_logged = false;
+    return mtr_store_put_blob(a->store, MTR_KEY_TRUST, "", 0);
+  }
+  if (a->trusted && when == TRUST_SIGHUP) {
+    gl_conf_log_errors(&errs, COMP);
+    GL_ERROR(COMP, "SIGHUP: keeping the aggregator certificate loaded before");
+    return 0;
+  }
+  if (when != TRUST_RETRY_TICK) {
+    gl_conf_log_errors(&errs, COMP);
+    GL_ERROR(COMP,
+             "the aggregator's certificate cannot be trusted: readings are "
+             "made and sent as always, but results are rejected until it is "
+             "fixed (tried again every %lld minutes and on SIGHUP)",
+             (long long)(TRUST_RETRY / (60 * SEC)));
+  }
+  a->trusted = false;
+  const char *why = errs.count ? errs.msg[0] : gl_strerror(rc);
+  return mtr_store_put_blob(a->store, MTR_KEY_TRUST, why, strlen(why));
+}
+
 /* ---- Building
  * ----------------------------------------------------------------
  */
@@ -367,8 +432,8 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
   a->rand = rand;
   a->stop_efd = -1;
   a->lock_fd = -1;
-  int rc = load_keys(cfg, a->id, &a->key, a->keys[0].pub, &a->log_key,
-                     &a->has_log_key, errs);
+  int rc =
+      load_keys(cfg, a->id, &a->key, &a->log_key, &a->has_log_key, errs);
   if (rc)
     goto fail;
   a->keys[0].kid = PR_AGGREGATOR_ID;
@@ -406,6 +471,9 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
               gl_strerror(rc));
     goto fail;
   }
+  rc = refresh_trust(a, TRUST_START);
+  if (rc)
+    goto fail;
   rc = mtr_devices_new(cfg, clock, rand, &a->dev, errs);
   if (rc)
     goto fail;
@@ -890,6 +958,17 @@ static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
       pr_topic_parse(ev->topic, strlen(ev->topic), a->cfg.community, &t, &d);
   if (!rc && t.id[0] && strcmp(t.id, a->id) != 0)
     rc = pr_diag_set(&d, PR_R_BAD_TOPIC, GL_EPARSE, "not our inbox");
+  if (!rc && !a->trusted) {
+    /* Everything the meter receives comes from the aggregator. */
+    if (!a->untrusted_logged)
+      GL_WARN(COMP,
+              "rejected a message on %s: the aggregator's certificate is "
+              "not trusted (see the log at start or SIGHUP; counted as "
+              "rejected_untrusted)",
+              ev->topic);
+    a->untrusted_logged = true;
+    return mtr_store_counter_add(a->store, "rejected_untrusted", 1);
+  }
   if (!rc) {
     pr_cose_view view;
     rc =
@@ -1064,16 +1143,7 @@ static int64_t next_aligned(int64_t now, int64_t period) {
 }
 
 static int reload(mtr_agent *a) {
-  uint8_t pub[32];
-  gl_conf_errors errs = {0};
-  if (load_aggregator(&a->cfg, pub, &errs)) {
-    gl_conf_log_errors(&errs, COMP);
-    GL_ERROR(COMP, "SIGHUP: keeping the aggregator certificate loaded before");
-    return 0;
-  }
-  memcpy(a->keys[0].pub, pub, sizeof pub);
-  GL_NOTICE(COMP, "SIGHUP: aggregator certificate and CRL reloaded");
-  return 0;
+  return refresh_trust(a, TRUST_SIGHUP);
 }
 
 static void shutdown_cleanly(mtr_agent *a) {
@@ -1152,6 +1222,9 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
         break;
       a->next_save = mono + a->cfg.state_save_ns;
     }
+    if (!a->trusted && mono >= a->next_trust &&
+        (rc = refresh_trust(a, TRUST_RETRY_TICK)))
+      break;
     if ((rc = trading_tick(a, now)) || (rc = mtr_pub_pump(a->pub, now)) ||
         (rc = send_proof_requests(a, now)))
       break;
@@ -1187,7 +1260,8 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
       struct signalfd_siginfo si;
       if (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-          reload(a);
+          if ((rc = reload(a)))
+            break;
         } else {
           GL_NOTICE(COMP, "stopping (signal %u)", si.ssi_signo);
           break;

@@ -5,6 +5,7 @@
 #include "gridlet/mtr_status.h"
 
 #include "gridlet/clock.h"
+#include "gridlet/conf.h"
 #include "gridlet/error.h"
 #include "gridlet/mtr_store.h"
 #include "gridlet/pr_msg.h"
@@ -107,6 +108,16 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
   fprintf(out, "broker         %s since %s; last message acknowledged %s\n",
           alive && up ? "connected" : "not connected", when(since, t1),
           when(ack, t2));
+
+  char trust[GL_CONF_ERROR_LEN] = "";
+  if (mtr_store_get_text(s, MTR_KEY_TRUST, trust, sizeof trust) == 0 &&
+      trust[0]) {
+    fprintf(out,
+            "aggregator     certificate not trusted: %s; its results are "
+            "rejected until this is fixed\n",
+            trust);
+    attend(&att, "the aggregator's certificate is not trusted");
+  }
 
   int64_t depth = 0;
   mtr_store_outbox_count(s, &depth);

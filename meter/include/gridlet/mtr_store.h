@@ -117,6 +117,8 @@ void mtr_store_rollback(mtr_store *s);
 #define MTR_KEY_AGENT_PID "agent_pid"
 #define MTR_KEY_AGENT_START "agent_start"
 #define MTR_KEY_INTERVAL "interval" /* the agent's interval, ns */
+/* Why the aggregator's certificate is not trusted ("" when it is). */
+#define MTR_KEY_TRUST "trust_problem"
 
 int mtr_store_get_blob(mtr_store *s, const char *key, uint8_t *buf, size_t cap,
                        size_t *len);

@@ -246,11 +246,20 @@ static int seal_alarm(mtr_agent *a, int64_t now, const char *what,
   return rc ? rc : mtr_store_counter_add(a->store, "seal_failed", 1);
 }
 
+/* The next sequence number, never below the wall clock in milliseconds:
+ * a database restored from a backup then cannot reuse a number the
+ * aggregator has seen (docs/protocol.md, "Sequence numbers"). Inside the
+ * caller's transaction. */
+static int next_seq(mtr_agent *a, int64_t *seq) {
+  int64_t floor = gl_floor_div(gl_clock_now(&a->clock), GL_NS_PER_MS);
+  return mtr_store_next_seq(a->store, floor, seq);
+}
+
 /* A sequence number committed on its own (messages that are not queued). */
 static int own_seq(mtr_agent *a, int64_t *seq) {
   int rc = mtr_store_begin(a->store);
   if (!rc)
-    rc = mtr_store_next_seq(a->store, seq);
+    rc = next_seq(a, seq);
   if (rc) {
     mtr_store_rollback(a->store);
     return rc;
@@ -674,7 +683,7 @@ static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
   }
   if (rc != GL_ENOENT)
     goto out;
-  rc = mtr_store_next_seq(a->store, &seq);
+  rc = next_seq(a, &seq);
   if (rc)
     goto out;
   make_reading(a, iv, seq, now);
@@ -834,7 +843,7 @@ static int send_prefs_if_changed(mtr_agent *a) {
   bool admitted;
   rc = mtr_store_begin(a->store);
   if (!rc)
-    rc = mtr_store_next_seq(a->store, &seq);
+    rc = next_seq(a, &seq);
   if (!rc) {
     pr_msg_init(&a->msg, PR_MSG_PREFS, a->id, seq, whole_second(now));
     mtr_trading_prefs(&a->cfg, (gl_floor_div(now, I) + 1) * I, &a->msg.prefs);
@@ -917,7 +926,7 @@ static int trading_tick(mtr_agent *a, int64_t now) {
     else {
       int64_t seq;
       bool admitted;
-      rc = mtr_store_next_seq(a->store, &seq);
+      rc = next_seq(a, &seq);
       if (!rc) {
         pr_msg_init(&a->msg, PR_MSG_ORDER, a->id, seq, whole_second(now));
         a->msg.order = order;
@@ -1079,7 +1088,7 @@ static int send_proof_requests(mtr_agent *a, int64_t now) {
     rc = mtr_audit_next_request(a->audit, now, &k, &req);
     int64_t seq = 0;
     if (!rc)
-      rc = mtr_store_next_seq(a->store, &seq);
+      rc = next_seq(a, &seq);
     if (rc) {
       mtr_store_rollback(a->store);
       return rc == GL_EAGAIN ? 0 : rc;

@@ -524,11 +524,13 @@ int mtr_store_get_text(mtr_store *s, const char *key, char *buf, size_t cap) {
   return 0;
 }
 
-int mtr_store_next_seq(mtr_store *s, int64_t *seq) {
+int mtr_store_next_seq(mtr_store *s, int64_t floor, int64_t *seq) {
   int64_t next = 1;
   int rc = mtr_store_get_int(s, MTR_KEY_NEXT_SEQ, &next);
   if (rc && rc != GL_ENOENT)
     return rc;
+  if (next < floor)
+    next = floor;
   if (next < 1 || next >= PR_INT_MAX) {
     GL_ERROR(COMP, "sequence numbers exhausted (next %lld)", (long long)next);
     return GL_EFULL;

@@ -22,11 +22,12 @@
  *   alarms       integrity alarms (time, kind, text)
  *   counters     named event counters (rejections, drops, alarms, ...)
  *
- * Sequence numbers: mtr_store_next_seq hands out the next number and
- * records the one after it in the same transaction, so a number is used
- * once whether or not the transaction's message is ever published; a
- * number from a rolled-back transaction is handed out again, which is
- * safe because nothing signed with it survived.
+ * Sequence numbers: mtr_store_next_seq hands out the next number (at
+ * least a floor from the clock) and records the one after it in the same
+ * transaction, so a number is used once whether or not the transaction's
+ * message is ever published; a number from a rolled-back transaction is
+ * handed out again, which is safe because nothing signed with it
+ * survived.
  *
  * Transactions: mtr_store_begin / commit / rollback bracket several calls
  * (BEGIN IMMEDIATE); single calls outside a transaction commit on their
@@ -130,11 +131,16 @@ int mtr_store_put_int(mtr_store *s, const char *key, int64_t v);
 int mtr_store_get_text(mtr_store *s, const char *key, char *buf, size_t cap);
 
 /*
- * mtr_store_next_seq - the next sequence number (1, 2, ...); records its
- * successor. Call inside a transaction that also stores what is signed
- * with it.
+ * mtr_store_next_seq - the next sequence number: the recorded one, but at
+ * least `floor`; records its successor. Call inside a transaction that
+ * also stores what is signed with it. The agent passes the wall time in
+ * milliseconds as `floor`, so a database restored from a backup (its
+ * recorded number from the past) never hands out a number used since
+ * (docs/protocol.md, "Sequence numbers"). Returns 0, GL_EFULL when the
+ * number would reach PR_INT_MAX (2^53-1; with milliseconds, the year
+ * 287000), or a store error.
  */
-int mtr_store_next_seq(mtr_store *s, int64_t *seq);
+int mtr_store_next_seq(mtr_store *s, int64_t floor, int64_t *seq);
 
 /* ---- Outbox -------------------------------------------------------------- */
 

@@ -68,21 +68,66 @@ static void test_store_sequence_numbers_survive_reopen_and_rollback(void **st) {
   mtr_store *s = open_rw();
   int64_t seq;
   assert_int_equal(mtr_store_begin(s), 0);
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 1);
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 2);
   assert_int_equal(mtr_store_commit(s), 0);
   /* A rolled-back number is handed out again: nothing signed with it
    * survived. */
   assert_int_equal(mtr_store_begin(s), 0);
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 3);
   mtr_store_rollback(s);
   mtr_store_free(s);
   s = open_rw();
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 3);
+  mtr_store_free(s);
+}
+
+static void copy_file(const char *from, const char *to) {
+  size_t len;
+  char *data = gt_read_file(from, &len);
+  assert_non_null(data);
+  gt_write_file(to, data, len);
+  free(data);
+}
+
+static void test_store_restored_backup_never_reuses_a_seq(void **st) {
+  (void)st;
+  /* Floors are wall-clock milliseconds, as the agent passes them. */
+  int64_t ms = INT64_C(1782036000000);
+  mtr_store *s = open_rw();
+  int64_t seq, used_max = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(mtr_store_next_seq(s, ms, &seq), 0);
+    used_max = seq;
+  }
+  assert_int_equal(seq, ms + 2); /* the counter runs ahead of the floor */
+  mtr_store_free(s);
+  char backup[GT_PATH_MAX];
+  gt_path(backup, dir, "backup.db");
+  copy_file(path, backup);
+  /* An hour of messages after the backup... */
+  s = open_rw();
+  for (int i = 0; i < 50; i++) {
+    assert_int_equal(mtr_store_next_seq(s, ms + 3600000 + i * 1000, &seq), 0);
+    assert_true(seq > used_max);
+    used_max = seq;
+  }
+  mtr_store_free(s);
+  /* ... then the disk dies and the backup is restored: its recorded
+   * number is from before those messages, the clock's is not. */
+  copy_file(backup, path);
+  s = open_rw();
+  assert_int_equal(mtr_store_next_seq(s, ms + 7200000, &seq), 0);
+  assert_true(seq > used_max);
+  /* Numbers stay within the protocol's range. */
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_NEXT_SEQ, PR_INT_MAX), 0);
+  gt_log_capture_begin();
+  assert_int_equal(mtr_store_next_seq(s, ms, &seq), GL_EFULL);
+  gt_log_capture_end();
   mtr_store_free(s);
 }
 
@@ -284,6 +329,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_store_sequence_numbers_survive_reopen_and_rollback, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_restored_backup_never_reuses_a_seq, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_outbox_keeps_seq_order, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_store_reading_states, setup,

@@ -80,6 +80,15 @@ struct mtr_agent {
   int64_t order_next; /* wall time: the next interval to order for */
   bool has_soc;
   int64_t soc;
+  int64_t will_mono; /* monotonic time the current will was signed */
+  bool prefs_done;    /* the broker has our current prefs */
+  int64_t next_prefs; /* monotonic: when to try queueing them again */
+  /* A signed proof request that could not be published yet. */
+  bool req_pending;
+  mtr_check_row req_check;
+  int64_t req_seq;
+  size_t req_len;
+  uint8_t req_buf[MTR_MSG_MAX];
   /* scratch */
   pr_msg msg;
   uint8_t buf[PR_SEAL_MAX];
@@ -314,11 +323,38 @@ static int publish_status(mtr_agent *a, pr_state state) {
 }
 
 /* Sign a fresh "offline" status for the broker to hold as our will. */
+/*
+ * Sign a fresh "offline" status for the broker to hold as our will.
+ * pr_mqtt_set_will (thread-safe) hands it to the next connection attempt;
+ * the connection in progress keeps the will it was opened with (MQTT
+ * cannot change it). It is renewed:
+ *   - right after each successful connection, so a fresh one is ready for
+ *     the next even if paho reconnects on its own thread before this loop
+ *     sees the loss (it may be in a long Modbus poll);
+ *   - when the loss is seen, and while reconnecting at most every
+ *     WILL_REFRESH, so after an outage the will is at most that old;
+ *   - every WILL_MAX_AGE while connected, for the same reason.
+ */
+#define WILL_REFRESH (INT64_C(600) * SEC)
+#define WILL_MAX_AGE (INT64_C(3600) * SEC)
+
 static int renew_will(mtr_agent *a, bool initial, size_t *len) {
   int rc = build_status(a, PR_STATE_OFFLINE, len);
-  if (rc || initial)
+  if (rc)
     return rc;
+  a->will_mono = gl_clock_monotonic(&a->clock);
+  if (initial)
+    return 0;
   return pr_mqtt_set_will(a->mqtt, a->t_status, a->buf, *len, true, 1);
+}
+
+/* Renew the will when it is older than `age`. */
+static int renew_will_older(mtr_agent *a, int64_t age) {
+  if (gl_clock_monotonic(&a->clock) - a->will_mono <= age)
+    return 0;
+  size_t len;
+  int rc = renew_will(a, false, &len);
+  return rc == GL_ESTORE ? rc : 0;
 }
 
 /* ---- Trust in the aggregator
@@ -430,6 +466,8 @@ static int make_mqtt(mtr_agent *a) {
   return rc;
 }
 
+static int on_acked(void *ctx, int kind, int64_t seq);
+
 int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
                   mtr_agent **out, gl_conf_errors *errs) {
   *out = NULL;
@@ -531,7 +569,9 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
                     .inflight = (int)cfg->inflight,
                     .interval_ns = cfg->interval_ns,
                     .receipt_wait_ns = cfg->receipt_wait_ns,
-                    .give_up_ns = cfg->receipt_give_up_ns};
+                    .give_up_ns = cfg->receipt_give_up_ns,
+                    .on_acked = on_acked,
+                    .ctx = a};
   rc = mtr_pub_new(&pc, a->store, a->mqtt, &a->pub);
   if (rc)
     goto fail;
@@ -829,15 +869,54 @@ static int queue_message(mtr_agent *a, int kind, int64_t start, int64_t expires,
   return mtr_pub_admit(a->pub, o, now, admitted);
 }
 
+/*
+ * The broker acknowledged an outbox row (inside mtr_pub's transaction):
+ * prefs count as sent only now. Until then a prefs message that was
+ * dropped from a full outbox or refused is queued again (at start and at
+ * every connection).
+ */
+static int on_acked(void *ctx, int kind, int64_t seq) {
+  mtr_agent *a = ctx;
+  if (kind != MTR_MSG_PREFS)
+    return 0;
+  int64_t pseq = 0, fp = 0;
+  int rc = mtr_store_get_int(a->store, MTR_KEY_PREFS_SEQ, &pseq);
+  if (rc)
+    return rc == GL_ENOENT ? 0 : rc;
+  if (pseq != seq)
+    return 0; /* an older one */
+  rc = mtr_store_get_int(a->store, MTR_KEY_PREFS_PENDING, &fp);
+  if (rc)
+    return rc == GL_ENOENT ? 0 : rc;
+  GL_INFO(COMP, "the broker has our trading preferences (seq %lld)",
+          (long long)seq);
+  a->prefs_done = fp == mtr_trading_prefs_fingerprint(&a->cfg);
+  return mtr_store_put_int(a->store, MTR_KEY_PREFS_SENT, fp);
+}
+
+/* Queue the prefs unless the broker has them or they wait in the outbox.
+ * Tried at start, at every connection and every minute until the broker
+ * acknowledged them (a full outbox may have refused or dropped them). */
 static int send_prefs_if_changed(mtr_agent *a) {
+  a->prefs_done = true;
   if (a->cfg.mode != MTR_TRADE_EXPOST)
     return 0;
+  a->next_prefs = gl_clock_monotonic(&a->clock) + 60 * SEC;
   int64_t want = mtr_trading_prefs_fingerprint(&a->cfg), have = 0;
   int rc = mtr_store_get_int(a->store, MTR_KEY_PREFS_SENT, &have);
   if (rc == 0 && have == want)
     return 0;
   if (rc && rc != GL_ENOENT)
     return rc;
+  a->prefs_done = false;
+  /* Queued already and still waiting in the outbox? */
+  int64_t pending = 0, pseq = 0;
+  if (mtr_store_get_int(a->store, MTR_KEY_PREFS_PENDING, &pending) == 0 &&
+      pending == want &&
+      mtr_store_get_int(a->store, MTR_KEY_PREFS_SEQ, &pseq) == 0 &&
+      mtr_store_outbox_next(a->store, pseq - 1, &a->orow) == 0 &&
+      a->orow.seq == pseq)
+    return 0;
   int64_t now = gl_clock_now(&a->clock), I = a->cfg.interval_ns;
   int64_t seq;
   bool admitted;
@@ -850,7 +929,9 @@ static int send_prefs_if_changed(mtr_agent *a) {
     rc = queue_message(a, MTR_MSG_PREFS, 0, INT64_MAX, now, &admitted);
   }
   if (!rc && admitted)
-    rc = mtr_store_put_int(a->store, MTR_KEY_PREFS_SENT, want);
+    rc = mtr_store_put_int(a->store, MTR_KEY_PREFS_PENDING, want);
+  if (!rc && admitted)
+    rc = mtr_store_put_int(a->store, MTR_KEY_PREFS_SEQ, seq);
   if (rc) {
     mtr_store_rollback(a->store);
     return rc;
@@ -858,7 +939,7 @@ static int send_prefs_if_changed(mtr_agent *a) {
   rc = mtr_store_commit(a->store);
   if (!rc && admitted)
     GL_NOTICE(COMP,
-              "trading preferences sent: buy locally at or below %s, sell "
+              "trading preferences queued: buy locally at or below %s, sell "
               "at or above %s",
               a->cfg.has_buy_below ? a->cfg.buy_below_text : "any price",
               a->cfg.has_sell_above ? a->cfg.sell_above_text : "any price");
@@ -1043,14 +1124,25 @@ static int on_event(mtr_agent *a, const pr_mqtt_event *ev) {
     a->connected = true;
     mtr_pub_connected(a->pub);
     int rc = set_broker_state(a, true, now);
-    return rc ? rc : publish_status(a, PR_STATE_ONLINE);
+    if (!rc)
+      rc = publish_status(a, PR_STATE_ONLINE);
+    /* The will for the next connection, signed now: paho may reconnect on
+     * its own thread before this loop sees a disconnection (it may be in
+     * a long Modbus poll), and would then register the old one. Renewed
+     * again when the loss is seen. */
+    size_t len;
+    if (!rc)
+      rc = renew_will(a, false, &len);
+    if (!rc)
+      rc = send_prefs_if_changed(a);
+    return rc == GL_ESTORE ? rc : 0;
   }
   case PR_MQTT_DISCONNECTED: {
     bool was = a->connected;
     a->connected = false;
     mtr_pub_disconnected(a->pub);
-    if (!was)
-      return 0;
+    if (!was) /* a reconnection attempt failed */
+      return renew_will_older(a, WILL_REFRESH);
     GL_WARN(COMP, "lost the connection to the broker; readings wait in the "
                   "outbox until it is back");
     size_t len;
@@ -1076,62 +1168,80 @@ static int on_event(mtr_agent *a, const pr_mqtt_event *ev) {
  * ----------------------------------------------------------
  */
 
+/*
+ * Ask for the proofs that are due. A sequence number is spent only when
+ * the request can go out now (mtr_pub_ready); if publishing still says
+ * "window full", the signed request is kept and the same bytes (same seq)
+ * go out later.
+ */
 static int send_proof_requests(mtr_agent *a, int64_t now) {
   if (!a->connected)
     return 0;
   for (int i = 0; i < MTR_AUDIT_INFLIGHT; i++) {
-    mtr_check_row k;
-    pr_proof_request req;
-    int rc = mtr_store_begin(a->store);
-    if (rc)
-      return rc;
-    rc = mtr_audit_next_request(a->audit, now, &k, &req);
-    int64_t seq = 0;
-    if (!rc)
-      rc = next_seq(a, &seq);
-    if (rc) {
-      mtr_store_rollback(a->store);
-      return rc == GL_EAGAIN ? 0 : rc;
-    }
-    rc = mtr_store_commit(a->store);
-    if (rc)
-      return rc;
-    pr_msg_init(&a->msg, PR_MSG_PROOF_REQUEST, a->id, seq, whole_second(now));
-    a->msg.proof_request = req;
-    size_t len;
-    char why[WHY_MAX];
-    if (seal_msg(a, &len, why, sizeof why)) {
-      /* Recorded as sent, so it times out and is given up like an
-       * unanswered request instead of being signed again at once. */
+    int rc;
+    if (!a->req_pending) {
+      if (!mtr_pub_ready(a->pub))
+        return 0;
+      pr_proof_request req;
       rc = mtr_store_begin(a->store);
+      if (rc)
+        return rc;
+      rc = mtr_audit_next_request(a->audit, now, &a->req_check, &req);
+      int64_t seq = 0;
       if (!rc)
-        rc = seal_alarm(a, now, "a proof request", why);
-      if (!rc)
-        rc = mtr_audit_request_sent(a->audit, &k, seq, now);
+        rc = next_seq(a, &seq);
       if (rc) {
         mtr_store_rollback(a->store);
-        return rc;
+        return rc == GL_EAGAIN ? 0 : rc;
       }
       rc = mtr_store_commit(a->store);
       if (rc)
         return rc;
-      continue;
+      pr_msg_init(&a->msg, PR_MSG_PROOF_REQUEST, a->id, seq,
+                  whole_second(now));
+      a->msg.proof_request = req;
+      size_t len;
+      char why[WHY_MAX];
+      if (seal_msg(a, &len, why, sizeof why)) {
+        /* Recorded as sent, so it times out and is given up like an
+         * unanswered request instead of being signed again at once. */
+        rc = mtr_store_begin(a->store);
+        if (!rc)
+          rc = seal_alarm(a, now, "a proof request", why);
+        if (!rc)
+          rc = mtr_audit_request_sent(a->audit, &a->req_check, seq, now);
+        if (rc) {
+          mtr_store_rollback(a->store);
+          return rc;
+        }
+        rc = mtr_store_commit(a->store);
+        if (rc)
+          return rc;
+        continue;
+      }
+      if (len > sizeof a->req_buf)
+        return GL_EINTERNAL; /* a proof request is a few hundred bytes */
+      a->req_seq = seq;
+      a->req_len = len;
+      memcpy(a->req_buf, a->buf, len);
+      a->req_pending = true;
     }
     uint8_t corr[8];
     for (int b = 0; b < 8; b++)
-      corr[b] = (uint8_t)((uint64_t)seq >> (56 - 8 * b));
+      corr[b] = (uint8_t)((uint64_t)a->req_seq >> (56 - 8 * b));
     pr_mqtt_msg m = {.topic = a->t_proof,
-                     .payload = a->buf,
-                     .payload_len = len,
+                     .payload = a->req_buf,
+                     .payload_len = a->req_len,
                      .qos = 1,
                      .response_topic = a->t_proof_resp,
                      .correlation = corr,
                      .correlation_len = sizeof corr};
     if (mtr_pub_direct(a->pub, &m))
-      return 0;
+      return 0; /* kept: tried again with the same bytes */
+    a->req_pending = false;
     rc = mtr_store_begin(a->store);
     if (!rc)
-      rc = mtr_audit_request_sent(a->audit, &k, seq, now);
+      rc = mtr_audit_request_sent(a->audit, &a->req_check, a->req_seq, now);
     if (rc) {
       mtr_store_rollback(a->store);
       return rc;
@@ -1233,6 +1343,11 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
     }
     if (!a->trusted && mono >= a->next_trust &&
         (rc = refresh_trust(a, TRUST_RETRY_TICK)))
+      break;
+    if (a->connected && (rc = renew_will_older(a, WILL_MAX_AGE)))
+      break;
+    if (!a->prefs_done && mono >= a->next_prefs &&
+        (rc = send_prefs_if_changed(a)))
       break;
     if ((rc = trading_tick(a, now)) || (rc = mtr_pub_pump(a->pub, now)) ||
         (rc = send_proof_requests(a, now)))

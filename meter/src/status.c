@@ -167,9 +167,12 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
     fprintf(out, "%s%lld %s", first ? "" : ", ", (long long)v,
             mtr_reading_state_name(st));
     first = false;
-    if (st == MTR_RS_DROPPED || st == MTR_RS_UNCONFIRMED)
-      attend(&att, st == MTR_RS_DROPPED ? "readings were dropped"
-                                        : "readings are unconfirmed");
+    if (st == MTR_RS_DROPPED)
+      attend(&att, "readings were dropped");
+    else if (st == MTR_RS_UNCONFIRMED)
+      attend(&att, "readings are unconfirmed");
+    else if (st == MTR_RS_REFUSED)
+      attend(&att, "the broker refused readings");
   }
   fprintf(out, "%s\n", first ? "none" : "");
 

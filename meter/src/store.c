@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define COMP "store"
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 
 /* ---- Statements ------------------------------------------------------------
@@ -43,6 +43,7 @@ enum {
   Q_RD_SET,
   Q_RD_DUE,
   Q_RD_STALE,
+  Q_RD_ACKED,
   Q_RD_COUNT,
   Q_RD_COUNT_ALL,
   Q_RD_PRUNE,
@@ -78,7 +79,7 @@ enum {
 #define RD_COLS                                                                \
   "seq, start, end_, import_wh, export_wh, pv_wh, charge_wh, discharge_wh, "   \
   "soc_bp, import_total, export_total, flags, state, due, resends, created, "  \
-  "topic, bytes"
+  "topic, bytes, acked"
 #define OUT_COLS "seq, kind, topic, start, expires, created, bytes"
 #define RES_COLS                                                               \
   "start, end_, seq, received, flags, net, balance, ledger_size, bytes"
@@ -102,7 +103,7 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_OUT_COUNT] = "SELECT count(*) FROM outbox",
     [Q_RD_ADD] = "INSERT INTO readings(" RD_COLS ") VALUES(?1, ?2, ?3, ?4, "
                  "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-                 "?18)",
+                 "?18, ?19)",
     [Q_RD_GET] = "SELECT " RD_COLS " FROM readings WHERE seq = ?1",
     [Q_RD_BY_START] = "SELECT " RD_COLS " FROM readings WHERE start = ?1",
     [Q_RD_LAST] = "SELECT " RD_COLS " FROM readings ORDER BY seq DESC LIMIT 1",
@@ -111,7 +112,9 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_RD_DUE] = "SELECT " RD_COLS " FROM readings WHERE state = 1 AND "
                  "due <= ?1 ORDER BY due, seq LIMIT 1",
     [Q_RD_STALE] = "SELECT " RD_COLS " FROM readings WHERE state = 1 AND "
-                   "end_ < ?1 ORDER BY seq LIMIT 1",
+                   "acked < ?1 ORDER BY seq LIMIT 1",
+    [Q_RD_ACKED] = "UPDATE readings SET acked = ?2 WHERE seq = ?1 AND "
+                   "acked = 0",
     [Q_RD_COUNT] = "SELECT count(*) FROM readings WHERE state = ?1",
     [Q_RD_COUNT_ALL] = "SELECT count(*) FROM readings",
     [Q_RD_PRUNE] = "DELETE FROM readings WHERE end_ < ?1 AND state >= 2",
@@ -170,7 +173,8 @@ static const char schema[] =
     "INTEGER NOT NULL, discharge_wh INTEGER NOT NULL, soc_bp INTEGER, "
     "import_total INTEGER, export_total INTEGER, flags INTEGER NOT NULL, "
     "state INTEGER NOT NULL, due INTEGER NOT NULL, resends INTEGER NOT NULL, "
-    "created INTEGER NOT NULL, topic TEXT NOT NULL, bytes BLOB NOT NULL);"
+    "created INTEGER NOT NULL, topic TEXT NOT NULL, bytes BLOB NOT NULL, "
+    "acked INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS readings_due ON readings(state, due);"
     "CREATE TABLE IF NOT EXISTS results(start INTEGER PRIMARY KEY, end_ "
     "INTEGER NOT NULL, seq INTEGER NOT NULL, received INTEGER NOT NULL, flags "
@@ -347,6 +351,16 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
           err = mtr_store_put_int(s, "schema", SCHEMA_VERSION);
         } else if (g) {
           err = g;
+        } else if (v == 1) {
+          /* Version 2 records when the broker first took each reading
+           * (receipt_give_up counts from there); readings of version 1
+           * awaiting a receipt keep counting from their interval's end. */
+          GL_NOTICE(COMP, "%s: upgrading the database to version 2", path);
+          err = exec_sql(s, "ALTER TABLE readings ADD COLUMN acked INTEGER "
+                            "NOT NULL DEFAULT 0;"
+                            "UPDATE readings SET acked = end_ WHERE state >= 1;");
+          if (!err)
+            err = mtr_store_put_int(s, "schema", SCHEMA_VERSION);
         } else if (v != SCHEMA_VERSION) {
           GL_ERROR(COMP,
                    "%s has schema version %lld; this gridlet-meter "
@@ -367,8 +381,13 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
   } else if (!err) {
     int64_t v;
     err = mtr_store_get_int(s, "schema", &v);
-    if (!err && v != SCHEMA_VERSION)
+    if (!err && v != SCHEMA_VERSION) {
+      GL_ERROR(COMP,
+               "%s has schema version %lld; this gridlet-meter reads version "
+               "%d (the agent upgrades it when it starts)",
+               path, (long long)v, SCHEMA_VERSION);
       err = GL_ECONFLICT;
+    }
   }
   if (err) {
     mtr_store_free(s);
@@ -617,9 +636,14 @@ int mtr_store_outbox_count(mtr_store *s, int64_t *n) {
  */
 
 const char *mtr_reading_state_name(int state) {
-  static const char *const names[] = {
-      "queued", "awaiting receipt", "receipted",  "confirmed in the ledger",
-      "late",   "dropped",          "unconfirmed"};
+  static const char *const names[] = {"queued",
+                                      "awaiting receipt",
+                                      "receipted",
+                                      "confirmed in the ledger",
+                                      "late",
+                                      "dropped",
+                                      "unconfirmed",
+                                      "refused by the broker"};
   return state >= 0 && state < MTR_RS_COUNT ? names[state] : "?";
 }
 
@@ -653,6 +677,7 @@ int mtr_store_reading_add(mtr_store *s, const mtr_reading_row *row) {
   sqlite3_bind_int64(st, 16, row->created);
   sqlite3_bind_text(st, 17, row->topic, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 18, row->bytes, (int)row->len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 19, row->acked);
   return exec_stmt(s, st, "reading add");
 }
 
@@ -683,8 +708,18 @@ static int read_reading(mtr_store *s, sqlite3_stmt *st, mtr_reading_row *row) {
   row->created = sqlite3_column_int64(st, 15);
   copy_text(st, 16, row->topic, sizeof row->topic);
   rc = copy_blob(st, 17, row->bytes, sizeof row->bytes, &row->len);
+  row->acked = sqlite3_column_int64(st, 18);
   done(st);
   return rc;
+}
+
+int mtr_store_reading_acked(mtr_store *s, int64_t seq, int64_t when) {
+  sqlite3_stmt *st = stmt(s, Q_RD_ACKED);
+  if (!st)
+    return GL_ESTORE;
+  sqlite3_bind_int64(st, 1, seq);
+  sqlite3_bind_int64(st, 2, when);
+  return exec_stmt(s, st, "reading acked");
 }
 
 int mtr_store_reading_get(mtr_store *s, int64_t seq, mtr_reading_row *row) {

@@ -6,7 +6,8 @@
  * runs. The only file of the meter that talks to SQLite (its errors are
  * translated here and logged with SQLite's message).
  *
- * Tables (schema version 1):
+ * Tables (schema version 2; a version 1 file is upgraded when the agent
+ * opens it):
  *   meta         key/value: schema version, meter id and community the
  *                file belongs to, the next sequence number, the interval
  *                accountant's state, trading bookkeeping, broker state
@@ -110,7 +111,9 @@ void mtr_store_rollback(mtr_store *s);
 #define MTR_KEY_COMMUNITY "community"
 #define MTR_KEY_NEXT_SEQ "next_seq"
 #define MTR_KEY_ACCOUNT "account"
-#define MTR_KEY_PREFS_SENT "prefs_sent"
+#define MTR_KEY_PREFS_SENT "prefs_sent" /* acknowledged by the broker */
+#define MTR_KEY_PREFS_PENDING "prefs_pending" /* queued, not yet acked */
+#define MTR_KEY_PREFS_SEQ "prefs_seq"         /* its seq */
 #define MTR_KEY_ORDER_NEXT "order_next"
 #define MTR_KEY_BROKER "broker"             /* 1 connected, 0 not */
 #define MTR_KEY_BROKER_SINCE "broker_since" /* wall time of the change */
@@ -181,6 +184,8 @@ typedef enum mtr_reading_state {
   MTR_RS_LATE = 4,        /* its interval was settled without it */
   MTR_RS_DROPPED = 5,     /* dropped from a full outbox, never sent */
   MTR_RS_UNCONFIRMED = 6, /* no receipt within receipt_give_up */
+  MTR_RS_REFUSED = 7,     /* refused by the broker again and again; set
+                             aside so the others flow (an alarm) */
   MTR_RS_COUNT
 } mtr_reading_state;
 
@@ -194,6 +199,7 @@ typedef struct mtr_reading_row {
   int64_t due;  /* AWAITING: when to re-send */
   int64_t resends;
   int64_t created;
+  int64_t acked; /* when the broker first acknowledged it; 0: not yet */
   char topic[PR_TOPIC_MAX];
   size_t len;
   uint8_t bytes[MTR_MSG_MAX];
@@ -209,8 +215,14 @@ int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,
                                 int64_t due, int64_t resends);
 /* The AWAITING reading with the earliest due time <= now. */
 int mtr_store_reading_due(mtr_store *s, int64_t now, mtr_reading_row *row);
-/* The oldest AWAITING reading whose interval ended before `before`. */
+/* The oldest AWAITING reading first acknowledged by the broker before
+ * `before` (receipt_give_up counts from the first publish, not from the
+ * interval's end: a reading that waited out a broker outage in the outbox
+ * gets its full time). */
 int mtr_store_reading_stale(mtr_store *s, int64_t before, mtr_reading_row *row);
+/* Record that the broker first acknowledged reading `seq` at `when` (a
+ * later call changes nothing). */
+int mtr_store_reading_acked(mtr_store *s, int64_t seq, int64_t when);
 int mtr_store_reading_count(mtr_store *s, int state, int64_t *n);
 /* Forget readings of intervals ending before `before` that need nothing
  * more (confirmed, late, dropped, unconfirmed, receipted). */

@@ -296,6 +296,17 @@ static int64_t difference(mtr_account *a, int c, const ctr *last,
 /* ---- Attribution ---------------------------------------------------------
  */
 
+/*
+ * The grid counters are what is settled, so `estimated` says whether
+ * they are: PV and battery energies are information, and an inverter
+ * asleep at night (no reads) must not make exact grid readings look
+ * estimated (and useless as forecasts). A failed read of any device still
+ * flags `device_offline`.
+ */
+static bool is_grid(int c) {
+  return c == MTR_C_IMPORT || c == MTR_C_EXPORT;
+}
+
 static void set_total(bucket *b, int c, int64_t value) {
   if (c == MTR_C_IMPORT || c == MTR_C_EXPORT) {
     b->has_tot[c] = true;
@@ -351,22 +362,24 @@ static void attribute(mtr_account *a, int c, int64_t d, int64_t t_a,
       set_total(bb, c, value);
     return;
   }
-  /* A gap across boundaries: split in proportion to time. */
+  /* A gap across boundaries: split in proportion to time. Only a split
+   * grid counter makes the reading `estimated` (see is_grid). */
   int64_t given = 0;
+  uint32_t est = is_grid(c) ? PR_FLAG_ESTIMATED : 0;
   bucket *ba = find_bucket(a, s_a);
   if (ba) {
     int64_t x = share_until(d, t_a, t_b, s_a + I);
     ba->wh[c] += x;
     given += x;
     ba->cf[c] |= CF_SEEN | CF_BOUNDARY;
-    ba->flags |= PR_FLAG_ESTIMATED;
+    ba->flags |= est;
   }
   if (bb) {
     int64_t x = d - share_until(d, t_a, t_b, s_b);
     bb->wh[c] += x;
     given += x;
     bb->cf[c] |= CF_SEEN | CF_FROM_START;
-    bb->flags |= PR_FLAG_ESTIMATED;
+    bb->flags |= est;
     set_total(bb, c, value);
   }
   if (d - given > 0) {
@@ -652,7 +665,7 @@ static void emit_bucket(mtr_account *a, bucket *b, mtr_interval *out) {
       uint8_t cf = b->cf[c];
       if ((cf & CF_ABSENT) && !(cf & CF_SEEN))
         continue;
-      if (!(cf & CF_FROM_START) || !(cf & CF_BOUNDARY))
+      if (is_grid(c) && (!(cf & CF_FROM_START) || !(cf & CF_BOUNDARY)))
         flags |= PR_FLAG_ESTIMATED;
       int64_t wh = b->wh[c] > 0 ? b->wh[c] : 0;
       if (wh > PR_ENERGY_MAX) {

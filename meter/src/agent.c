@@ -80,6 +80,8 @@ struct mtr_agent {
   int64_t order_next; /* wall time: the next interval to order for */
   bool has_soc;
   int64_t soc;
+  int64_t soc_mono;       /* monotonic time of the last good SoC read */
+  mtr_battery_plan plan;  /* what orders count on from the battery */
   int64_t will_mono; /* monotonic time the current will was signed */
   bool prefs_done;    /* the broker has our current prefs */
   int64_t next_prefs; /* monotonic: when to try queueing them again */
@@ -835,6 +837,7 @@ static int do_poll(mtr_agent *a) {
   if (p.soc_ok) {
     a->has_soc = true;
     a->soc = p.soc_bp;
+    a->soc_mono = p.mono;
   }
   return account_due(a, gl_clock_now(&a->clock));
 }
@@ -963,6 +966,37 @@ static void describe_order(const pr_order *o, char *buf, size_t cap) {
   }
 }
 
+/* The battery plan, with the order's transaction: n, then start and Wh
+ * of each entry, as int64 (this board's byte order: the file stays on
+ * it). */
+static int save_plan(mtr_agent *a) {
+  int64_t v[1 + 2 * MTR_BATTERY_PLAN_MAX];
+  size_t n = a->plan.n < MTR_BATTERY_PLAN_MAX ? a->plan.n : MTR_BATTERY_PLAN_MAX;
+  v[0] = (int64_t)n;
+  for (size_t i = 0; i < n; i++) {
+    v[1 + 2 * i] = a->plan.start[i];
+    v[2 + 2 * i] = a->plan.wh[i];
+  }
+  return mtr_store_put_blob(a->store, MTR_KEY_BATTERY_PLAN, v,
+                            (1 + 2 * n) * sizeof v[0]);
+}
+
+static void load_plan(mtr_agent *a) {
+  int64_t v[1 + 2 * MTR_BATTERY_PLAN_MAX];
+  size_t len = 0;
+  memset(&a->plan, 0, sizeof a->plan);
+  if (mtr_store_get_blob(a->store, MTR_KEY_BATTERY_PLAN, (uint8_t *)v,
+                         sizeof v, &len) != 0 ||
+      len < sizeof v[0] || v[0] < 0 || v[0] > MTR_BATTERY_PLAN_MAX ||
+      len != (size_t)(1 + 2 * v[0]) * sizeof v[0])
+    return;
+  a->plan.n = (size_t)v[0];
+  for (size_t i = 0; i < a->plan.n; i++) {
+    a->plan.start[i] = v[1 + 2 * i];
+    a->plan.wh[i] = v[2 + 2 * i];
+  }
+}
+
 static int trading_tick(mtr_agent *a, int64_t now) {
   if (a->cfg.mode == MTR_TRADE_EXPOST)
     return 0;
@@ -996,7 +1030,13 @@ static int trading_tick(mtr_agent *a, int64_t now) {
                                    &a->rrow) == 0)
       hist = &a->rrow.r;
     pr_order order;
-    int f = mtr_trading_order(c, start, hist, a->has_soc, a->soc, &order);
+    /* A battery that stopped answering is not counted on. */
+    bool soc = a->has_soc && mtr_trading_soc_usable(
+                                 c, gl_clock_monotonic(&a->clock) - a->soc_mono);
+    int f = mtr_trading_order(c, start, now, hist, soc, a->soc, &a->plan,
+                              &order);
+    if (!rc)
+      rc = save_plan(a);
     if (f == GL_ENOENT)
       GL_INFO(COMP,
               "no forecast for %s (no usable reading from the same "
@@ -1308,6 +1348,7 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
   a->order_next = mtr_trading_first_open(&a->cfg, now);
   if (stored > a->order_next)
     a->order_next = stored;
+  load_plan(a);
   if ((rc = send_prefs_if_changed(a)))
     return rc;
   GL_NOTICE(COMP,

@@ -162,6 +162,8 @@ static const gl_conf_item items[] = {
       "Wh usable in the battery; 0 = do not count on it"),
     I("trading", "battery_reserve", battery_reserve_pct, "20", 0, 100,
       "percent of the battery never planned to be used"),
+    I("trading", "battery_power", battery_power_w, "0", 0, 10000000,
+      "W the battery delivers at most (required with battery_capacity)"),
 };
 
 #define NITEMS (sizeof items / sizeof items[0])
@@ -287,6 +289,10 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
   if (cfg->gate_closure_ns + cfg->order_margin_ns >= cfg->forecast_lag_ns)
     FAIL("trading.gate_closure + order_margin must be shorter than "
          "trading.forecast_lag (the forecast must be known when ordering)");
+  if (cfg->battery_capacity_wh > 0 && cfg->battery_power_w == 0)
+    FAIL("trading.battery_power: required with trading.battery_capacity "
+         "(the most the battery delivers, W: a plan counting on more than "
+         "it can give would buy too little)");
   if (cfg->receipt_timeout_ns && cfg->receipt_timeout_ns < cfg->interval_ns)
     FAIL("aggregator.receipt_timeout: at least one interval (or 0 for the "
          "default)");

@@ -45,10 +45,14 @@
  * flagged `estimated`, and counted (capped). So every interval handed out
  * passes pr_msg_validate.
  *
- * Coverage. An interval is exact when each counter has a read at its start
- * (the previous boundary read) and at its end. Otherwise (the agent
- * started mid-interval, a device missed the boundary, a gap was split) the
- * reading is flagged `estimated`: it holds what was measured. If neither
+ * Coverage. An interval is exact when each grid counter (import, export:
+ * what is settled) has a read at its start (the previous boundary read)
+ * and at its end. Otherwise (the agent started mid-interval, the grid
+ * meter missed the boundary, a gap was split) the reading is flagged
+ * `estimated`: it holds what was measured. PV and battery energies are
+ * information: their gaps are split and counted the same way but do not
+ * make a reading `estimated` (an inverter asleep at night would otherwise
+ * flag every exact night reading). If neither
  * grid counter (import, export) has any data in the interval it is
  * `missing`: all energies 0, no state of charge. Any failed poll during an
  * interval flags it `device_offline`.

@@ -118,6 +118,7 @@ typedef struct mtr_config {
   int64_t order_margin_ns;
   int64_t battery_capacity_wh;
   int64_t battery_reserve_pct;
+  int64_t battery_power_w; /* most it delivers; required with a capacity */
 
   /* Derived by mtr_config_check (not in the file). */
   bool has_buy_below, has_sell_above;

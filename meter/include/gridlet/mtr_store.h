@@ -115,6 +115,7 @@ void mtr_store_rollback(mtr_store *s);
 #define MTR_KEY_PREFS_PENDING "prefs_pending" /* queued, not yet acked */
 #define MTR_KEY_PREFS_SEQ "prefs_seq"         /* its seq */
 #define MTR_KEY_ORDER_NEXT "order_next"
+#define MTR_KEY_BATTERY_PLAN "battery_plan" /* see mtr_battery_plan */
 #define MTR_KEY_BROKER "broker"             /* 1 connected, 0 not */
 #define MTR_KEY_BROKER_SINCE "broker_since" /* wall time of the change */
 #define MTR_KEY_LAST_ACK "last_ack"         /* wall time of the last PUBACK */

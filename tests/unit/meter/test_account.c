@@ -856,6 +856,41 @@ static void test_account_copy_restores_a_handed_out_interval(void **st) {
   house_free(&h);
 }
 
+static void test_account_inverter_asleep_leaves_grid_readings_exact(void **st) {
+  (void)st;
+  /* Night: the inverter does not answer (its device fails every poll),
+   * the grid meter does. */
+  mtr_account_cfg c = cfg_default();
+  c.counters = 0x7;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  mtr_interval out[4];
+  int n = 0;
+  for (int i = 0; i <= 2 * 180 + 6; i++) { /* + close_wait */
+    mtr_poll p;
+    memset(&p, 0, sizeof p);
+    p.wall = T0 + i * 5 * SEC;
+    p.mono = i * 5 * SEC;
+    p.failed = i > 0; /* awake only for the very first read */
+    p.c[MTR_C_IMPORT] =
+        (mtr_obs){true, false, 1000 + 2 * i, (uint64_t)(1000 + 2 * i), 32, 0, 1};
+    p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 50, 50, 32, 0, 1};
+    p.c[MTR_C_PV] = (mtr_obs){i == 0, false, 7000, 7000, 32, 0, 2};
+    mtr_account_feed(a, &p);
+    while (n < 4 && next_checked(a, p.wall, &out[n]) == 0)
+      n++;
+  }
+  assert_int_equal(n, 2);
+  for (int k = 0; k < 2; k++) {
+    /* The grid counters are exact; the inverter's absence is recorded,
+     * but nothing is estimated. */
+    assert_int_equal(out[k].flags, PR_FLAG_DEVICE_OFFLINE);
+    assert_int_equal(out[k].wh[MTR_C_IMPORT], 360);
+    assert_int_equal(out[k].wh[MTR_C_PV], 0);
+  }
+  mtr_account_free(a);
+}
+
 static void test_account_state_round_trip_and_rejects_garbage(void **st) {
   (void)st;
   house h;
@@ -928,6 +963,7 @@ int main(void) {
       cmocka_unit_test(test_account_counter_always_impossible_gives_no_total),
       cmocka_unit_test(test_account_energy_beyond_protocol_limit_is_capped),
       cmocka_unit_test(test_account_copy_restores_a_handed_out_interval),
+      cmocka_unit_test(test_account_inverter_asleep_leaves_grid_readings_exact),
       cmocka_unit_test(test_account_state_round_trip_and_rejects_garbage),
       cmocka_unit_test(test_account_rejects_bad_config),
   };

@@ -113,6 +113,11 @@ static void test_config_cross_setting_rules(void **st) {
                "trading.forecast_lag: 20m is not a whole number");
   expect_error(MINIMAL "[aggregator]\nreceipt_timeout = 5m\n",
                "aggregator.receipt_timeout: at least one interval");
+  expect_error(MINIMAL "[trading]\nbattery_capacity = 10000\n",
+               "trading.battery_power: required with "
+               "trading.battery_capacity");
+  expect_error(MINIMAL "[meter]\nclock_step = 2m\nclock_horizon = 1m\n",
+               "meter.clock_horizon: shorter than meter.clock_step");
 }
 
 static void test_config_line_errors_name_file_line_and_key(void **st) {
@@ -132,7 +137,7 @@ static void test_config_exante_with_prices_loads(void **st) {
   gl_conf_errors e;
   assert_int_equal(load(MINIMAL "[trading]\nmode = exante\nbuy_below = 0.3\n"
                                 "sell_above = -0.01\nbattery_capacity = "
-                                "10000\n",
+                                "10000\nbattery_power = 3000\n",
                         &c, &e),
                    0);
   assert_int_equal(c.mode, MTR_TRADE_EXANTE);

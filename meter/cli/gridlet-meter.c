@@ -8,6 +8,7 @@
  *                  loop until SIGTERM/SIGINT (SIGHUP reloads the
  *                  aggregator's certificate and the CRL)
  *   status         a report from the agent's database (read-only)
+ *   alarms         the alarms; --ack acknowledges them
  *   keygen, csr    make the device key and a certificate request
  *   --check-config, --print-default-config
  *
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_KEY "/etc/gridlet/meter.key"
@@ -47,6 +49,9 @@ static const char usage_text[] =
     "      run the agent (normally started by systemd)\n"
     "  status [--config FILE | --database FILE]\n"
     "      what the agent is doing: last reading, outbox, broker, alarms\n"
+    "  alarms [--config FILE | --database FILE] [--ack]\n"
+    "      every alarm kept; --ack acknowledges them (run it as the\n"
+    "      database's owner: sudo -u gridlet gridlet-meter alarms --ack)\n"
     "  keygen --id METER_ID [--key FILE] [--csr FILE] [--key-type T]\n"
     "      make this device's key (mode 0600; never overwritten) and a\n"
     "      certificate signing request for METER_ID\n"
@@ -249,6 +254,48 @@ static int cmd_status(const char *config, const char *database) {
   return rc;
 }
 
+/* ---- alarms ------------------------------------------------------------- */
+
+static int cmd_alarms(const char *config, const char *database, bool ack) {
+  char db[MTR_TEXT_MAX];
+  if (database) {
+    snprintf(db, sizeof db, "%s", database);
+  } else {
+    mtr_config cfg;
+    int rc = load_config(config, &cfg);
+    if (rc)
+      return rc;
+    snprintf(db, sizeof db, "%s", cfg.database);
+  }
+  gl_log_set_level(GL_LOG_ERROR);
+  if (ack) {
+    /* Written as root, the database's -wal and -shm files could end up
+     * root's, and the agent could no longer write. */
+    struct stat st;
+    if (geteuid() == 0 && stat(db, &st) == 0 && st.st_uid != 0) {
+      fprintf(stderr,
+              "%s: run this as the database's owner, e.g. sudo -u gridlet "
+              "gridlet-meter alarms --ack\n",
+              prog);
+      return 2;
+    }
+    int64_t n = 0;
+    int rc = mtr_alarms_ack(db, &n);
+    if (rc) {
+      fprintf(stderr, "%s: cannot write %s: %s\n", prog, db, gl_strerror(rc));
+      return 2;
+    }
+    printf("%lld alarm%s acknowledged\n", (long long)n, n == 1 ? "" : "s");
+    return 0;
+  }
+  int rc = mtr_alarms_report(db, stdout);
+  if (rc < 0) {
+    fprintf(stderr, "%s: cannot read %s: %s\n", prog, db, gl_strerror(rc));
+    return 2;
+  }
+  return rc;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -269,19 +316,21 @@ int main(int argc, char **argv) {
       return usage("--print-default-config takes no arguments");
     return mtr_config_write_defaults(stdout) ? 1 : 0;
   }
-  enum { O_CONFIG = 1, O_CLOCK, O_LEVEL, O_DB, O_CHECK };
+  enum { O_CONFIG = 1, O_CLOCK, O_LEVEL, O_DB, O_CHECK, O_ACK };
   static const struct option lo[] = {
       {"config", 1, 0, O_CONFIG},      {"clock", 1, 0, O_CLOCK},
       {"log-level", 1, 0, O_LEVEL},    {"database", 1, 0, O_DB},
-      {"check-config", 0, 0, O_CHECK}, {0, 0, 0, 0}};
-  bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0;
-  if (!run && !status && strncmp(cmd, "--", 2) != 0)
+      {"check-config", 0, 0, O_CHECK}, {"ack", 0, 0, O_ACK},
+      {0, 0, 0, 0}};
+  bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0,
+       alarms = strcmp(cmd, "alarms") == 0;
+  if (!run && !status && !alarms && strncmp(cmd, "--", 2) != 0)
     return usage("unknown command");
-  bool check = false;
+  bool check = false, ack = false;
   const char *config = DEFAULT_CONFIG, *clock = "real", *level = NULL,
              *database = NULL;
   int c;
-  optind = run || status ? 2 : 1;
+  optind = run || status || alarms ? 2 : 1;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (c) {
     case O_CONFIG:
@@ -299,17 +348,24 @@ int main(int argc, char **argv) {
     case O_CHECK:
       check = true;
       break;
+    case O_ACK:
+      ack = true;
+      break;
     default:
       return usage(NULL);
     }
   }
   if (optind != argc)
     return usage("unexpected argument");
+  if (ack && !alarms)
+    return usage("--ack is for alarms");
   if (check) {
-    if (run || status)
+    if (run || status || alarms)
       return usage("--check-config is a command of its own");
     return check_config(config);
   }
+  if (alarms)
+    return cmd_alarms(config, database, ack);
   if (run) {
     if (database)
       return usage("--database is for status");

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,14 +70,14 @@ struct mtr_agent {
       t_proof[PR_TOPIC_MAX], t_proof_resp[PR_TOPIC_MAX], f_inbox[PR_TOPIC_MAX],
       f_public[PR_TOPIC_MAX];
   int stop_efd;
-  volatile int stopping;
+  atomic_int stopping; /* set by mtr_agent_stop from any thread */
   bool connected;
   /* Whether the aggregator's certificate (and the CA, CRL) could be
    * loaded and verified: without it results are rejected. */
   bool trusted, untrusted_logged;
   int64_t next_trust; /* monotonic: when to try again while untrusted */
   /* Monotonic times: a wall clock that jumps must not stop the reads. */
-  int64_t next_poll, next_save;
+  int64_t next_poll, next_save, next_prune;
   int64_t order_next; /* wall time: the next interval to order for */
   bool has_soc;
   int64_t soc;
@@ -481,6 +482,7 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
   a->rand = rand;
   a->stop_efd = -1;
   a->lock_fd = -1;
+  atomic_init(&a->stopping, 0);
   int rc =
       load_keys(cfg, a->id, &a->key, &a->log_key, &a->has_log_key, errs);
   if (rc)
@@ -613,7 +615,7 @@ const char *mtr_agent_meter_id(const mtr_agent *a) {
 }
 
 void mtr_agent_stop(mtr_agent *a) {
-  a->stopping = 1;
+  atomic_store(&a->stopping, 1);
   uint64_t one = 1;
   if (write(a->stop_efd, &one, sizeof one) < 0) {
     /* The flag alone stops the loop within MAX_WAIT_MS. */
@@ -1297,6 +1299,25 @@ static int send_proof_requests(mtr_agent *a, int64_t now) {
  * ----------------------------------------------------------------
  */
 
+/* Forget what is older than meter.retention (once a day). */
+static int prune(mtr_agent *a, int64_t now) {
+  int64_t n = 0;
+  int rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = mtr_store_prune(a->store, now - a->cfg.retention_ns, &n);
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  rc = mtr_store_commit(a->store);
+  if (!rc && n)
+    GL_INFO(COMP,
+            "forgot %lld results, proof checks, checkpoints and alarms "
+            "older than meter.retention",
+            (long long)n);
+  return rc;
+}
+
 static int64_t next_aligned(int64_t now, int64_t period) {
   return (gl_floor_div(now, period) + 1) * period;
 }
@@ -1361,7 +1382,8 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
   int64_t mono = gl_clock_monotonic(&a->clock);
   a->next_poll = mono;
   a->next_save = mono + a->cfg.state_save_ns;
-  while (!a->stopping) {
+  a->next_prune = mono;
+  while (!atomic_load(&a->stopping)) {
     now = gl_clock_now(&a->clock);
     mono = gl_clock_monotonic(&a->clock);
     if (mono >= a->next_poll) {
@@ -1387,6 +1409,11 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
       break;
     if (a->connected && (rc = renew_will_older(a, WILL_MAX_AGE)))
       break;
+    if (mono >= a->next_prune) {
+      if ((rc = prune(a, now)))
+        break;
+      a->next_prune = mono + DAY;
+    }
     if (!a->prefs_done && mono >= a->next_prefs &&
         (rc = send_prefs_if_changed(a)))
       break;

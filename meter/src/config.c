@@ -75,6 +75,8 @@ static const gl_conf_item items[] = {
       "W; a counter rising faster than this is a jump, not energy"),
     S("meter", "database", database, "/var/lib/gridlet-meter/meter.db",
       "SQLite file with the outbox, sequence numbers and counter state"),
+    D("meter", "retention", retention_ns, "90d", DAY, 3650 * DAY,
+      "results, proof checks, checkpoints and alarms are kept this long"),
     GL_CONF_CHOICE("meter", "log_level", mtr_config, log_level_choice, "info",
                    level_names, "how much to log"),
     /* devices */

@@ -33,10 +33,18 @@ static void money(FILE *out, int64_t micro) {
           frac);
 }
 
+/* Where print_alarm writes, and up to which id alarms are acknowledged. */
+typedef struct alarm_out {
+  FILE *out;
+  int64_t acked;
+} alarm_out;
+
 static void print_alarm(void *ctx, int64_t time, const char *kind,
-                        const char *text) {
+                        const char *text, int64_t id) {
+  const alarm_out *ao = ctx;
   char t[GL_TIME_STR_MAX];
-  fprintf(ctx, "  %s  %s: %s\n", when(time, t), kind, text);
+  fprintf(ao->out, "  %s  %s: %s%s\n", when(time, t), kind, text,
+          id <= ao->acked ? " (acknowledged)" : "");
 }
 
 static void print_counter(void *ctx, const char *name, int64_t v) {
@@ -54,6 +62,54 @@ static void attend(attention *a, const char *why) {
                    a->len ? "; " : "", why);
   if (n > 0 && a->len + (size_t)n < sizeof a->text)
     a->len += (size_t)n;
+}
+
+int mtr_alarms_report(const char *path, FILE *out) {
+  mtr_store_opts o = {.read_only = true};
+  mtr_store *s = NULL;
+  int rc = mtr_store_open(path, &o, &s);
+  if (rc)
+    return rc;
+  int64_t nal = 0, fresh = 0;
+  alarm_out ao = {out, 0};
+  mtr_store_get_int(s, MTR_KEY_ALARMS_ACKED, &ao.acked);
+  rc = mtr_store_alarm_count(s, &nal);
+  if (!rc)
+    rc = mtr_store_alarm_count_after(s, ao.acked, &fresh);
+  if (!rc) {
+    fprintf(out, "%lld alarm%s, %lld not acknowledged%s\n", (long long)nal,
+            nal == 1 ? "" : "s", (long long)fresh, nal ? ", newest first:" : "");
+    rc = mtr_store_alarm_list(s, INT32_MAX, print_alarm, &ao);
+  }
+  mtr_store_free(s);
+  return rc ? rc : fresh > 0;
+}
+
+int mtr_alarms_ack(const char *path, int64_t *n) {
+  mtr_store_opts o = {0};
+  mtr_store *s = NULL;
+  *n = 0;
+  int rc = mtr_store_open(path, &o, &s);
+  if (rc)
+    return rc;
+  int64_t acked = 0, last = 0;
+  rc = mtr_store_begin(s);
+  if (!rc) {
+    int g = mtr_store_get_int(s, MTR_KEY_ALARMS_ACKED, &acked);
+    rc = g == GL_ENOENT ? 0 : g;
+  }
+  if (!rc)
+    rc = mtr_store_alarm_last_id(s, &last);
+  if (!rc)
+    rc = mtr_store_alarm_count_after(s, acked, n);
+  if (!rc && last > acked)
+    rc = mtr_store_put_int(s, MTR_KEY_ALARMS_ACKED, last);
+  if (rc)
+    mtr_store_rollback(s);
+  else
+    rc = mtr_store_commit(s);
+  mtr_store_free(s);
+  return rc;
 }
 
 int mtr_status_report(const char *path, int64_t now, FILE *out) {
@@ -209,12 +265,18 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
           "failed or given up\n",
           text, (long long)ndone, (long long)nopen, (long long)nfail);
 
-  int64_t nal = 0;
+  int64_t nal = 0, fresh = 0;
+  alarm_out ao = {out, 0};
+  mtr_store_get_int(s, MTR_KEY_ALARMS_ACKED, &ao.acked);
   mtr_store_alarm_count(s, &nal);
+  mtr_store_alarm_count_after(s, ao.acked, &fresh);
   if (nal) {
-    attend(&att, "there are alarms");
-    fprintf(out, "alarms         %lld, newest first:\n", (long long)nal);
-    mtr_store_alarm_list(s, 10, print_alarm, out);
+    if (fresh)
+      attend(&att, "there are alarms (gridlet-meter alarms --ack once "
+                   "dealt with)");
+    fprintf(out, "alarms         %lld, %lld not acknowledged, newest first:\n",
+            (long long)nal, (long long)fresh);
+    mtr_store_alarm_list(s, 10, print_alarm, &ao);
   } else {
     fprintf(out, "alarms         none\n");
   }

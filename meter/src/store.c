@@ -69,7 +69,13 @@ enum {
   Q_CHK_COUNT,
   Q_AL_ADD,
   Q_AL_COUNT,
+  Q_AL_COUNT_AFTER,
+  Q_AL_LAST_ID,
   Q_AL_LIST,
+  Q_PRUNE_RESULTS,
+  Q_PRUNE_CHECKS,
+  Q_PRUNE_ALARMS,
+  Q_PRUNE_CKPTS,
   Q_CT_ADD,
   Q_CT_GET,
   Q_CT_LIST,
@@ -154,7 +160,19 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_CHK_COUNT] = "SELECT count(*) FROM checks WHERE state = ?1",
     [Q_AL_ADD] = "INSERT INTO alarms(time, kind, text) VALUES(?1, ?2, ?3)",
     [Q_AL_COUNT] = "SELECT count(*) FROM alarms",
-    [Q_AL_LIST] = "SELECT time, kind, text FROM alarms ORDER BY id DESC "
+    [Q_AL_COUNT_AFTER] = "SELECT count(*) FROM alarms WHERE id > ?1",
+    [Q_AL_LAST_ID] = "SELECT coalesce(max(id), 0) FROM alarms",
+    [Q_PRUNE_RESULTS] = "DELETE FROM results WHERE end_ < ?1",
+    [Q_PRUNE_CHECKS] = "DELETE FROM checks WHERE state >= 2 AND next_try < ?1",
+    [Q_PRUNE_ALARMS] = "DELETE FROM alarms WHERE time < ?1",
+    /* Never the latest checkpoint (new ones are proven consistent with
+     * it), nor one an open check still needs. */
+    [Q_PRUNE_CKPTS] =
+        "DELETE FROM checkpoints WHERE received < ?1 AND size < (SELECT "
+        "max(size) FROM checkpoints) AND size NOT IN (SELECT a FROM checks "
+        "WHERE kind = 2 AND state <= 1) AND size NOT IN (SELECT size FROM "
+        "checks WHERE state <= 1)",
+    [Q_AL_LIST] = "SELECT time, kind, text, id FROM alarms ORDER BY id DESC "
                   "LIMIT ?1",
     [Q_CT_ADD] = "INSERT INTO counters(name, value) VALUES(?1, ?2) "
                  "ON CONFLICT(name) DO UPDATE SET value = value + ?2",
@@ -1061,6 +1079,51 @@ int mtr_store_alarm_count(mtr_store *s, int64_t *n) {
   return count_query(s, Q_AL_COUNT, 0, false, n);
 }
 
+int mtr_store_alarm_count_after(mtr_store *s, int64_t after_id, int64_t *n) {
+  return count_query(s, Q_AL_COUNT_AFTER, after_id, true, n);
+}
+
+int mtr_store_alarm_last_id(mtr_store *s, int64_t *id) {
+  return count_query(s, Q_AL_LAST_ID, 0, false, id);
+}
+
+int mtr_store_prune(mtr_store *s, int64_t before, int64_t *n) {
+  static const int q[] = {Q_PRUNE_RESULTS, Q_PRUNE_CHECKS, Q_PRUNE_ALARMS,
+                          Q_PRUNE_CKPTS};
+  int64_t total = 0;
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+    sqlite3_stmt *st = stmt(s, q[i]);
+    if (!st)
+      return GL_ESTORE;
+    sqlite3_bind_int64(st, 1, before);
+    int rc = exec_stmt(s, st, "prune");
+    if (rc)
+      return rc;
+    total += sqlite3_changes(s->db);
+  }
+  if (n)
+    *n = total;
+  return 0;
+}
+
+int mtr_store_durability(mtr_store *s, bool *wal, bool *full) {
+  sqlite3_stmt *st = NULL;
+  *wal = *full = false;
+  int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *m = sqlite3_column_text(st, 0);
+    *wal = m && strcmp((const char *)m, "wal") == 0;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    *full = sqlite3_column_int(st, 0) >= 2; /* FULL = 2, EXTRA = 3 */
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? 0 : xlate(s, rc, "pragma");
+}
+
 int mtr_store_alarm_list(mtr_store *s, int max, mtr_alarm_visit visit,
                          void *ctx) {
   sqlite3_stmt *st = stmt(s, Q_AL_LIST);
@@ -1071,7 +1134,7 @@ int mtr_store_alarm_list(mtr_store *s, int max, mtr_alarm_visit visit,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     visit(ctx, sqlite3_column_int64(st, 0),
           (const char *)sqlite3_column_text(st, 1),
-          (const char *)sqlite3_column_text(st, 2));
+          (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
   done(st);
   return rc == SQLITE_DONE ? 0 : xlate(s, rc, "alarms");
 }

@@ -87,6 +87,7 @@ typedef struct mtr_config {
   int64_t backfill_ns;                  /* missing readings reported back */
   int64_t max_power_w;                  /* plausibility of counter jumps */
   char database[MTR_TEXT_MAX];          /* SQLite state file */
+  int64_t retention_ns;                 /* results, checks, alarms kept */
   int log_level_choice;                 /* index into the level names */
   mtr_device_conf dev[MTR_ROLE_COUNT];  /* [grid_meter] [inverter] [battery] */
   /* [modbus] */

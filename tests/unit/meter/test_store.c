@@ -289,9 +289,10 @@ static void test_store_results_checkpoints_checks(void **st) {
 }
 
 static void count_alarm(void *ctx, int64_t time, const char *kind,
-                        const char *text) {
+                        const char *text, int64_t id) {
   (void)time;
   (void)text;
+  assert_true(id > 0);
   int *n = ctx;
   if (strcmp(kind, "inclusion") == 0)
     (*n)++;

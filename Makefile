@@ -11,6 +11,8 @@
 #   make demo       install deps, build, run the neighbourhood demo
 #   make test-arm64 cross-build for aarch64 and run the unit tests under qemu
 #   make test-armhf the same for 32-bit ARM (armhf)
+#   make package    Debian packages for amd64, arm64, armhf (build-pkg/debs/;
+#                   PACKAGE_ARCHES=amd64 for one), checked with lintian
 #   make bench      build optimised and run every benchmark
 #   make fuzz       libFuzzer runs of every target (FUZZ_SECONDS each)
 #   make format     clang-format every C file in place
@@ -24,12 +26,13 @@ CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 60
 CI_FUZZ_SECONDS ?= 5
 DEMO_ARGS    ?=
+PACKAGE_ARCHES ?= amd64 arm64 armhf
 CTEST        = ctest --output-on-failure -j $(NPROC)
 # Warnings are errors whenever CI is set (.ci/run sets it).
 CMAKE_FLAGS  += -DGRIDLET_WERROR=$(if $(CI),ON,OFF)
 
 .PHONY: lint all build deps configure test test-unit test-asan test-fuzz demo \
-        test-arm64 test-armhf bench fuzz format format-check clean
+        test-arm64 test-armhf bench fuzz format format-check clean package
 
 all: build
 
@@ -83,6 +86,9 @@ test-arm64: deps
 test-armhf: deps
 	@scripts/test-cross.sh armhf
 
+package: deps
+	@scripts/package.sh $(PACKAGE_ARCHES)
+
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(NPROC)
@@ -98,4 +104,4 @@ lint:
 	@scripts/lint.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-bench build-arm64 build-armhf
+	rm -rf build build-asan build-fuzz build-bench build-arm64 build-armhf build-pkg

@@ -30,6 +30,9 @@ PACKAGES=(
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   # plots in the research simulator
   gnuplot-nox
+  # packages (make package): checks, and the package test's unit runner
+  # (systemd-analyze, seccomp filters like systemd's)
+  lintian systemd python3-seccomp
 )
 
 if [[ "${1:-}" == "--print" ]]; then

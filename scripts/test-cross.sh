@@ -21,6 +21,14 @@ nproc=$(nproc 2>/dev/null || echo 2)
 
 mkdir -p "$build"
 "$root/scripts/cross-sysroot.sh" "$arch" "$sysroot"
+# CMake keeps a toolchain's initial flags in its cache: start the build
+# folder afresh whenever the toolchain files change.
+stamp=$(cat "$root"/cmake/toolchains/debian-cross.cmake "$root/cmake/toolchains/$toolchain.cmake" | sha256sum | cut -c1-16)
+if [[ -f "$build/obj/CMakeCache.txt" && "$(cat "$build/obj/.toolchain" 2>/dev/null)" != "$stamp" ]]; then
+  rm -rf "$build/obj"
+fi
+mkdir -p "$build/obj"
+echo "$stamp" >"$build/obj/.toolchain"
 werror=OFF
 [[ -n "${CI:-}" ]] && werror=ON
 cmake -S "$root" -B "$build/obj" \

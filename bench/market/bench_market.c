@@ -15,12 +15,16 @@
  * checksum line (identical on every repetition, or the run aborts). Then
  * the growth table: one interval of 10^2 .. 10^E adds (E = 6 by default;
  * --max-exp 7 adds 10^7). Each figure is also given in process CPU time,
- * which time-slicing on a shared machine does not inflate.
+ * which time-slicing on a shared machine does not inflate. The replay
+ * inlines the book's add and folds fills into the checksum; the stream is
+ * also run through the public API (mkt_cda_add with a trade callback, one
+ * call per record), which must give the same checksum, to show that cost.
  */
 #include "benchutil.h"
 
 #include "gridlet/conf.h"
 #include "gridlet/error.h"
+#include "gridlet/market_cda.h"
 #include "gridlet/market_stream.h"
 #include "gridlet/rand.h"
 
@@ -98,9 +102,109 @@ static mkt_stream_rec *load(const char *path, size_t *n) {
   return recs;
 }
 
-/* Replay `recs` `repeats` times; report per event; return the checksum. */
+/* The replay checksum's fold, as a trade callback of the public API. */
+static void fold_trade(void *ctx, const mkt_trade *t, mkt_side aggressor) {
+  mkt_replay_stats *st = ctx;
+  uint64_t in = aggressor == MKT_BUY ? t->buy_id : t->sell_id;
+  uint64_t rest = aggressor == MKT_BUY ? t->sell_id : t->buy_id;
+  uint64_t qty = (uint64_t)t->qty, price = (uint64_t)t->buy_price;
+  const uint64_t prime = UINT64_C(1099511628211);
+  uint64_t h = st->hash;
+  h = (h ^ in) * prime;
+  h = (h ^ rest) * prime;
+  h = (h ^ qty) * prime;
+  h = (h ^ price) * prime;
+  st->hash = h;
+  st->trades++;
+  st->qty += qty;
+  st->cost += qty * price;
+}
+
+/*
+ * The same stream through the public API, as the aggregator drives a book:
+ * mkt_cda_add with a trade callback, mkt_cda_cancel, mkt_cda_close and
+ * mkt_cda_reopen on one book (streams that keep one interval open at a time
+ * only). The replay's loop inlines the add and folds fills without a call;
+ * this shows what the callback and the call per record cost. The checksum
+ * must come out the same as the replay's, `want`.
+ */
+static void run_api(const char *name, const mkt_stream_rec *recs, size_t n,
+                    int repeats, const char *want) {
+  mkt_stream_info info;
+  int rc = mkt_stream_scan(recs, n, &info);
+  if (rc)
+    die("scan", rc);
+  if (info.max_open > 1) {
+    printf("%s: skipped (the stream keeps several intervals open)\n", name);
+    return;
+  }
+  mkt_replay_stats st;
+  mkt_cda_config cfg = {
+      .capacity = info.max_adds_open ? info.max_adds_open : 1,
+      .price_min = info.price_min,
+      .price_max = info.price_max,
+      .tick = info.price_tick,
+      .allow_self_trade = true,
+      .sink = {.trade = fold_trade, .ctx = &st},
+  };
+  mkt_cda *b;
+  if ((rc = mkt_cda_new(&cfg, &b)) || (rc = mkt_cda_close(b, NULL)))
+    die("book", rc);
+  int64_t samples[MAX_REPEATS], cpu[MAX_REPEATS];
+  for (int i = 0; i < repeats; i++) {
+    memset(&st, 0, sizeof st);
+    st.hash = UINT64_C(1469598103934665603);
+    bool open = false;
+    int64_t c0 = gb_cpu_ns(), t0 = gb_now_ns();
+    for (size_t k = 0; k < n; k++) {
+      const mkt_stream_rec *e = &recs[k];
+      if (e->type == 'A') {
+        if (!open) {
+          (void)mkt_cda_reopen(b, e->interval); /* closed: fine */
+          open = true;
+        }
+        mkt_order o = {
+            e->id,       e->participant, e->side == 'S' ? MKT_SELL : MKT_BUY,
+            e->interval, e->qty,         e->price};
+        (void)mkt_cda_add(b, &o, NULL); /* generated: always accepted */
+      } else if (e->type == 'X') {
+        if (open)
+          (void)mkt_cda_cancel(b, e->id, NULL);
+      } else if (e->type == 'E' && open) {
+        size_t resting;
+        (void)mkt_cda_close(b, &resting);
+        st.resting_at_close += resting;
+        open = false;
+      }
+    }
+    if (open) {
+      size_t resting;
+      (void)mkt_cda_close(b, &resting);
+      st.resting_at_close += resting;
+    }
+    int64_t t1 = gb_now_ns(), c1 = gb_cpu_ns();
+    samples[i] = t1 - t0;
+    cpu[i] = c1 - c0;
+    char line[256];
+    mkt_replay_checksum(&st, line, sizeof line);
+    if (strcmp(line, want) != 0) {
+      fprintf(stderr,
+              "bench_market: the public API's checksum differs:\n%s\n%s\n",
+              line, want);
+      exit(1);
+    }
+  }
+  gb_report(name, samples, (size_t)repeats, (double)n, 1.0, "ns/event");
+  char cpu_name[160];
+  snprintf(cpu_name, sizeof cpu_name, "%s (cpu time)", name);
+  gb_report(cpu_name, cpu, (size_t)repeats, (double)n, 1.0, "ns/event");
+  mkt_cda_free(b);
+}
+
+/* Replay `recs` `repeats` times; report per event; the checksum line goes
+ * to `sum` (room for 256 bytes) if not NULL. */
 static void run(const char *name, const mkt_stream_rec *recs, size_t n,
-                int repeats, bool verbose) {
+                int repeats, bool verbose, char *sum) {
   mkt_stream_info info;
   mkt_replay *r;
   int rc = mkt_stream_scan(recs, n, &info);
@@ -147,6 +251,8 @@ static void run(const char *name, const mkt_stream_rec *recs, size_t n,
     printf("peak RSS: %ld KiB\n", gb_peak_rss_kib());
     printf("%s\n", line);
   }
+  if (sum)
+    snprintf(sum, 256, "%s", line);
   mkt_replay_free(r);
 }
 
@@ -221,7 +327,9 @@ int main(int argc, char **argv) {
            cfg.intervals ? cfg.intervals : 96, cfg.orders ? cfg.orders : 2,
            cfg.cancel_ppm / 1e6, seed, n);
   }
-  run("cda", recs, n, (int)repeats, true);
+  char sum[256];
+  run("cda", recs, n, (int)repeats, true, sum);
+  run_api("cda via mkt_cda_add and callbacks", recs, n, (int)repeats, sum);
   free(recs);
 
   if (growth) {
@@ -238,7 +346,7 @@ int main(int argc, char **argv) {
       snprintf(name, sizeof name, "cda N=1e%d (%zu events)", e, n);
       /* Small streams are repeated more: each run is short. */
       int reps = e <= 4 ? 101 : e == 5 ? 31 : (int)repeats;
-      run(name, recs, n, reps, false);
+      run(name, recs, n, reps, false, NULL);
       free(recs);
     }
   }

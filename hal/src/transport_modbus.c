@@ -317,9 +317,18 @@ static int parse_tcp(const char *s, hal_endpoint *ep, char *err,
     return ep_fail(err, errlen, "missing host in \"%s\"", s);
   if (hlen >= sizeof ep->host)
     return ep_fail(err, errlen, "host name too long in \"%s\"", s);
-  for (size_t i = 0; i < hlen; i++)
-    if ((unsigned char)host[i] <= ' ' || (unsigned char)host[i] >= 127)
+  /* Host names and addresses only: letters, digits, '.', '-', '_', and inside
+   * brackets ':' and '%' (IPv6 with a zone). Anything else ('[', '/', spaces)
+   * is a typo that would not survive being written back out. */
+  bool bracketed = host != s;
+  for (size_t i = 0; i < hlen; i++) {
+    unsigned char ch = (unsigned char)host[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' ||
+              (bracketed && (ch == ':' || ch == '%'));
+    if (!ok)
       return ep_fail(err, errlen, "bad character in host \"%s\"", s);
+  }
   memcpy(ep->host, host, hlen);
   ep->host[hlen] = '\0';
   ep->port = 502;
@@ -392,7 +401,7 @@ int hal_endpoint_parse(const char *text, hal_endpoint *ep, char *err,
 
 char *hal_endpoint_format(const hal_endpoint *ep, char *buf, size_t size) {
   if (ep->kind == HAL_EP_TCP) {
-    bool v6 = strchr(ep->host, ':') != NULL;
+    bool v6 = strpbrk(ep->host, ":%") != NULL; /* as the parser wants it */
     snprintf(buf, size, v6 ? "tcp:[%s]:%u" : "tcp:%s:%u", ep->host,
              ep->port ? ep->port : 502u);
   } else if (ep->kind == HAL_EP_RTU) {

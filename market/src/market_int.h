@@ -121,6 +121,14 @@ int mkt__name_index(const char *const *names, unsigned n, const char *name);
 /* mkt__bit_width - bits needed to represent v (0 for 0). */
 unsigned mkt__bit_width(uint64_t v);
 
+/* The replay checksum's fold (gridlet/market_stream.h): FNV-1a's prime. */
+#define MKT__FNV_PRIME UINT64_C(1099511628211)
+
+/* The fill counters of a replay's checksum, as mkt_replay_stats has them. */
+typedef struct mkt__fold {
+  uint64_t trades, qty, cost, hash;
+} mkt__fold;
+
 static inline int64_t mkt__min64(int64_t a, int64_t b) {
   return a < b ? a : b;
 }

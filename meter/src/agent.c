@@ -14,6 +14,7 @@
 #include "gridlet/mtr_account.h"
 #include "gridlet/mtr_audit.h"
 #include "gridlet/mtr_devices.h"
+#include "gridlet/mtr_ha.h"
 #include "gridlet/mtr_pub.h"
 #include "gridlet/mtr_store.h"
 #include "gridlet/mtr_trading.h"
@@ -66,6 +67,7 @@ struct mtr_agent {
   mtr_audit *audit;
   mtr_pub *pub;
   pr_mqtt *mqtt;
+  mtr_ha *ha; /* NULL unless [home_assistant] enabled */
   char t_reading[PR_TOPIC_MAX], t_order[PR_TOPIC_MAX], t_status[PR_TOPIC_MAX],
       t_proof[PR_TOPIC_MAX], t_proof_resp[PR_TOPIC_MAX], f_inbox[PR_TOPIC_MAX],
       f_public[PR_TOPIC_MAX];
@@ -223,7 +225,14 @@ int mtr_agent_check(const mtr_config *cfg, gl_clock clock,
   mtr_devices *d = NULL;
   int rd = mtr_devices_new(cfg, clock, gl_rand_system(), &d, errs);
   mtr_devices_free(d);
-  return rc || rd ? GL_ECONFIG : 0;
+  int rh = 0;
+  if (cfg->ha_enabled && cfg->ha_tls && cfg->ha_ca[0] &&
+      access(cfg->ha_ca, R_OK) != 0) {
+    add_error(errs, "home_assistant.ca: cannot read %s: %s", cfg->ha_ca,
+              strerror(errno));
+    rh = GL_ECONFIG;
+  }
+  return rc || rd || rh ? GL_ECONFIG : 0;
 }
 
 /* ---- Signing helpers -------------------------------------------------------
@@ -579,6 +588,21 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
   rc = mtr_pub_new(&pc, a->store, a->mqtt, &a->pub);
   if (rc)
     goto fail;
+  if (cfg->ha_enabled) {
+    uint32_t have = mtr_devices_counters(a->dev);
+    mtr_ha_opts ho = {.meter_id = a->id,
+                      .version = MTR_VERSION,
+                      .has_pv = (have & (1u << MTR_C_PV)) != 0,
+                      .has_battery = (have & ((1u << MTR_C_CHARGE) |
+                                              (1u << MTR_C_DISCHARGE))) != 0,
+                      .has_soc = mtr_devices_has_soc(a->dev)};
+    rc = mtr_ha_new(&a->cfg, &ho, a->store, clock, &a->ha);
+    if (rc) {
+      add_error(errs, "home_assistant: cannot set up the connection to %s: %s",
+                cfg->ha_host, gl_strerror(rc));
+      goto fail;
+    }
+  }
   a->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (a->stop_efd < 0) {
     rc = GL_EIO;
@@ -595,6 +619,7 @@ fail:
 void mtr_agent_free(mtr_agent *a) {
   if (!a)
     return;
+  mtr_ha_free(a->ha);
   pr_mqtt_free(a->mqtt);
   mtr_pub_free(a->pub);
   mtr_audit_free(a->audit);
@@ -625,6 +650,12 @@ void mtr_agent_stop(mtr_agent *a) {
 /* ---- Readings
  * ----------------------------------------------------------------
  */
+
+/* The Home Assistant totals staged in a transaction follow its outcome. */
+static void ha_commit(mtr_agent *a, bool ok) {
+  if (a->ha)
+    mtr_ha_commit(a->ha, ok);
+}
 
 static int save_account(mtr_agent *a) {
   uint8_t state[MTR_ACCOUNT_STATE_MAX];
@@ -781,6 +812,8 @@ static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
   if (rc)
     goto out;
   made = true;
+  if (a->ha && (rc = mtr_ha_reading(a->ha, &rr->r)))
+    goto out;
   {
     /* Keep a little more history than the forecast looks back. */
     int64_t keep = a->cfg.forecast_lag_ns + 2 * DAY;
@@ -794,9 +827,11 @@ save:
 out:
   if (rc) {
     mtr_store_rollback(a->store);
+    ha_commit(a, false);
     return rc;
   }
   rc = mtr_store_commit(a->store);
+  ha_commit(a, rc == 0);
   if (rc)
     return rc;
   if (made)
@@ -1125,6 +1160,8 @@ static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
   switch (t.kind) {
   case PR_TOPIC_RESULT:
     rc = mtr_audit_result(a->audit, &a->msg, ev->payload, ev->payload_len, now);
+    if (!rc && a->ha)
+      rc = mtr_ha_result(a->ha, &a->msg.result, now);
     break;
   case PR_TOPIC_PROOF_RESPONSE:
     rc = mtr_audit_proof_response(a->audit, &a->msg, now);
@@ -1137,9 +1174,12 @@ static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
   }
   if (rc) {
     mtr_store_rollback(a->store);
+    ha_commit(a, false);
     return rc;
   }
-  return mtr_store_commit(a->store);
+  rc = mtr_store_commit(a->store);
+  ha_commit(a, rc == 0);
+  return rc;
 }
 
 static int set_broker_state(mtr_agent *a, bool up, int64_t now) {
@@ -1343,6 +1383,10 @@ static void shutdown_cleanly(mtr_agent *a) {
       }
     }
   }
+  /* Then the household's broker (after the community's: it never delays
+   * trading), waiting for it at most MTR_HA_STOP_WAIT_MS. */
+  if (a->ha)
+    mtr_ha_stop(a->ha);
   set_broker_state(a, false, gl_clock_now(&a->clock));
 }
 
@@ -1379,6 +1423,8 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
             (long long)(a->cfg.interval_ns / SEC),
             (long long)(a->cfg.poll_ns / SEC));
   pr_mqtt_connect(a->mqtt);
+  if (a->ha)
+    mtr_ha_start(a->ha);
   int64_t mono = gl_clock_monotonic(&a->clock);
   a->next_poll = mono;
   a->next_save = mono + a->cfg.state_save_ns;
@@ -1433,22 +1479,27 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
       if (d3 - now < wait)
         wait = d3 - now;
     }
+    if (a->ha && mtr_ha_deadline(a->ha) - now < wait)
+      wait = mtr_ha_deadline(a->ha) - now;
     int64_t wait_ns = gl_clock_real_duration(&a->clock, wait);
     int64_t wait_ms = (wait_ns + GL_NS_PER_MS - 1) / GL_NS_PER_MS;
     if (wait_ms > MAX_WAIT_MS)
       wait_ms = MAX_WAIT_MS;
     if (wait_ms < 0)
       wait_ms = 0;
-    struct pollfd fds[3] = {{pr_mqtt_fd(a->mqtt), POLLIN, 0},
+    /* The Home Assistant client's fd is polled too; -1 (no such client)
+     * is ignored by poll(2). */
+    struct pollfd fds[4] = {{pr_mqtt_fd(a->mqtt), POLLIN, 0},
                             {a->stop_efd, POLLIN, 0},
+                            {a->ha ? mtr_ha_fd(a->ha) : -1, POLLIN, 0},
                             {sig_fd, POLLIN, 0}};
-    int n = poll(fds, sig_fd >= 0 ? 3 : 2, (int)wait_ms);
+    int n = poll(fds, 4, (int)wait_ms);
     if (n < 0 && errno != EINTR) {
       GL_ERROR(COMP, "poll: %s", strerror(errno));
       rc = GL_EIO;
       break;
     }
-    if (sig_fd >= 0 && n > 0 && (fds[2].revents & POLLIN)) {
+    if (sig_fd >= 0 && n > 0 && (fds[3].revents & POLLIN)) {
       struct signalfd_siginfo si;
       if (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
@@ -1465,6 +1516,11 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
       rc = on_event(a, &ev);
     if (rc)
       break;
+    /* After the community's events, so a result counted there is
+     * published at once. Never fails: the household broker cannot stop
+     * the agent. */
+    if (a->ha)
+      mtr_ha_handle(a->ha, gl_clock_now(&a->clock));
   }
   if (rc)
     GL_ERROR(COMP, "stopping on an error: %s", gl_strerror(rc));

@@ -166,6 +166,38 @@ static const gl_conf_item items[] = {
       "percent of the battery never planned to be used"),
     I("trading", "battery_power", battery_power_w, "0", 0, 10000000,
       "W the battery delivers at most (required with battery_capacity)"),
+    /* [home_assistant] */
+    GL_CONF_BOOLEAN("home_assistant", "enabled", mtr_config, ha_enabled, "no",
+                    "publish energy, trades and savings to your own Home "
+                    "Assistant broker (MQTT discovery)"),
+    S("home_assistant", "host", ha_host, "",
+      "your Home Assistant MQTT broker's host name or address (required "
+      "when enabled)"),
+    I("home_assistant", "port", ha_port, "0", 0, 65535,
+      "its port; 0 = 1883, or 8883 with tls"),
+    GL_CONF_BOOLEAN("home_assistant", "tls", mtr_config, ha_tls, "no",
+                    "connect with TLS (the broker's name is checked)"),
+    S("home_assistant", "ca", ha_ca, "",
+      "CA certificate for tls; empty = the system's trusted CAs"),
+    S("home_assistant", "username", ha_username, "",
+      "user name on that broker; empty = none"),
+    S("home_assistant", "password", ha_password, "",
+      "its password (keep this file readable by root and gridlet only)"),
+    S("home_assistant", "client_id", ha_client_id, "",
+      "MQTT client id; empty = gridlet-<meter id>"),
+    S("home_assistant", "discovery_prefix", ha_discovery_prefix,
+      "homeassistant", "Home Assistant's discovery prefix"),
+    S("home_assistant", "topic_prefix", ha_topic_prefix, "gridlet",
+      "state and availability topics start with this"),
+    S("home_assistant", "name", ha_name, "",
+      "the device's name in Home Assistant; empty = gridlet <meter id>"),
+    S("home_assistant", "currency", ha_currency, "EUR",
+      "ISO 4217 code of your currency, for savings and balance"),
+    S("home_assistant", "retail", ha_retail_text, "",
+      "your own tariff per kWh from the utility (e.g. 0.30); with feed_in, "
+      "shows today's savings"),
+    S("home_assistant", "feed_in", ha_feed_in_text, "",
+      "what the utility pays you per kWh (e.g. 0.08)"),
 };
 
 #define NITEMS (sizeof items / sizeof items[0])
@@ -202,7 +234,7 @@ add_error(gl_conf_errors *errs, const char *name, const char *fmt, ...) {
 }
 
 static int parse_price(const char *text, bool *has, int64_t *out,
-                       const char *key, const char *name,
+                       const char *section, const char *key, const char *name,
                        gl_conf_errors *errs) {
   *has = false;
   *out = 0;
@@ -212,14 +244,83 @@ static int parse_price(const char *text, bool *has, int64_t *out,
   int rc = gl_conf_parse_decimal(text, 6, &v);
   if (rc || v < -PR_PRICE_MAX || v > PR_PRICE_MAX) {
     add_error(errs, name,
-              "trading.%s: \"%s\" is not a price per kWh between -1000 and "
+              "%s.%s: \"%s\" is not a price per kWh between -1000 and "
               "1000 with at most 6 decimals",
-              key, text);
+              section, key, text);
     return GL_ECONFIG;
   }
   *has = true;
   *out = v;
   return 0;
+}
+
+/* A topic level prefix: not empty, no wildcards, no empty level, no
+ * leading or trailing '/'. */
+static bool topic_prefix_ok(const char *p) {
+  size_t n = strlen(p);
+  if (n == 0 || p[0] == '/' || p[n - 1] == '/' || strstr(p, "//"))
+    return false;
+  return strpbrk(p, "+#") == NULL;
+}
+
+/* The [home_assistant] rules (only when enabled: a disabled section may
+ * hold a half-finished setup). */
+static int check_ha(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
+  bool bad = false, has_retail, has_feed_in;
+  cfg->ha_has_tariffs = false;
+  if (parse_price(cfg->ha_retail_text, &has_retail, &cfg->ha_retail,
+                  "home_assistant", "retail", name, errs))
+    bad = true;
+  if (parse_price(cfg->ha_feed_in_text, &has_feed_in, &cfg->ha_feed_in,
+                  "home_assistant", "feed_in", name, errs))
+    bad = true;
+  if (!cfg->ha_enabled)
+    return bad ? GL_ECONFIG : 0;
+  if (!cfg->ha_host[0]) {
+    add_error(errs, name, "home_assistant.host: required when enabled");
+    bad = true;
+  } else if (strpbrk(cfg->ha_host, " /[]@")) {
+    add_error(errs, name,
+              "home_assistant.host: \"%s\" is not a host name or address",
+              cfg->ha_host);
+    bad = true;
+  }
+  if (!topic_prefix_ok(cfg->ha_discovery_prefix)) {
+    add_error(errs, name,
+              "home_assistant.discovery_prefix: \"%s\" must be MQTT topic "
+              "levels without wildcards or empty levels",
+              cfg->ha_discovery_prefix);
+    bad = true;
+  }
+  if (!topic_prefix_ok(cfg->ha_topic_prefix)) {
+    add_error(errs, name,
+              "home_assistant.topic_prefix: \"%s\" must be MQTT topic "
+              "levels without wildcards or empty levels",
+              cfg->ha_topic_prefix);
+    bad = true;
+  }
+  const char *c = cfg->ha_currency;
+  if (strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' ||
+      c[2] < 'A' || c[2] > 'Z') {
+    add_error(errs, name,
+              "home_assistant.currency: \"%s\" is not an ISO 4217 code "
+              "(three capital letters, e.g. EUR)",
+              c);
+    bad = true;
+  }
+  if (has_retail != has_feed_in) {
+    add_error(errs, name,
+              "home_assistant.%s: savings need both retail and feed_in",
+              has_retail ? "feed_in" : "retail");
+    bad = true;
+  }
+  if (cfg->ha_password[0] && !cfg->ha_username[0]) {
+    add_error(errs, name,
+              "home_assistant.password: set without home_assistant.username");
+    bad = true;
+  }
+  cfg->ha_has_tariffs = has_retail && has_feed_in;
+  return bad ? GL_ECONFIG : 0;
 }
 
 int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
@@ -275,10 +376,12 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
          "broker without TLS)",
          cfg->uri);
   if (parse_price(cfg->buy_below_text, &cfg->has_buy_below, &cfg->buy_below,
-                  "buy_below", name, errs))
+                  "trading", "buy_below", name, errs))
     bad = true;
   if (parse_price(cfg->sell_above_text, &cfg->has_sell_above, &cfg->sell_above,
-                  "sell_above", name, errs))
+                  "trading", "sell_above", name, errs))
+    bad = true;
+  if (check_ha(cfg, name, errs))
     bad = true;
   if (cfg->mode != MTR_TRADE_EXPOST && cfg->forecast != MTR_FORECAST_NONE &&
       (!cfg->buy_below_text[0] || !cfg->sell_above_text[0]))

@@ -4,6 +4,8 @@
  *
  *   gridlet-sim devices [options]   simulated households' inverters,
  *                                   batteries and meters on real Modbus
+ *   gridlet-sim run SCENARIO        replay a community through the market
+ *   gridlet-sim compare SCENARIO    the same under several mechanisms
  *
  * Each subcommand is a function in its own file (cmd_*.c) registered in
  * the table below; the work itself lives in the sim library.
@@ -20,6 +22,11 @@ static const struct {
 } commands[] = {
     {"devices", sim_cmd_devices,
      "serve simulated SunSpec devices of N households over Modbus TCP/RTU"},
+    {"run", sim_cmd_run,
+     "replay a community (synthetic, CSV, Ausgrid, ledger) through the "
+     "market"},
+    {"compare", sim_cmd_compare,
+     "run one scenario under several mechanisms, one table side by side"},
 };
 
 static void usage(FILE *f) {

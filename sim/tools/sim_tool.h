@@ -9,4 +9,8 @@
 /* gridlet-sim devices: see cmd_devices.c and docs/devices.md. */
 int sim_cmd_devices(int argc, char **argv);
 
+/* gridlet-sim run / compare: see cmd_run.c and docs/research.md. */
+int sim_cmd_run(int argc, char **argv);
+int sim_cmd_compare(int argc, char **argv);
+
 #endif

@@ -120,12 +120,27 @@ typedef struct mtr_config {
   int64_t battery_capacity_wh;
   int64_t battery_reserve_pct;
   int64_t battery_power_w; /* most it delivers; required with a capacity */
+  /* [home_assistant]: the household's own broker (gridlet/mtr_ha.h) */
+  bool ha_enabled;
+  char ha_host[MTR_TEXT_MAX]; /* required when enabled */
+  int64_t ha_port;            /* 0 = 1883, or 8883 with TLS */
+  bool ha_tls;
+  char ha_ca[MTR_TEXT_MAX]; /* "" = the system's trust store */
+  char ha_username[MTR_TEXT_MAX], ha_password[MTR_TEXT_MAX];
+  char ha_client_id[MTR_TEXT_MAX]; /* "" = "gridlet-<meter id>" */
+  char ha_discovery_prefix[MTR_TEXT_MAX];
+  char ha_topic_prefix[MTR_TEXT_MAX];
+  char ha_name[MTR_TEXT_MAX]; /* "" = "gridlet <meter id>" */
+  char ha_currency[8];
+  char ha_retail_text[32], ha_feed_in_text[32]; /* "" = no savings */
 
   /* Derived by mtr_config_check (not in the file). */
   bool has_buy_below, has_sell_above;
   int64_t buy_below, sell_above; /* micro-currency per kWh */
   int log_level;                 /* GL_LOG_* */
   int64_t receipt_wait_ns;       /* receipt_timeout, default applied */
+  bool ha_has_tariffs;           /* both tariffs set: savings are shown */
+  int64_t ha_retail, ha_feed_in; /* micro-currency per kWh */
 } mtr_config;
 
 /* mtr_config_items - the table; *n receives its length. */

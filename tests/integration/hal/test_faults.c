@@ -236,7 +236,9 @@ static void test_faults_unreachable_household_reconnects(void **state) {
 
 static void test_faults_timed_offline_ends_by_itself(void **state) {
   fx *f = *state;
-  fault(f, "offline household=0 ms=300");
+  /* Long enough that the first poll surely falls inside it, even on a
+   * loaded machine; the loop below waits for its end. */
+  fault(f, "offline household=0 ms=2000");
   gl_log_set_level(GL_LOG_ERROR);
   hal_sample s;
   assert_int_equal(hal_device_poll(f->meter, &s), GL_ECONN);

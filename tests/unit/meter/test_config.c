@@ -195,6 +195,56 @@ static void test_config_default_file_loads_once_required_are_set(void **st) {
   free(buf);
 }
 
+static void test_config_home_assistant_is_off_and_checked_when_on(void **st) {
+  (void)st;
+  mtr_config c;
+  gl_conf_errors e;
+  assert_int_equal(load(MINIMAL, &c, &e), 0);
+  assert_false(c.ha_enabled);
+  assert_string_equal(c.ha_discovery_prefix, "homeassistant");
+  assert_string_equal(c.ha_topic_prefix, "gridlet");
+  assert_string_equal(c.ha_currency, "EUR");
+  assert_false(c.ha_has_tariffs);
+  /* A disabled section may be half-filled. */
+  assert_int_equal(load(MINIMAL "[home_assistant]\nport = 1884\n", &c, &e), 0);
+
+  assert_int_equal(load(MINIMAL "[home_assistant]\nenabled = yes\n"
+                                "host = homeassistant.local\n"
+                                "username = gridlet\npassword = s3cret\n"
+                                "retail = 0.30\nfeed_in = 0.08\n"
+                                "currency = CHF\n",
+                        &c, &e),
+                   0);
+  assert_true(c.ha_enabled);
+  assert_true(c.ha_has_tariffs);
+  assert_int_equal(c.ha_retail, 300000);
+  assert_int_equal(c.ha_feed_in, 80000);
+
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\n",
+               "home_assistant.host: required when enabled");
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\nhost = a b\n",
+               "home_assistant.host: \"a b\" is not a host name");
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\nhost = h\n"
+                       "discovery_prefix = home/+\n",
+               "home_assistant.discovery_prefix: \"home/+\" must be MQTT");
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\nhost = h\n"
+                       "topic_prefix = gridlet/\n",
+               "home_assistant.topic_prefix: \"gridlet/\" must be MQTT");
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\nhost = h\n"
+                       "currency = eur\n",
+               "home_assistant.currency: \"eur\" is not an ISO 4217 code");
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\nhost = h\n"
+                       "retail = 0.30\n",
+               "home_assistant.feed_in: savings need both retail and feed_in");
+  expect_error(MINIMAL "[home_assistant]\nenabled = yes\nhost = h\n"
+                       "password = x\n",
+               "home_assistant.password: set without home_assistant.username");
+  expect_error(MINIMAL "[home_assistant]\nretail = cheap\n",
+               "home_assistant.retail: \"cheap\" is not a price per kWh");
+  expect_error(MINIMAL "[home_assistant]\nport = 70000\n",
+               "home_assistant.port: 70000 is out of range");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_minimal_file_takes_defaults),
@@ -203,6 +253,7 @@ int main(void) {
       cmocka_unit_test(test_config_line_errors_name_file_line_and_key),
       cmocka_unit_test(test_config_exante_with_prices_loads),
       cmocka_unit_test(test_config_default_file_loads_once_required_are_set),
+      cmocka_unit_test(test_config_home_assistant_is_off_and_checked_when_on),
   };
   gl_log_set_level(GL_LOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,17 +232,26 @@ static int cmd_run(const char *path, const char *clock_text,
 
 /* ---- status ------------------------------------------------------------- */
 
+/* The database `--database` names, or else the configuration's. Returns 0
+ * or the exit status of a configuration that cannot be loaded. */
+static int database_path(const char *config, const char *database,
+                         char db[MTR_TEXT_MAX]) {
+  if (database) {
+    snprintf(db, MTR_TEXT_MAX, "%s", database);
+    return 0;
+  }
+  mtr_config cfg;
+  int rc = load_config(config, &cfg);
+  if (!rc)
+    snprintf(db, MTR_TEXT_MAX, "%s", cfg.database);
+  return rc;
+}
+
 static int cmd_status(const char *config, const char *database) {
   char db[MTR_TEXT_MAX];
-  if (database) {
-    snprintf(db, sizeof db, "%s", database);
-  } else {
-    mtr_config cfg;
-    int rc = load_config(config, &cfg);
-    if (rc)
-      return rc;
-    snprintf(db, sizeof db, "%s", cfg.database);
-  }
+  int e = database_path(config, database, db);
+  if (e)
+    return e;
   gl_log_set_level(GL_LOG_ERROR);
   gl_clock real = gl_clock_real();
   int rc = mtr_status_report(db, gl_clock_now(&real), stdout);
@@ -258,15 +267,9 @@ static int cmd_status(const char *config, const char *database) {
 
 static int cmd_alarms(const char *config, const char *database, bool ack) {
   char db[MTR_TEXT_MAX];
-  if (database) {
-    snprintf(db, sizeof db, "%s", database);
-  } else {
-    mtr_config cfg;
-    int rc = load_config(config, &cfg);
-    if (rc)
-      return rc;
-    snprintf(db, sizeof db, "%s", cfg.database);
-  }
+  int e = database_path(config, database, db);
+  if (e)
+    return e;
   gl_log_set_level(GL_LOG_ERROR);
   if (ack) {
     /* Written as root, the database's -wal and -shm files could end up
@@ -290,7 +293,8 @@ static int cmd_alarms(const char *config, const char *database, bool ack) {
   }
   int rc = mtr_alarms_report(db, stdout);
   if (rc < 0) {
-    fprintf(stderr, "%s: cannot read %s: %s\n", prog, db, gl_strerror(rc));
+    fprintf(stderr, "%s: cannot read %s: %s%s\n", prog, db, gl_strerror(rc),
+            rc == GL_ENOENT ? " (has the agent run yet?)" : "");
     return 2;
   }
   return rc;
@@ -317,11 +321,13 @@ int main(int argc, char **argv) {
     return mtr_config_write_defaults(stdout) ? 1 : 0;
   }
   enum { O_CONFIG = 1, O_CLOCK, O_LEVEL, O_DB, O_CHECK, O_ACK };
-  static const struct option lo[] = {
-      {"config", 1, 0, O_CONFIG},      {"clock", 1, 0, O_CLOCK},
-      {"log-level", 1, 0, O_LEVEL},    {"database", 1, 0, O_DB},
-      {"check-config", 0, 0, O_CHECK}, {"ack", 0, 0, O_ACK},
-      {0, 0, 0, 0}};
+  static const struct option lo[] = {{"config", 1, 0, O_CONFIG},
+                                     {"clock", 1, 0, O_CLOCK},
+                                     {"log-level", 1, 0, O_LEVEL},
+                                     {"database", 1, 0, O_DB},
+                                     {"check-config", 0, 0, O_CHECK},
+                                     {"ack", 0, 0, O_ACK},
+                                     {0, 0, 0, 0}};
   bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0,
        alarms = strcmp(cmd, "alarms") == 0;
   if (!run && !status && !alarms && strncmp(cmd, "--", 2) != 0)
@@ -368,7 +374,7 @@ int main(int argc, char **argv) {
     return cmd_alarms(config, database, ack);
   if (run) {
     if (database)
-      return usage("--database is for status");
+      return usage("--database is for status and alarms");
     return cmd_run(config, clock, level);
   }
   if (status)

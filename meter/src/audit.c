@@ -218,8 +218,7 @@ static void log_result(const pr_result *r) {
  * made (the aggregator did not answer) or failed, ask again now.
  */
 static int reopen(mtr_audit *a, const pr_result *r, int64_t now) {
-  if (!a->cfg.check_ledger || !a->has_log_key ||
-      (r->flags & PR_RESULT_MISSING))
+  if (!a->cfg.check_ledger || !a->has_log_key || (r->flags & PR_RESULT_MISSING))
     return 0;
   int rc = mtr_store_reading_by_start(a->store, r->start, &a->rd);
   if (rc)
@@ -294,8 +293,10 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
     return 0;
   if ((r->flags & PR_RESULT_MISSING) && !(a->rd.r.flags & PR_FLAG_MISSING)) {
     /* Settled without our reading. That proves nothing about delivery: a
-     * reading never sent stays dropped, one given up stays unconfirmed. */
-    if (a->rd.state == MTR_RS_DROPPED || a->rd.state == MTR_RS_UNCONFIRMED) {
+     * reading never sent stays dropped, one the broker refused stays
+     * refused, one given up stays unconfirmed. */
+    if (a->rd.state == MTR_RS_DROPPED || a->rd.state == MTR_RS_UNCONFIRMED ||
+        a->rd.state == MTR_RS_REFUSED) {
       GL_INFO(COMP,
               "interval %s was settled without our reading (seq %lld), "
               "which is %s",
@@ -321,9 +322,8 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
   /* The result settles what we measured, or the aggregator used other
    * values than we signed. */
   const pr_settlement *st = &r->settlement;
-  if (!(r->flags & PR_RESULT_MISSING) &&
-      (st->import_wh != a->rd.r.import_wh ||
-       st->export_wh != a->rd.r.export_wh)) {
+  if (!(r->flags & PR_RESULT_MISSING) && (st->import_wh != a->rd.r.import_wh ||
+                                          st->export_wh != a->rd.r.export_wh)) {
     rc = mtr_audit_alarm(a->store, now, "result",
                          "the result for %s settles %lld Wh imported and "
                          "%lld Wh exported, but our reading (seq %lld) says "
@@ -529,6 +529,7 @@ static int interval_checked(mtr_audit *a, int64_t start, int64_t now) {
 
 static int finish(mtr_audit *a, mtr_check_row *k, int state, int64_t now) {
   k->state = state;
+  k->next_try = now; /* a finished check's next_try: when it finished */
   int rc = mtr_store_check_update(a->store, k);
   if (!rc && k->kind == MTR_CHECK_INCLUSION)
     rc = interval_checked(a, k->start, now);

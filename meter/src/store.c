@@ -162,9 +162,14 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_AL_COUNT] = "SELECT count(*) FROM alarms",
     [Q_AL_COUNT_AFTER] = "SELECT count(*) FROM alarms WHERE id > ?1",
     [Q_AL_LAST_ID] = "SELECT coalesce(max(id), 0) FROM alarms",
-    [Q_PRUNE_RESULTS] = "DELETE FROM results WHERE end_ < ?1",
+    /* The latest result stays: status shows it. */
+    [Q_PRUNE_RESULTS] = "DELETE FROM results WHERE end_ < ?1 AND start < "
+                        "(SELECT max(start) FROM results)",
     [Q_PRUNE_CHECKS] = "DELETE FROM checks WHERE state >= 2 AND next_try < ?1",
-    [Q_PRUNE_ALARMS] = "DELETE FROM alarms WHERE time < ?1",
+    /* Never the newest alarm: ids are max(id) + 1, and "acknowledged up
+     * to id" must not cover the alarms after an empty table. */
+    [Q_PRUNE_ALARMS] = "DELETE FROM alarms WHERE time < ?1 AND id < (SELECT "
+                       "max(id) FROM alarms)",
     /* Never the latest checkpoint (new ones are proven consistent with
      * it), nor one an open check still needs. */
     [Q_PRUNE_CKPTS] =
@@ -374,9 +379,10 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
            * (receipt_give_up counts from there); readings of version 1
            * awaiting a receipt keep counting from their interval's end. */
           GL_NOTICE(COMP, "%s: upgrading the database to version 2", path);
-          err = exec_sql(s, "ALTER TABLE readings ADD COLUMN acked INTEGER "
-                            "NOT NULL DEFAULT 0;"
-                            "UPDATE readings SET acked = end_ WHERE state >= 1;");
+          err =
+              exec_sql(s, "ALTER TABLE readings ADD COLUMN acked INTEGER "
+                          "NOT NULL DEFAULT 0;"
+                          "UPDATE readings SET acked = end_ WHERE state >= 1;");
           if (!err)
             err = mtr_store_put_int(s, "schema", SCHEMA_VERSION);
         } else if (v != SCHEMA_VERSION) {
@@ -424,7 +430,8 @@ void mtr_store_free(mtr_store *s) {
   free(s);
 }
 
-/* ---- The agent's lock --------------------------------------------------------
+/* ---- The agent's lock
+ * --------------------------------------------------------
  *
  * A flock(2) on a file next to the database, not on the database itself:
  * SQLite's own POSIX locks on the database are released whenever any
@@ -654,14 +661,9 @@ int mtr_store_outbox_count(mtr_store *s, int64_t *n) {
  */
 
 const char *mtr_reading_state_name(int state) {
-  static const char *const names[] = {"queued",
-                                      "awaiting receipt",
-                                      "receipted",
-                                      "confirmed in the ledger",
-                                      "late",
-                                      "dropped",
-                                      "unconfirmed",
-                                      "refused by the broker"};
+  static const char *const names[] = {
+      "queued", "awaiting receipt", "receipted",   "confirmed in the ledger",
+      "late",   "dropped",          "unconfirmed", "refused by the broker"};
   return state >= 0 && state < MTR_RS_COUNT ? names[state] : "?";
 }
 
@@ -1134,7 +1136,8 @@ int mtr_store_alarm_list(mtr_store *s, int max, mtr_alarm_visit visit,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     visit(ctx, sqlite3_column_int64(st, 0),
           (const char *)sqlite3_column_text(st, 1),
-          (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
+          (const char *)sqlite3_column_text(st, 2),
+          sqlite3_column_int64(st, 3));
   done(st);
   return rc == SQLITE_DONE ? 0 : xlate(s, rc, "alarms");
 }

@@ -78,7 +78,9 @@ void mtr_agent_free(mtr_agent *a);
  */
 int mtr_agent_run(mtr_agent *a, int sig_fd);
 
-/* mtr_agent_stop - make run() return soon; safe from any thread. */
+/* mtr_agent_stop - make run() return soon (a clean stop: the "offline"
+ * status is published). Safe from any thread and from a signal handler:
+ * it only sets an atomic flag and writes to an eventfd. */
 void mtr_agent_stop(mtr_agent *a);
 
 /* mtr_agent_meter_id - this meter's id (its certificate's CN). */
@@ -94,8 +96,8 @@ const char *mtr_agent_meter_id(const mtr_agent *a);
  * it. Returns 0 or GL_ECONFIG (errors only). Opens nothing for writing and
  * connects to nothing.
  */
-int mtr_agent_check(const mtr_config *cfg, gl_clock clock,
-                    gl_conf_errors *errs, gl_conf_errors *warnings);
+int mtr_agent_check(const mtr_config *cfg, gl_clock clock, gl_conf_errors *errs,
+                    gl_conf_errors *warnings);
 
 #ifdef __cplusplus
 }

@@ -15,13 +15,19 @@
  *                (seq, kind, topic, interval, expiry, exact bytes)
  *   readings     every reading made, with its exact signed bytes and its
  *                delivery state (queued, awaiting receipt, receipted,
- *                confirmed in the ledger, late, dropped, unconfirmed):
- *                the "awaiting receipt" set is state AWAITING
+ *                confirmed in the ledger, late, dropped, unconfirmed,
+ *                refused): the "awaiting receipt" set is state AWAITING
  *   results      verified results from the aggregator, one per interval
  *   checkpoints  verified ledger checkpoints seen (size, root, note)
- *   checks       proof requests to make or awaiting an answer
+ *   checks       proof requests to make, awaiting an answer, or finished
  *   alarms       integrity alarms (time, kind, text)
  *   counters     named event counters (rejections, drops, alarms, ...)
+ *
+ * Retention: the file does not grow forever. Readings that need nothing
+ * more go after about a week (mtr_store_reading_prune); results, finished
+ * checks, old checkpoints and alarms after meter.retention
+ * (mtr_store_prune, daily); outbox rows leave on PUBACK or are set aside;
+ * counters and meta are a fixed small set.
  *
  * Sequence numbers: mtr_store_next_seq hands out the next number (at
  * least a floor from the clock) and records the one after it in the same
@@ -126,10 +132,12 @@ int mtr_store_durability(mtr_store *s, bool *wal, bool *full);
 
 /*
  * mtr_store_prune - forget what is older than `before` (wall time, ns):
- * results of intervals ended before it, proof checks finished (done,
- * failed, given up) before it, alarms raised before it (the counters keep
- * their totals), and checkpoints received before it except the latest
- * one and those an open check still needs. *n (may be NULL) receives how
+ * results of intervals ended before it except the latest, proof checks
+ * finished (done,
+ * failed, given up) before it, alarms raised before it except the newest
+ * (alarm ids never go back; the counters keep their totals), and
+ * checkpoints received before it except the latest one and those an open
+ * check still needs. *n (may be NULL) receives how
  * many rows went. Returns 0 or GL_ESTORE. The agent calls it daily with
  * now - meter.retention; readings have their own rule
  * (mtr_store_reading_prune).
@@ -143,7 +151,7 @@ int mtr_store_prune(mtr_store *s, int64_t before, int64_t *n);
 #define MTR_KEY_COMMUNITY "community"
 #define MTR_KEY_NEXT_SEQ "next_seq"
 #define MTR_KEY_ACCOUNT "account"
-#define MTR_KEY_PREFS_SENT "prefs_sent" /* acknowledged by the broker */
+#define MTR_KEY_PREFS_SENT "prefs_sent"       /* acknowledged by the broker */
 #define MTR_KEY_PREFS_PENDING "prefs_pending" /* queued, not yet acked */
 #define MTR_KEY_PREFS_SEQ "prefs_seq"         /* its seq */
 #define MTR_KEY_ORDER_NEXT "order_next"
@@ -360,8 +368,8 @@ typedef enum mtr_check_kind {
 } mtr_check_kind;
 
 typedef enum mtr_check_state {
-  MTR_CS_PENDING = 0, /* to send (again) at next_try */
-  MTR_CS_SENT = 1,    /* asked; answer due by next_try */
+  MTR_CS_PENDING = 0,  /* to send (again) at next_try */
+  MTR_CS_SENT = 1,     /* asked; answer due by next_try */
   MTR_CS_DONE = 2,     /* verified */
   MTR_CS_FAILED = 3,   /* the proof failed or was refused */
   MTR_CS_GIVEN_UP = 4, /* no usable answer after MTR_AUDIT_ATTEMPTS tries */
@@ -374,7 +382,7 @@ typedef struct mtr_check_row {
   int64_t start; /* inclusion: the interval whose result named the entry */
   int state;     /* mtr_check_state */
   int64_t attempts;
-  int64_t next_try;
+  int64_t next_try;    /* PENDING, SENT: when due; else when it finished */
   int64_t request_seq; /* seq of the last request sent, 0 if none */
 } mtr_check_row;
 

@@ -4,7 +4,8 @@
  * configuration, --check-config on good and bad files (every error names
  * file, line and key, or the file that is wrong), refusals to start (a
  * meter id that is not the certificate's, another meter's database),
- * status without and with a database, SIGHUP and a clean SIGTERM.
+ * status and alarms without and with a database, SIGHUP and a clean
+ * SIGTERM.
  */
 #include "gridlet/error.h"
 #include "gridlet/ledger_note.h"
@@ -198,9 +199,22 @@ static void test_meter_cli_refuses_wrong_identity_and_database(void **st) {
   expect_in(out, "alarms         none");
   expect_in(out, "attention      the agent is not running");
   free(out);
+  /* Its alarms: none, so nothing to acknowledge. */
+  assert_int_equal(meter(&out, "alarms", "--database", a.db, NULL), 0);
+  expect_in(out, "0 alarms, 0 not acknowledged");
+  free(out);
+  assert_int_equal(meter(&out, "alarms", "--database", a.db, "--ack", NULL), 0);
+  expect_in(out, "0 alarms acknowledged");
+  free(out);
+  assert_int_equal(meter(&out, "status", "--database", a.db, "--ack", NULL), 2);
+  expect_in(out, "--ack is for alarms");
+  free(out);
   char missing[GT_PATH_MAX];
   gt_path(missing, comm.root, "none.db");
   assert_int_equal(meter(&out, "status", "--database", missing, NULL), 2);
+  expect_in(out, "has the agent run yet?");
+  free(out);
+  assert_int_equal(meter(&out, "alarms", "--database", missing, NULL), 2);
   expect_in(out, "has the agent run yet?");
   free(out);
 }

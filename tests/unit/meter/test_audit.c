@@ -371,7 +371,6 @@ static void test_audit_alarms_on_misbehaviour(void **st) {
   assert_int_equal(n, 6);
 }
 
-
 /* Run the proof requests for `rounds` rounds of 10 minutes from `from`,
  * never answering. Returns how many were sent. */
 static int ignore_requests(int64_t from, int rounds) {
@@ -388,7 +387,8 @@ static int ignore_requests(int64_t from, int rounds) {
   return sent;
 }
 
-static void test_audit_unanswered_proofs_are_asked_again_on_a_repeat(void **st) {
+static void
+test_audit_unanswered_proofs_are_asked_again_on_a_repeat(void **st) {
   (void)st;
   static mtr_reading_row r1;
   uint64_t first;
@@ -556,25 +556,31 @@ static void test_audit_unanswered_consistency_proof_is_an_alarm(void **st) {
 
 static void test_audit_missing_result_proves_no_delivery(void **st) {
   (void)st;
-  static mtr_reading_row r1, r2, r3;
+  static mtr_reading_row r1, r2, r3, r4;
   add_reading(1, T0, 0, &r1);
   add_reading(2, T0 + I15, 0, &r2);
   add_reading(3, T0 + 2 * I15, 0, &r3);
-  assert_int_equal(mtr_store_reading_set_state(F.store, 1, MTR_RS_DROPPED, 0,
-                                               0),
-                   0);
+  add_reading(4, T0 + 3 * I15, 0, &r4);
+  assert_int_equal(
+      mtr_store_reading_set_state(F.store, 1, MTR_RS_DROPPED, 0, 0), 0);
   assert_int_equal(
       mtr_store_reading_set_state(F.store, 2, MTR_RS_UNCONFIRMED, 0, 6), 0);
+  assert_int_equal(
+      mtr_store_reading_set_state(F.store, 4, MTR_RS_REFUSED, 0, 0), 0);
   /* Each interval settled without our reading. */
   assert_int_equal(feed_result(T0, 0, 1, NULL, 0, PR_RESULT_MISSING), 0);
   assert_int_equal(feed_result(T0 + I15, 0, 1, NULL, 0, PR_RESULT_MISSING), 0);
-  assert_int_equal(
-      feed_result(T0 + 2 * I15, 0, 1, NULL, 0, PR_RESULT_MISSING), 0);
-  /* Never sent, or never known to arrive: as they were. Awaiting a
+  assert_int_equal(feed_result(T0 + 2 * I15, 0, 1, NULL, 0, PR_RESULT_MISSING),
+                   0);
+  assert_int_equal(feed_result(T0 + 3 * I15, 0, 1, NULL, 0, PR_RESULT_MISSING),
+                   0);
+  /* Never sent, refused by the broker, or never known to arrive: as they
+   * were (a dropped reading is never relabelled late). Awaiting a
    * receipt: late. */
   assert_int_equal(state_of(1), MTR_RS_DROPPED);
   assert_int_equal(state_of(2), MTR_RS_UNCONFIRMED);
   assert_int_equal(state_of(3), MTR_RS_LATE);
+  assert_int_equal(state_of(4), MTR_RS_REFUSED);
   assert_int_equal(counter("readings_late"), 1);
 }
 
@@ -593,11 +599,10 @@ static void test_audit_settlement_is_checked_against_our_reading(void **st) {
   m.result.start = T0;
   m.result.end = T0 + I15;
   m.result.mode = PR_MODE_EXPOST;
-  m.result.settlement =
-      (pr_settlement){.import_wh = r1.r.import_wh + 50,
-                      .grid_buy_wh = r1.r.import_wh + 50,
-                      .grid_cost = 100,
-                      .net = -100};
+  m.result.settlement = (pr_settlement){.import_wh = r1.r.import_wh + 50,
+                                        .grid_buy_wh = r1.r.import_wh + 50,
+                                        .grid_cost = 100,
+                                        .net = -100};
   m.result.ledger.size = size1;
   uint8_t buf[PR_SEAL_MAX];
   size_t len;
@@ -615,9 +620,8 @@ static void test_audit_settlement_is_checked_against_our_reading(void **st) {
 
   /* The ledger's row has another fee than the result. */
   add_reading(2, T0 + I15, 0, &r2);
-  lg_settlement_row fee = {.grid_import_wh = r2.r.import_wh,
-                           .fee = 7,
-                           .money = -107};
+  lg_settlement_row fee = {
+      .grid_import_wh = r2.r.import_wh, .fee = 7, .money = -107};
   int64_t size2 = log_reading_as(&r2, fee, &first);
   assert_int_equal(feed_checkpoint(F.notes[size2]), 0);
   int64_t e2[2] = {(int64_t)first, (int64_t)first + 1};
@@ -680,8 +684,7 @@ int main(void) {
           test_audit_unavailable_consistency_proof_is_an_alarm, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
-          test_audit_unanswered_consistency_proof_is_an_alarm, setup,
-          teardown),
+          test_audit_unanswered_consistency_proof_is_an_alarm, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_audit_missing_result_proves_no_delivery, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -60,6 +60,8 @@ static void test_config_minimal_file_takes_defaults(void **st) {
   assert_int_equal(c.when_full, MTR_FULL_DROP_OLDEST);
   /* receipt_timeout 0: two intervals plus the grace of a fifth. */
   assert_int_equal(c.receipt_wait_ns, 33 * 60 * GL_NS_PER_SEC);
+  /* Results, checks, checkpoints and alarms: a quarter of a year. */
+  assert_int_equal(c.retention_ns, INT64_C(90) * 86400 * GL_NS_PER_SEC);
   assert_string_equal(c.dev[MTR_ROLE_GRID].profile, "sunspec-meter");
   assert_string_equal(c.dev[MTR_ROLE_INVERTER].endpoint, "");
   char path[MTR_TEXT_MAX + 32];

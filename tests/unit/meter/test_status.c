@@ -3,8 +3,8 @@
  * Unit tests for `gridlet-meter status` on real database files: whether
  * the agent runs is decided by its lock, not by a PID that another
  * process may own by now; a running agent that made no reading for two
- * intervals needs attention; a stopped agent needs attention; all well
- * exits 0.
+ * intervals needs attention; a stopped agent needs attention; alarms
+ * need attention until acknowledged (`alarms --ack`); all well exits 0.
  */
 #include "gridlet/clock.h"
 #include "gridlet/error.h"
@@ -135,6 +135,82 @@ static void test_status_running_agent_without_readings_is_stale(void **st) {
   close(fd);
 }
 
+/* The alarms report; *text (owned) the output. */
+static int alarms(char **text) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  int rc = mtr_alarms_report(path, f);
+  fclose(f);
+  *text = buf;
+  return rc;
+}
+
+static void add_alarm(int64_t time, const char *text) {
+  mtr_store_opts o = {.meter_id = "m1", .community = "c1"};
+  mtr_store *s;
+  assert_int_equal(mtr_store_open(path, &o, &s), 0);
+  assert_int_equal(mtr_store_alarm_add(s, time, "inclusion", text), 0);
+  mtr_store_free(s);
+}
+
+/* Alarms need attention until acknowledged; they stay listed, marked; a
+ * later alarm needs attention again. The agent may run meanwhile. */
+static void
+test_status_acknowledged_alarms_no_longer_need_attention(void **st) {
+  (void)st;
+  make_db(T0, T0 + I15);
+  int fd;
+  assert_int_equal(mtr_store_agent_lock(path, &fd), 0);
+  int64_t now = T0 + I15 + 60 * SEC, n = -1;
+  char *out;
+  assert_int_equal(alarms(&out), 0);
+  assert_non_null(strstr(out, "0 alarms, 0 not acknowledged"));
+  free(out);
+  assert_int_equal(mtr_alarms_ack(path, &n), 0);
+  assert_int_equal(n, 0);
+
+  add_alarm(T0, "proof failed");
+  add_alarm(T0 + SEC, "proof failed again");
+  assert_int_equal(report(now, &out), 1);
+  assert_non_null(strstr(out, "alarms         2, 2 not acknowledged"));
+  assert_non_null(strstr(out, "there are alarms"));
+  free(out);
+  assert_int_equal(alarms(&out), 1);
+  assert_non_null(strstr(out, "2 alarms, 2 not acknowledged"));
+  assert_null(strstr(out, "(acknowledged)"));
+  free(out);
+
+  assert_int_equal(mtr_alarms_ack(path, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(report(now, &out), 0);
+  assert_non_null(strstr(out, "alarms         2, 0 not acknowledged"));
+  assert_non_null(strstr(out, "proof failed again (acknowledged)"));
+  assert_null(strstr(out, "attention"));
+  free(out);
+  assert_int_equal(alarms(&out), 0);
+  free(out);
+  assert_int_equal(mtr_alarms_ack(path, &n), 0);
+  assert_int_equal(n, 0);
+
+  add_alarm(T0 + 2 * SEC, "a new one");
+  assert_int_equal(report(now, &out), 1);
+  assert_non_null(strstr(out, "alarms         3, 1 not acknowledged"));
+  free(out);
+  assert_int_equal(alarms(&out), 1);
+  assert_non_null(strstr(out, "a new one\n"));
+  assert_non_null(strstr(out, "proof failed (acknowledged)"));
+  free(out);
+  close(fd);
+
+  char missing[GT_PATH_MAX];
+  gt_path(missing, dir, "none.db");
+  gt_log_capture_begin();
+  assert_int_equal(mtr_alarms_ack(missing, &n), GL_ENOENT);
+  gt_log_capture_end();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -143,7 +219,9 @@ int main(void) {
           test_status_running_agent_with_fresh_readings_is_well, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
-          test_status_running_agent_without_readings_is_stale, setup,
+          test_status_running_agent_without_readings_is_stale, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_status_acknowledged_alarms_no_longer_need_attention, setup,
           teardown),
   };
   gl_log_set_level(GL_LOG_ERROR);

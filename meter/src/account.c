@@ -226,8 +226,8 @@ static int64_t plausible_wh(const mtr_account *a, int64_t elapsed) {
  * anomaly rules; flags for the interval of the later read go to *flags.
  */
 static int64_t difference(mtr_account *a, int c, const ctr *last,
-                          const mtr_obs *o, int64_t elapsed,
-                          bool elapsed_known, uint32_t *flags) {
+                          const mtr_obs *o, int64_t elapsed, bool elapsed_known,
+                          uint32_t *flags) {
   const char *name = mtr_counter_name(c);
   if (o->identity != last->identity || o->bits != last->bits) {
     GL_WARN(COMP,

@@ -83,11 +83,11 @@ struct mtr_agent {
   int64_t order_next; /* wall time: the next interval to order for */
   bool has_soc;
   int64_t soc;
-  int64_t soc_mono;       /* monotonic time of the last good SoC read */
-  mtr_battery_plan plan;  /* what orders count on from the battery */
-  int64_t will_mono; /* monotonic time the current will was signed */
-  bool prefs_done;    /* the broker has our current prefs */
-  int64_t next_prefs; /* monotonic: when to try queueing them again */
+  int64_t soc_mono;      /* monotonic time of the last good SoC read */
+  mtr_battery_plan plan; /* what orders count on from the battery */
+  int64_t will_mono;     /* monotonic time the current will was signed */
+  bool prefs_done;       /* the broker has our current prefs */
+  int64_t next_prefs;    /* monotonic: when to try queueing them again */
   /* A signed proof request that could not be published yet. */
   bool req_pending;
   mtr_check_row req_check;
@@ -203,8 +203,8 @@ static int load_keys(const mtr_config *cfg, char id[PR_ID_MAX + 1],
   return bad ? GL_ECONFIG : 0;
 }
 
-int mtr_agent_check(const mtr_config *cfg, gl_clock clock,
-                    gl_conf_errors *errs, gl_conf_errors *warnings) {
+int mtr_agent_check(const mtr_config *cfg, gl_clock clock, gl_conf_errors *errs,
+                    gl_conf_errors *warnings) {
   char id[PR_ID_MAX + 1];
   gl_ed25519_key key;
   uint8_t pub[32];
@@ -261,9 +261,9 @@ static int seal_msg(mtr_agent *a, size_t *len, char *why, size_t cap) {
 /* A message of ours could not be signed: an alarm, never a stop. */
 static int seal_alarm(mtr_agent *a, int64_t now, const char *what,
                       const char *why) {
-  int rc = mtr_audit_alarm(a->store, now, "seal",
-                           "%s cannot be signed (%s); it is not sent", what,
-                           why);
+  int rc =
+      mtr_audit_alarm(a->store, now, "seal",
+                      "%s cannot be signed (%s); it is not sent", what, why);
   return rc ? rc : mtr_store_counter_add(a->store, "seal_failed", 1);
 }
 
@@ -492,8 +492,7 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
   a->stop_efd = -1;
   a->lock_fd = -1;
   atomic_init(&a->stopping, 0);
-  int rc =
-      load_keys(cfg, a->id, &a->key, &a->log_key, &a->has_log_key, errs);
+  int rc = load_keys(cfg, a->id, &a->key, &a->log_key, &a->has_log_key, errs);
   if (rc)
     goto fail;
   a->keys[0].kid = PR_AGGREGATOR_ID;
@@ -777,11 +776,11 @@ static int emit_reading(mtr_agent *a, const mtr_interval *iv, int64_t now) {
       rc = mtr_store_counter_add(a->store, "seal_failed", 1);
     if (rc)
       goto out;
-    mtr_interval gap = {.start = iv->start,
-                        .end = iv->end,
-                        .flags = PR_FLAG_MISSING |
-                                 (iv->flags & (PR_FLAG_CLOCK_STEP |
-                                               PR_FLAG_DEVICE_OFFLINE))};
+    mtr_interval gap = {
+        .start = iv->start,
+        .end = iv->end,
+        .flags = PR_FLAG_MISSING |
+                 (iv->flags & (PR_FLAG_CLOCK_STEP | PR_FLAG_DEVICE_OFFLINE))};
     make_reading(a, &gap, seq, now);
     if (seal_msg(a, &len, why, sizeof why))
       goto save; /* cannot happen: a missing reading has no values */
@@ -1008,7 +1007,8 @@ static void describe_order(const pr_order *o, char *buf, size_t cap) {
  * it). */
 static int save_plan(mtr_agent *a) {
   int64_t v[1 + 2 * MTR_BATTERY_PLAN_MAX];
-  size_t n = a->plan.n < MTR_BATTERY_PLAN_MAX ? a->plan.n : MTR_BATTERY_PLAN_MAX;
+  size_t n =
+      a->plan.n < MTR_BATTERY_PLAN_MAX ? a->plan.n : MTR_BATTERY_PLAN_MAX;
   v[0] = (int64_t)n;
   for (size_t i = 0; i < n; i++) {
     v[1 + 2 * i] = a->plan.start[i];
@@ -1022,8 +1022,8 @@ static void load_plan(mtr_agent *a) {
   int64_t v[1 + 2 * MTR_BATTERY_PLAN_MAX];
   size_t len = 0;
   memset(&a->plan, 0, sizeof a->plan);
-  if (mtr_store_get_blob(a->store, MTR_KEY_BATTERY_PLAN, (uint8_t *)v,
-                         sizeof v, &len) != 0 ||
+  if (mtr_store_get_blob(a->store, MTR_KEY_BATTERY_PLAN, (uint8_t *)v, sizeof v,
+                         &len) != 0 ||
       len < sizeof v[0] || v[0] < 0 || v[0] > MTR_BATTERY_PLAN_MAX ||
       len != (size_t)(1 + 2 * v[0]) * sizeof v[0])
     return;
@@ -1068,10 +1068,11 @@ static int trading_tick(mtr_agent *a, int64_t now) {
       hist = &a->rrow.r;
     pr_order order;
     /* A battery that stopped answering is not counted on. */
-    bool soc = a->has_soc && mtr_trading_soc_usable(
-                                 c, gl_clock_monotonic(&a->clock) - a->soc_mono);
-    int f = mtr_trading_order(c, start, now, hist, soc, a->soc, &a->plan,
-                              &order);
+    bool soc =
+        a->has_soc &&
+        mtr_trading_soc_usable(c, gl_clock_monotonic(&a->clock) - a->soc_mono);
+    int f =
+        mtr_trading_order(c, start, now, hist, soc, a->soc, &a->plan, &order);
     if (!rc)
       rc = save_plan(a);
     if (f == GL_ENOENT)
@@ -1279,8 +1280,7 @@ static int send_proof_requests(mtr_agent *a, int64_t now) {
       rc = mtr_store_commit(a->store);
       if (rc)
         return rc;
-      pr_msg_init(&a->msg, PR_MSG_PROOF_REQUEST, a->id, seq,
-                  whole_second(now));
+      pr_msg_init(&a->msg, PR_MSG_PROOF_REQUEST, a->id, seq, whole_second(now));
       a->msg.proof_request = req;
       size_t len;
       char why[WHY_MAX];

@@ -202,8 +202,7 @@ static void window_full(mtr_pub *p) {
     p->window = p->nfl;
 }
 
-static void track(mtr_pub *p, uint64_t token, int64_t seq, int what,
-                  int kind) {
+static void track(mtr_pub *p, uint64_t token, int64_t seq, int what, int kind) {
   if (p->nfl < MAX_FLIGHTS) {
     p->fl[p->nfl++] = (flight){token, seq, what, kind};
     if (what == F_OUTBOX)
@@ -357,9 +356,8 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
       if (p->row.seq != p->fail_seq) {
         p->fail_seq = p->row.seq;
         p->fail_count = 0;
-        GL_ERROR(COMP, "cannot publish %s seq %lld: %s",
-                 kind_name(p->row.kind), (long long)p->row.seq,
-                 gl_strerror(e));
+        GL_ERROR(COMP, "cannot publish %s seq %lld: %s", kind_name(p->row.kind),
+                 (long long)p->row.seq, gl_strerror(e));
       }
       p->fail_count++;
       if ((e == GL_ETOOBIG || e == GL_EINVAL) &&

@@ -78,7 +78,8 @@ int mtr_alarms_report(const char *path, FILE *out) {
     rc = mtr_store_alarm_count_after(s, ao.acked, &fresh);
   if (!rc) {
     fprintf(out, "%lld alarm%s, %lld not acknowledged%s\n", (long long)nal,
-            nal == 1 ? "" : "s", (long long)fresh, nal ? ", newest first:" : "");
+            nal == 1 ? "" : "s", (long long)fresh,
+            nal ? ", newest first:" : "");
     rc = mtr_store_alarm_list(s, INT32_MAX, print_alarm, &ao);
   }
   mtr_store_free(s);

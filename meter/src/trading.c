@@ -124,8 +124,8 @@ int mtr_trading_order(const mtr_config *cfg, int64_t start, int64_t now,
     int64_t avail =
         above > 0 ? above * cfg->battery_capacity_wh / 10000 - planned : 0;
     /* And no more than the battery can deliver in one interval. */
-    int64_t deliver = cfg->battery_power_w *
-                      (cfg->interval_ns / GL_NS_PER_SEC) / 3600;
+    int64_t deliver =
+        cfg->battery_power_w * (cfg->interval_ns / GL_NS_PER_SEC) / 3600;
     use = buy;
     if (use > avail)
       use = avail;

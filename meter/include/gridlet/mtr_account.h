@@ -158,14 +158,14 @@ typedef struct mtr_interval {
 } mtr_interval;
 
 typedef struct mtr_account_cfg {
-  int64_t interval_ns;   /* > 0, divides a day */
-  int64_t poll_ns;       /* > 0; also the boundary read tolerance */
-  int64_t close_wait_ns; /* >= 0 */
-  int64_t step_ns;       /* clock step threshold, > 0 */
+  int64_t interval_ns;     /* > 0, divides a day */
+  int64_t poll_ns;         /* > 0; also the boundary read tolerance */
+  int64_t close_wait_ns;   /* >= 0 */
+  int64_t step_ns;         /* clock step threshold, > 0 */
   int64_t step_horizon_ns; /* larger steps need confirming; 0 = none */
   int64_t step_confirm_ns; /* how long a large step must hold, >= 0 */
-  int64_t backfill_ns;   /* >= 0 */
-  int64_t max_power_w;   /* > 0 */
+  int64_t backfill_ns;     /* >= 0 */
+  int64_t max_power_w;     /* > 0 */
   /* Bit (1 << c) for each counter some device provides; the others are
    * always 0 Wh without a flag (a household without PV or battery). */
   uint32_t counters;

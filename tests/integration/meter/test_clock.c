@@ -90,8 +90,7 @@ static void test_meter_wall_clock_glitch_neither_stops_nor_pins(void **st) {
   mkdir(dir, 0700);
   mh_sim_start(&sim, dir, spec, 1, NULL);
   mh_meter m;
-  mh_meter_config(&m, &comm, 1, &sim, 0, "mqtts://127.0.0.1:1",
-                  "poll = 30s\n",
+  mh_meter_config(&m, &comm, 1, &sim, 0, "mqtts://127.0.0.1:1", "poll = 30s\n",
                   "[trading]\nmode = exante\nbuy_below = 0.30\n"
                   "sell_above = 0.05\nforecast_lag = 15m\n"
                   "gate_closure = 2m\norder_margin = 1m\n");

@@ -114,16 +114,17 @@ static void test_meter_prefs_dropped_from_the_outbox_are_sent_again(void **st) {
   mh_meter m;
   const char *limits = "[outbox]\nmax_messages = 10\n"
                        "[trading]\nbuy_below = 0.27\nsell_above = 0.08\n";
-  mh_meter_config(&m, &comm, 2, &sim, 0, "mqtts://127.0.0.1:1",
-                  "poll = 1m\n", limits);
+  mh_meter_config(&m, &comm, 2, &sim, 0, "mqtts://127.0.0.1:1", "poll = 1m\n",
+                  limits);
   mh_meter_start(&m, spec);
   char *log = NULL;
   for (int i = 0; i < 500; i++) {
     gt_sleep_ms(20);
     free(log);
     log = gt_read_file(m.log, NULL);
-    if (log && strstr(log, "prefs for") && strstr(log, "dropped from the "
-                                                       "outbox"))
+    if (log && strstr(log, "prefs for") &&
+        strstr(log, "dropped from the "
+                    "outbox"))
       break;
   }
   assert_non_null(strstr(log, "dropped from the outbox"));

@@ -201,8 +201,8 @@ static void connect_both(void) {
   assert_int_equal(pr_mqtt_connect(R.cli), 0);
 }
 
-static void test_outbox_replayed_in_order_and_given_up_from_first_puback(
-    void **st) {
+static void
+test_outbox_replayed_in_order_and_given_up_from_first_puback(void **st) {
   (void)st;
   rig_start(4);
   /* Twelve readings made while the broker was unreachable for days. */
@@ -276,8 +276,8 @@ static void test_outbox_ready_only_with_room_in_the_window(void **st) {
   assert_true(mtr_pub_ready(R.pub));
   /* Publish directly, without handling any acknowledgement, until the
    * broker's window (3) is full. */
-  pr_mqtt_msg m = {.topic = T_READING, .payload = "7", .payload_len = 1,
-                   .qos = 1};
+  pr_mqtt_msg m = {
+      .topic = T_READING, .payload = "7", .payload_len = 1, .qos = 1};
   int sent = 0, rc = 0;
   while (sent < 50 && (rc = mtr_pub_direct(R.pub, &m)) == 0)
     sent++;

@@ -105,8 +105,8 @@ static int status(const mh_meter *m, char *out, size_t cap) {
 static void stale_crl(const char *path) {
   char copy[GT_PATH_MAX], cmd[4 * GT_PATH_MAX], crl[GT_PATH_MAX];
   gt_path(copy, comm.root, "ca-copy");
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/ca' '%s'", copy,
-           comm.dir, copy);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/ca' '%s'", copy, comm.dir,
+           copy);
   assert_int_equal(system(cmd), 0);
   gl_clock real = gl_clock_real();
   gl_manual_clock *mc = gl_manual_clock_new(gl_clock_now(&real) - 2 * YEAR);

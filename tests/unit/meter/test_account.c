@@ -91,8 +91,7 @@ static void assert_signable(const mtr_interval *iv) {
   r->flags = iv->flags;
   pr_diag d = {0};
   if (pr_msg_validate(&m, &d))
-    fail_msg("interval %lld cannot be signed: %s", (long long)iv->start,
-             d.msg);
+    fail_msg("interval %lld cannot be signed: %s", (long long)iv->start, d.msg);
 }
 
 static int next_checked(mtr_account *a, int64_t now, mtr_interval *iv) {
@@ -872,8 +871,8 @@ static void test_account_inverter_asleep_leaves_grid_readings_exact(void **st) {
     p.wall = T0 + i * 5 * SEC;
     p.mono = i * 5 * SEC;
     p.failed = i > 0; /* awake only for the very first read */
-    p.c[MTR_C_IMPORT] =
-        (mtr_obs){true, false, 1000 + 2 * i, (uint64_t)(1000 + 2 * i), 32, 0, 1};
+    p.c[MTR_C_IMPORT] = (mtr_obs){
+        true, false, 1000 + 2 * i, (uint64_t)(1000 + 2 * i), 32, 0, 1};
     p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 50, 50, 32, 0, 1};
     p.c[MTR_C_PV] = (mtr_obs){i == 0, false, 7000, 7000, 32, 0, 2};
     mtr_account_feed(a, &p);

@@ -93,7 +93,9 @@ static void test_trading_persistence_forecast_with_battery_reserve(void **st) {
   pr_msg m;
   assert_int_equal(pr_msg_init(&m, PR_MSG_ORDER, "m1", 2, T0 - 6 * MIN), 0);
   /* Battery at 25 %: 5 % of 10 kWh = 500 Wh above the reserve. */
-  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, true, 2500, NULL, &m.order), 0);
+  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, true, 2500,
+                                     NULL, &m.order),
+                   0);
   assert_int_equal(m.order.start, T0);
   assert_int_equal(m.order.nsteps, 2);
   assert_int_equal(m.order.steps[0].side, PR_SIDE_BUY);
@@ -104,21 +106,28 @@ static void test_trading_persistence_forecast_with_battery_reserve(void **st) {
   assert_int_equal(m.order.steps[1].price, 80000);
   seal_ok(PR_MSG_ORDER, &m);
   /* At the reserve the battery is not counted on. */
-  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, true, 2000, NULL, &m.order), 0);
+  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, true, 2000,
+                                     NULL, &m.order),
+                   0);
   assert_int_equal(m.order.steps[0].wh, 800);
   /* A full battery covers the whole import: only the sell step. */
-  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, true, 10000, NULL, &m.order), 0);
+  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, true, 10000,
+                                     NULL, &m.order),
+                   0);
   assert_int_equal(m.order.nsteps, 1);
   assert_int_equal(m.order.steps[0].side, PR_SIDE_SELL);
   /* No forecast from a missing or estimated day, or none at all. */
   yday.flags = PR_FLAG_MISSING;
-  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, false, 0, NULL, &m.order),
-                   GL_ENOENT);
+  assert_int_equal(
+      mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, false, 0, NULL, &m.order),
+      GL_ENOENT);
   yday.flags = PR_FLAG_ESTIMATED;
-  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, false, 0, NULL, &m.order),
-                   GL_ENOENT);
-  assert_int_equal(mtr_trading_order(&c, T0, T0 - 6 * MIN, NULL, false, 0, NULL, &m.order),
-                   GL_ENOENT);
+  assert_int_equal(
+      mtr_trading_order(&c, T0, T0 - 6 * MIN, &yday, false, 0, NULL, &m.order),
+      GL_ENOENT);
+  assert_int_equal(
+      mtr_trading_order(&c, T0, T0 - 6 * MIN, NULL, false, 0, NULL, &m.order),
+      GL_ENOENT);
 }
 
 static void test_trading_battery_counted_once_and_within_its_power(void **st) {
@@ -162,7 +171,7 @@ static void test_trading_battery_counted_once_and_within_its_power(void **st) {
   assert_int_equal(mtr_trading_order(&c, T0 + 45 * MIN, T0 + 39 * MIN, &hist,
                                      true, 2600, &plan, &o),
                    0);
-  assert_int_equal(plan.n, 2); /* T0 + 30m and this one */
+  assert_int_equal(plan.n, 2);          /* T0 + 30m and this one */
   assert_int_equal(o.steps[0].wh, 300); /* 600 above, 100 planned: 500 */
 }
 

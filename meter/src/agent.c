@@ -665,6 +665,34 @@ static int save_account(mtr_agent *a) {
   return rc;
 }
 
+/* The real clock's time now (the heartbeat's second half; certificates
+ * are checked against it too). */
+static int64_t real_now(void) {
+  gl_clock real = gl_clock_real();
+  return gl_clock_now(&real);
+}
+
+/*
+ * The periodic save: the counter state and the heartbeat (the agent's
+ * clock and the real clock now) in one commit. `status` estimates the
+ * agent's time from the pair, so it judges an agent on an accelerated
+ * clock by that clock, and sees a hung agent by the real one.
+ */
+static int save_periodic(mtr_agent *a, int64_t now) {
+  int rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = save_account(a);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_ALIVE, now);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_ALIVE_REAL, real_now());
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  return mtr_store_commit(a->store);
+}
+
 static void log_reading(const pr_reading *r, int64_t seq, bool queued) {
   char t[GL_TIME_STR_MAX], flags[160] = "", soc[64] = "";
   size_t o = 0;
@@ -1366,8 +1394,31 @@ static int reload(mtr_agent *a) {
   return refresh_trust(a, TRUST_SIGHUP);
 }
 
-static void shutdown_cleanly(mtr_agent *a) {
-  if (save_account(a))
+/*
+ * Save the counter state; after a requested stop (`clean`) also when the
+ * agent stopped, with a last heartbeat, so `status` can tell a restart or
+ * an upgrade from an agent that died. One commit.
+ */
+static int save_at_stop(mtr_agent *a, bool clean) {
+  int64_t now = gl_clock_now(&a->clock);
+  int rc = mtr_store_begin(a->store);
+  if (!rc)
+    rc = save_account(a);
+  if (!rc && clean)
+    rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_STOP, now);
+  if (!rc && clean)
+    rc = mtr_store_put_int(a->store, MTR_KEY_ALIVE, now);
+  if (!rc && clean)
+    rc = mtr_store_put_int(a->store, MTR_KEY_ALIVE_REAL, real_now());
+  if (rc) {
+    mtr_store_rollback(a->store);
+    return rc;
+  }
+  return mtr_store_commit(a->store);
+}
+
+static void shutdown_cleanly(mtr_agent *a, bool clean) {
+  if (save_at_stop(a, clean))
     GL_ERROR(COMP, "could not save the counter state at shutdown");
   if (a->connected) {
     publish_status(a, PR_STATE_OFFLINE);
@@ -1397,6 +1448,12 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
     rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_PID, (int64_t)getpid());
   if (!rc)
     rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_START, now);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_AGENT_STOP, 0);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_ALIVE, now);
+  if (!rc)
+    rc = mtr_store_put_int(a->store, MTR_KEY_ALIVE_REAL, real_now());
   if (!rc)
     rc = mtr_store_put_int(a->store, MTR_KEY_INTERVAL, a->cfg.interval_ns);
   if (!rc)
@@ -1446,7 +1503,7 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
     if ((rc = account_due(a, now)))
       break;
     if (mono >= a->next_save) {
-      if ((rc = save_account(a)))
+      if ((rc = save_periodic(a, now)))
         break;
       a->next_save = mono + a->cfg.state_save_ns;
     }
@@ -1524,6 +1581,6 @@ int mtr_agent_run(mtr_agent *a, int sig_fd) {
   }
   if (rc)
     GL_ERROR(COMP, "stopping on an error: %s", gl_strerror(rc));
-  shutdown_cleanly(a);
+  shutdown_cleanly(a, rc == 0);
   return rc;
 }

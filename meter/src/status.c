@@ -149,12 +149,29 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
   bool alive = false;
   if (mtr_store_agent_running(path, &alive) != 0)
     alive = pid > 0 && kill((pid_t)pid, 0) == 0;
+  /* The agent's time now: its last heartbeat plus the real time since (an
+   * accelerated clock runs faster, so this errs on the lenient side); a
+   * database without a heartbeat (an older agent's) is judged on the real
+   * clock. */
+  int64_t hb = 0, hb_real = 0, agent_now = now, stopped = 0;
+  if (mtr_store_get_int(s, MTR_KEY_ALIVE, &hb) == 0 &&
+      mtr_store_get_int(s, MTR_KEY_ALIVE_REAL, &hb_real) == 0)
+    agent_now = hb + (now > hb_real ? now - hb_real : 0);
+  mtr_store_get_int(s, MTR_KEY_AGENT_STOP, &stopped);
   if (alive) {
     fprintf(out, "agent          running (pid %lld, started %s)\n",
             (long long)pid, when(start, t1));
+  } else if (stopped > 0 && interval > 0 &&
+             agent_now - stopped <= 2 * interval) {
+    /* Stopped on request a moment ago: a restart or an upgrade. */
+    fprintf(out,
+            "agent          stopped at %s (on request; start it again "
+            "within two intervals)\n",
+            when(stopped, t1));
   } else {
-    fprintf(out, "agent          not running (last started %s)\n",
-            when(start, t1));
+    fprintf(out, "agent          not running (last started %s%s%s)\n",
+            when(start, t1), stopped > 0 ? ", stopped on request at " : "",
+            stopped > 0 ? when(stopped, t2) : "");
     attend(&att, "the agent is not running");
   }
 
@@ -211,9 +228,10 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
     fprintf(out, "last reading   none yet\n");
   }
   /* A running agent makes a reading every interval; none for two means it
-   * is stuck (devices, clock, database). */
+   * is stuck (devices, clock, database). Judged on the agent's clock. */
   int64_t last_made = have_last ? rd->created : start;
-  if (alive && interval > 0 && last_made > 0 && now - last_made > 2 * interval)
+  if (alive && interval > 0 && last_made > 0 &&
+      agent_now - last_made > 2 * interval)
     attend(&att, "no reading for more than two intervals");
 
   fprintf(out, "readings       ");

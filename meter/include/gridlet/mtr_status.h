@@ -24,14 +24,16 @@ extern "C" {
 
 /*
  * mtr_status_report - write the report for the database at `path` to
- * `out`; `now` is the wall time (ns) to judge staleness by. Returns 0 when
- * all is well; 1 when something needs attention (the report's last line,
- * "attention", says what): the agent is not running (it holds a lock on
- * "<path>.lock" while it runs), it made no reading for more than two
- * intervals, the aggregator's certificate is not trusted, there are
- * alarms not acknowledged, or readings were lost (dropped, unconfirmed,
- * refused by the broker); a negative GL_E* when the database cannot be
- * read (GL_ENOENT: no such file).
+ * `out`; `now` is the real wall time (ns). Returns 0 when all is well; 1
+ * when something needs attention (the report's last line, "attention",
+ * says what): the agent is not running (it holds a lock on "<path>.lock"
+ * while it runs), it made no reading for more than two intervals (on its
+ * own clock, estimated from its heartbeat MTR_KEY_ALIVE/_REAL and `now`:
+ * an agent on an accelerated clock is judged by that clock, a hung one
+ * by the real time since its last heartbeat), the aggregator's certificate is
+ * not trusted, there are alarms not acknowledged, or readings were lost
+ * (dropped, unconfirmed, refused by the broker); a negative GL_E* when the
+ * database cannot be read (GL_ENOENT: no such file).
  */
 int mtr_status_report(const char *path, int64_t now, FILE *out);
 

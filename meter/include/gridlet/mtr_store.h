@@ -161,7 +161,15 @@ int mtr_store_prune(mtr_store *s, int64_t before, int64_t *n);
 #define MTR_KEY_LAST_ACK "last_ack"         /* wall time of the last PUBACK */
 #define MTR_KEY_AGENT_PID "agent_pid"
 #define MTR_KEY_AGENT_START "agent_start"
+/* When the agent last stopped on request (SIGTERM, mtr_agent_stop); 0
+ * while it runs or after it died. */
+#define MTR_KEY_AGENT_STOP "agent_stop"
 #define MTR_KEY_INTERVAL "interval" /* the agent's interval, ns */
+/* Heartbeat, written with every periodic state save: the agent's clock
+ * and the real clock at that moment (status judges a stuck agent by
+ * them, whatever clock the agent runs on). */
+#define MTR_KEY_ALIVE "alive"
+#define MTR_KEY_ALIVE_REAL "alive_real"
 /* Why the aggregator's certificate is not trusted ("" when it is). */
 #define MTR_KEY_TRUST "trust_problem"
 /* Alarms up to this id were acknowledged (gridlet-meter alarms --ack). */

@@ -3,7 +3,8 @@
  * Unit tests for `gridlet-meter status` on real database files: whether
  * the agent runs is decided by its lock, not by a PID that another
  * process may own by now; a running agent that made no reading for two
- * intervals needs attention; a stopped agent needs attention; alarms
+ * intervals (on its own clock) needs attention; a dead agent, or one
+ * stopped for more than two intervals, needs attention; alarms
  * need attention until acknowledged (`alarms --ack`); all well exits 0.
  */
 #include "gridlet/clock.h"
@@ -211,6 +212,68 @@ test_status_acknowledged_alarms_no_longer_need_attention(void **st) {
   gt_log_capture_end();
 }
 
+static void put_heartbeat(int64_t agent_time, int64_t real_time) {
+  mtr_store_opts o = {.meter_id = "m1", .community = "c1"};
+  mtr_store *s;
+  assert_int_equal(mtr_store_open(path, &o, &s), 0);
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_ALIVE, agent_time), 0);
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_ALIVE_REAL, real_time), 0);
+  mtr_store_free(s);
+}
+
+/* An agent on another clock (the demo's accelerated one, months away from
+ * the real time) is judged by its own clock, from its heartbeat; a
+ * heartbeat that stopped in real time means a hung agent. */
+static void test_status_judges_an_agent_by_its_own_clock(void **st) {
+  (void)st;
+  int64_t real = T0 + INT64_C(150) * 86400 * SEC;
+  make_db(T0, T0 + I15);
+  int fd;
+  assert_int_equal(mtr_store_agent_lock(path, &fd), 0);
+  put_heartbeat(T0 + I15 + 60 * SEC, real - SEC);
+  char *out;
+  assert_int_equal(report(real, &out), 0);
+  assert_null(strstr(out, "attention"));
+  free(out);
+  /* Its clock moved on, no reading for over two intervals. */
+  put_heartbeat(T0 + I15 + 31 * 60 * SEC, real - SEC);
+  assert_int_equal(report(real, &out), 1);
+  assert_non_null(
+      strstr(out, "attention      no reading for more than two intervals"));
+  free(out);
+  /* Or its heartbeat stopped half an hour ago (real time). */
+  put_heartbeat(T0 + I15 + 60 * SEC, real - 31 * 60 * SEC);
+  assert_int_equal(report(real, &out), 1);
+  free(out);
+  close(fd);
+}
+
+/* Stopped on request a moment ago (a restart, an upgrade): no attention;
+ * stopped for more than two intervals, or died (no stop recorded): the
+ * agent is not running. */
+static void test_status_recent_clean_stop_is_no_alarm(void **st) {
+  (void)st;
+  int64_t real = T0 + INT64_C(150) * 86400 * SEC;
+  make_db(T0, T0 + I15);
+  int64_t stop = T0 + I15 + 60 * SEC;
+  mtr_store_opts o = {.meter_id = "m1", .community = "c1"};
+  mtr_store *s;
+  assert_int_equal(mtr_store_open(path, &o, &s), 0);
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_AGENT_STOP, stop), 0);
+  mtr_store_free(s);
+  put_heartbeat(stop, real - 5 * SEC);
+  char *out;
+  assert_int_equal(report(real, &out), 0);
+  assert_non_null(strstr(out, "agent          stopped at "));
+  assert_null(strstr(out, "attention"));
+  free(out);
+  put_heartbeat(stop, real - 31 * 60 * SEC);
+  assert_int_equal(report(real, &out), 1);
+  assert_non_null(strstr(out, "stopped on request at"));
+  assert_non_null(strstr(out, "attention      the agent is not running"));
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -223,6 +286,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_status_acknowledged_alarms_no_longer_need_attention, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_status_judges_an_agent_by_its_own_clock, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_status_recent_clean_stop_is_no_alarm,
+                                      setup, teardown),
   };
   gl_log_set_level(GL_LOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);

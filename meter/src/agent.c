@@ -1367,12 +1367,22 @@ static int send_proof_requests(mtr_agent *a, int64_t now) {
  * ----------------------------------------------------------------
  */
 
-/* Forget what is older than meter.retention (once a day). */
+/*
+ * Forget what is older than meter.retention (once a day). Counted back
+ * from the end of the latest result when that is earlier than `now`: a
+ * wall clock set far ahead by mistake must not wipe the history.
+ */
 static int prune(mtr_agent *a, int64_t now) {
-  int64_t n = 0;
+  int64_t n = 0, ref = now;
+  mtr_result_row *last = malloc(sizeof *last); /* too big for the stack */
+  if (!last)
+    return GL_ENOMEM;
+  if (mtr_store_result_last(a->store, last) == 0 && last->end < ref)
+    ref = last->end;
+  free(last);
   int rc = mtr_store_begin(a->store);
   if (!rc)
-    rc = mtr_store_prune(a->store, now - a->cfg.retention_ns, &n);
+    rc = mtr_store_prune(a->store, ref - a->cfg.retention_ns, &n);
   if (rc) {
     mtr_store_rollback(a->store);
     return rc;

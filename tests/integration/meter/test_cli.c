@@ -195,7 +195,7 @@ static void test_meter_cli_refuses_wrong_identity_and_database(void **st) {
    * (a restart), which needs no attention. */
   assert_int_equal(meter(&out, "status", "--database", a.db, NULL), 0);
   expect_in(out, "meter          meter-001 in community demo");
-  expect_in(out, "agent          stopped at ");
+  expect_in(out, "agent          stopped on request at ");
   expect_in(out, "alarms         none");
   free(out);
   /* Its alarms: none, so nothing to acknowledge. */

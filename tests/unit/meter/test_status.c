@@ -264,7 +264,7 @@ static void test_status_recent_clean_stop_is_no_alarm(void **st) {
   put_heartbeat(stop, real - 5 * SEC);
   char *out;
   assert_int_equal(report(real, &out), 0);
-  assert_non_null(strstr(out, "agent          stopped at "));
+  assert_non_null(strstr(out, "agent          stopped on request at "));
   assert_null(strstr(out, "attention"));
   free(out);
   put_heartbeat(stop, real - 31 * 60 * SEC);

@@ -165,8 +165,8 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
              agent_now - stopped <= 2 * interval) {
     /* Stopped on request a moment ago: a restart or an upgrade. */
     fprintf(out,
-            "agent          stopped on request at %s (fine for a restart; "
-            "needs attention if not back within two intervals)\n",
+            "agent          stopped on request at %s (fine for a restart "
+            "or an upgrade; not for more than two intervals)\n",
             when(stopped, t1));
   } else {
     fprintf(out, "agent          not running (last started %s%s%s)\n",

@@ -8,12 +8,14 @@
  *                  loop until SIGTERM/SIGINT (SIGHUP reloads the
  *                  aggregator's certificate and the CRL)
  *   status         a report from the agent's database (read-only)
+ *   alarms         the alarms; --ack acknowledges them
  *   keygen, csr    make the device key and a certificate request
  *   --check-config, --print-default-config
  *
  * Exit status: 0 success; 1 a runtime failure (the service manager
  * restarts the agent); 2 bad usage or configuration (restarting would not
- * help); status: 1 when there are alarms or lost readings.
+ * help); status: 1 when something needs attention (the agent is down or
+ * stuck, alarms, lost readings).
  */
 #include "gridlet/clock.h"
 #include "gridlet/error.h"
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_KEY "/etc/gridlet/meter.key"
@@ -46,6 +49,9 @@ static const char usage_text[] =
     "      run the agent (normally started by systemd)\n"
     "  status [--config FILE | --database FILE]\n"
     "      what the agent is doing: last reading, outbox, broker, alarms\n"
+    "  alarms [--config FILE | --database FILE] [--ack]\n"
+    "      every alarm kept; --ack acknowledges them (run it as the\n"
+    "      database's owner: sudo -u gridlet gridlet-meter alarms --ack)\n"
     "  keygen --id METER_ID [--key FILE] [--csr FILE] [--key-type T]\n"
     "      make this device's key (mode 0600; never overwritten) and a\n"
     "      certificate signing request for METER_ID\n"
@@ -150,9 +156,15 @@ static int check_config(const char *path) {
   int rc = load_config(path, &cfg);
   if (rc)
     return rc;
-  gl_conf_errors errs = {0};
+  gl_conf_errors errs = {0}, warnings = {0};
   gl_log_set_level(GL_LOG_ERROR);
-  if (mtr_agent_check(&cfg, gl_clock_real(), &errs)) {
+  int bad = mtr_agent_check(&cfg, gl_clock_real(), &errs, &warnings);
+  for (int i = 0; i < warnings.count && i < GL_CONF_MAX_ERRORS; i++)
+    fprintf(stderr,
+            "warning: %s (the agent runs, but rejects the aggregator's "
+            "results until this is fixed)\n",
+            warnings.msg[i]);
+  if (bad) {
     print_errors(&errs);
     fprintf(stderr, "%s: %s has problems (see above)\n", prog, path);
     return 2;
@@ -220,19 +232,66 @@ static int cmd_run(const char *path, const char *clock_text,
 
 /* ---- status ------------------------------------------------------------- */
 
+/* The database `--database` names, or else the configuration's. Returns 0
+ * or the exit status of a configuration that cannot be loaded. */
+static int database_path(const char *config, const char *database,
+                         char db[MTR_TEXT_MAX]) {
+  if (database) {
+    snprintf(db, MTR_TEXT_MAX, "%s", database);
+    return 0;
+  }
+  mtr_config cfg;
+  int rc = load_config(config, &cfg);
+  if (!rc)
+    snprintf(db, MTR_TEXT_MAX, "%s", cfg.database);
+  return rc;
+}
+
 static int cmd_status(const char *config, const char *database) {
   char db[MTR_TEXT_MAX];
-  if (database) {
-    snprintf(db, sizeof db, "%s", database);
-  } else {
-    mtr_config cfg;
-    int rc = load_config(config, &cfg);
-    if (rc)
-      return rc;
-    snprintf(db, sizeof db, "%s", cfg.database);
-  }
+  int e = database_path(config, database, db);
+  if (e)
+    return e;
   gl_log_set_level(GL_LOG_ERROR);
-  int rc = mtr_status_report(db, stdout);
+  gl_clock real = gl_clock_real();
+  int rc = mtr_status_report(db, gl_clock_now(&real), stdout);
+  if (rc < 0) {
+    fprintf(stderr, "%s: cannot read %s: %s%s\n", prog, db, gl_strerror(rc),
+            rc == GL_ENOENT ? " (has the agent run yet?)" : "");
+    return 2;
+  }
+  return rc;
+}
+
+/* ---- alarms ------------------------------------------------------------- */
+
+static int cmd_alarms(const char *config, const char *database, bool ack) {
+  char db[MTR_TEXT_MAX];
+  int e = database_path(config, database, db);
+  if (e)
+    return e;
+  gl_log_set_level(GL_LOG_ERROR);
+  if (ack) {
+    /* Written as root, the database's -wal and -shm files could end up
+     * root's, and the agent could no longer write. */
+    struct stat st;
+    if (geteuid() == 0 && stat(db, &st) == 0 && st.st_uid != 0) {
+      fprintf(stderr,
+              "%s: run this as the database's owner, e.g. sudo -u gridlet "
+              "gridlet-meter alarms --ack\n",
+              prog);
+      return 2;
+    }
+    int64_t n = 0;
+    int rc = mtr_alarms_ack(db, &n);
+    if (rc) {
+      fprintf(stderr, "%s: cannot write %s: %s\n", prog, db, gl_strerror(rc));
+      return 2;
+    }
+    printf("%lld alarm%s acknowledged\n", (long long)n, n == 1 ? "" : "s");
+    return 0;
+  }
+  int rc = mtr_alarms_report(db, stdout);
   if (rc < 0) {
     fprintf(stderr, "%s: cannot read %s: %s%s\n", prog, db, gl_strerror(rc),
             rc == GL_ENOENT ? " (has the agent run yet?)" : "");
@@ -261,19 +320,23 @@ int main(int argc, char **argv) {
       return usage("--print-default-config takes no arguments");
     return mtr_config_write_defaults(stdout) ? 1 : 0;
   }
-  enum { O_CONFIG = 1, O_CLOCK, O_LEVEL, O_DB, O_CHECK };
-  static const struct option lo[] = {
-      {"config", 1, 0, O_CONFIG},      {"clock", 1, 0, O_CLOCK},
-      {"log-level", 1, 0, O_LEVEL},    {"database", 1, 0, O_DB},
-      {"check-config", 0, 0, O_CHECK}, {0, 0, 0, 0}};
-  bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0;
-  if (!run && !status && strncmp(cmd, "--", 2) != 0)
+  enum { O_CONFIG = 1, O_CLOCK, O_LEVEL, O_DB, O_CHECK, O_ACK };
+  static const struct option lo[] = {{"config", 1, 0, O_CONFIG},
+                                     {"clock", 1, 0, O_CLOCK},
+                                     {"log-level", 1, 0, O_LEVEL},
+                                     {"database", 1, 0, O_DB},
+                                     {"check-config", 0, 0, O_CHECK},
+                                     {"ack", 0, 0, O_ACK},
+                                     {0, 0, 0, 0}};
+  bool run = strcmp(cmd, "run") == 0, status = strcmp(cmd, "status") == 0,
+       alarms = strcmp(cmd, "alarms") == 0;
+  if (!run && !status && !alarms && strncmp(cmd, "--", 2) != 0)
     return usage("unknown command");
-  bool check = false;
+  bool check = false, ack = false;
   const char *config = DEFAULT_CONFIG, *clock = "real", *level = NULL,
              *database = NULL;
   int c;
-  optind = run || status ? 2 : 1;
+  optind = run || status || alarms ? 2 : 1;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (c) {
     case O_CONFIG:
@@ -291,20 +354,27 @@ int main(int argc, char **argv) {
     case O_CHECK:
       check = true;
       break;
+    case O_ACK:
+      ack = true;
+      break;
     default:
       return usage(NULL);
     }
   }
   if (optind != argc)
     return usage("unexpected argument");
+  if (ack && !alarms)
+    return usage("--ack is for alarms");
   if (check) {
-    if (run || status)
+    if (run || status || alarms)
       return usage("--check-config is a command of its own");
     return check_config(config);
   }
+  if (alarms)
+    return cmd_alarms(config, database, ack);
   if (run) {
     if (database)
-      return usage("--database is for status");
+      return usage("--database is for status and alarms");
     return cmd_run(config, clock, level);
   }
   if (status)

@@ -36,6 +36,7 @@ typedef struct ctr {
   int64_t t;    /* effective time of the read */
   int64_t mono; /* monotonic time of the read (valid when mono_ok) */
   bool mono_ok; /* read in this run */
+  bool invalid; /* the device reports an impossible value (logged once) */
 } ctr;
 
 /* Per-bucket, per-counter coverage bits. */
@@ -70,7 +71,12 @@ struct mtr_account {
   bool mono_ok;               /* last_mono is from this run */
   int64_t emitted_end;        /* end of the last interval handed out */
   int64_t step_missing_until; /* missing intervals before this: clock_step */
+  /* A step beyond the horizon, not yet believed (this run only). */
+  bool held;
+  int64_t held_offset; /* wall clock minus the expected time */
+  int64_t held_since;  /* monotonic time it was first seen */
   bucket b[MAX_BUCKETS];
+  mtr_account_counts counts; /* since the last mtr_account_take_counts */
 };
 
 static const char *const counter_names[] = {
@@ -92,7 +98,9 @@ int mtr_account_new(const mtr_account_cfg *cfg, mtr_account **out) {
   *out = NULL;
   if (!cfg || cfg->interval_ns <= 0 || cfg->poll_ns <= 0 ||
       cfg->close_wait_ns < 0 || cfg->step_ns <= 0 || cfg->backfill_ns < 0 ||
-      cfg->max_power_w <= 0 ||
+      cfg->max_power_w <= 0 || cfg->step_horizon_ns < 0 ||
+      cfg->step_confirm_ns < 0 ||
+      (cfg->step_horizon_ns && cfg->step_horizon_ns < cfg->step_ns) ||
       (INT64_C(86400) * GL_NS_PER_SEC) % cfg->interval_ns != 0)
     return GL_EINVAL;
   mtr_account *a = calloc(1, sizeof *a);
@@ -106,6 +114,15 @@ int mtr_account_new(const mtr_account_cfg *cfg, mtr_account **out) {
 
 void mtr_account_free(mtr_account *a) {
   free(a);
+}
+
+void mtr_account_copy(mtr_account *dst, const mtr_account *src) {
+  *dst = *src;
+}
+
+void mtr_account_take_counts(mtr_account *a, mtr_account_counts *out) {
+  *out = a->counts;
+  memset(&a->counts, 0, sizeof a->counts);
 }
 
 static int64_t interval_start(const mtr_account *a, int64_t t) {
@@ -209,7 +226,8 @@ static int64_t plausible_wh(const mtr_account *a, int64_t elapsed) {
  * anomaly rules; flags for the interval of the later read go to *flags.
  */
 static int64_t difference(mtr_account *a, int c, const ctr *last,
-                          const mtr_obs *o, int64_t elapsed, uint32_t *flags) {
+                          const mtr_obs *o, int64_t elapsed, bool elapsed_known,
+                          uint32_t *flags) {
   const char *name = mtr_counter_name(c);
   if (o->identity != last->identity || o->bits != last->bits) {
     GL_WARN(COMP,
@@ -234,7 +252,9 @@ static int64_t difference(mtr_account *a, int c, const ctr *last,
   }
   int64_t d = o->value - last->value;
   if (d >= 0) {
-    if (d > limit) {
+    /* Across a restart with the wall clock behind the last read, the time
+     * the agent was down is unknown: any rise may be real. */
+    if (d > limit && elapsed_known) {
       GL_WARN(COMP,
               "%s: the counter jumped from %lld to %lld Wh, more than %lld W "
               "could deliver in the time since the last read; treated as a "
@@ -275,6 +295,17 @@ static int64_t difference(mtr_account *a, int c, const ctr *last,
 
 /* ---- Attribution ---------------------------------------------------------
  */
+
+/*
+ * The grid counters are what is settled, so `estimated` says whether
+ * they are: PV and battery energies are information, and an inverter
+ * asleep at night (no reads) must not make exact grid readings look
+ * estimated (and useless as forecasts). A failed read of any device still
+ * flags `device_offline`.
+ */
+static bool is_grid(int c) {
+  return c == MTR_C_IMPORT || c == MTR_C_EXPORT;
+}
 
 static void set_total(bucket *b, int c, int64_t value) {
   if (c == MTR_C_IMPORT || c == MTR_C_EXPORT) {
@@ -331,22 +362,24 @@ static void attribute(mtr_account *a, int c, int64_t d, int64_t t_a,
       set_total(bb, c, value);
     return;
   }
-  /* A gap across boundaries: split in proportion to time. */
+  /* A gap across boundaries: split in proportion to time. Only a split
+   * grid counter makes the reading `estimated` (see is_grid). */
   int64_t given = 0;
+  uint32_t est = is_grid(c) ? PR_FLAG_ESTIMATED : 0;
   bucket *ba = find_bucket(a, s_a);
   if (ba) {
     int64_t x = share_until(d, t_a, t_b, s_a + I);
     ba->wh[c] += x;
     given += x;
     ba->cf[c] |= CF_SEEN | CF_BOUNDARY;
-    ba->flags |= PR_FLAG_ESTIMATED;
+    ba->flags |= est;
   }
   if (bb) {
     int64_t x = d - share_until(d, t_a, t_b, s_b);
     bb->wh[c] += x;
     given += x;
     bb->cf[c] |= CF_SEEN | CF_FROM_START;
-    bb->flags |= PR_FLAG_ESTIMATED;
+    bb->flags |= est;
     set_total(bb, c, value);
   }
   if (d - given > 0) {
@@ -364,22 +397,120 @@ static void attribute(mtr_account *a, int c, int64_t d, int64_t t_a,
 /* ---- Feeding a poll ------------------------------------------------------
  */
 
+static int64_t abs64(int64_t v) {
+  return v < 0 ? -v : v;
+}
+
+/*
+ * A step beyond the horizon: believed only once the wall clock has kept
+ * the new offset for step_confirm (of monotonic time). Until then the
+ * poll counts at the expected time. Returns true when the step is
+ * accepted now.
+ */
+static bool confirm_step(mtr_account *a, const mtr_poll *p, int64_t skew) {
+  char d[32], c[32];
+  if (!a->held || abs64(skew - a->held_offset) > a->cfg.step_ns) {
+    a->held = true;
+    a->held_offset = skew;
+    a->held_since = p->mono;
+    GL_WARN(COMP,
+            "the wall clock jumped %s by %s, more than the clock horizon: "
+            "the readings keep the time they had until the new time has "
+            "held for %s (flagged clock_step)",
+            skew < 0 ? "back" : "ahead",
+            gl_duration_format(abs64(skew), d, sizeof d),
+            gl_duration_format(a->cfg.step_confirm_ns, c, sizeof c));
+  }
+  if (p->mono - a->held_since < a->cfg.step_confirm_ns)
+    return false;
+  GL_WARN(COMP,
+          "the wall clock has kept its jump of %s for %s: the readings "
+          "follow it now",
+          gl_duration_format(abs64(skew), d, sizeof d),
+          gl_duration_format(p->mono - a->held_since, c, sizeof c));
+  a->held = false;
+  return true;
+}
+
+/*
+ * The accepted timeline moves back to `t` (a large backward step that
+ * held): the old timeline was ahead, so its open intervals are never
+ * reported; what they measured counts in the interval of `t`, the
+ * interval after the step.
+ */
+static void reanchor(mtr_account *a, int64_t t) {
+  int64_t s = interval_start(a, t);
+  bucket keep = {0};
+  keep.used = true;
+  keep.start = s;
+  keep.flags = PR_FLAG_CLOCK_STEP | PR_FLAG_ESTIMATED;
+  for (int i = 0; i < MAX_BUCKETS; i++) {
+    bucket *b = &a->b[i];
+    if (!b->used)
+      continue;
+    for (int c = 0; c < MTR_C_COUNT; c++) {
+      keep.wh[c] += b->wh[c];
+      keep.cf[c] |= b->cf[c] & (CF_SEEN | CF_ABSENT);
+    }
+    for (int k = 0; k < 2; k++)
+      if (b->has_tot[k]) {
+        keep.has_tot[k] = true;
+        keep.tot[k] = b->tot[k];
+      }
+    keep.has_soc = keep.has_soc || b->has_soc;
+    if (b->has_soc)
+      keep.soc = b->soc;
+    keep.flags |= b->flags & PR_FLAG_DEVICE_OFFLINE;
+    b->used = false;
+  }
+  a->b[0] = keep;
+  char ts[GL_TIME_STR_MAX];
+  fmt_time(s, ts);
+  GL_WARN(COMP,
+          "intervals are counted from %s again; those reported on the time "
+          "that was ahead stay as they were sent",
+          ts);
+  a->emitted_end = s;
+  a->step_missing_until = NONE;
+  a->last_t = t;
+  for (int c = 0; c < MTR_C_COUNT; c++)
+    if (a->c[c].has)
+      a->c[c].t = t;
+}
+
 void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
   int64_t I = a->cfg.interval_ns, tol = a->cfg.poll_ns;
-  bool stepped = false, backward = false;
+  bool stepped = false, backward = false, held = false;
   int64_t wall = p->wall;
   if (a->has_poll) {
+    /* Where the wall clock should be: the last read plus the monotonic
+     * time since. Across a restart only a clock behind the last read can
+     * be seen (a clock ahead looks like downtime). */
+    int64_t expected = wall, skew = 0;
     if (a->mono_ok) {
-      int64_t skew = (wall - a->last_wall) - (p->mono - a->last_mono);
-      if (skew > a->cfg.step_ns || skew < -a->cfg.step_ns) {
+      expected = a->last_wall + (p->mono - a->last_mono);
+      skew = wall - expected;
+    } else if (wall < a->last_wall - a->cfg.step_ns) {
+      expected = a->last_wall;
+      skew = wall - expected;
+    }
+    if (abs64(skew) > a->cfg.step_ns) {
+      if (a->cfg.step_horizon_ns && abs64(skew) > a->cfg.step_horizon_ns &&
+          !confirm_step(a, p, skew)) {
+        held = true;
+        wall = expected;
+      } else {
         stepped = true;
         backward = skew < 0;
       }
-    } else if (wall < a->last_wall - a->cfg.step_ns) {
-      /* Across a restart only a backward step is visible. */
-      stepped = backward = true;
+    } else if (a->held) {
+      GL_NOTICE(COMP, "the wall clock is back where it should be");
+      a->held = false;
     }
   }
+  if (stepped && backward && a->cfg.step_horizon_ns &&
+      abs64(wall - a->last_wall) > a->cfg.step_horizon_ns)
+    reanchor(a, wall);
   /* Effective time never runs backwards, nor into reported intervals. */
   int64_t t = wall;
   if (a->has_poll && t < a->last_t)
@@ -388,6 +519,11 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
     t = a->emitted_end;
   int64_t s = interval_start(a, t);
 
+  if (held) {
+    bucket *hb = get_bucket(a, s);
+    if (hb)
+      hb->flags |= PR_FLAG_CLOCK_STEP;
+  }
   if (stepped) {
     char w1[GL_TIME_STR_MAX], w2[GL_TIME_STR_MAX];
     fmt_time(a->last_wall, w1);
@@ -418,7 +554,30 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
   for (int c = 0; c < MTR_C_COUNT; c++) {
     const mtr_obs *o = &p->c[c];
     ctr *k = &a->c[c];
-    if (!o->ok) {
+    bool ok = o->ok;
+    if (ok && (o->value < 0 || o->value > PR_INT_MAX)) {
+      /* No household counter reaches 2^53 Wh (9 PWh): the device reports
+       * garbage (a wrong scale factor in its profile, a broken register).
+       * Such a read is not a reading: the counter has a gap, as if the
+       * device had not answered, so nothing impossible is ever signed. */
+      ok = false;
+      a->counts.invalid_values++;
+      if (cur)
+        cur->flags |= PR_FLAG_DEVICE_OFFLINE;
+      if (!k->invalid)
+        GL_WARN(COMP,
+                "%s: the device reports %lld Wh, beyond any real counter "
+                "(above 2^53-1): the read is ignored and the interval "
+                "flagged device_offline until it reports a valid value "
+                "(check the device profile's scale)",
+                mtr_counter_name(c), (long long)o->value);
+      k->invalid = true;
+    } else if (ok && k->invalid) {
+      GL_NOTICE(COMP, "%s: the device reports valid values again",
+                mtr_counter_name(c));
+      k->invalid = false;
+    }
+    if (!ok) {
       if (o->absent && cur)
         cur->cf[c] |= CF_ABSENT;
       if (stepped && k->has)
@@ -435,7 +594,8 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p) {
     } else {
       uint32_t flags = 0;
       int64_t elapsed = k->mono_ok ? p->mono - k->mono : t - k->t;
-      int64_t d = difference(a, c, k, o, elapsed, &flags);
+      bool known = k->mono_ok || p->wall >= k->t;
+      int64_t d = difference(a, c, k, o, elapsed, known, &flags);
       if (stepped) {
         /* The difference across a step counts after it. */
         if (cur) {
@@ -505,16 +665,40 @@ static void emit_bucket(mtr_account *a, bucket *b, mtr_interval *out) {
       uint8_t cf = b->cf[c];
       if ((cf & CF_ABSENT) && !(cf & CF_SEEN))
         continue;
-      if (!(cf & CF_FROM_START) || !(cf & CF_BOUNDARY))
+      if (is_grid(c) && (!(cf & CF_FROM_START) || !(cf & CF_BOUNDARY)))
         flags |= PR_FLAG_ESTIMATED;
-      out->wh[c] = b->wh[c] > 0 ? b->wh[c] : 0;
+      int64_t wh = b->wh[c] > 0 ? b->wh[c] : 0;
+      if (wh > PR_ENERGY_MAX) {
+        /* More than the protocol's 10^9 Wh in one interval: only a coarse
+         * register (one step worth 10^9 Wh or more) gets here. Sign the
+         * limit, flagged estimated, rather than nothing. */
+        char ts[GL_TIME_STR_MAX];
+        fmt_time(b->start, ts);
+        GL_WARN(COMP,
+                "%s: %lld Wh in the interval starting %s is more than a "
+                "reading can carry; reported as %lld Wh, flagged estimated",
+                mtr_counter_name(c), (long long)wh, ts,
+                (long long)PR_ENERGY_MAX);
+        wh = PR_ENERGY_MAX;
+        flags |= PR_FLAG_ESTIMATED;
+        a->counts.capped++;
+      }
+      out->wh[c] = wh;
     }
-    out->has_soc = b->has_soc;
-    out->soc_bp = b->soc;
-    out->has_import_total = b->has_tot[MTR_C_IMPORT];
-    out->import_total_wh = b->tot[MTR_C_IMPORT];
-    out->has_export_total = b->has_tot[MTR_C_EXPORT];
-    out->export_total_wh = b->tot[MTR_C_EXPORT];
+    /* Saved states of older versions may hold values the protocol cannot
+     * carry; leave those out rather than sign something invalid. */
+    out->has_soc = b->has_soc && b->soc >= 0 && b->soc <= 10000;
+    out->soc_bp = out->has_soc ? b->soc : 0;
+    for (int k = 0; k < 2; k++) {
+      bool has = b->has_tot[k] && b->tot[k] >= 0 && b->tot[k] <= PR_INT_MAX;
+      if (k == MTR_C_IMPORT) {
+        out->has_import_total = has;
+        out->import_total_wh = has ? b->tot[k] : 0;
+      } else {
+        out->has_export_total = has;
+        out->export_total_wh = has ? b->tot[k] : 0;
+      }
+    }
   }
   out->flags = flags;
   a->emitted_end = out->end;
@@ -525,6 +709,12 @@ int mtr_account_next(mtr_account *a, int64_t now, mtr_interval *out) {
   int64_t I = a->cfg.interval_ns;
   if (a->emitted_end == NONE)
     return GL_EAGAIN;
+  /* Between polls only polls move the accountant's time: a wall clock
+   * that jumped since the last one is judged at the next. Polls come every
+   * poll period, answered or not, so close_wait expires all the same. */
+  int64_t bound = a->last_t + a->cfg.poll_ns;
+  if (a->has_poll && now > bound)
+    now = bound;
   bucket *b = oldest_bucket(a);
   int64_t m = a->emitted_end;
   if ((!b || b->start > m) && m + I + a->cfg.close_wait_ns <= now) {

@@ -13,6 +13,7 @@
 #include "gridlet/ledger_entry.h"
 #include "gridlet/ledger_merkle.h"
 #include "gridlet/log.h"
+#include "gridlet/pr_cose.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 
 #define COMP "meter"
+/* The longest wait between two tries of one proof. */
+#define WAIT_MAX (INT64_C(3600) * GL_NS_PER_SEC)
 
 struct mtr_audit {
   mtr_audit_cfg cfg;
@@ -31,6 +34,7 @@ struct mtr_audit {
   mtr_result_row res, res_old;
   mtr_reading_row rd;
   mtr_ckpt_row ck, ck2;
+  pr_msg msg; /* a stored result, decoded again */
 };
 
 /* ---- Alarms and helpers ----------------------------------------------------
@@ -70,6 +74,15 @@ static const char *money(int64_t micro, char buf[32]) {
 
 static const char *hhmm(int64_t t, char buf[GL_TIME_STR_MAX]) {
   return gl_time_format(t, buf);
+}
+
+/* The wait before try `attempts` + 1: proof_timeout, doubling, at most an
+ * hour. */
+static int64_t backoff(const mtr_audit *a, int64_t attempts) {
+  int64_t wait = a->cfg.proof_timeout_ns;
+  for (int64_t i = 1; i < attempts && wait < WAIT_MAX; i++)
+    wait *= 2;
+  return wait < WAIT_MAX ? wait : WAIT_MAX;
 }
 
 int mtr_audit_new(const mtr_audit_cfg *cfg, mtr_store *store, mtr_audit **out) {
@@ -199,6 +212,34 @@ static void log_result(const pr_result *r) {
             money(s->fee, m3), money(r->balance, m2));
 }
 
+/*
+ * The aggregator sent a result again, byte for byte: it does so when our
+ * reading arrives again (a re-send). If checks of our reading could not be
+ * made (the aggregator did not answer) or failed, ask again now.
+ */
+static int reopen(mtr_audit *a, const pr_result *r, int64_t now) {
+  if (!a->cfg.check_ledger || !a->has_log_key || (r->flags & PR_RESULT_MISSING))
+    return 0;
+  int rc = mtr_store_reading_by_start(a->store, r->start, &a->rd);
+  if (rc)
+    return rc == GL_ENOENT ? 0 : rc;
+  if (a->rd.state != MTR_RS_AWAITING && a->rd.state != MTR_RS_UNCONFIRMED)
+    return 0;
+  int64_t n = 0;
+  rc = mtr_store_check_reopen_for(a->store, r->start, now, &n);
+  if (rc || n == 0)
+    return rc;
+  char t1[GL_TIME_STR_MAX];
+  GL_NOTICE(COMP,
+            "the aggregator sent its result for %s again: checking our "
+            "reading (seq %lld) in the ledger again (%lld proof%s)",
+            hhmm(r->start, t1), (long long)a->rd.seq, (long long)n,
+            n == 1 ? "" : "s");
+  rc = mtr_store_reading_set_state(a->store, a->rd.seq, MTR_RS_RECEIPTED, 0,
+                                   a->rd.resends);
+  return rc ? rc : mtr_store_counter_add(a->store, "checks_reopened", n);
+}
+
 int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
                      size_t len, int64_t now) {
   const pr_result *r = &m->result;
@@ -223,7 +264,8 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
       return rc;
     if (a->res_old.len == len && memcmp(a->res_old.bytes, bytes, len) == 0) {
       GL_DEBUG(COMP, "result for %s again (a repeat)", hhmm(r->start, t1));
-      return mtr_store_counter_add(a->store, "results_repeated", 1);
+      rc = mtr_store_counter_add(a->store, "results_repeated", 1);
+      return rc ? rc : reopen(a, r, now);
     }
     return mtr_audit_alarm(a->store, now, "result",
                            "two different signed results for interval %s "
@@ -250,13 +292,48 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
       a->rd.state == MTR_RS_LATE)
     return 0;
   if ((r->flags & PR_RESULT_MISSING) && !(a->rd.r.flags & PR_FLAG_MISSING)) {
-    GL_WARN(COMP,
-            "our reading for %s (seq %lld) reached the aggregator after the "
-            "interval was settled; it is kept there as a late reading",
-            hhmm(r->start, t1), (long long)a->rd.seq);
+    /* Settled without our reading. That proves nothing about delivery: a
+     * reading never sent stays dropped, one the broker refused stays
+     * refused, one given up stays unconfirmed. */
+    if (a->rd.state == MTR_RS_DROPPED || a->rd.state == MTR_RS_UNCONFIRMED ||
+        a->rd.state == MTR_RS_REFUSED) {
+      GL_INFO(COMP,
+              "interval %s was settled without our reading (seq %lld), "
+              "which is %s",
+              hhmm(r->start, t1), (long long)a->rd.seq,
+              mtr_reading_state_name(a->rd.state));
+      return 0;
+    }
+    if (a->rd.state == MTR_RS_QUEUED)
+      GL_WARN(COMP,
+              "interval %s was settled before our reading (seq %lld) could "
+              "be sent; it goes to the aggregator as a late reading",
+              hhmm(r->start, t1), (long long)a->rd.seq);
+    else
+      GL_WARN(COMP,
+              "our reading for %s (seq %lld) did not reach the aggregator "
+              "before the interval was settled; it is kept there as a late "
+              "reading",
+              hhmm(r->start, t1), (long long)a->rd.seq);
     rc = mtr_store_reading_set_state(a->store, a->rd.seq, MTR_RS_LATE, 0,
                                      a->rd.resends);
     return rc ? rc : mtr_store_counter_add(a->store, "readings_late", 1);
+  }
+  /* The result settles what we measured, or the aggregator used other
+   * values than we signed. */
+  const pr_settlement *st = &r->settlement;
+  if (!(r->flags & PR_RESULT_MISSING) && (st->import_wh != a->rd.r.import_wh ||
+                                          st->export_wh != a->rd.r.export_wh)) {
+    rc = mtr_audit_alarm(a->store, now, "result",
+                         "the result for %s settles %lld Wh imported and "
+                         "%lld Wh exported, but our reading (seq %lld) says "
+                         "%lld Wh and %lld Wh",
+                         hhmm(r->start, t1), (long long)st->import_wh,
+                         (long long)st->export_wh, (long long)a->rd.seq,
+                         (long long)a->rd.r.import_wh,
+                         (long long)a->rd.r.export_wh);
+    if (rc)
+      return rc;
   }
   rc = mtr_store_reading_set_state(a->store, a->rd.seq, MTR_RS_RECEIPTED, 0,
                                    a->rd.resends);
@@ -277,6 +354,76 @@ int mtr_audit_result(mtr_audit *a, const pr_msg *m, const uint8_t *bytes,
 
 /* ---- Proof responses -------------------------------------------------------
  */
+
+/* The stored result for `start`, decoded again (it was verified when it
+ * arrived) into a->msg. GL_ENOENT when there is none. */
+static int stored_result(mtr_audit *a, int64_t start) {
+  int rc = mtr_store_result_get(a->store, start, &a->res_old);
+  if (rc)
+    return rc;
+  pr_cose_view v;
+  pr_diag d = {0};
+  rc = pr_cose_parse(a->res_old.bytes, a->res_old.len, PR_PAYLOAD_MAX, &v, &d);
+  if (!rc)
+    rc = pr_msg_decode((const char *)v.payload, v.payload_len,
+                       PR_TYPE_BIT(PR_MSG_RESULT), &a->msg, &d);
+  if (rc) {
+    GL_ERROR(COMP, "the stored result for %lld does not decode: %s",
+             (long long)start, d.msg);
+    return GL_ENOENT;
+  }
+  return 0;
+}
+
+/*
+ * Our row of a settlement entry against the result the aggregator sent us
+ * (every amount) and against our own reading (the energy we bought and
+ * sold locally and from the grid adds up to what we measured).
+ */
+static int check_settlement(mtr_audit *a, const lg_settlement_row *row,
+                            int64_t index, int64_t start, int64_t now) {
+  char t1[GL_TIME_STR_MAX];
+  int rc = stored_result(a, start);
+  if (rc)
+    return rc == GL_ENOENT ? 0 : rc;
+  const pr_settlement *st = &a->msg.result.settlement;
+  if (row->money != st->net || row->fee != st->fee ||
+      row->local_bought_wh != st->local_buy_wh ||
+      row->local_sold_wh != st->local_sell_wh ||
+      row->grid_import_wh != st->grid_buy_wh ||
+      row->grid_export_wh != st->grid_sell_wh)
+    return mtr_audit_alarm(
+        a->store, now, "entry",
+        "ledger entry %lld settles us differently from the result for %s: "
+        "money %lld/%lld, fee %lld/%lld, local %lld/%lld Wh bought and "
+        "%lld/%lld Wh sold, grid %lld/%lld Wh bought and %lld/%lld Wh sold "
+        "(ledger/result)",
+        (long long)index, hhmm(start, t1), (long long)row->money,
+        (long long)st->net, (long long)row->fee, (long long)st->fee,
+        (long long)row->local_bought_wh, (long long)st->local_buy_wh,
+        (long long)row->local_sold_wh, (long long)st->local_sell_wh,
+        (long long)row->grid_import_wh, (long long)st->grid_buy_wh,
+        (long long)row->grid_export_wh, (long long)st->grid_sell_wh);
+  if (row->flags & LG_SETTLE_NO_READING)
+    return 0;
+  rc = mtr_store_reading_by_start(a->store, start, &a->rd);
+  if (rc)
+    return rc == GL_ENOENT ? 0 : rc;
+  if (a->rd.r.flags & PR_FLAG_MISSING)
+    return 0;
+  int64_t settled = row->local_bought_wh - row->local_sold_wh +
+                    row->grid_import_wh - row->grid_export_wh;
+  int64_t measured = a->rd.r.import_wh - a->rd.r.export_wh;
+  if (settled != measured)
+    return mtr_audit_alarm(a->store, now, "entry",
+                           "ledger entry %lld settles us for a net %lld Wh "
+                           "in %s, but our reading (seq %lld) measured %lld "
+                           "Wh",
+                           (long long)index, (long long)settled,
+                           hhmm(start, t1), (long long)a->rd.seq,
+                           (long long)measured);
+  return 0;
+}
 
 /* Check a decoded ledger entry against what this meter knows. */
 static int check_entry(mtr_audit *a, const lg_entry *e, int64_t index,
@@ -325,18 +472,7 @@ static int check_entry(mtr_audit *a, const lg_entry *e, int64_t index,
       const lg_settlement_row *row = &s->rows[i];
       if (strcmp(row->meter_id, a->meter_id) != 0)
         continue;
-      int rc = mtr_store_result_get(a->store, start, &a->res_old);
-      if (rc == GL_ENOENT)
-        return 0;
-      if (rc)
-        return rc;
-      if (row->money != a->res_old.net)
-        return mtr_audit_alarm(a->store, now, "entry",
-                               "ledger entry %lld settles us %lld but the "
-                               "result for %s says %lld",
-                               (long long)index, (long long)row->money,
-                               hhmm(start, t1), (long long)a->res_old.net);
-      return 0;
+      return check_settlement(a, row, index, start, now);
     }
     return mtr_audit_alarm(a->store, now, "entry",
                            "ledger entry %lld, a settlement named in our "
@@ -358,11 +494,23 @@ static int interval_checked(mtr_audit *a, int64_t start, int64_t now) {
   if (rc || a->rd.state != MTR_RS_RECEIPTED)
     return rc;
   char t1[GL_TIME_STR_MAX];
-  int64_t failed = 0;
+  int64_t failed = 0, given_up = 0;
   rc = mtr_store_check_failed_for(a->store, start, &failed);
+  if (!rc)
+    rc = mtr_store_check_given_up_for(a->store, start, &given_up);
   if (rc)
     return rc;
-  if (failed)
+  if (!failed && given_up) {
+    /* Not a sign of misbehaviour: the aggregator did not answer (it may
+     * have been restarting). The re-send makes it publish its result
+     * again, and that re-opens the checks. */
+    GL_WARN(COMP,
+            "our reading for %s (seq %lld) could not be checked in the "
+            "ledger: the aggregator did not answer; sending it again to "
+            "check again",
+            hhmm(start, t1), (long long)a->rd.seq);
+    rc = mtr_store_counter_add(a->store, "receipts_unchecked", 1);
+  } else if (failed)
     rc = mtr_audit_alarm(a->store, now, "receipt",
                          "our reading for %s (seq %lld) could not be "
                          "confirmed in the ledger (a proof failed); sending "
@@ -381,6 +529,7 @@ static int interval_checked(mtr_audit *a, int64_t start, int64_t now) {
 
 static int finish(mtr_audit *a, mtr_check_row *k, int state, int64_t now) {
   k->state = state;
+  k->next_try = now; /* a finished check's next_try: when it finished */
   int rc = mtr_store_check_update(a->store, k);
   if (!rc && k->kind == MTR_CHECK_INCLUSION)
     rc = interval_checked(a, k->start, now);
@@ -388,16 +537,36 @@ static int finish(mtr_audit *a, mtr_check_row *k, int state, int64_t now) {
 }
 
 /* Retry a check later (answer unusable for now). */
-static int later(mtr_audit *a, mtr_check_row *k, int64_t now) {
-  if (k->attempts >= MTR_AUDIT_ATTEMPTS) {
-    GL_WARN(COMP, "giving up on the %s proof for %lld/%lld after %lld tries",
-            k->kind == MTR_CHECK_INCLUSION ? "inclusion" : "consistency",
+/*
+ * No usable answer after MTR_AUDIT_ATTEMPTS tries. For an inclusion proof
+ * that is about availability (the reading is sent again, see
+ * interval_checked); a consistency proof the aggregator never gives could
+ * hide a changed history, so that is an alarm.
+ */
+static int give_up(mtr_audit *a, mtr_check_row *k, int64_t now) {
+  int rc = mtr_store_counter_add(a->store, "proofs_given_up", 1);
+  if (rc)
+    return rc;
+  if (k->kind == MTR_CHECK_INCLUSION)
+    GL_WARN(COMP,
+            "no usable inclusion proof for ledger entry %lld (size %lld) "
+            "after %lld tries; given up for now",
             (long long)k->a, (long long)k->size, (long long)k->attempts);
-    int rc = mtr_store_counter_add(a->store, "proofs_given_up", 1);
-    return rc ? rc : finish(a, k, MTR_CS_FAILED, now);
-  }
+  else
+    rc = mtr_audit_alarm(a->store, now, "consistency",
+                         "no consistency proof between the ledger "
+                         "checkpoints of sizes %lld and %lld after %lld "
+                         "tries: a changed history could be hidden",
+                         (long long)k->a, (long long)k->size,
+                         (long long)k->attempts);
+  return rc ? rc : finish(a, k, MTR_CS_GIVEN_UP, now);
+}
+
+static int later(mtr_audit *a, mtr_check_row *k, int64_t now) {
+  if (k->attempts >= MTR_AUDIT_ATTEMPTS)
+    return give_up(a, k, now);
   k->state = MTR_CS_PENDING;
-  k->next_try = now + a->cfg.proof_timeout_ns;
+  k->next_try = now + backoff(a, k->attempts);
   return mtr_store_check_update(a->store, k);
 }
 
@@ -434,7 +603,7 @@ int mtr_audit_proof_response(mtr_audit *a, const pr_msg *m, int64_t now) {
   }
   if (rc)
     return rc;
-  if (k.state == MTR_CS_DONE || k.state == MTR_CS_FAILED)
+  if (k.state != MTR_CS_PENDING && k.state != MTR_CS_SENT)
     return 0;
   bool incl = k.kind == MTR_CHECK_INCLUSION;
   if (p->kind != (incl ? PR_PROOF_INCLUSION : PR_PROOF_CONSISTENCY) ||
@@ -458,6 +627,16 @@ int mtr_audit_proof_response(mtr_audit *a, const pr_msg *m, int64_t now) {
         incl ? "entry" : "the tree of size", (long long)k.a, (long long)k.size);
     return rc ? rc : finish(a, &k, MTR_CS_FAILED, now);
   default:
+    if (!incl) {
+      /* Refusing consistency proofs would hide a fork. */
+      rc = mtr_audit_alarm(a->store, now, "consistency",
+                           "the aggregator refused the consistency proof "
+                           "between the ledger checkpoints of sizes %lld "
+                           "and %lld (status %s)",
+                           (long long)k.a, (long long)k.size,
+                           pr_proof_status_name(p->status));
+      return rc ? rc : finish(a, &k, MTR_CS_FAILED, now);
+    }
     GL_WARN(COMP, "the aggregator refused proof request %lld as invalid",
             (long long)p->request_seq);
     return finish(a, &k, MTR_CS_FAILED, now);
@@ -573,10 +752,7 @@ int mtr_audit_request_sent(mtr_audit *a, mtr_check_row *check, int64_t seq,
   check->attempts++;
   check->state = MTR_CS_SENT;
   check->request_seq = seq;
-  int64_t wait = a->cfg.proof_timeout_ns;
-  for (int64_t i = 1; i < check->attempts && wait < INT64_MAX / 4; i++)
-    wait *= 2;
-  check->next_try = now + wait;
+  check->next_try = now + backoff(a, check->attempts);
   return mtr_store_check_update(a->store, check);
 }
 

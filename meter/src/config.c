@@ -64,12 +64,19 @@ static const gl_conf_item items[] = {
       "how often counter state is saved between interval boundaries"),
     D("meter", "clock_step", clock_step_ns, "2s", 100 * GL_NS_PER_MS, HOUR,
       "a wall clock jump larger than this is flagged clock_step"),
+    D("meter", "clock_horizon", clock_horizon_ns, "1h", MIN, 30 * DAY,
+      "a wall clock jump larger than this is believed only once it has "
+      "held for clock_confirm"),
+    D("meter", "clock_confirm", clock_confirm_ns, "10m", 0, DAY,
+      "how long a jump beyond clock_horizon must hold to be believed"),
     D("meter", "backfill", backfill_ns, "1d", 0, 30 * DAY,
       "after a long stop, report missing intervals this far back"),
     I("meter", "max_power", max_power_w, "50000", 100, 10000000,
       "W; a counter rising faster than this is a jump, not energy"),
     S("meter", "database", database, "/var/lib/gridlet-meter/meter.db",
       "SQLite file with the outbox, sequence numbers and counter state"),
+    D("meter", "retention", retention_ns, "90d", DAY, 3650 * DAY,
+      "results, proof checks, checkpoints and alarms are kept this long"),
     GL_CONF_CHOICE("meter", "log_level", mtr_config, log_level_choice, "info",
                    level_names, "how much to log"),
     /* devices */
@@ -157,6 +164,8 @@ static const gl_conf_item items[] = {
       "Wh usable in the battery; 0 = do not count on it"),
     I("trading", "battery_reserve", battery_reserve_pct, "20", 0, 100,
       "percent of the battery never planned to be used"),
+    I("trading", "battery_power", battery_power_w, "0", 0, 10000000,
+      "W the battery delivers at most (required with battery_capacity)"),
     /* [home_assistant] */
     GL_CONF_BOOLEAN("home_assistant", "enabled", mtr_config, ha_enabled, "no",
                     "publish energy, trades and savings to your own Home "
@@ -355,6 +364,8 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
   for (int r = 0; r < MTR_ROLE_COUNT; r++)
     if (cfg->dev[r].endpoint[0] && !cfg->dev[r].profile[0])
       FAIL("%s.profile: required when an endpoint is set", mtr_role_name(r));
+  if (cfg->clock_horizon_ns < cfg->clock_step_ns)
+    FAIL("meter.clock_horizon: shorter than meter.clock_step");
   if (cfg->reconnect_min_ns > cfg->reconnect_max_ns)
     FAIL("mqtt.reconnect_min: longer than mqtt.reconnect_max");
   if (strncmp(cfg->uri, "mqtts://", 8) != 0 &&
@@ -383,6 +394,10 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
   if (cfg->gate_closure_ns + cfg->order_margin_ns >= cfg->forecast_lag_ns)
     FAIL("trading.gate_closure + order_margin must be shorter than "
          "trading.forecast_lag (the forecast must be known when ordering)");
+  if (cfg->battery_capacity_wh > 0 && cfg->battery_power_w == 0)
+    FAIL("trading.battery_power: required with trading.battery_capacity "
+         "(the most the battery delivers, W: a plan counting on more than "
+         "it can give would buy too little)");
   if (cfg->receipt_timeout_ns && cfg->receipt_timeout_ns < cfg->interval_ns)
     FAIL("aggregator.receipt_timeout: at least one interval (or 0 for the "
          "default)");

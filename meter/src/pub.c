@@ -8,8 +8,10 @@
 #include "gridlet/clock.h"
 #include "gridlet/error.h"
 #include "gridlet/log.h"
+#include "gridlet/mtr_audit.h"
 #include "gridlet/mtr_config.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,12 @@
 #define MAX_FLIGHTS 96
 #define REFUSE_MIN (INT64_C(60) * GL_NS_PER_SEC)
 #define REFUSE_MAX (INT64_C(3600) * GL_NS_PER_SEC)
+/* A message the broker refuses this often while it takes others is set
+ * aside, so the messages behind it flow. */
+#define REFUSALS_MAX 5
+/* A message the client cannot publish at all (too big, invalid) this
+ * often is set aside too. */
+#define FAILURES_MAX 3
 
 enum { F_OUTBOX = 1, F_RESEND, F_DIRECT };
 
@@ -24,6 +32,7 @@ typedef struct flight {
   uint64_t token;
   int64_t seq;
   int what;
+  int kind; /* F_OUTBOX: the row's mtr_msg_kind */
 } flight;
 
 struct mtr_pub {
@@ -38,6 +47,16 @@ struct mtr_pub {
   bool rewind;
   int64_t refused_until;
   int64_t refuse_wait;
+  /* The outbox row at the head that the broker refuses, or the client
+   * cannot publish: how often, and whether others went through since. */
+  int64_t head_seq;
+  int head_refusals;
+  bool others_ok;
+  int64_t fail_seq;
+  int fail_count;
+  /* Publishes the broker takes at once (its Receive Maximum), learned
+   * from the first "window full" answer of this connection. */
+  int window;
   /* scratch rows */
   mtr_outbox_row row, victim;
   mtr_reading_row rd;
@@ -55,6 +74,7 @@ int mtr_pub_new(const mtr_pub_cfg *cfg, mtr_store *store, pr_mqtt *mqtt,
   p->store = store;
   p->mqtt = mqtt;
   p->refuse_wait = REFUSE_MIN;
+  p->window = INT_MAX;
   *out = p;
   return 0;
 }
@@ -160,6 +180,7 @@ void mtr_pub_connected(mtr_pub *p) {
   p->connected = true;
   p->rewind = true;
   p->refused_until = 0;
+  p->window = INT_MAX;
 }
 
 void mtr_pub_disconnected(mtr_pub *p) {
@@ -171,9 +192,19 @@ bool mtr_pub_idle(const mtr_pub *p) {
   return p->nfl == 0;
 }
 
-static void track(mtr_pub *p, uint64_t token, int64_t seq, int what) {
+bool mtr_pub_ready(const mtr_pub *p) {
+  return p->mqtt && p->connected && p->nfl < MAX_FLIGHTS && p->nfl < p->window;
+}
+
+/* A publish answered "window full": remember how many the broker takes. */
+static void window_full(mtr_pub *p) {
+  if (p->nfl > 0 && p->nfl < p->window)
+    p->window = p->nfl;
+}
+
+static void track(mtr_pub *p, uint64_t token, int64_t seq, int what, int kind) {
   if (p->nfl < MAX_FLIGHTS) {
-    p->fl[p->nfl++] = (flight){token, seq, what};
+    p->fl[p->nfl++] = (flight){token, seq, what, kind};
     if (what == F_OUTBOX)
       p->n_outbox++;
   }
@@ -194,8 +225,65 @@ int mtr_pub_direct(mtr_pub *p, const pr_mqtt_msg *msg) {
   uint64_t token;
   int rc = pr_mqtt_publish(p->mqtt, msg, &token);
   if (!rc)
-    track(p, token, 0, F_DIRECT);
+    track(p, token, 0, F_DIRECT, 0);
+  else if (rc == GL_EAGAIN)
+    window_full(p);
   return rc;
+}
+
+/*
+ * Move outbox row `seq` aside: out of the outbox, so the messages behind
+ * it flow; a reading stays in the readings table (state REFUSED, its
+ * bytes kept), and an alarm says what happened.
+ */
+static int set_aside(mtr_pub *p, int64_t seq, const char *why, int64_t now) {
+  char t[GL_TIME_STR_MAX];
+  int rc = mtr_store_outbox_next(p->store, seq - 1, &p->victim);
+  if (rc == GL_ENOENT || (rc == 0 && p->victim.seq != seq))
+    return 0; /* gone already */
+  if (rc)
+    return rc;
+  rc = mtr_store_begin(p->store);
+  if (rc)
+    return rc;
+  rc = mtr_store_outbox_delete(p->store, seq);
+  if (!rc && p->victim.kind == MTR_MSG_READING) {
+    int g = mtr_store_reading_get(p->store, seq, &p->rd);
+    if (g == 0)
+      rc = mtr_store_reading_set_state(p->store, seq, MTR_RS_REFUSED, 0,
+                                       p->rd.resends);
+    else if (g != GL_ENOENT)
+      rc = g;
+  }
+  if (!rc)
+    rc = mtr_audit_alarm(p->store, now, "refused",
+                         "our %s for %s (seq %lld) %s; it is set aside so "
+                         "that the messages behind it are sent",
+                         kind_name(p->victim.kind),
+                         gl_time_format(p->victim.start, t), (long long)seq,
+                         why);
+  if (!rc)
+    rc = mtr_store_counter_add(p->store, "outbox_refused", 1);
+  if (rc) {
+    mtr_store_rollback(p->store);
+    return rc;
+  }
+  rc = mtr_store_commit(p->store);
+  if (rc)
+    return rc;
+  p->head_seq = p->fail_seq = 0;
+  p->head_refusals = p->fail_count = 0;
+  p->refused_until = 0;
+  p->refuse_wait = REFUSE_MIN;
+  return 0;
+}
+
+/* Publishing pauses for the refusal backoff: a minute, doubling up to an
+ * hour. */
+static void pause_publishing(mtr_pub *p, int64_t now) {
+  p->refused_until = now + p->refuse_wait;
+  p->refuse_wait =
+      p->refuse_wait * 2 > REFUSE_MAX ? REFUSE_MAX : p->refuse_wait * 2;
 }
 
 /* ---- Publishing ----------------------------------------------------------
@@ -231,6 +319,12 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
   if (p->rewind && p->n_outbox == 0) {
     p->cursor = 0;
     p->rewind = false;
+    /* The head was refused again and again and nothing else has been
+     * tried since (one message in flight at a time): try the row behind
+     * it. If the broker takes that one, the head is the problem and is set
+     * aside; if not, our permission is, and the outbox waits in order. */
+    if (p->head_seq && p->head_refusals >= REFUSALS_MAX && !p->others_ok)
+      p->cursor = p->head_seq;
   }
   if (now < p->refused_until || p->rewind)
     return 0;
@@ -252,14 +346,30 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
     }
     uint64_t token;
     int e = publish(p, p->row.topic, p->row.bytes, p->row.len, &token);
+    if (e == GL_EAGAIN)
+      window_full(p);
     if (e == GL_EAGAIN || e == GL_ECONN)
       return 0;
     if (e) {
-      GL_ERROR(COMP, "cannot publish %s seq %lld: %s", kind_name(p->row.kind),
-               (long long)p->row.seq, gl_strerror(e));
+      /* The client will not publish it: logged once, paced by the
+       * refusal backoff, and set aside when it is the message itself. */
+      if (p->row.seq != p->fail_seq) {
+        p->fail_seq = p->row.seq;
+        p->fail_count = 0;
+        GL_ERROR(COMP, "cannot publish %s seq %lld: %s", kind_name(p->row.kind),
+                 (long long)p->row.seq, gl_strerror(e));
+      }
+      p->fail_count++;
+      if ((e == GL_ETOOBIG || e == GL_EINVAL) &&
+          p->fail_count >= FAILURES_MAX) {
+        char why[96];
+        snprintf(why, sizeof why, "cannot be published (%s)", gl_strerror(e));
+        return set_aside(p, p->row.seq, why, now);
+      }
+      pause_publishing(p, now);
       return 0;
     }
-    track(p, token, p->row.seq, F_OUTBOX);
+    track(p, token, p->row.seq, F_OUTBOX, p->row.kind);
     p->cursor = p->row.seq;
   }
   if (!outbox_done || p->n_outbox > 0)
@@ -273,6 +383,8 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
       return rc;
     uint64_t token;
     int e = publish(p, p->rd.topic, p->rd.bytes, p->rd.len, &token);
+    if (e == GL_EAGAIN)
+      window_full(p);
     if (e)
       return 0;
     char t[GL_TIME_STR_MAX];
@@ -289,7 +401,7 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
                                      now + wait, p->rd.resends + 1);
     if (rc)
       return rc;
-    track(p, token, p->rd.seq, F_RESEND);
+    track(p, token, p->rd.seq, F_RESEND, MTR_MSG_READING);
   }
   return 0;
 }
@@ -320,17 +432,49 @@ int mtr_pub_published(mtr_pub *p, uint64_t token, bool ok, int reason,
   if (!ok) {
     p->rewind = true;
     if (p->connected && reason >= 0x80) {
+      if (f.seq != p->head_seq) {
+        p->head_seq = f.seq;
+        p->head_refusals = 0;
+        p->others_ok = false;
+      }
+      p->head_refusals++;
+      int rc = mtr_store_counter_add(p->store, "publish_refused", 1);
+      if (rc)
+        return rc;
+      /* Refused while the broker takes other messages, or for what the
+       * message is (too large, malformed, a topic it cannot have): the
+       * message itself is the problem, not our permission to publish. */
+      bool itself =
+          p->others_ok || reason == 0x90 || reason == 0x95 || reason == 0x99;
+      if (itself && p->head_refusals >= REFUSALS_MAX) {
+        char why[96];
+        snprintf(why, sizeof why,
+                 "was refused by the broker %d times (reason 0x%02x)",
+                 p->head_refusals, reason);
+        return set_aside(p, f.seq, why, now);
+      }
       GL_ERROR(COMP,
                "the broker refused message seq %lld (reason 0x%02x); "
                "publishing pauses and is tried again in %lld s",
                (long long)f.seq, reason,
                (long long)(p->refuse_wait / GL_NS_PER_SEC));
-      p->refused_until = now + p->refuse_wait;
-      p->refuse_wait =
-          p->refuse_wait * 2 > REFUSE_MAX ? REFUSE_MAX : p->refuse_wait * 2;
-      return mtr_store_counter_add(p->store, "publish_refused", 1);
+      pause_publishing(p, now);
     }
     return 0;
+  }
+  if (p->head_seq == f.seq) {
+    p->head_seq = 0;
+  } else if (p->head_seq) {
+    p->others_ok = true;
+    if (p->head_refusals >= REFUSALS_MAX) {
+      char why[96];
+      snprintf(why, sizeof why,
+               "was refused by the broker %d times while it takes others",
+               p->head_refusals);
+      int rc = set_aside(p, p->head_seq, why, now);
+      if (rc)
+        return rc;
+    }
   }
   p->refuse_wait = REFUSE_MIN;
   int rc = mtr_store_begin(p->store);
@@ -348,10 +492,14 @@ int mtr_pub_published(mtr_pub *p, uint64_t token, bool ok, int reason,
         due = now + p->cfg.interval_ns;
       rc = mtr_store_reading_set_state(p->store, f.seq, MTR_RS_AWAITING, due,
                                        p->rd.resends);
+      if (!rc)
+        rc = mtr_store_reading_acked(p->store, f.seq, now);
     } else if (g && g != GL_ENOENT) {
       rc = g;
     }
   }
+  if (!rc && p->cfg.on_acked)
+    rc = p->cfg.on_acked(p->cfg.ctx, f.kind, f.seq);
   if (rc) {
     mtr_store_rollback(p->store);
     return rc;

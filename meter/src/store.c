@@ -10,13 +10,17 @@
 #include "gridlet/error.h"
 #include "gridlet/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define COMP "store"
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 
 /* ---- Statements ------------------------------------------------------------
@@ -39,6 +43,7 @@ enum {
   Q_RD_SET,
   Q_RD_DUE,
   Q_RD_STALE,
+  Q_RD_ACKED,
   Q_RD_COUNT,
   Q_RD_COUNT_ALL,
   Q_RD_PRUNE,
@@ -58,11 +63,19 @@ enum {
   Q_CHK_UPDATE,
   Q_CHK_OPEN_FOR,
   Q_CHK_FAILED_FOR,
+  Q_CHK_GIVEN_UP_FOR,
+  Q_CHK_REOPEN_FOR,
   Q_CHK_NEXT_TIME,
   Q_CHK_COUNT,
   Q_AL_ADD,
   Q_AL_COUNT,
+  Q_AL_COUNT_AFTER,
+  Q_AL_LAST_ID,
   Q_AL_LIST,
+  Q_PRUNE_RESULTS,
+  Q_PRUNE_CHECKS,
+  Q_PRUNE_ALARMS,
+  Q_PRUNE_CKPTS,
   Q_CT_ADD,
   Q_CT_GET,
   Q_CT_LIST,
@@ -72,7 +85,7 @@ enum {
 #define RD_COLS                                                                \
   "seq, start, end_, import_wh, export_wh, pv_wh, charge_wh, discharge_wh, "   \
   "soc_bp, import_total, export_total, flags, state, due, resends, created, "  \
-  "topic, bytes"
+  "topic, bytes, acked"
 #define OUT_COLS "seq, kind, topic, start, expires, created, bytes"
 #define RES_COLS                                                               \
   "start, end_, seq, received, flags, net, balance, ledger_size, bytes"
@@ -96,7 +109,7 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_OUT_COUNT] = "SELECT count(*) FROM outbox",
     [Q_RD_ADD] = "INSERT INTO readings(" RD_COLS ") VALUES(?1, ?2, ?3, ?4, "
                  "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-                 "?18)",
+                 "?18, ?19)",
     [Q_RD_GET] = "SELECT " RD_COLS " FROM readings WHERE seq = ?1",
     [Q_RD_BY_START] = "SELECT " RD_COLS " FROM readings WHERE start = ?1",
     [Q_RD_LAST] = "SELECT " RD_COLS " FROM readings ORDER BY seq DESC LIMIT 1",
@@ -105,7 +118,9 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_RD_DUE] = "SELECT " RD_COLS " FROM readings WHERE state = 1 AND "
                  "due <= ?1 ORDER BY due, seq LIMIT 1",
     [Q_RD_STALE] = "SELECT " RD_COLS " FROM readings WHERE state = 1 AND "
-                   "end_ < ?1 ORDER BY seq LIMIT 1",
+                   "acked < ?1 ORDER BY seq LIMIT 1",
+    [Q_RD_ACKED] = "UPDATE readings SET acked = ?2 WHERE seq = ?1 AND "
+                   "acked = 0",
     [Q_RD_COUNT] = "SELECT count(*) FROM readings WHERE state = ?1",
     [Q_RD_COUNT_ALL] = "SELECT count(*) FROM readings",
     [Q_RD_PRUNE] = "DELETE FROM readings WHERE end_ < ?1 AND state >= 2",
@@ -136,11 +151,33 @@ static const char *const sql_text[Q_COUNT] = {
                        "kind = 1 AND state <= 1",
     [Q_CHK_FAILED_FOR] = "SELECT count(*) FROM checks WHERE start = ?1 AND "
                          "kind = 1 AND state = 3",
+    [Q_CHK_GIVEN_UP_FOR] = "SELECT count(*) FROM checks WHERE start = ?1 AND "
+                           "kind = 1 AND state = 4",
+    [Q_CHK_REOPEN_FOR] = "UPDATE checks SET state = 0, attempts = 0, "
+                         "next_try = ?2, req_seq = 0 WHERE start = ?1 AND "
+                         "kind = 1 AND state >= 3",
     [Q_CHK_NEXT_TIME] = "SELECT min(next_try) FROM checks WHERE state <= 1",
     [Q_CHK_COUNT] = "SELECT count(*) FROM checks WHERE state = ?1",
     [Q_AL_ADD] = "INSERT INTO alarms(time, kind, text) VALUES(?1, ?2, ?3)",
     [Q_AL_COUNT] = "SELECT count(*) FROM alarms",
-    [Q_AL_LIST] = "SELECT time, kind, text FROM alarms ORDER BY id DESC "
+    [Q_AL_COUNT_AFTER] = "SELECT count(*) FROM alarms WHERE id > ?1",
+    [Q_AL_LAST_ID] = "SELECT coalesce(max(id), 0) FROM alarms",
+    /* The latest result stays: status shows it. */
+    [Q_PRUNE_RESULTS] = "DELETE FROM results WHERE end_ < ?1 AND start < "
+                        "(SELECT max(start) FROM results)",
+    [Q_PRUNE_CHECKS] = "DELETE FROM checks WHERE state >= 2 AND next_try < ?1",
+    /* Never the newest alarm: ids are max(id) + 1, and "acknowledged up
+     * to id" must not cover the alarms after an empty table. */
+    [Q_PRUNE_ALARMS] = "DELETE FROM alarms WHERE time < ?1 AND id < (SELECT "
+                       "max(id) FROM alarms)",
+    /* Never the latest checkpoint (new ones are proven consistent with
+     * it), nor one an open check still needs. */
+    [Q_PRUNE_CKPTS] =
+        "DELETE FROM checkpoints WHERE received < ?1 AND size < (SELECT "
+        "max(size) FROM checkpoints) AND size NOT IN (SELECT a FROM checks "
+        "WHERE kind = 2 AND state <= 1) AND size NOT IN (SELECT size FROM "
+        "checks WHERE state <= 1)",
+    [Q_AL_LIST] = "SELECT time, kind, text, id FROM alarms ORDER BY id DESC "
                   "LIMIT ?1",
     [Q_CT_ADD] = "INSERT INTO counters(name, value) VALUES(?1, ?2) "
                  "ON CONFLICT(name) DO UPDATE SET value = value + ?2",
@@ -159,7 +196,8 @@ static const char schema[] =
     "INTEGER NOT NULL, discharge_wh INTEGER NOT NULL, soc_bp INTEGER, "
     "import_total INTEGER, export_total INTEGER, flags INTEGER NOT NULL, "
     "state INTEGER NOT NULL, due INTEGER NOT NULL, resends INTEGER NOT NULL, "
-    "created INTEGER NOT NULL, topic TEXT NOT NULL, bytes BLOB NOT NULL);"
+    "created INTEGER NOT NULL, topic TEXT NOT NULL, bytes BLOB NOT NULL, "
+    "acked INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS readings_due ON readings(state, due);"
     "CREATE TABLE IF NOT EXISTS results(start INTEGER PRIMARY KEY, end_ "
     "INTEGER NOT NULL, seq INTEGER NOT NULL, received INTEGER NOT NULL, flags "
@@ -336,6 +374,17 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
           err = mtr_store_put_int(s, "schema", SCHEMA_VERSION);
         } else if (g) {
           err = g;
+        } else if (v == 1) {
+          /* Version 2 records when the broker first took each reading
+           * (receipt_give_up counts from there); readings of version 1
+           * awaiting a receipt keep counting from their interval's end. */
+          GL_NOTICE(COMP, "%s: upgrading the database to version 2", path);
+          err =
+              exec_sql(s, "ALTER TABLE readings ADD COLUMN acked INTEGER "
+                          "NOT NULL DEFAULT 0;"
+                          "UPDATE readings SET acked = end_ WHERE state >= 1;");
+          if (!err)
+            err = mtr_store_put_int(s, "schema", SCHEMA_VERSION);
         } else if (v != SCHEMA_VERSION) {
           GL_ERROR(COMP,
                    "%s has schema version %lld; this gridlet-meter "
@@ -356,8 +405,13 @@ int mtr_store_open(const char *path, const mtr_store_opts *opts,
   } else if (!err) {
     int64_t v;
     err = mtr_store_get_int(s, "schema", &v);
-    if (!err && v != SCHEMA_VERSION)
+    if (!err && v != SCHEMA_VERSION) {
+      GL_ERROR(COMP,
+               "%s has schema version %lld; this gridlet-meter reads version "
+               "%d (the agent upgrades it when it starts)",
+               path, (long long)v, SCHEMA_VERSION);
       err = GL_ECONFLICT;
+    }
   }
   if (err) {
     mtr_store_free(s);
@@ -374,6 +428,57 @@ void mtr_store_free(mtr_store *s) {
     sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
   free(s);
+}
+
+/* ---- The agent's lock
+ * --------------------------------------------------------
+ *
+ * A flock(2) on a file next to the database, not on the database itself:
+ * SQLite's own POSIX locks on the database are released whenever any
+ * descriptor of it is closed, flock's only when ours is. The kernel drops
+ * it when the agent dies, so a stale PID can never look like a running
+ * agent.
+ */
+
+static int lock_path(const char *path, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, "%s.lock", path);
+  return n < 0 || (size_t)n >= cap ? GL_ETOOBIG : 0;
+}
+
+int mtr_store_agent_lock(const char *path, int *fd) {
+  char lp[4096];
+  *fd = -1;
+  if (lock_path(path, lp, sizeof lp))
+    return GL_ETOOBIG;
+  int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (f < 0) {
+    GL_ERROR(COMP, "cannot create %s: %s", lp, strerror(errno));
+    return GL_EIO;
+  }
+  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(f);
+    if (e == EWOULDBLOCK)
+      return GL_EEXIST;
+    GL_ERROR(COMP, "cannot lock %s: %s", lp, strerror(e));
+    return GL_EIO;
+  }
+  *fd = f;
+  return 0;
+}
+
+int mtr_store_agent_running(const char *path, bool *running) {
+  char lp[4096];
+  *running = false;
+  if (lock_path(path, lp, sizeof lp))
+    return GL_ETOOBIG;
+  int f = open(lp, O_RDONLY | O_CLOEXEC);
+  if (f < 0)
+    return errno == ENOENT ? 0 : GL_EIO;
+  if (flock(f, LOCK_SH | LOCK_NB) != 0)
+    *running = errno == EWOULDBLOCK;
+  close(f); /* releases the shared lock, if we got it */
+  return 0;
 }
 
 int mtr_store_begin(mtr_store *s) {
@@ -463,11 +568,13 @@ int mtr_store_get_text(mtr_store *s, const char *key, char *buf, size_t cap) {
   return 0;
 }
 
-int mtr_store_next_seq(mtr_store *s, int64_t *seq) {
+int mtr_store_next_seq(mtr_store *s, int64_t floor, int64_t *seq) {
   int64_t next = 1;
   int rc = mtr_store_get_int(s, MTR_KEY_NEXT_SEQ, &next);
   if (rc && rc != GL_ENOENT)
     return rc;
+  if (next < floor)
+    next = floor;
   if (next < 1 || next >= PR_INT_MAX) {
     GL_ERROR(COMP, "sequence numbers exhausted (next %lld)", (long long)next);
     return GL_EFULL;
@@ -555,8 +662,8 @@ int mtr_store_outbox_count(mtr_store *s, int64_t *n) {
 
 const char *mtr_reading_state_name(int state) {
   static const char *const names[] = {
-      "queued", "awaiting receipt", "receipted",  "confirmed in the ledger",
-      "late",   "dropped",          "unconfirmed"};
+      "queued", "awaiting receipt", "receipted",   "confirmed in the ledger",
+      "late",   "dropped",          "unconfirmed", "refused by the broker"};
   return state >= 0 && state < MTR_RS_COUNT ? names[state] : "?";
 }
 
@@ -590,6 +697,7 @@ int mtr_store_reading_add(mtr_store *s, const mtr_reading_row *row) {
   sqlite3_bind_int64(st, 16, row->created);
   sqlite3_bind_text(st, 17, row->topic, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 18, row->bytes, (int)row->len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 19, row->acked);
   return exec_stmt(s, st, "reading add");
 }
 
@@ -620,8 +728,18 @@ static int read_reading(mtr_store *s, sqlite3_stmt *st, mtr_reading_row *row) {
   row->created = sqlite3_column_int64(st, 15);
   copy_text(st, 16, row->topic, sizeof row->topic);
   rc = copy_blob(st, 17, row->bytes, sizeof row->bytes, &row->len);
+  row->acked = sqlite3_column_int64(st, 18);
   done(st);
   return rc;
+}
+
+int mtr_store_reading_acked(mtr_store *s, int64_t seq, int64_t when) {
+  sqlite3_stmt *st = stmt(s, Q_RD_ACKED);
+  if (!st)
+    return GL_ESTORE;
+  sqlite3_bind_int64(st, 1, seq);
+  sqlite3_bind_int64(st, 2, when);
+  return exec_stmt(s, st, "reading acked");
 }
 
 int mtr_store_reading_get(mtr_store *s, int64_t seq, mtr_reading_row *row) {
@@ -920,6 +1038,23 @@ int mtr_store_check_failed_for(mtr_store *s, int64_t start, int64_t *n) {
   return count_query(s, Q_CHK_FAILED_FOR, start, true, n);
 }
 
+int mtr_store_check_given_up_for(mtr_store *s, int64_t start, int64_t *n) {
+  return count_query(s, Q_CHK_GIVEN_UP_FOR, start, true, n);
+}
+
+int mtr_store_check_reopen_for(mtr_store *s, int64_t start, int64_t now,
+                               int64_t *n) {
+  sqlite3_stmt *st = stmt(s, Q_CHK_REOPEN_FOR);
+  if (!st)
+    return GL_ESTORE;
+  sqlite3_bind_int64(st, 1, start);
+  sqlite3_bind_int64(st, 2, now);
+  int rc = exec_stmt(s, st, "checks reopen");
+  if (!rc)
+    *n = sqlite3_changes(s->db);
+  return rc;
+}
+
 int mtr_store_check_next_time(mtr_store *s, int64_t *t) {
   return count_query(s, Q_CHK_NEXT_TIME, 0, false, t);
 }
@@ -946,6 +1081,51 @@ int mtr_store_alarm_count(mtr_store *s, int64_t *n) {
   return count_query(s, Q_AL_COUNT, 0, false, n);
 }
 
+int mtr_store_alarm_count_after(mtr_store *s, int64_t after_id, int64_t *n) {
+  return count_query(s, Q_AL_COUNT_AFTER, after_id, true, n);
+}
+
+int mtr_store_alarm_last_id(mtr_store *s, int64_t *id) {
+  return count_query(s, Q_AL_LAST_ID, 0, false, id);
+}
+
+int mtr_store_prune(mtr_store *s, int64_t before, int64_t *n) {
+  static const int q[] = {Q_PRUNE_RESULTS, Q_PRUNE_CHECKS, Q_PRUNE_ALARMS,
+                          Q_PRUNE_CKPTS};
+  int64_t total = 0;
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+    sqlite3_stmt *st = stmt(s, q[i]);
+    if (!st)
+      return GL_ESTORE;
+    sqlite3_bind_int64(st, 1, before);
+    int rc = exec_stmt(s, st, "prune");
+    if (rc)
+      return rc;
+    total += sqlite3_changes(s->db);
+  }
+  if (n)
+    *n = total;
+  return 0;
+}
+
+int mtr_store_durability(mtr_store *s, bool *wal, bool *full) {
+  sqlite3_stmt *st = NULL;
+  *wal = *full = false;
+  int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *m = sqlite3_column_text(st, 0);
+    *wal = m && strcmp((const char *)m, "wal") == 0;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    *full = sqlite3_column_int(st, 0) >= 2; /* FULL = 2, EXTRA = 3 */
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? 0 : xlate(s, rc, "pragma");
+}
+
 int mtr_store_alarm_list(mtr_store *s, int max, mtr_alarm_visit visit,
                          void *ctx) {
   sqlite3_stmt *st = stmt(s, Q_AL_LIST);
@@ -956,7 +1136,8 @@ int mtr_store_alarm_list(mtr_store *s, int max, mtr_alarm_visit visit,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     visit(ctx, sqlite3_column_int64(st, 0),
           (const char *)sqlite3_column_text(st, 1),
-          (const char *)sqlite3_column_text(st, 2));
+          (const char *)sqlite3_column_text(st, 2),
+          sqlite3_column_int64(st, 3));
   done(st);
   return rc == SQLITE_DONE ? 0 : xlate(s, rc, "alarms");
 }

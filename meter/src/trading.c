@@ -51,10 +51,64 @@ int64_t mtr_trading_first_open(const mtr_config *cfg, int64_t now) {
   return s;
 }
 
-int mtr_trading_order(const mtr_config *cfg, int64_t start,
+bool mtr_trading_soc_usable(const mtr_config *cfg, int64_t age_ns) {
+  int64_t max = 3 * cfg->poll_ns;
+  if (max < 60 * GL_NS_PER_SEC)
+    max = 60 * GL_NS_PER_SEC;
+  return age_ns >= 0 && age_ns <= max;
+}
+
+/* Forget the plan's intervals that are over; the total of the rest. */
+static int64_t plan_prune(const mtr_config *cfg, mtr_battery_plan *plan,
+                          int64_t now) {
+  int64_t total = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < plan->n && i < MTR_BATTERY_PLAN_MAX; i++) {
+    if (plan->start[i] + cfg->interval_ns <= now || plan->wh[i] <= 0)
+      continue;
+    plan->start[k] = plan->start[i];
+    plan->wh[k] = plan->wh[i];
+    total += plan->wh[k];
+    k++;
+  }
+  plan->n = k;
+  return total;
+}
+
+/* Record `wh` for `start` (replacing an earlier entry for it). */
+static void plan_put(mtr_battery_plan *plan, int64_t start, int64_t wh) {
+  size_t i = 0;
+  while (i < plan->n && plan->start[i] != start)
+    i++;
+  if (i == plan->n) {
+    if (plan->n == MTR_BATTERY_PLAN_MAX) {
+      /* Cannot happen (orders are made at most a few intervals ahead);
+       * forget the oldest rather than the newest. */
+      memmove(&plan->start[0], &plan->start[1],
+              (MTR_BATTERY_PLAN_MAX - 1) * sizeof plan->start[0]);
+      memmove(&plan->wh[0], &plan->wh[1],
+              (MTR_BATTERY_PLAN_MAX - 1) * sizeof plan->wh[0]);
+      i = MTR_BATTERY_PLAN_MAX - 1;
+    } else {
+      plan->n++;
+    }
+  }
+  plan->start[i] = start;
+  plan->wh[i] = wh;
+}
+
+int mtr_trading_order(const mtr_config *cfg, int64_t start, int64_t now,
                       const pr_reading *history, bool has_soc, int64_t soc_bp,
-                      pr_order *out) {
+                      mtr_battery_plan *plan, pr_order *out) {
   memset(out, 0, sizeof *out);
+  mtr_battery_plan none = {0};
+  if (!plan)
+    plan = &none;
+  int64_t planned = plan_prune(cfg, plan, now);
+  /* An order for `start` made again replaces its part of the plan. */
+  for (size_t i = 0; i < plan->n; i++)
+    if (plan->start[i] == start)
+      planned -= plan->wh[i];
   if (cfg->forecast == MTR_FORECAST_NONE || !history ||
       (history->flags & (PR_FLAG_MISSING | PR_FLAG_ESTIMATED)) ||
       history->end - history->start != cfg->interval_ns)
@@ -62,14 +116,27 @@ int mtr_trading_order(const mtr_config *cfg, int64_t start,
   out->start = start;
   out->end = start + cfg->interval_ns;
   int64_t buy = history->import_wh, sell = history->export_wh;
-  if (has_soc && cfg->battery_capacity_wh > 0) {
-    /* Energy above the reserve, in Wh, rounded down. */
+  int64_t use = 0;
+  if (has_soc && cfg->battery_capacity_wh > 0 && buy > 0) {
+    /* Energy above the reserve, in Wh, rounded down, less what other
+     * orders already count on. */
     int64_t above = soc_bp - cfg->battery_reserve_pct * 100;
-    if (above > 0) {
-      int64_t avail = above * cfg->battery_capacity_wh / 10000;
-      buy = buy > avail ? buy - avail : 0;
-    }
+    int64_t avail =
+        above > 0 ? above * cfg->battery_capacity_wh / 10000 - planned : 0;
+    /* And no more than the battery can deliver in one interval. */
+    int64_t deliver =
+        cfg->battery_power_w * (cfg->interval_ns / GL_NS_PER_SEC) / 3600;
+    use = buy;
+    if (use > avail)
+      use = avail;
+    if (use > deliver)
+      use = deliver;
+    if (use < 0)
+      use = 0;
+    buy -= use;
   }
+  plan_put(plan, start, use);
+  plan_prune(cfg, plan, now);
   if (buy > PR_ENERGY_MAX)
     buy = PR_ENERGY_MAX;
   if (sell > PR_ENERGY_MAX)

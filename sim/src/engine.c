@@ -360,13 +360,16 @@ static void place_orders(engine *e, world *w, int64_t t) {
     mtr_config *mc = &e->mcfg;
     mc->battery_capacity_wh = h->battery_wh;
     mc->battery_reserve_pct = h->reserve_ppm / 10000;
+    mc->battery_power_w = h->discharge_w;
     mc->buy_below = h->buy_limit;
     mc->sell_above = h->sell_limit;
     const sim_battery *b = &w->batt[i];
     bool has_soc = b->capacity_mwh > 0;
     int64_t soc_bp = has_soc ? b->stored_mwh * 10000 / b->capacity_mwh : 0;
     pr_order ord;
-    if (mtr_trading_order(mc, t, &hist, has_soc, soc_bp, &ord))
+    /* One order per household and interval, made for it alone: no other
+     * order counts on the battery (no plan). */
+    if (mtr_trading_order(mc, t, t, &hist, has_soc, soc_bp, NULL, &ord))
       continue;
     for (size_t k = 0; k < ord.nsteps && w->n_orders < w->cap_orders; k++) {
       mkt_order *o = &w->orders[w->n_orders++];

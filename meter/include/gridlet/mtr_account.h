@@ -36,10 +36,23 @@
  *   - the counter rose faster than max_power allows over the elapsed time
  *     (plus one unit of resolution): a jump, `counter_reset`, 0 Wh.
  *
- * Coverage. An interval is exact when each counter has a read at its start
- * (the previous boundary read) and at its end. Otherwise (the agent
- * started mid-interval, a device missed the boundary, a gap was split) the
- * reading is flagged `estimated`: it holds what was measured. If neither
+ * Impossible values. A read above 2^53-1 Wh (PR_INT_MAX, the protocol's
+ * integer limit; no real counter gets near it) is device garbage: it is
+ * ignored like a failed read (a gap for that counter), the interval is
+ * flagged `device_offline` and the read is counted (invalid_values). An
+ * interval energy above PR_ENERGY_MAX (10^9 Wh; only a register whose one
+ * step is worth that much gets there) is reported as PR_ENERGY_MAX,
+ * flagged `estimated`, and counted (capped). So every interval handed out
+ * passes pr_msg_validate.
+ *
+ * Coverage. An interval is exact when each grid counter (import, export:
+ * what is settled) has a read at its start (the previous boundary read)
+ * and at its end. Otherwise (the agent started mid-interval, the grid
+ * meter missed the boundary, a gap was split) the reading is flagged
+ * `estimated`: it holds what was measured. PV and battery energies are
+ * information: their gaps are split and counted the same way but do not
+ * make a reading `estimated` (an inverter asleep at night would otherwise
+ * flag every exact night reading). If neither
  * grid counter (import, export) has any data in the interval it is
  * `missing`: all energies 0, no state of charge. Any failed poll during an
  * interval flags it `device_offline`.
@@ -58,7 +71,24 @@
  * backwards for the accounting: after a backward step the open interval stays
  * open until the wall clock passes its end again (everything measured meanwhile
  * counts in it). Across a restart only a backward step can be seen (the
- * first read is earlier than the last saved one).
+ * first read is earlier than the last saved one); the time the agent was
+ * down is then unknown, so the jump rule is not applied to the first
+ * difference after it (the downtime's energy counts, flagged clock_step).
+ *
+ * Large steps. A step larger than step_horizon (either way; also a clock
+ * found behind the saved state by more than that at a restart) is not
+ * believed at once: a GPS or NTP glitch of a year must not pin the
+ * accounting in the future. Until the wall clock has kept the new offset
+ * for step_confirm of monotonic time, polls count at the time the
+ * accountant expects (the last read plus the monotonic time since), and
+ * their intervals are flagged `clock_step`; a clock that comes back ends
+ * it. A step that held is accepted: forward as above; backward by
+ * re-anchoring, instead of keeping an interval open for as long as the
+ * step: the open intervals of the old time are never reported, what they
+ * measured counts in the interval of the new time (flagged clock_step and
+ * estimated), and intervals are reported from there on (the agent never
+ * makes a second reading for an interval it reported before the step).
+ * step_horizon 0 accepts every step at once.
  *
  * State. mtr_account_save writes the whole state (a versioned byte
  * format), mtr_account_load restores it. The agent saves at every handed
@@ -128,12 +158,14 @@ typedef struct mtr_interval {
 } mtr_interval;
 
 typedef struct mtr_account_cfg {
-  int64_t interval_ns;   /* > 0, divides a day */
-  int64_t poll_ns;       /* > 0; also the boundary read tolerance */
-  int64_t close_wait_ns; /* >= 0 */
-  int64_t step_ns;       /* clock step threshold, > 0 */
-  int64_t backfill_ns;   /* >= 0 */
-  int64_t max_power_w;   /* > 0 */
+  int64_t interval_ns;     /* > 0, divides a day */
+  int64_t poll_ns;         /* > 0; also the boundary read tolerance */
+  int64_t close_wait_ns;   /* >= 0 */
+  int64_t step_ns;         /* clock step threshold, > 0 */
+  int64_t step_horizon_ns; /* larger steps need confirming; 0 = none */
+  int64_t step_confirm_ns; /* how long a large step must hold, >= 0 */
+  int64_t backfill_ns;     /* >= 0 */
+  int64_t max_power_w;     /* > 0 */
   /* Bit (1 << c) for each counter some device provides; the others are
    * always 0 Wh without a flag (a household without PV or battery). */
   uint32_t counters;
@@ -152,6 +184,23 @@ int mtr_account_new(const mtr_account_cfg *cfg, mtr_account **out);
 void mtr_account_free(mtr_account *a);
 
 /*
+ * mtr_account_copy - make `dst` an exact copy of `src` (both from
+ * mtr_account_new with the same configuration). The agent copies the
+ * state before mtr_account_next and copies it back when it cannot commit
+ * the interval, so the interval is handed out again, never lost.
+ */
+void mtr_account_copy(mtr_account *dst, const mtr_account *src);
+
+/* Events counted by the accountant (see "Impossible values"). */
+typedef struct mtr_account_counts {
+  int64_t invalid_values; /* reads above PR_INT_MAX Wh, ignored */
+  int64_t capped;         /* interval energies capped at PR_ENERGY_MAX */
+} mtr_account_counts;
+
+/* mtr_account_take_counts - the counts since the last call; resets them. */
+void mtr_account_take_counts(mtr_account *a, mtr_account_counts *out);
+
+/*
  * mtr_account_feed - account one poll. Reads with ok false are gaps. Never
  * fails; anomalies are flagged and logged.
  */
@@ -160,7 +209,9 @@ void mtr_account_feed(mtr_account *a, const mtr_poll *p);
 /*
  * mtr_account_next - the next finished interval at wall time `now`, in
  * order (missing ones included). Returns 0 with *out filled, or GL_EAGAIN
- * when none is due. Call it until GL_EAGAIN after each feed.
+ * when none is due. Call it until GL_EAGAIN after each feed. `now` counts
+ * at most one poll period past the last poll's time: only polls judge the
+ * wall clock (feed polls that failed too, so close_wait expires).
  */
 int mtr_account_next(mtr_account *a, int64_t now, mtr_interval *out);
 

@@ -30,6 +30,13 @@
  *   client disconnects. SIGHUP reloads the aggregator's certificate and
  *   the CRL.
  *
+ * The aggregator's certificate (with the CA and the CRL) is needed only to
+ * believe results: when it cannot be verified (expired, a CRL past its
+ * next update, a clock before its validity, a missing file) the agent
+ * still starts and keeps making and sending readings; it rejects what the
+ * aggregator sends (counted: rejected_untrusted; `status` says why) and
+ * tries the files again every ten minutes and on SIGHUP.
+ *
  * The agent logs what a household wants to know at notice/info level:
  * each reading with its energies and flags, each settled interval, broker
  * and device outages and recoveries, alarms.
@@ -51,9 +58,11 @@ typedef struct mtr_agent mtr_agent;
 /*
  * mtr_agent_new - build an agent from a checked configuration (copied).
  * `clock` and `rand` are borrowed and must outlive the agent. Problems
- * with what the configuration names are described in `errs` (may be
- * NULL: logged) and return GL_ECONFIG; the store's errors GL_ECONFLICT /
- * GL_ESTORE; GL_ENOMEM. Nothing is published or polled yet.
+ * with what the configuration names (the meter's key and certificate, the
+ * log key, the profiles; not the aggregator's certificate, see above) are
+ * described in `errs` (may be NULL: logged) and return GL_ECONFIG; the
+ * store's errors GL_ECONFLICT (another meter's database, or another agent
+ * runs on it) / GL_ESTORE; GL_ENOMEM. Nothing is published or polled yet.
  */
 int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
                   mtr_agent **out, gl_conf_errors *errs);
@@ -69,7 +78,9 @@ void mtr_agent_free(mtr_agent *a);
  */
 int mtr_agent_run(mtr_agent *a, int sig_fd);
 
-/* mtr_agent_stop - make run() return soon; safe from any thread. */
+/* mtr_agent_stop - make run() return soon (a clean stop: the "offline"
+ * status is published). Safe from any thread and from a signal handler:
+ * it only sets an atomic flag and writes to an eventfd. */
 void mtr_agent_stop(mtr_agent *a);
 
 /* mtr_agent_meter_id - this meter's id (its certificate's CN). */
@@ -79,11 +90,14 @@ const char *mtr_agent_meter_id(const mtr_agent *a);
  * mtr_agent_check - what `gridlet-meter --check-config` checks beyond the
  * file itself: the key and certificate load and match, the aggregator's
  * certificate verifies against the CA (and CRL), the log key parses, the
- * profiles load and map the grid counters. Problems go to `errs`. Returns
- * 0 or GL_ECONFIG. Opens nothing for writing and connects to nothing.
+ * profiles load and map the grid counters. Problems go to `errs`; an
+ * aggregator certificate or CRL that is only not valid at this time goes
+ * to `warnings` (may be NULL: then to `errs`), since the agent runs with
+ * it. Returns 0 or GL_ECONFIG (errors only). Opens nothing for writing and
+ * connects to nothing.
  */
-int mtr_agent_check(const mtr_config *cfg, gl_clock clock,
-                    gl_conf_errors *errs);
+int mtr_agent_check(const mtr_config *cfg, gl_clock clock, gl_conf_errors *errs,
+                    gl_conf_errors *warnings);
 
 #ifdef __cplusplus
 }

@@ -82,9 +82,12 @@ typedef struct mtr_config {
   int64_t close_wait_ns;                /* wait for late boundary polls */
   int64_t state_save_ns;                /* counter state saved this often */
   int64_t clock_step_ns;                /* wall/monotonic disagreement */
+  int64_t clock_horizon_ns;             /* larger jumps must hold ... */
+  int64_t clock_confirm_ns;             /* ... this long to be believed */
   int64_t backfill_ns;                  /* missing readings reported back */
   int64_t max_power_w;                  /* plausibility of counter jumps */
   char database[MTR_TEXT_MAX];          /* SQLite state file */
+  int64_t retention_ns;                 /* results, checks, alarms kept */
   int log_level_choice;                 /* index into the level names */
   mtr_device_conf dev[MTR_ROLE_COUNT];  /* [grid_meter] [inverter] [battery] */
   /* [modbus] */
@@ -116,6 +119,7 @@ typedef struct mtr_config {
   int64_t order_margin_ns;
   int64_t battery_capacity_wh;
   int64_t battery_reserve_pct;
+  int64_t battery_power_w; /* most it delivers; required with a capacity */
   /* [home_assistant]: the household's own broker (gridlet/mtr_ha.h) */
   bool ha_enabled;
   char ha_host[MTR_TEXT_MAX]; /* required when enabled */

@@ -10,17 +10,33 @@
  *  2. While connected, the outbox is published in seq order at QoS 1, at
  *     most `inflight` messages awaiting PUBACK. A row leaves the outbox
  *     only on PUBACK (ok); a reading then waits for its receipt (state
- *     AWAITING, due at max(interval end + receipt_wait, now + interval)).
+ *     AWAITING, due at max(interval end + receipt_wait, now + interval);
+ *     the time of that first PUBACK is recorded).
  *     After any failed publish (connection lost, refusal) publishing
  *     restarts from the oldest row once nothing is in flight, so the
  *     broker sees the outbox in order. A refusal by the broker (a reason
  *     code >= 0x80, e.g. 0x87 not authorised) pauses publishing for a
  *     minute, doubling up to an hour, with an error in the log each time.
+ *     A row refused REFUSALS_MAX (5) times while the broker takes other
+ *     messages (or refused for what it is: 0x90 topic name invalid, 0x95
+ *     packet too large, 0x99 payload format invalid) is set aside so that
+ *     the rows behind it flow: it leaves the outbox, a reading keeps its
+ *     bytes in the readings table as REFUSED, and an alarm (`refused`) is
+ *     raised and counted (outbox_refused). When the broker refuses
+ *     everything (our permission is wrong), nothing is set aside: the
+ *     outbox waits, in order (with one message in flight at a time, the
+ *     row behind a head refused REFUSALS_MAX times is tried once to tell
+ *     the two apart). A row the client cannot publish at all is
+ *     logged once, retried at the same pace, and set aside after
+ *     FAILURES_MAX (3) tries when the message itself is at fault (too big,
+ *     invalid).
  *  3. When the outbox has nothing left to send, AWAITING readings whose
  *     due time has passed are published again, the same bytes (same seq),
  *     and due again after receipt_wait, doubling with each re-send (at
- *     most 64 x receipt_wait). After receipt_give_up past their interval
- *     they are given up (state UNCONFIRMED, logged, counted).
+ *     most 64 x receipt_wait). After receipt_give_up past their first
+ *     PUBACK (not their interval: a reading that waited out a long broker
+ *     outage gets its full time) they are given up (state UNCONFIRMED,
+ *     logged, counted).
  *  4. Orders whose gate closure passed are dropped unsent (logged).
  *
  * Full outbox (max_messages rows): first orders whose gate closed are
@@ -58,6 +74,11 @@ typedef struct mtr_pub_cfg {
   int64_t interval_ns;     /* the delivery interval */
   int64_t receipt_wait_ns; /* re-send after this past the interval end */
   int64_t give_up_ns;      /* stop re-sending after this past the end */
+  /* Optional: called when the broker acknowledged outbox row `seq` of
+   * `kind` (mtr_msg_kind), inside the transaction that deletes it; a
+   * non-zero return (a store error) rolls it back and is returned. */
+  int (*on_acked)(void *ctx, int kind, int64_t seq);
+  void *ctx;
 } mtr_pub_cfg;
 
 typedef struct mtr_pub mtr_pub;
@@ -104,6 +125,14 @@ int mtr_pub_direct(mtr_pub *p, const pr_mqtt_msg *msg);
 
 /* mtr_pub_idle - nothing in flight (for an orderly shutdown). */
 bool mtr_pub_idle(const mtr_pub *p);
+
+/*
+ * mtr_pub_ready - whether mtr_pub_direct can publish now: connected, and
+ * fewer messages in flight than the broker took at once when it last said
+ * its window was full. Check it before spending a sequence number on a
+ * message that is not queued.
+ */
+bool mtr_pub_ready(const mtr_pub *p);
 
 #ifdef __cplusplus
 }

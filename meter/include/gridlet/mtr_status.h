@@ -15,6 +15,7 @@
 #ifndef GRIDLET_MTR_STATUS_H
 #define GRIDLET_MTR_STATUS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -23,11 +24,34 @@ extern "C" {
 
 /*
  * mtr_status_report - write the report for the database at `path` to
- * `out`. Returns 0 when all is well, 1 when there are alarms or readings
- * were lost (dropped or unconfirmed), and a negative GL_E* when the
+ * `out`; `now` is the real wall time (ns). Returns 0 when all is well; 1
+ * when something needs attention (the report's last line, "attention",
+ * says what): the agent is not running (it holds a lock on "<path>.lock"
+ * while it runs), it made no reading for more than two intervals (on its
+ * own clock, estimated from its heartbeat MTR_KEY_ALIVE/_REAL and `now`:
+ * an agent on an accelerated clock is judged by that clock, a hung one
+ * by the real time since its last heartbeat), the aggregator's certificate is
+ * not trusted, there are alarms not acknowledged, or readings were lost
+ * (dropped, unconfirmed, refused by the broker); a negative GL_E* when the
  * database cannot be read (GL_ENOENT: no such file).
  */
-int mtr_status_report(const char *path, FILE *out);
+int mtr_status_report(const char *path, int64_t now, FILE *out);
+
+/*
+ * mtr_alarms_report - every alarm kept (see meter.retention), newest
+ * first, each marked when acknowledged. Returns 0 when none is
+ * unacknowledged, 1 when some are, or a negative GL_E* as above.
+ */
+int mtr_alarms_report(const char *path, FILE *out);
+
+/*
+ * mtr_alarms_ack - acknowledge every alarm there is now: they stay listed
+ * (marked), but `status` no longer needs attention for them; a later alarm
+ * does again. Opens the database for writing (the agent may be running:
+ * WAL). *n receives how many were newly acknowledged. Returns 0,
+ * GL_ENOENT, GL_ECONFLICT, GL_ESTORE.
+ */
+int mtr_alarms_ack(const char *path, int64_t *n);
 
 #ifdef __cplusplus
 }

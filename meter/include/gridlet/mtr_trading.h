@@ -14,13 +14,19 @@
  * `order` at order time = start - gate_closure - order_margin. The
  * quantities are a persistence forecast: what the household imported and
  * exported in the same interval forecast_lag earlier (default one day).
- * The battery covers part of the expected import: the energy above the
- * reserve, (soc - reserve) x capacity, is subtracted from the buy
- * quantity, so the plan never counts on the battery below its reserve.
- * The buy step's limit is buy_below and the sell step's sell_above. Without
- * a usable forecast (no reading for that interval, or one flagged missing
- * or estimated) no order is sent: the household is then settled against
- * the grid for that interval, which is the safe default.
+ * The battery covers part of the expected import, never more than:
+ *   - what it holds above the reserve, (soc - reserve) x capacity, less
+ *     what orders for intervals not yet over already count on (the
+ *     battery plan: the battery is counted once, not for every interval);
+ *   - what it can deliver in one interval at battery_power.
+ * That part is subtracted from the buy quantity and added to the plan.
+ * Without a current state of charge (the battery did not answer lately:
+ * mtr_trading_soc_usable) the battery is not counted on. The buy step's
+ * limit is buy_below and the sell step's sell_above. Without a usable
+ * forecast (no reading for that interval, or one flagged missing or
+ * estimated: grid values partly estimated) no order is sent: the
+ * household is then settled against the grid for that interval, which is
+ * the safe default.
  *
  * All functions are pure and thread-safe.
  */
@@ -57,16 +63,36 @@ int64_t mtr_trading_gate(const mtr_config *cfg, int64_t start);
  * at or after `now`. */
 int64_t mtr_trading_first_open(const mtr_config *cfg, int64_t now);
 
+/* What orders already count on from the battery: Wh per interval start,
+ * for intervals not yet over. Zero is an empty plan. */
+#define MTR_BATTERY_PLAN_MAX 16
+typedef struct mtr_battery_plan {
+  size_t n;
+  int64_t start[MTR_BATTERY_PLAN_MAX];
+  int64_t wh[MTR_BATTERY_PLAN_MAX];
+} mtr_battery_plan;
+
 /*
- * mtr_trading_order - the order for the interval starting at `start`, from
- * the reading of the interval forecast_lag earlier (`history`, NULL when
- * there is none) and the battery's state of charge now (has_soc false:
- * unknown). Returns 0 with *out filled (0 to 2 steps; 0 steps means
- * nothing to trade), or GL_ENOENT when there is no usable forecast.
+ * mtr_trading_soc_usable - whether a state of charge read `age_ns` ago
+ * may still be planned with: at most three poll periods (and at least a
+ * minute) old. A battery that stopped answering is not counted on.
  */
-int mtr_trading_order(const mtr_config *cfg, int64_t start,
+bool mtr_trading_soc_usable(const mtr_config *cfg, int64_t age_ns);
+
+/*
+ * mtr_trading_order - the order for the interval starting at `start`, made
+ * at `now`, from the reading of the interval forecast_lag earlier
+ * (`history`, NULL when there is none), the battery's state of charge
+ * (has_soc false: unknown) and `plan` (may be NULL: no battery plan),
+ * which it updates: intervals over by `now` leave it, and the battery
+ * energy this order counts on is recorded for `start`. Returns 0 with
+ * *out filled (0 to 2 steps; 0 steps means nothing to trade), or
+ * GL_ENOENT when there is no usable forecast (the plan is then only
+ * pruned).
+ */
+int mtr_trading_order(const mtr_config *cfg, int64_t start, int64_t now,
                       const pr_reading *history, bool has_soc, int64_t soc_bp,
-                      pr_order *out);
+                      mtr_battery_plan *plan, pr_order *out);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,8 @@
  * configuration, --check-config on good and bad files (every error names
  * file, line and key, or the file that is wrong), refusals to start (a
  * meter id that is not the certificate's, another meter's database),
- * status without and with a database, SIGHUP and a clean SIGTERM.
+ * status and alarms without and with a database, SIGHUP and a clean
+ * SIGTERM.
  */
 #include "gridlet/error.h"
 #include "gridlet/ledger_note.h"
@@ -190,15 +191,29 @@ static void test_meter_cli_refuses_wrong_identity_and_database(void **st) {
   assert_int_equal(meter(&out, "run", "--config", b.conf, NULL), 2);
   expect_in(out, "belongs to meter \"meter-001\", not \"meter-002\"");
   free(out);
-  /* Status of meter 1: not running, nothing lost. */
+  /* Status of meter 1: nothing lost, and stopped on request a moment ago
+   * (a restart), which needs no attention. */
   assert_int_equal(meter(&out, "status", "--database", a.db, NULL), 0);
   expect_in(out, "meter          meter-001 in community demo");
-  expect_in(out, "agent          not running");
+  expect_in(out, "agent          stopped on request at ");
   expect_in(out, "alarms         none");
+  free(out);
+  /* Its alarms: none, so nothing to acknowledge. */
+  assert_int_equal(meter(&out, "alarms", "--database", a.db, NULL), 0);
+  expect_in(out, "0 alarms, 0 not acknowledged");
+  free(out);
+  assert_int_equal(meter(&out, "alarms", "--database", a.db, "--ack", NULL), 0);
+  expect_in(out, "0 alarms acknowledged");
+  free(out);
+  assert_int_equal(meter(&out, "status", "--database", a.db, "--ack", NULL), 2);
+  expect_in(out, "--ack is for alarms");
   free(out);
   char missing[GT_PATH_MAX];
   gt_path(missing, comm.root, "none.db");
   assert_int_equal(meter(&out, "status", "--database", missing, NULL), 2);
+  expect_in(out, "has the agent run yet?");
+  free(out);
+  assert_int_equal(meter(&out, "alarms", "--database", missing, NULL), 2);
   expect_in(out, "has the agent run yet?");
   free(out);
 }

@@ -6,7 +6,9 @@
  * recorded reached the aggregator with the same bytes, and exact
  * intervals still agree with the meter's registers. Then clock steps
  * across a restart: a clock that went back is flagged clock_step, and
- * intervals a clock jumped over are reported missing.
+ * intervals a clock jumped over are reported missing. And a database
+ * that refuses a reading's commit: the agent stops without losing the
+ * interval, which the next start reports.
  */
 #include "gridlet/error.h"
 #include "gridlet/mtr_store.h"
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -29,7 +32,7 @@ static gt_community comm;
 
 static int group_setup(void **state) {
   (void)state;
-  gt_community_start(&comm, "mcrash", 2);
+  gt_community_start(&comm, "mcrash", 3);
   return 0;
 }
 
@@ -205,10 +208,76 @@ static void test_meter_clock_steps_across_restart_are_flagged(void **st) {
   gl_accel_clock_free(ac);
 }
 
+static void test_meter_failed_commit_loses_no_interval(void **st) {
+  (void)st;
+  /* 120x: an interval is 7.5 s real; reads every 30 s virtual. No broker,
+   * so the readings' commits are the agent's only writes. */
+  char spec[GL_CLOCK_SPEC_MAX];
+  gl_clock clock;
+  gl_accel_clock *ac;
+  mh_clock(120, I15, 9 * 3600 * MH_SEC, spec, &clock, &ac);
+  mh_sim sim;
+  char dir[GT_PATH_MAX];
+  gt_path(dir, comm.root, "simf");
+  mkdir(dir, 0700);
+  mh_sim_start(&sim, dir, spec, 1, NULL);
+  mh_meter m;
+  mh_meter_config(&m, &comm, 3, &sim, 0, "mqtts://127.0.0.1:1",
+                  "poll = 30s\nstate_save = 1h\n", NULL);
+  int64_t t0 = gl_clock_now(&clock);
+  mh_meter_start(&m, spec);
+  /* Another writer holds the database across the first boundary for 7.5
+   * s real: the agent's commit of that reading gives up after its 5 s
+   * busy timeout, and its shutdown gets the database back. */
+  int64_t b = gl_floor_div(t0, I15) * I15 + I15;
+  mh_wait_virtual(&clock, b - 20 * MH_SEC);
+  mtr_store_opts o = {0};
+  mtr_store *w;
+  assert_int_equal(mtr_store_open(m.db, &o, &w), 0);
+  assert_int_equal(mtr_store_begin(w), 0);
+  int st_exit = gt_proc_wait(m.pid, 7500);
+  mtr_store_rollback(w);
+  mtr_store_free(w);
+  if (gt_proc_alive(m.pid))
+    st_exit = gt_proc_wait(m.pid, 10000);
+  assert_true(WIFEXITED(st_exit));
+  assert_int_equal(WEXITSTATUS(st_exit), 1); /* a runtime failure */
+  m.pid = 0;
+  char *log = gt_read_file(m.log, NULL);
+  assert_non_null(strstr(log, "stopping on an error"));
+  free(log);
+  /* systemd would restart it. */
+  mh_meter_start(&m, spec);
+  mh_wait_virtual(&clock, gl_clock_now(&clock) + 2 * I15);
+  mh_meter_stop(&m);
+
+  mtr_store_opts ro = {.read_only = true};
+  mtr_store *s;
+  assert_int_equal(mtr_store_open(m.db, &ro, &s), 0);
+  static mtr_reading_row row;
+  int64_t first = gl_floor_div(t0, I15) * I15;
+  assert_int_equal(mtr_store_reading_last(s, &row), 0);
+  int64_t last = row.r.start;
+  assert_true(last >= b + I15);
+  for (int64_t t = first; t <= last; t += I15) {
+    int rc = mtr_store_reading_by_start(s, t, &row);
+    if (rc) {
+      char ts[GL_TIME_STR_MAX];
+      fail_msg("no reading for the interval %s", gl_time_format(t, ts));
+    }
+  }
+  assert_int_equal(mtr_store_reading_by_start(s, b - I15, &row), 0);
+  assert_false(row.r.flags & PR_FLAG_MISSING);
+  mtr_store_free(s);
+  mh_sim_stop(&sim);
+  gl_accel_clock_free(ac);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_meter_kill9_loses_no_reading_and_reuses_no_seq),
       cmocka_unit_test(test_meter_clock_steps_across_restart_are_flagged),
+      cmocka_unit_test(test_meter_failed_commit_loses_no_interval),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

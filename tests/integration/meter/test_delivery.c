@@ -148,6 +148,12 @@ test_meter_broker_outage_loses_and_duplicates_nothing(void **state) {
   run_until(&agg, &clock, t0 + 2 * I15 + MH_MIN);
 
   /* The broker is gone for six intervals. */
+  int64_t max_before = 0;
+  for (size_t i = 0; i < agg.n; i++)
+    if (agg.recs[i].m->type == PR_MSG_READING &&
+        agg.recs[i].m->seq > max_before)
+      max_before = agg.recs[i].m->seq;
+  size_t n_before = agg.n;
   gt_community_broker_stop(&comm);
   int64_t down = gl_clock_now(&clock);
   run_until(&agg, &clock, down + 6 * I15);
@@ -177,7 +183,77 @@ test_meter_broker_outage_loses_and_duplicates_nothing(void **state) {
   mh_check_seq_unique(&agg);
   /* Duplicates were delivered (re-sends), and are byte-identical. */
   free(r);
+  /* The readings queued during the outage were replayed in seq order. */
+  int64_t last = max_before;
+  int replayed = 0;
+  for (size_t i = n_before; i < agg.n; i++) {
+    const pr_msg *x = agg.recs[i].m;
+    if (x->type != PR_MSG_READING || x->seq <= max_before)
+      continue;
+    bool again = false;
+    for (size_t k = n_before; k < i && !again; k++)
+      again = agg.recs[k].m->seq == x->seq;
+    if (again)
+      continue;
+    if (x->seq <= last)
+      fail_msg("reading seq %lld arrived after seq %lld", (long long)x->seq,
+               (long long)last);
+    last = x->seq;
+    replayed++;
+  }
+  assert_true(replayed >= 5);
+
+  /* Killed now, the meter leaves a will signed around the reconnection,
+   * not at the start of the outage an hour and a half before. */
+  size_t before = agg.n;
+  mh_meter_kill9(&m);
+  const pr_msg *will = NULL;
+  for (int i = 0; i < 300 && !will; i++) {
+    mh_agg_pump(&agg, 20);
+    for (size_t k = before; k < agg.n && !will; k++)
+      if (agg.recs[k].m->type == PR_MSG_STATUS &&
+          agg.recs[k].m->status.state == PR_STATE_OFFLINE &&
+          strcmp(agg.recs[k].m->sender, m.id.id) == 0)
+        will = agg.recs[k].m;
+  }
+  assert_non_null(will);
+  if (will->ts < up - 30 * MH_MIN) {
+    char t1[GL_TIME_STR_MAX], t2[GL_TIME_STR_MAX];
+    fail_msg("the will was signed at %s, the broker came back at %s",
+             gl_time_format(will->ts, t1), gl_time_format(up, t2));
+  }
+
+  /* Stopped cleanly, it says "offline" itself: a new status, after
+   * everything else it signed. */
+  mh_meter_start(&m, spec);
+  bool online = false;
+  for (int i = 0; i < 500 && !online; i++) {
+    mh_agg_pump(&agg, 20);
+    for (size_t k = before; k < agg.n && !online; k++)
+      online = agg.recs[k].m->type == PR_MSG_STATUS &&
+               agg.recs[k].m->status.state == PR_STATE_ONLINE &&
+               strcmp(agg.recs[k].m->sender, m.id.id) == 0;
+  }
+  assert_true(online);
+  int64_t top = 0;
+  for (size_t k = 0; k < agg.n; k++)
+    if (strcmp(agg.recs[k].m->sender, m.id.id) == 0 && agg.recs[k].m->seq > top)
+      top = agg.recs[k].m->seq;
+  before = agg.n;
+  int64_t stop = gl_clock_now(&clock);
   mh_meter_stop(&m);
+  bool offline = false;
+  for (int i = 0; i < 150 && !offline; i++) {
+    mh_agg_pump(&agg, 20);
+    for (size_t k = before; k < agg.n && !offline; k++) {
+      const pr_msg *x = agg.recs[k].m;
+      offline = x->type == PR_MSG_STATUS &&
+                x->status.state == PR_STATE_OFFLINE &&
+                strcmp(x->sender, m.id.id) == 0 && x->seq > top &&
+                x->ts >= stop - MH_MIN;
+    }
+  }
+  assert_true(offline);
   mh_agg_free(&agg);
   mh_sim_stop(&sim);
   gl_accel_clock_free(ac);

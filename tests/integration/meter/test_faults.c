@@ -5,9 +5,12 @@
  * counter reset, scale-factor change, counter rollover (preceded by the
  * jump to the wrap point, a reset), and a device that goes offline
  * (device_offline, estimated intervals around the outage, missing ones
- * inside it). Before a fault, the readings carry no such flag.
+ * inside it). Before a fault, the readings carry no such flag. A grid
+ * meter whose profile gives impossible values (above 2^53 Wh) does not
+ * stop the agent: the values are ignored and flagged.
  */
 #include "gridlet/error.h"
+#include "gridlet/mtr_store.h"
 #include "harness.h"
 
 #include <setjmp.h>
@@ -26,7 +29,7 @@ static gt_community comm;
 
 static int group_setup(void **state) {
   (void)state;
-  gt_community_start(&comm, "mfault", 3);
+  gt_community_start(&comm, "mfault", 4);
   return 0;
 }
 
@@ -45,17 +48,40 @@ typedef struct rig {
   mh_meter m;
 } rig;
 
-static void rig_start(rig *r, unsigned index, int64_t hour,
-                      const char *sim_extra) {
+/* Point the grid meter of `m` at the profile file `path`. */
+static void use_grid_profile(mh_meter *m, const char *path) {
+  char *conf = gt_read_file(m->conf, NULL);
+  assert_non_null(conf);
+  char *p = strstr(conf, "profile = "); /* the first: [grid_meter] */
+  assert_non_null(p);
+  char *nl = strchr(p, '\n');
+  size_t cap = strlen(conf) + strlen(path) + 32;
+  char *fixed = malloc(cap);
+  assert_non_null(fixed);
+  snprintf(fixed, cap, "%.*sprofile = %s%s", (int)(p - conf), conf, path, nl);
+  gt_write_file(m->conf, fixed, (size_t)-1);
+  free(fixed);
+  free(conf);
+}
+
+static void rig_start_with(rig *r, unsigned index, int64_t hour,
+                           const char *sim_extra, const char *grid_profile) {
   mh_clock(600, I15, hour * 3600 * MH_SEC, r->spec, &r->clock, &r->ac);
   char dir[GT_PATH_MAX], name[16];
   snprintf(name, sizeof name, "sim%u", index);
   gt_path(dir, comm.root, name);
   mkdir(dir, 0700);
   mh_sim_start(&r->sim, dir, r->spec, 1, sim_extra);
-  mh_agg_start(&r->agg, &comm, 3);
+  mh_agg_start(&r->agg, &comm, 4);
   mh_meter_config(&r->m, &comm, index, &r->sim, 0, NULL, "poll = 30s\n", NULL);
+  if (grid_profile)
+    use_grid_profile(&r->m, grid_profile);
   mh_meter_start(&r->m, r->spec);
+}
+
+static void rig_start(rig *r, unsigned index, int64_t hour,
+                      const char *sim_extra) {
+  rig_start_with(r, index, hour, sim_extra, NULL);
 }
 
 static void rig_stop(rig *r) {
@@ -230,6 +256,63 @@ static void test_meter_flags_device_offline_and_missing(void **st) {
   rig_stop(r);
 }
 
+static int64_t counter(const char *db, const char *name) {
+  mtr_store_opts o = {.read_only = true};
+  mtr_store *s;
+  assert_int_equal(mtr_store_open(db, &o, &s), 0);
+  int64_t v = 0;
+  int rc = mtr_store_counter_get(s, name, &v);
+  assert_true(rc == 0 || rc == GL_ENOENT);
+  mtr_store_free(s);
+  return v;
+}
+
+static void test_meter_keeps_running_with_an_impossible_counter(void **st) {
+  (void)st;
+  /* A profile with a wrong scale: the import register times 10^10 is
+   * beyond 2^53 Wh, a value no reading can carry. */
+  char src[GT_PATH_MAX], bad[GT_PATH_MAX];
+  gt_source_path(src, "hal/profiles/sunspec-meter.profile");
+  gt_path(bad, comm.root, "bad-meter.profile");
+  char *text = gt_read_file(src, NULL);
+  assert_non_null(text);
+  char *sec = strstr(text, "[grid_import_energy]\n");
+  assert_non_null(sec);
+  size_t cap = strlen(text) + 32;
+  char *prof = malloc(cap);
+  assert_non_null(prof);
+  size_t head = (size_t)(sec - text) + strlen("[grid_import_energy]\n");
+  snprintf(prof, cap, "%.*sscale = 10\n%s", (int)head, text, text + head);
+  gt_write_file(bad, prof, (size_t)-1);
+  free(prof);
+  free(text);
+
+  rig *r = new_rig();
+  rig_start_with(r, 4, 12, NULL, bad);
+  int64_t t0 = gl_clock_now(&r->clock);
+  run_past(r, t0 + 2 * I15);
+  CHECK(r, gt_proc_alive(r->m.pid));
+  pr_msg **v;
+  size_t n = mh_readings(&r->agg, r->m.id.id, &v);
+  CHECK(r, n >= 2);
+  for (size_t i = 0; i < n; i++) {
+    const pr_reading *x = &v[i]->reading;
+    if (i)
+      assert_int_equal(x->start, v[i - 1]->reading.end);
+    /* The import counter is garbage: never in a reading. */
+    assert_int_equal(x->import_wh, 0);
+    assert_false(x->has_import_total_wh);
+    assert_true(x->flags & PR_FLAG_DEVICE_OFFLINE);
+  }
+  free(v);
+  CHECK(r, counter(r->m.db, "counter_invalid") > 0);
+  char *log = gt_read_file(r->m.log, NULL);
+  CHECK(r, strstr(log, "beyond any real counter") != NULL);
+  CHECK(r, strstr(log, "stopping on an error") == NULL);
+  free(log);
+  rig_stop(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_meter_flags_scale_change_and_counter_reset,
@@ -237,6 +320,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_meter_flags_rollover, rig_teardown),
       cmocka_unit_test_teardown(test_meter_flags_device_offline_and_missing,
                                 rig_teardown),
+      cmocka_unit_test_teardown(
+          test_meter_keeps_running_with_an_impossible_counter, rig_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -96,6 +96,60 @@ static void test_meter_expost_prefs_sent_once_per_change(void **st) {
   gl_accel_clock_free(ac);
 }
 
+static void test_meter_prefs_dropped_from_the_outbox_are_sent_again(void **st) {
+  (void)st;
+  char spec[GL_CLOCK_SPEC_MAX];
+  gl_clock clock;
+  gl_accel_clock *ac;
+  mh_clock(3000, I15, 20 * 3600 * MH_SEC, spec, &clock, &ac);
+  char dir[GT_PATH_MAX];
+  gt_path(dir, comm.root, "simq");
+  mkdir(dir, 0700);
+  mh_sim sim;
+  mh_sim_start(&sim, dir, spec, 1, NULL);
+  mh_agg agg;
+  mh_agg_start(&agg, &comm, 2);
+  /* The broker is unreachable and the outbox small: the prefs message
+   * queued at start is dropped to make room for readings. */
+  mh_meter m;
+  const char *limits = "[outbox]\nmax_messages = 10\n"
+                       "[trading]\nbuy_below = 0.27\nsell_above = 0.08\n";
+  mh_meter_config(&m, &comm, 2, &sim, 0, "mqtts://127.0.0.1:1", "poll = 1m\n",
+                  limits);
+  mh_meter_start(&m, spec);
+  char *log = NULL;
+  for (int i = 0; i < 500; i++) {
+    gt_sleep_ms(20);
+    free(log);
+    log = gt_read_file(m.log, NULL);
+    if (log && strstr(log, "prefs for") &&
+        strstr(log, "dropped from the "
+                    "outbox"))
+      break;
+  }
+  assert_non_null(strstr(log, "dropped from the outbox"));
+  free(log);
+  mh_meter_stop(&m);
+  /* The broker is back: the same limits, never acknowledged, go out. */
+  mh_meter_config(&m, &comm, 2, &sim, 0, NULL, "poll = 1m\n", limits);
+  mh_meter_start(&m, spec);
+  for (int i = 0; i < 250 && count_type(&agg, PR_MSG_PREFS) == 0; i++)
+    mh_agg_pump(&agg, 20);
+  mh_meter_stop(&m);
+  mh_agg_pump(&agg, 200);
+  assert_int_equal(count_type(&agg, PR_MSG_PREFS), 1);
+  /* Acknowledged now: a restart sends nothing new. */
+  mh_meter_start(&m, spec);
+  mh_agg_pump(&agg, 1500);
+  mh_meter_stop(&m);
+  mh_agg_pump(&agg, 200);
+  assert_int_equal(count_type(&agg, PR_MSG_PREFS), 1);
+  mh_check_seq_unique(&agg);
+  mh_agg_free(&agg);
+  mh_sim_stop(&sim);
+  gl_accel_clock_free(ac);
+}
+
 static void test_meter_exante_orders_repeat_the_forecast_interval(void **st) {
   (void)st;
   char spec[GL_CLOCK_SPEC_MAX];
@@ -168,6 +222,7 @@ static void test_meter_exante_orders_repeat_the_forecast_interval(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_meter_expost_prefs_sent_once_per_change),
+      cmocka_unit_test(test_meter_prefs_dropped_from_the_outbox_are_sent_again),
       cmocka_unit_test(test_meter_exante_orders_repeat_the_forecast_interval),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -69,16 +69,49 @@ static void house_init(house *h, int64_t wall) {
   h->soc = 5000;
 }
 
+/* Every interval handed out must make a valid reading message: the agent
+ * signs it as it is. */
+static void assert_signable(const mtr_interval *iv) {
+  pr_msg m;
+  assert_int_equal(pr_msg_init(&m, PR_MSG_READING, "m1", 1, iv->end), 0);
+  pr_reading *r = &m.reading;
+  r->start = iv->start;
+  r->end = iv->end;
+  r->import_wh = iv->wh[MTR_C_IMPORT];
+  r->export_wh = iv->wh[MTR_C_EXPORT];
+  r->pv_wh = iv->wh[MTR_C_PV];
+  r->charge_wh = iv->wh[MTR_C_CHARGE];
+  r->discharge_wh = iv->wh[MTR_C_DISCHARGE];
+  r->has_soc_bp = iv->has_soc;
+  r->soc_bp = iv->soc_bp;
+  r->has_import_total_wh = iv->has_import_total;
+  r->import_total_wh = iv->import_total_wh;
+  r->has_export_total_wh = iv->has_export_total;
+  r->export_total_wh = iv->export_total_wh;
+  r->flags = iv->flags;
+  pr_diag d = {0};
+  if (pr_msg_validate(&m, &d))
+    fail_msg("interval %lld cannot be signed: %s", (long long)iv->start, d.msg);
+}
+
+static int next_checked(mtr_account *a, int64_t now, mtr_interval *iv) {
+  int rc = mtr_account_next(a, now, iv);
+  if (rc == 0)
+    assert_signable(iv);
+  return rc;
+}
+
 static void drain(house *h, int64_t now) {
   mtr_interval iv;
-  while (mtr_account_next(h->a, now, &iv) == 0) {
+  while (next_checked(h->a, now, &iv) == 0) {
     assert_true(h->nout < 64);
     h->out[h->nout++] = iv;
   }
 }
 
-/* One poll at the current time; `failed` makes every device fail. */
-static void poll_once(house *h, bool failed) {
+/* The poll the devices give at the current time; `failed` makes every
+ * device fail. */
+static void make_poll(const house *h, bool failed, mtr_poll *out) {
   mtr_poll p;
   memset(&p, 0, sizeof p);
   p.wall = h->wall;
@@ -99,6 +132,13 @@ static void poll_once(house *h, bool failed) {
   }
   p.soc_ok = !failed;
   p.soc_bp = h->soc;
+  *out = p;
+}
+
+/* One poll at the current time, accounted; then hand out what is due. */
+static void poll_once(house *h, bool failed) {
+  mtr_poll p;
+  make_poll(h, failed, &p);
   mtr_account_feed(h->a, &p);
   drain(h, h->wall);
 }
@@ -370,7 +410,7 @@ static void test_account_long_gap_split_is_exact(void **st) {
   p.c[MTR_C_IMPORT].raw = (uint64_t)(1000 + d);
   mtr_account_feed(a, &p);
   mtr_interval iv;
-  assert_int_equal(mtr_account_next(a, t_b, &iv), 0);
+  assert_int_equal(next_checked(a, t_b, &iv), 0);
   assert_int_equal(iv.start, T0);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 600); /* its last 10 minutes */
   assert_true(iv.flags & PR_FLAG_ESTIMATED);
@@ -381,7 +421,12 @@ static void test_account_long_gap_split_is_exact(void **st) {
   p.c[MTR_C_IMPORT].value += 300;
   p.c[MTR_C_IMPORT].raw += 300;
   mtr_account_feed(a, &p);
-  assert_int_equal(mtr_account_next(a, p.wall + 30 * SEC, &iv), 0);
+  p.wall += 30 * SEC;
+  p.mono += 30 * SEC;
+  p.failed = true;
+  p.c[MTR_C_IMPORT].ok = p.c[MTR_C_EXPORT].ok = false;
+  mtr_account_feed(a, &p); /* the boundary read fails */
+  assert_int_equal(next_checked(a, p.wall, &iv), 0);
   assert_int_equal(iv.start, T0 + 40 * 86400 * SEC);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 600 + 300);
   mtr_account_free(a);
@@ -466,6 +511,165 @@ static void test_account_backward_step_across_restart(void **st) {
   house_free(&h);
 }
 
+/* A house whose accountant confirms steps beyond an hour for 10 minutes,
+ * as the agent's defaults do. */
+static void house_init_horizon(house *h, int64_t wall) {
+  house_init(h, wall);
+  mtr_account_free(h->a);
+  mtr_account_cfg c = cfg_default();
+  c.step_horizon_ns = 3600 * SEC;
+  c.step_confirm_ns = 10 * MIN;
+  assert_int_equal(mtr_account_new(&c, &h->a), 0);
+}
+
+static void test_account_year_long_glitch_is_not_believed(void **st) {
+  (void)st;
+  house h;
+  house_init_horizon(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false); /* T0 + 5m */
+  /* One read with the wall clock a year ahead, then NTP puts it right. */
+  int64_t year = INT64_C(365) * 86400 * SEC;
+  h.wall += year;
+  run(&h, 1, false);
+  h.wall -= year;
+  assert_int_equal(h.nout, 0);
+  run(&h, 119 + 2 * 180, false); /* to T0 + 45m */
+  assert_int_equal(h.nout, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(h.out[i].start, T0 + i * I15);
+    assert_false(h.out[i].flags & PR_FLAG_MISSING);
+    assert_int_equal(h.out[i].wh[MTR_C_IMPORT], 540);
+  }
+  /* The glitch is recorded, nothing else. */
+  assert_int_equal(h.out[0].flags, PR_FLAG_CLOCK_STEP);
+  assert_int_equal(h.out[1].flags, 0);
+  assert_int_equal(mtr_account_open_start(h.a), T0 + 3 * I15);
+  house_free(&h);
+}
+
+static void test_account_large_forward_step_that_holds_is_accepted(void **st) {
+  (void)st;
+  house h;
+  house_init_horizon(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false);       /* T0 + 5m */
+  h.wall += 2 * 3600 * SEC; /* two hours ahead, and it stays */
+  run(&h, 119, false);      /* 10 minutes less 5 s: not believed yet */
+  assert_int_equal(h.nout, 0);
+  run(&h, 1, false); /* the boundary of the old timeline, T0 + 15m */
+  assert_int_equal(h.nout, 1);
+  assert_int_equal(h.out[0].start, T0);
+  assert_int_equal(h.out[0].flags, PR_FLAG_CLOCK_STEP);
+  assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 540);
+  run(&h, 1, false); /* 10 minutes held: accepted */
+  /* The intervals it jumped over are missing, never invented. */
+  assert_int_equal(h.nout, 8);
+  for (int i = 1; i < 8; i++)
+    assert_int_equal(h.out[i].flags, PR_FLAG_MISSING | PR_FLAG_CLOCK_STEP);
+  run(&h, 180, false);
+  assert_int_equal(h.nout, 10);
+  assert_int_equal(h.out[8].flags, PR_FLAG_MISSING | PR_FLAG_CLOCK_STEP);
+  assert_int_equal(h.out[9].start, T0 + 9 * I15);
+  assert_int_equal(h.out[9].flags, PR_FLAG_CLOCK_STEP | PR_FLAG_ESTIMATED);
+  /* What was measured across the step counts after it: the readings add
+   * up to the register's change, nothing lost. */
+  int64_t total = 0;
+  for (int i = 0; i < 10; i++)
+    total += h.out[i].wh[MTR_C_IMPORT];
+  assert_int_equal(total, h.out[9].import_total_wh - 3377110);
+  house_free(&h);
+}
+
+static void test_account_large_backward_step_that_holds_reanchors(void **st) {
+  (void)st;
+  house h;
+  house_init_horizon(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false); /* T0 + 5m */
+  /* Six hours ahead for half an hour: long enough to be believed. */
+  int64_t day = 6 * 3600 * SEC;
+  h.wall += day;
+  run(&h, 360, false);
+  int before = h.nout;
+  assert_true(before > 0);
+  /* NTP puts it right: a day back. Held for 10 minutes, then the
+   * accounting follows the real time again, at once, not in a day. */
+  h.wall -= day;
+  run(&h, 120, false);
+  int64_t now = h.wall;
+  run(&h, 360, false); /* half an hour more */
+  int64_t first = gl_floor_div(now, I15) * I15;
+  int fresh = 0;
+  for (int i = before; i < h.nout; i++)
+    if (h.out[i].start >= first - I15 && h.out[i].start < h.wall)
+      fresh++;
+  assert_true(fresh >= 2);
+  assert_true(mtr_account_open_start(h.a) <= h.wall);
+  assert_true(mtr_account_open_start(h.a) > h.wall - I15);
+  house_free(&h);
+}
+
+static void test_account_restart_with_clock_behind_counts_downtime(void **st) {
+  (void)st;
+  house h;
+  house_init(&h, T0);
+  poll_once(&h, false);
+  run(&h, 60, false); /* T0 + 5m */
+  uint8_t buf[MTR_ACCOUNT_STATE_MAX];
+  size_t len;
+  assert_int_equal(mtr_account_save(h.a, buf, sizeof buf, &len), 0);
+  mtr_account_free(h.a);
+  /* Down for 10 minutes, during which 500 Wh were imported; the board
+   * comes back with its clock a minute behind the saved state. */
+  mtr_account_cfg c = cfg_default();
+  assert_int_equal(mtr_account_new(&c, &h.a), 0);
+  assert_int_equal(mtr_account_load(h.a, buf, len), 0);
+  h.wall -= 60 * SEC;
+  h.mono = 7 * SEC;
+  h.value[MTR_C_IMPORT] += 500;
+  poll_once(&h, false);
+  run(&h, 180, false);
+  assert_int_equal(h.nout, 1);
+  assert_int_equal(h.out[0].start, T0);
+  assert_true(h.out[0].flags & PR_FLAG_CLOCK_STEP);
+  assert_false(h.out[0].flags & PR_FLAG_COUNTER_RESET);
+  /* 60 reads before, the 500 Wh of the downtime, and the reads after it
+   * until the clock, restarted at T0 + 4m, reaches the boundary: 132. */
+  assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 60 * 3 + 500 + 132 * 3);
+  house_free(&h);
+}
+
+static void test_account_saved_state_in_the_future_is_left_behind(void **st) {
+  (void)st;
+  /* A state saved while the clock was a year ahead; the board restarts
+   * with the right time. Within the confirmation time the accounting
+   * follows the real clock again: a restart does not keep it pinned. */
+  house h;
+  int64_t year = INT64_C(365) * 86400 * SEC;
+  house_init_horizon(&h, T0 + year);
+  poll_once(&h, false);
+  run(&h, 60, false);
+  uint8_t buf[MTR_ACCOUNT_STATE_MAX];
+  size_t len;
+  assert_int_equal(mtr_account_save(h.a, buf, sizeof buf, &len), 0);
+  mtr_account_free(h.a);
+  mtr_account_cfg c = cfg_default();
+  c.step_horizon_ns = 3600 * SEC;
+  c.step_confirm_ns = 10 * MIN;
+  assert_int_equal(mtr_account_new(&c, &h.a), 0);
+  assert_int_equal(mtr_account_load(h.a, buf, len), 0);
+  h.wall = T0 + 2 * MIN;
+  h.mono = 3 * SEC;
+  h.nout = 0;
+  poll_once(&h, false);
+  run(&h, 120 + 360, false); /* 40 minutes */
+  assert_true(h.nout >= 2);
+  assert_int_equal(h.out[h.nout - 1].start, T0 + I15);
+  assert_int_equal(mtr_account_open_start(h.a), T0 + 2 * I15);
+  house_free(&h);
+}
+
 static void test_account_backfill_counts(void **st) {
   (void)st;
   house h;
@@ -484,7 +688,7 @@ static void test_account_backfill_counts(void **st) {
   mtr_account_feed(h.a, &p);
   int n = 0;
   mtr_interval iv, first = {0}, last = {0};
-  while (mtr_account_next(h.a, h.wall, &iv) == 0) {
+  while (next_checked(h.a, h.wall, &iv) == 0) {
     if (!n)
       first = iv;
     last = iv;
@@ -497,7 +701,11 @@ static void test_account_backfill_counts(void **st) {
   assert_int_equal(first.flags, PR_FLAG_MISSING);
   assert_int_equal(first.start, T0 + I15);
   assert_int_equal(last.end, gl_floor_div(h.wall, I15) * I15 - I15);
-  assert_int_equal(mtr_account_next(h.a, h.wall + 30 * SEC, &iv), 0);
+  /* Another failed poll, close_wait later. */
+  p.wall += 30 * SEC;
+  p.mono += 30 * SEC;
+  mtr_account_feed(h.a, &p);
+  assert_int_equal(next_checked(h.a, p.wall, &iv), 0);
   assert_int_equal(iv.end, gl_floor_div(h.wall, I15) * I15);
   house_free(&h);
 }
@@ -520,10 +728,165 @@ static void test_account_absent_counter_is_not_a_gap(void **st) {
     mtr_account_feed(a, &p);
   }
   mtr_interval iv;
-  assert_int_equal(mtr_account_next(a, T0 + I15, &iv), 0);
+  assert_int_equal(next_checked(a, T0 + I15, &iv), 0);
   assert_int_equal(iv.flags, 0);
   assert_int_equal(iv.wh[MTR_C_IMPORT], 180);
   assert_int_equal(iv.wh[MTR_C_PV], 0);
+  mtr_account_free(a);
+}
+
+static void test_account_impossible_counter_value_is_ignored(void **st) {
+  (void)st;
+  house h;
+  house_init(&h, T0);
+  h.bits = 64;
+  poll_once(&h, false);
+  run(&h, 60, false);
+  /* The grid meter reports garbage above 2^53 Wh for 20 reads. */
+  h.value[MTR_C_IMPORT] += INT64_C(1) << 60;
+  run(&h, 20, false);
+  h.value[MTR_C_IMPORT] -= INT64_C(1) << 60;
+  run(&h, 100, false);
+  assert_int_equal(h.nout, 1);
+  /* The garbage is a gap: the next good read covers it, nothing lost. */
+  assert_int_equal(h.out[0].flags, PR_FLAG_DEVICE_OFFLINE);
+  assert_int_equal(h.out[0].wh[MTR_C_IMPORT], 540);
+  assert_int_equal(h.out[0].import_total_wh, 3377110 + 540);
+  mtr_account_counts n;
+  mtr_account_take_counts(h.a, &n);
+  assert_int_equal(n.invalid_values, 20);
+  assert_int_equal(n.capped, 0);
+  mtr_account_take_counts(h.a, &n);
+  assert_int_equal(n.invalid_values, 0);
+  house_free(&h);
+}
+
+static void test_account_counter_always_impossible_gives_no_total(void **st) {
+  (void)st;
+  mtr_account_cfg c = cfg_default();
+  c.counters = 0x3;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  int n = 0;
+  for (int i = 0; i <= 200; i++) {
+    mtr_poll p;
+    memset(&p, 0, sizeof p);
+    p.wall = T0 + 100 * SEC + i * 5 * SEC;
+    p.mono = i * 5 * SEC;
+    int64_t v = (INT64_C(1) << 60) + i;
+    p.c[MTR_C_IMPORT] = (mtr_obs){true, false, v, (uint64_t)v, 64, 0, 1};
+    p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 1000, 1000, 64, 0, 1};
+    mtr_account_feed(a, &p);
+    mtr_interval iv;
+    while (next_checked(a, p.wall, &iv) == 0) {
+      assert_false(iv.has_import_total);
+      assert_true(iv.flags & PR_FLAG_DEVICE_OFFLINE);
+      n++;
+    }
+  }
+  assert_int_equal(n, 1);
+  mtr_account_free(a);
+}
+
+static void test_account_energy_beyond_protocol_limit_is_capped(void **st) {
+  (void)st;
+  /* A register whose one step is worth 10^10 Wh (scale factor 10). */
+  mtr_account_cfg c = cfg_default();
+  c.counters = 0x3;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  uint64_t raw = 1;
+  int n = 0;
+  for (int i = 0; i <= 181; i++) {
+    if (i == 50)
+      raw++;
+    mtr_poll p;
+    memset(&p, 0, sizeof p);
+    p.wall = T0 + i * 5 * SEC;
+    p.mono = i * 5 * SEC;
+    int64_t v = (int64_t)raw * INT64_C(10000000000);
+    p.c[MTR_C_IMPORT] = (mtr_obs){true, false, v, raw, 32, 10, 1};
+    p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 0, 0, 32, 10, 1};
+    mtr_account_feed(a, &p);
+    mtr_interval iv;
+    while (next_checked(a, p.wall, &iv) == 0) {
+      assert_int_equal(iv.wh[MTR_C_IMPORT], PR_ENERGY_MAX);
+      assert_true(iv.flags & PR_FLAG_ESTIMATED);
+      assert_int_equal(iv.import_total_wh, INT64_C(20000000000));
+      n++;
+    }
+  }
+  assert_int_equal(n, 1);
+  mtr_account_counts k;
+  mtr_account_take_counts(a, &k);
+  assert_int_equal(k.capped, 1);
+  mtr_account_free(a);
+}
+
+static void test_account_copy_restores_a_handed_out_interval(void **st) {
+  (void)st;
+  house h;
+  house_init(&h, T0);
+  poll_once(&h, false);
+  run(&h, 179, false);
+  assert_int_equal(h.nout, 0);
+  /* The boundary read; then: copy, hand out, copy back (the agent could
+   * not commit it), hand out again: the same interval. */
+  h.wall += 5 * SEC;
+  h.mono += 5 * SEC;
+  for (int k = 0; k < MTR_C_COUNT; k++)
+    h.value[k] += h.rate[k];
+  mtr_poll p;
+  make_poll(&h, false, &p);
+  mtr_account_feed(h.a, &p);
+  mtr_account_cfg c = cfg_default();
+  mtr_account *snap;
+  assert_int_equal(mtr_account_new(&c, &snap), 0);
+  mtr_account_copy(snap, h.a);
+  mtr_interval iv, again;
+  assert_int_equal(next_checked(h.a, h.wall, &iv), 0);
+  assert_int_equal(iv.start, T0);
+  assert_int_equal(iv.wh[MTR_C_IMPORT], 540);
+  assert_int_equal(mtr_account_next(h.a, h.wall, &again), GL_EAGAIN);
+  mtr_account_copy(h.a, snap);
+  assert_int_equal(next_checked(h.a, h.wall, &again), 0);
+  assert_memory_equal(&iv, &again, sizeof iv);
+  mtr_account_free(snap);
+  house_free(&h);
+}
+
+static void test_account_inverter_asleep_leaves_grid_readings_exact(void **st) {
+  (void)st;
+  /* Night: the inverter does not answer (its device fails every poll),
+   * the grid meter does. */
+  mtr_account_cfg c = cfg_default();
+  c.counters = 0x7;
+  mtr_account *a;
+  assert_int_equal(mtr_account_new(&c, &a), 0);
+  mtr_interval out[4];
+  int n = 0;
+  for (int i = 0; i <= 2 * 180 + 6; i++) { /* + close_wait */
+    mtr_poll p;
+    memset(&p, 0, sizeof p);
+    p.wall = T0 + i * 5 * SEC;
+    p.mono = i * 5 * SEC;
+    p.failed = i > 0; /* awake only for the very first read */
+    p.c[MTR_C_IMPORT] = (mtr_obs){
+        true, false, 1000 + 2 * i, (uint64_t)(1000 + 2 * i), 32, 0, 1};
+    p.c[MTR_C_EXPORT] = (mtr_obs){true, false, 50, 50, 32, 0, 1};
+    p.c[MTR_C_PV] = (mtr_obs){i == 0, false, 7000, 7000, 32, 0, 2};
+    mtr_account_feed(a, &p);
+    while (n < 4 && next_checked(a, p.wall, &out[n]) == 0)
+      n++;
+  }
+  assert_int_equal(n, 2);
+  for (int k = 0; k < 2; k++) {
+    /* The grid counters are exact; the inverter's absence is recorded,
+     * but nothing is estimated. */
+    assert_int_equal(out[k].flags, PR_FLAG_DEVICE_OFFLINE);
+    assert_int_equal(out[k].wh[MTR_C_IMPORT], 360);
+    assert_int_equal(out[k].wh[MTR_C_PV], 0);
+  }
   mtr_account_free(a);
 }
 
@@ -588,8 +951,18 @@ int main(void) {
       cmocka_unit_test(test_account_forward_clock_step),
       cmocka_unit_test(test_account_backward_clock_step_keeps_interval_open),
       cmocka_unit_test(test_account_backward_step_across_restart),
+      cmocka_unit_test(test_account_year_long_glitch_is_not_believed),
+      cmocka_unit_test(test_account_large_forward_step_that_holds_is_accepted),
+      cmocka_unit_test(test_account_large_backward_step_that_holds_reanchors),
+      cmocka_unit_test(test_account_restart_with_clock_behind_counts_downtime),
+      cmocka_unit_test(test_account_saved_state_in_the_future_is_left_behind),
       cmocka_unit_test(test_account_backfill_counts),
       cmocka_unit_test(test_account_absent_counter_is_not_a_gap),
+      cmocka_unit_test(test_account_impossible_counter_value_is_ignored),
+      cmocka_unit_test(test_account_counter_always_impossible_gives_no_total),
+      cmocka_unit_test(test_account_energy_beyond_protocol_limit_is_capped),
+      cmocka_unit_test(test_account_copy_restores_a_handed_out_interval),
+      cmocka_unit_test(test_account_inverter_asleep_leaves_grid_readings_exact),
       cmocka_unit_test(test_account_state_round_trip_and_rejects_garbage),
       cmocka_unit_test(test_account_rejects_bad_config),
   };

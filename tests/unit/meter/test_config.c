@@ -60,6 +60,8 @@ static void test_config_minimal_file_takes_defaults(void **st) {
   assert_int_equal(c.when_full, MTR_FULL_DROP_OLDEST);
   /* receipt_timeout 0: two intervals plus the grace of a fifth. */
   assert_int_equal(c.receipt_wait_ns, 33 * 60 * GL_NS_PER_SEC);
+  /* Results, checks, checkpoints and alarms: a quarter of a year. */
+  assert_int_equal(c.retention_ns, INT64_C(90) * 86400 * GL_NS_PER_SEC);
   assert_string_equal(c.dev[MTR_ROLE_GRID].profile, "sunspec-meter");
   assert_string_equal(c.dev[MTR_ROLE_INVERTER].endpoint, "");
   char path[MTR_TEXT_MAX + 32];
@@ -113,6 +115,11 @@ static void test_config_cross_setting_rules(void **st) {
                "trading.forecast_lag: 20m is not a whole number");
   expect_error(MINIMAL "[aggregator]\nreceipt_timeout = 5m\n",
                "aggregator.receipt_timeout: at least one interval");
+  expect_error(MINIMAL "[trading]\nbattery_capacity = 10000\n",
+               "trading.battery_power: required with "
+               "trading.battery_capacity");
+  expect_error(MINIMAL "[meter]\nclock_step = 2m\nclock_horizon = 1m\n",
+               "meter.clock_horizon: shorter than meter.clock_step");
 }
 
 static void test_config_line_errors_name_file_line_and_key(void **st) {
@@ -132,7 +139,7 @@ static void test_config_exante_with_prices_loads(void **st) {
   gl_conf_errors e;
   assert_int_equal(load(MINIMAL "[trading]\nmode = exante\nbuy_below = 0.3\n"
                                 "sell_above = -0.01\nbattery_capacity = "
-                                "10000\n",
+                                "10000\nbattery_power = 3000\n",
                         &c, &e),
                    0);
   assert_int_equal(c.mode, MTR_TRADE_EXANTE);

@@ -3,8 +3,8 @@
  * Unit tests for the meter's SQLite store on real files: identity binding,
  * sequence numbers across reopen and rollback, outbox order, reading
  * states, results, checkpoints (a conflicting root is refused), proof
- * checks, alarms and counters, and read-only access while a writer has
- * the file open.
+ * checks, alarms and counters, read-only access while a writer has
+ * the file open, WAL with synchronous=FULL, and retention (prune).
  */
 #include "gridlet/error.h"
 #include "gridlet/log.h"
@@ -68,21 +68,66 @@ static void test_store_sequence_numbers_survive_reopen_and_rollback(void **st) {
   mtr_store *s = open_rw();
   int64_t seq;
   assert_int_equal(mtr_store_begin(s), 0);
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 1);
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 2);
   assert_int_equal(mtr_store_commit(s), 0);
   /* A rolled-back number is handed out again: nothing signed with it
    * survived. */
   assert_int_equal(mtr_store_begin(s), 0);
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 3);
   mtr_store_rollback(s);
   mtr_store_free(s);
   s = open_rw();
-  assert_int_equal(mtr_store_next_seq(s, &seq), 0);
+  assert_int_equal(mtr_store_next_seq(s, 0, &seq), 0);
   assert_int_equal(seq, 3);
+  mtr_store_free(s);
+}
+
+static void copy_file(const char *from, const char *to) {
+  size_t len;
+  char *data = gt_read_file(from, &len);
+  assert_non_null(data);
+  gt_write_file(to, data, len);
+  free(data);
+}
+
+static void test_store_restored_backup_never_reuses_a_seq(void **st) {
+  (void)st;
+  /* Floors are wall-clock milliseconds, as the agent passes them. */
+  int64_t ms = INT64_C(1782036000000);
+  mtr_store *s = open_rw();
+  int64_t seq, used_max = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(mtr_store_next_seq(s, ms, &seq), 0);
+    used_max = seq;
+  }
+  assert_int_equal(seq, ms + 2); /* the counter runs ahead of the floor */
+  mtr_store_free(s);
+  char backup[GT_PATH_MAX];
+  gt_path(backup, dir, "backup.db");
+  copy_file(path, backup);
+  /* An hour of messages after the backup... */
+  s = open_rw();
+  for (int i = 0; i < 50; i++) {
+    assert_int_equal(mtr_store_next_seq(s, ms + 3600000 + i * 1000, &seq), 0);
+    assert_true(seq > used_max);
+    used_max = seq;
+  }
+  mtr_store_free(s);
+  /* ... then the disk dies and the backup is restored: its recorded
+   * number is from before those messages, the clock's is not. */
+  copy_file(backup, path);
+  s = open_rw();
+  assert_int_equal(mtr_store_next_seq(s, ms + 7200000, &seq), 0);
+  assert_true(seq > used_max);
+  /* Numbers stay within the protocol's range. */
+  assert_int_equal(mtr_store_put_int(s, MTR_KEY_NEXT_SEQ, PR_INT_MAX), 0);
+  gt_log_capture_begin();
+  assert_int_equal(mtr_store_next_seq(s, ms, &seq), GL_EFULL);
+  gt_log_capture_end();
   mtr_store_free(s);
 }
 
@@ -244,9 +289,10 @@ static void test_store_results_checkpoints_checks(void **st) {
 }
 
 static void count_alarm(void *ctx, int64_t time, const char *kind,
-                        const char *text) {
+                        const char *text, int64_t id) {
   (void)time;
   (void)text;
+  assert_true(id > 0);
   int *n = ctx;
   if (strcmp(kind, "inclusion") == 0)
     (*n)++;
@@ -277,6 +323,128 @@ static void test_store_alarms_counters_and_read_only_reader(void **st) {
   mtr_store_free(s);
 }
 
+/* What the header promises for a power cut: WAL and synchronous=FULL, as
+ * the connection really runs (and WAL as the file itself says). */
+static void test_store_runs_wal_with_synchronous_full(void **st) {
+  (void)st;
+  mtr_store *s = open_rw();
+  bool wal = false, full = false;
+  assert_int_equal(mtr_store_durability(s, &wal, &full), 0);
+  assert_true(wal);
+  assert_true(full);
+  mtr_store_free(s);
+  /* The database header's read/write format versions are 2 in WAL mode
+   * (bytes 18 and 19), whoever opens the file next. */
+  size_t len = 0;
+  char *hdr = gt_read_file(path, &len);
+  assert_non_null(hdr);
+  assert_true(len >= 20);
+  assert_int_equal(hdr[18], 2);
+  assert_int_equal(hdr[19], 2);
+  free(hdr);
+  /* A reader opened after it runs the same way. */
+  mtr_store_opts ro = {.read_only = true};
+  assert_int_equal(mtr_store_open(path, &ro, &s), 0);
+  assert_int_equal(mtr_store_durability(s, &wal, &full), 0);
+  assert_true(wal);
+  mtr_store_free(s);
+}
+
+static void add_result(mtr_store *s, int64_t start) {
+  static mtr_result_row res;
+  memset(&res, 0, sizeof res);
+  res.start = start;
+  res.end = start + 900;
+  res.len = 1;
+  assert_int_equal(mtr_store_result_put(s, &res), 0);
+}
+
+static void add_ckpt(mtr_store *s, int64_t size, int64_t received) {
+  mtr_ckpt_row c;
+  memset(&c, 0, sizeof c);
+  c.size = size;
+  c.received = received;
+  memset(c.root, (int)size, sizeof c.root);
+  snprintf(c.note, sizeof c.note, "note %lld\n", (long long)size);
+  assert_int_equal(mtr_store_ckpt_put(s, &c), 0);
+}
+
+static void add_check(mtr_store *s, int kind, int64_t a, int64_t size,
+                      int state, int64_t next_try) {
+  mtr_check_row k = {.kind = kind, .a = a, .size = size, .start = 900};
+  assert_int_equal(mtr_store_check_add(s, &k), 0);
+  k.state = state;
+  k.next_try = next_try;
+  assert_int_equal(mtr_store_check_update(s, &k), 0);
+}
+
+/* Retention: old results, finished checks, alarms and checkpoints go; the
+ * latest result and checkpoint, open checks and what they need, and the
+ * newest alarm stay. */
+static void test_store_prune_keeps_what_is_still_needed(void **st) {
+  (void)st;
+  mtr_store *s = open_rw();
+  add_result(s, 0);
+  add_result(s, 900);
+  add_result(s, 5000);
+  add_ckpt(s, 10, 100); /* old, needed by an open consistency check */
+  add_ckpt(s, 20, 100); /* old, needed by an open inclusion check */
+  add_ckpt(s, 30, 100); /* old, not needed: goes */
+  add_ckpt(s, 40, 100); /* the latest: stays however old */
+  add_check(s, MTR_CHECK_CONSISTENCY, 10, 40, MTR_CS_SENT, 50);
+  add_check(s, MTR_CHECK_INCLUSION, 3, 20, MTR_CS_PENDING, 50);
+  add_check(s, MTR_CHECK_INCLUSION, 4, 30, MTR_CS_DONE, 100);
+  add_check(s, MTR_CHECK_INCLUSION, 5, 30, MTR_CS_FAILED, 100);
+  add_check(s, MTR_CHECK_INCLUSION, 6, 30, MTR_CS_GIVEN_UP, 3000);
+  assert_int_equal(mtr_store_alarm_add(s, 100, "result", "one"), 0);
+  assert_int_equal(mtr_store_alarm_add(s, 200, "result", "two"), 0);
+  assert_int_equal(mtr_store_alarm_add(s, 3000, "result", "three"), 0);
+  int64_t last = 0;
+  assert_int_equal(mtr_store_alarm_last_id(s, &last), 0);
+
+  int64_t n = -1, v;
+  assert_int_equal(mtr_store_begin(s), 0);
+  assert_int_equal(mtr_store_prune(s, 2000, &n), 0);
+  assert_int_equal(mtr_store_commit(s), 0);
+  /* results 0 and 900; the checkpoint of size 30; checks done and failed;
+   * alarms one and two. */
+  assert_int_equal(n, 2 + 1 + 2 + 2);
+  static mtr_result_row got;
+  assert_int_equal(mtr_store_result_get(s, 0, &got), GL_ENOENT);
+  assert_int_equal(mtr_store_result_get(s, 900, &got), GL_ENOENT);
+  assert_int_equal(mtr_store_result_get(s, 5000, &got), 0);
+  mtr_ckpt_row c;
+  assert_int_equal(mtr_store_ckpt_get(s, 10, &c), 0);
+  assert_int_equal(mtr_store_ckpt_get(s, 20, &c), 0);
+  assert_int_equal(mtr_store_ckpt_get(s, 30, &c), GL_ENOENT);
+  assert_int_equal(mtr_store_ckpt_get(s, 40, &c), 0);
+  assert_int_equal(mtr_store_check_count(s, MTR_CS_SENT, &v), 0);
+  assert_int_equal(v, 1);
+  assert_int_equal(mtr_store_check_count(s, MTR_CS_PENDING, &v), 0);
+  assert_int_equal(v, 1);
+  assert_int_equal(mtr_store_check_count(s, MTR_CS_DONE, &v), 0);
+  assert_int_equal(v, 0);
+  assert_int_equal(mtr_store_check_count(s, MTR_CS_GIVEN_UP, &v), 0);
+  assert_int_equal(v, 1);
+  assert_int_equal(mtr_store_alarm_count(s, &v), 0);
+  assert_int_equal(v, 1);
+
+  /* Much later everything old goes, but never the latest result, the
+   * latest checkpoint nor the newest alarm: alarm ids never go back. */
+  assert_int_equal(mtr_store_prune(s, INT64_MAX, &n), 0);
+  assert_int_equal(mtr_store_result_get(s, 5000, &got), 0);
+  assert_int_equal(mtr_store_ckpt_latest(s, &c), 0);
+  assert_int_equal(c.size, 40);
+  assert_int_equal(mtr_store_alarm_count(s, &v), 0);
+  assert_int_equal(v, 1);
+  assert_int_equal(mtr_store_alarm_add(s, 4000, "result", "four"), 0);
+  assert_int_equal(mtr_store_alarm_last_id(s, &v), 0);
+  assert_true(v > last);
+  /* Pruning nothing is fine, and n is optional. */
+  assert_int_equal(mtr_store_prune(s, 0, NULL), 0);
+  mtr_store_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_store_binds_to_meter_and_community,
@@ -284,6 +452,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_store_sequence_numbers_survive_reopen_and_rollback, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_restored_backup_never_reuses_a_seq, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_outbox_keeps_seq_order, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_store_reading_states, setup,
@@ -292,6 +462,10 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_store_alarms_counters_and_read_only_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_runs_wal_with_synchronous_full,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_prune_keeps_what_is_still_needed, setup, teardown),
   };
   gl_log_set_level(GL_LOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);

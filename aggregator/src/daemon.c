@@ -63,7 +63,8 @@ typedef struct daemon {
   pr_mqtt *mqtt;
   pr_keyring keys;
   int sfd;
-  bool online; /* subscribed at the broker */
+  bool online;           /* subscribed at the broker */
+  bool connected_before; /* a CONNECTED event came earlier in this run */
   /* Settling and publishing wait until the database was compared with the
    * checkpoint the broker retains (agg_market_check_published). */
   int cp_state;
@@ -472,6 +473,13 @@ static int drain_mqtt(daemon_t *d) {
       agg_count(&d->metrics.mqtt_connects, 1);
       GL_NOTICE(LOG, "connected to %s (session %s)", d->cfg->mqtt_uri,
                 ev.session_present ? "resumed" : "new");
+      /* What the broker acknowledged to meters but never delivered to us
+       * (a broker crash, a session it forgot) comes back only as the
+       * meters' re-sends: wait for them before settling anything as
+       * missing. A first connection that resumed our session lost nothing. */
+      if (d->connected_before || !ev.session_present)
+        agg_market_session_gap(d->market, gl_clock_now(d->clock));
+      d->connected_before = true;
       break;
     case PR_MQTT_DISCONNECTED:
       if (d->online || atomic_load(&d->metrics.mqtt_connected))

@@ -2002,6 +2002,25 @@ void agg_market_online(agg_market *m, int64_t t) {
   m->online_since = t;
 }
 
+int agg_market_session_gap(agg_market *m, int64_t t) {
+  if (t <= m->recover_at)
+    return 0;
+  m->recover_at = t;
+  char a[GL_TIME_STR_MAX], dur[32];
+  GL_WARN(LOG,
+          "messages sent while the broker connection was down may be lost: "
+          "intervals ending before %s with readings missing wait up to "
+          "market.receipt_timeout (%s) past their end for the meters' "
+          "re-sends before they settle",
+          gl_time_format(t, a),
+          gl_duration_format(m->cfg->receipt_timeout_eff, dur, sizeof dur));
+  recov r = {.clean = 0, .recover_at = t};
+  int rc = in_tx(m, recovery_tx, &r);
+  if (rc)
+    GL_ERROR(LOG, "cannot store the wait for re-sends: %s", gl_strerror(rc));
+  return rc;
+}
+
 /* The hold after an unclean stop: a reading paho acknowledged before the
  * crash is re-sent by its meter (the same signed bytes) when no receipt
  * came, at max(end + receipt_timeout, its PUBACK + one interval)

@@ -201,6 +201,20 @@ int agg_market_order(agg_market *m, const agg_order_rec *o);
 void agg_market_online(agg_market *m, int64_t t);
 
 /*
+ * agg_market_session_gap - the broker connection came back at `t` (wall
+ * time) after a gap in which messages addressed to the aggregator may have
+ * been lost: a reconnect (a broker killed with SIGKILL forgets what it
+ * acknowledged since its last save, even when it still knows our session)
+ * or a first connection on which the broker kept no session. Intervals
+ * that ended before `t` and still lack readings then wait for the meters'
+ * re-sends exactly as after an unclean stop (market.receipt_timeout); the
+ * time is stored so a restart during the wait keeps it. Intervals whose
+ * readings are all in settle at once as always. Returns 0 or a store error
+ * (the wait then still applies to this run). Not thread-safe (event loop).
+ */
+int agg_market_session_gap(agg_market *m, int64_t t);
+
+/*
  * agg_market_next - the wall time something is next due (a deadline or a
  * gate closure), INT64_MAX when nothing is pending.
  */

@@ -296,6 +296,11 @@ int mtr_store_reading_by_start(mtr_store *s, int64_t start,
                                mtr_reading_row *row);
 /* mtr_store_reading_last - the newest reading (highest seq). */
 int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row);
+/* mtr_store_reading_next - the reading with the smallest seq > after_seq
+ * (walking every reading: sequence numbers are sparse, they follow the
+ * wall clock in milliseconds). */
+int mtr_store_reading_next(mtr_store *s, int64_t after_seq,
+                           mtr_reading_row *row);
 /* mtr_store_reading_set_state - set state, due time and re-send count of
  * reading `seq` (none: nothing happens). */
 int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,

@@ -68,6 +68,10 @@ typedef struct world {
   size_t n_trades, cap_trades;
   bool trade_overflow;
   int64_t *net, *contract;
+  /* Who takes part in this world's interval: a present household, and in
+   * a ledger replay under exante or continuous also a meter settled
+   * without a reading (its trades were firm at gate closure). */
+  uint8_t *part;
   sim_flows *flows;
   size_t *perm;
   /* The meters' own history for their orders: import and export measured
@@ -244,6 +248,7 @@ static int world_init(engine *e, world *w, const sim_mechanism *m) {
   w->trades = xcalloc(w->cap_trades, sizeof *w->trades, &rc);
   w->net = xcalloc(n, sizeof *w->net, &rc);
   w->contract = xcalloc(n, sizeof *w->contract, &rc);
+  w->part = xcalloc(n, 1, &rc);
   w->flows = xcalloc(n, sizeof *w->flows, &rc);
   w->perm = xcalloc(n, sizeof *w->perm, &rc);
   if (m->mode != MKT_MODE_EXPOST && e->physical) {
@@ -282,6 +287,7 @@ static void world_free(world *w) {
   free(w->trades);
   free(w->net);
   free(w->contract);
+  free(w->part);
   free(w->flows);
   free(w->perm);
   free(w->hist_imp);
@@ -472,7 +478,7 @@ static void act(engine *e, world *w, int64_t price, bool contract_mode,
 static size_t fill_meters(engine *e, world *w) {
   size_t k = 0;
   for (size_t i = 0; i < e->n; i++)
-    if (e->present[i]) {
+    if (w->part[i]) {
       w->meters[k].participant = (uint32_t)i;
       w->meters[k].net = w->net[i];
       k++;
@@ -508,6 +514,16 @@ static int world_step(engine *e, world *w, int64_t t,
   int rc = 0;
   size_t nm;
 
+  /* The aggregator's rule (gridlet/market_interval.h): in exante and
+   * continuous mode trades are firm at gate closure, so every meter with
+   * a settlement row takes part; one without a reading counts as having
+   * metered nothing (net 0) and settles its contracted position with the
+   * utility. In expost mode only measured meters take part. A household
+   * run (no ledger) places no orders while absent, so there present is
+   * all that counts. */
+  bool firm = w->mech.mode != MKT_MODE_EXPOST;
+  for (size_t i = 0; i < n; i++)
+    w->part[i] = e->present[i] || (lf && firm && lf->rows[i].has_row);
   if (!e->physical)
     for (size_t i = 0; i < n; i++)
       w->net[i] = e->present[i] ? lf->net[i] : 0;
@@ -518,7 +534,7 @@ static int world_step(engine *e, world *w, int64_t t,
       act(e, w, price, false, false);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-      if (!e->present[i])
+      if (!w->part[i])
         continue;
       mkt_standing *s = &w->standing[k++];
       s->participant = (uint32_t)i;
@@ -613,12 +629,13 @@ static int world_step(engine *e, world *w, int64_t t,
 
   /* ---- Conservation and KPIs ---- */
   int64_t sum_net = 0, sum_bought = 0, sum_sold = 0, local = 0;
+  int64_t measured = 0;
   size_t a = 0;
   sim_totals day;
   memset(&day, 0, sizeof day);
   for (size_t i = 0; i < n; i++) {
     sim_kpi_home *k = &w->kpi[i];
-    if (!e->present[i]) {
+    if (!w->part[i]) {
       k->t.absent++;
       continue;
     }
@@ -630,7 +647,11 @@ static int world_step(engine *e, world *w, int64_t t,
       return internal(e, t, "measured energy differs from the household's");
     sim_totals d;
     memset(&d, 0, sizeof d);
-    d.intervals = 1;
+    /* A meter settled without a reading (firm trades) is absent: no
+     * energy of its own, but its settlement counts. */
+    d.intervals = e->present[i] ? 1 : 0;
+    d.absent = e->present[i] ? 0 : 1;
+    measured += d.intervals;
     if (e->physical) {
       const sim_flows *f = &w->flows[i];
       if (f->net != f->load - f->pv + f->charge - f->discharge)
@@ -747,8 +768,8 @@ static int world_step(engine *e, world *w, int64_t t,
                           .buy_price = bp,
                           .sell_price = sp,
                           .transformer = sum_net,
-                          .present = (int64_t)res.n_accounts,
-                          .absent = (int64_t)(n - res.n_accounts),
+                          .present = measured,
+                          .absent = (int64_t)n - measured,
                           .fees = tot->fees,
                           .surplus = tot->surplus,
                           .utility = tot->utility_net};

@@ -369,7 +369,9 @@ static int build_frame(sim_ledger_in *l, uint64_t index,
     }
   }
   /* Orders: standing limits (quantity 0) up to this interval; steps of
-   * the highest seq per meter for this interval. */
+   * the highest seq per meter for this interval, of every meter with a
+   * settlement row: in exante and continuous mode a meter's trades are
+   * firm at gate closure, reading or not (an expost run ignores them). */
   for (size_t i = 0; i < l->n_orders_p; i++) {
     p_order *o = &l->orders[i];
     if (o->start > t)
@@ -388,7 +390,7 @@ static int build_frame(sim_ledger_in *l, uint64_t index,
   size_t no = 0;
   for (size_t i = 0; i < l->n_orders_p; i++) {
     p_order *o = &l->orders[i];
-    if (o->start == t && o->qty > 0 && l->present[o->p] &&
+    if (o->start == t && o->qty > 0 && l->rows[o->p].has_row &&
         o->seq + 1 == l->oseq[o->p])
       no++;
   }
@@ -400,7 +402,7 @@ static int build_frame(sim_ledger_in *l, uint64_t index,
   keep = 0;
   for (size_t i = 0; i < l->n_orders_p; i++) {
     p_order *o = &l->orders[i];
-    if (o->start == t && o->qty > 0 && l->present[o->p] &&
+    if (o->start == t && o->qty > 0 && l->rows[o->p].has_row &&
         o->seq + 1 == l->oseq[o->p]) {
       mkt_order *m = &l->frame_orders[no];
       m->id = no + 1;
@@ -423,6 +425,7 @@ static int build_frame(sim_ledger_in *l, uint64_t index,
   f->band.fee = s->fee_price;
   f->start = t;
   f->settlement_index = index;
+  f->n_meters = n;
   /* buy/sell arrays hold the recorded limit only where a seq exists;
    * the frame shows the effective one. The two arrays are reused: the
    * band default is written where nothing was recorded. */
@@ -672,29 +675,68 @@ int sim_ledger_verify(const sim_ledger_frame *f, const mkt_interval_result *res,
              tb, utility, f->utility_money);
     return GL_ECONFLICT;
   }
-  for (size_t i = 0; i < res->n_accounts; i++) {
-    const mkt_account *a = &res->accounts[i];
-    const sim_recorded_row *r = &f->rows[a->participant];
-    const char *id = meters[a->participant];
+  if (res->totals.fees != f->fee_money) {
+    snprintf(why, cap,
+             "interval %s: fees %" PRId64 " replayed, %" PRId64 " recorded", tb,
+             res->totals.fees, f->fee_money);
+    return GL_ECONFLICT;
+  }
+  if (res->n_trades != f->n_trades) {
+    snprintf(why, cap, "interval %s: %zu trades replayed, %zu recorded", tb,
+             res->n_trades, f->n_trades);
+    return GL_ECONFLICT;
+  }
+  for (size_t i = 0; i < res->n_trades; i++) {
+    const mkt_trade *a = &res->trades[i], *b = &f->trades[i];
+    if (a->buyer != b->buyer || a->seller != b->seller || a->qty != b->qty ||
+        a->buy_price != b->buy_price) {
+      snprintf(why, cap,
+               "interval %s: trade %zu replayed %s -> %s %" PRId64
+               " Wh at %" PRId64 ", recorded %s -> %s %" PRId64
+               " Wh at %" PRId64,
+               tb, i, meters[a->seller], meters[a->buyer], a->qty, a->buy_price,
+               meters[b->seller], meters[b->buyer], b->qty, b->buy_price);
+      return GL_ECONFLICT;
+    }
+  }
+  /* Every recorded row: a participant's account must equal it; a row of a
+   * meter that took no part must be all zeros. */
+  size_t a = 0;
+  for (size_t p = 0; p < f->n_meters; p++) {
+    const sim_recorded_row *r = &f->rows[p];
+    const char *id = meters[p];
+    const mkt_account *acc = NULL;
+    if (a < res->n_accounts && res->accounts[a].participant == p)
+      acc = &res->accounts[a++];
+    if (acc && !r->has_row) {
+      snprintf(why, cap,
+               "interval %s, meter %s: settled, the ledger has no row", tb, id);
+      return GL_ECONFLICT;
+    }
     const struct {
       const char *name;
       int64_t got, want;
     } fields[] = {
-        {"local_bought_wh", a->bought, r->bought},
-        {"local_sold_wh", a->sold, r->sold},
-        {"grid_import_wh", a->grid_import, r->grid_import},
-        {"grid_export_wh", a->grid_export, r->grid_export},
-        {"fee", a->fee_paid, r->fee},
-        {"money", a->net, r->money},
+        {"local_bought_wh", acc ? acc->bought : 0, r->bought},
+        {"local_sold_wh", acc ? acc->sold : 0, r->sold},
+        {"grid_import_wh", acc ? acc->grid_import : 0, r->grid_import},
+        {"grid_export_wh", acc ? acc->grid_export : 0, r->grid_export},
+        {"fee", acc ? acc->fee_paid : 0, r->fee},
+        {"money", acc ? acc->net : 0, r->money},
     };
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
       if (fields[k].got != fields[k].want) {
         snprintf(why, cap,
-                 "interval %s, meter %s: %s %" PRId64 " replayed, %" PRId64
+                 "interval %s, meter %s: %s %" PRId64 " replayed%s, %" PRId64
                  " recorded",
-                 tb, id, fields[k].name, fields[k].got, fields[k].want);
+                 tb, id, fields[k].name, fields[k].got,
+                 acc ? "" : " (no part in the replay)", fields[k].want);
         return GL_ECONFLICT;
       }
+  }
+  if (a != res->n_accounts) {
+    snprintf(why, cap, "interval %s: an account of no meter of the ledger", tb);
+    return GL_ECONFLICT;
   }
   return 0;
 }

@@ -329,8 +329,9 @@ void sim_report_summary(FILE *f, const sim_scenario *sc,
           "sold", "buy", "sell", "bill", "baseline", "savings");
   for (size_t i = 0; i < w->n_homes; i++) {
     const sim_kpi_home *h = &w->homes[i];
-    char l[32], p[32], s1[16], s2[16], s3[16], bo[32], so[32], bp[16], sp[16],
-        bi[32], ba[32], sa[32];
+    char l[SIM_FMT_MAX], p[SIM_FMT_MAX], s1[SIM_FMT_MAX], s2[SIM_FMT_MAX],
+        s3[SIM_FMT_MAX], bo[SIM_FMT_MAX], so[SIM_FMT_MAX], bp[SIM_FMT_MAX],
+        sp[SIM_FMT_MAX], bi[SIM_FMT_MAX], ba[SIM_FMT_MAX], sa[SIM_FMT_MAX];
     fprintf(f, "%-16s %11s %11s %7s %7s %7s %10s %10s %8s %8s %10s %10s %9s\n",
             h->id, c->physical ? sim_fmt_kwh(h->t.load, l, sizeof l) : "n/a",
             c->physical ? sim_fmt_kwh(h->t.pv, p, sizeof p) : "n/a",

@@ -19,10 +19,15 @@
  *
  * Input rules (checked, GL_EINVAL otherwise): participants sorted
  * ascending without duplicates; every order's interval equals the run's.
- * Participants that are missing (no measurement) are not passed at all;
- * their orders, if any, must be left out by the caller too: whoever did not
- * deliver a reading cannot be settled locally (the aggregator settles them
- * with the utility and flags them).
+ * Participants without a measurement (the aggregator's rule, which the
+ * simulator's ledger replay follows):
+ *   expost      they are not passed at all (without a measurement there is
+ *               no order); the aggregator flags them and settles nothing;
+ *   exante,     trades are firm at gate closure: they are passed with
+ *   continuous  net 0 (they metered nothing) together with their orders
+ *               or trades, so their whole contracted position is their
+ *               imbalance, settled with the utility; the aggregator flags
+ *               them missing.
  *
  * Thread-safety: a handle is used by one thread at a time.
  */

@@ -4,7 +4,9 @@
  * household and for the community, from exact integer sums.
  *
  * Per interval t and household h (Wh unless noted; only intervals in
- * which h is present count for h):
+ * which h is present count for h; a meter a ledger settled without a
+ * reading in exante or continuous mode, whose trades were firm, is absent
+ * but its settlement counts: B, S, GI, GE and money):
  *   L load, P pv, I import = max(net, 0), E export = max(-net, 0),
  *   B bought and S sold locally, GI grid_import and GE grid_export (the
  *   settlement's utility energies), money (µ) the settlement's net.

@@ -16,12 +16,18 @@
  *                  participants the same way, so both add orders to the
  *                  auction in the same order.
  *   present        a meter with a settlement row without the "no reading"
- *                  flag. Meters without a row, or flagged, take no part
- *                  in the market that interval (as in the aggregator).
+ *                  flag. Who takes part in the market is the aggregator's
+ *                  rule (gridlet/market_interval.h): in expost mode the
+ *                  present meters; in exante and continuous mode, whose
+ *                  trades are firm at gate closure, every meter with a
+ *                  settlement row, one flagged "no reading" with net 0 (it
+ *                  settles its contracted position with the utility). A
+ *                  meter without a row never takes part.
  *   net            import_wh - export_wh of the meter's reading digest for
- *                  the interval (the one with the highest seq). Readings
- *                  that appear after their interval's settlement are late:
- *                  counted, never used (the aggregator's rule).
+ *                  the interval (the one with the highest seq); 0 for a
+ *                  meter that is not present. Readings that appear after
+ *                  their interval's settlement are late: counted, never
+ *                  used (the aggregator's rule).
  *   limits         order entries with quantity 0 are standing expost
  *                  limits (buy: the highest price it pays, sell: the lowest
  *                  it accepts); the newest (highest seq) of each side
@@ -29,9 +35,11 @@
  *                  replaced; without one the limit is the band edge
  *                  (retail for buying, feed-in for selling: "any price").
  *   orders         order entries with quantity > 0 are exante or
- *                  continuous order steps; per meter and interval only the
- *                  steps of its highest seq count (a later order replaces
- *                  an earlier one), in ledger order (their time priority).
+ *                  continuous order steps of meters with a settlement row
+ *                  (present or not: trades are firm); per meter and
+ *                  interval only the steps of its highest seq count (a
+ *                  later order replaces an earlier one), in ledger order
+ *                  (their time priority).
  *   band           the settlement entry's retail, feed-in and fee prices,
  *                  unless the scenario has a [tariff] section (a what-if).
  *   recorded       the clearing's mode, rule and trades, the settlement
@@ -52,10 +60,12 @@
  *
  * ## Verification
  * When a replayed interval runs under the mechanism and band the ledger
- * recorded, its settlement must equal the recorded one: per meter local
- * bought and sold, grid import and export, fee and money, and the
- * utility's money. sim_ledger_verify compares them; a mismatch names the
- * interval, the meter and the field. The k of the k rule, the rationing
+ * recorded, its clearing and settlement must equal the recorded ones: the
+ * trades (buyer, seller, energy, price, in order), per settlement row
+ * local bought and sold, grid import and export, fee and money (all zero
+ * for a row that took no part), the utility's money and the fees.
+ * sim_ledger_verify compares them; a mismatch names the interval, the
+ * meter and the field. The k of the k rule, the rationing
  * and the self-trade setting are compared with the recorded parameters
  * when the ledger has them; otherwise the scenario's are assumed.
  *
@@ -106,6 +116,7 @@ typedef struct sim_recorded_row {
 typedef struct sim_ledger_frame {
   int64_t start;
   uint64_t settlement_index; /* ledger index of the settlement entry */
+  size_t n_meters;           /* entries of the per-participant arrays */
   mkt_band band;
   bool has_clearing;
   mkt_mode mode; /* recorded mode and rule (when has_clearing) */
@@ -122,7 +133,7 @@ typedef struct sim_ledger_frame {
   const uint8_t *present;
   const int64_t *net;
   const int64_t *buy_limit, *sell_limit;
-  const mkt_order *orders; /* qty > 0, present meters only, ledger order */
+  const mkt_order *orders; /* qty > 0, meters with a row, ledger order */
   size_t n_orders;
   const sim_recorded_row *rows;
   int64_t utility_money, fee_money;
@@ -172,7 +183,8 @@ void sim_ledger_close(sim_ledger_in *l);
 
 /*
  * sim_ledger_verify - compare a replayed interval `res` (accounts of the
- * present participants, ascending) with the recorded frame `f`. Returns 0
+ * participants, ascending) with the recorded frame `f`: trades, every
+ * settlement row, utility money and fees (see "Verification"). Returns 0
  * when equal, or GL_ECONFLICT with the first difference described in
  * why[cap] (meter ids from `meters`).
  */

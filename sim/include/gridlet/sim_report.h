@@ -33,6 +33,11 @@ extern "C" {
 
 /* ---- Numbers as text ----------------------------------------------------- */
 
+/* A buffer of SIM_FMT_MAX bytes holds any value of the sim_fmt_ functions
+ * (at most 22 bytes: sign, 19 digits, point, NUL); a smaller `cap`
+ * truncates (snprintf semantics, always NUL-terminated). */
+#define SIM_FMT_MAX 32
+
 /* Wh as kWh with three decimals ("1234.567"); "n/a" for SIM_NA. */
 char *sim_fmt_kwh(int64_t wh, char *buf, size_t cap);
 

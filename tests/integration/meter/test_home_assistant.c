@@ -297,7 +297,7 @@ static void check_discovery(const observer *o, const char *node,
 
 /* The newest state a subscriber saw, parsed. */
 static json_t *last_state(const observer *o, const char *node, size_t from) {
-  char topic[128];
+  char topic[200]; /* "gridlet/" + a node id of up to 150 + "/state" */
   snprintf(topic, sizeof topic, "gridlet/%s/state", node);
   const ha_msg *m = obs_last(o, topic, from);
   return m ? parse(m->payload) : NULL;

@@ -987,13 +987,12 @@ typedef struct dyn_walk {
   agg_text *t;
 } dyn_walk;
 
-static int metric_dyn(void *ctx, const agg_meter_dyn *d) {
+static int metric_outbox(void *ctx, const char *id, int64_t outbox) {
   dyn_walk *w = ctx;
-  if (d->outbox >= 0)
-    agg_text_add(w->t,
-                 "gridlet_aggregator_meter_outbox_messages{meter=\"%s\"} "
-                 "%" PRId64 "\n",
-                 d->id, d->outbox);
+  agg_text_add(w->t,
+               "gridlet_aggregator_meter_outbox_messages{meter=\"%s\"} "
+               "%" PRId64 "\n",
+               id, outbox);
   return 0;
 }
 
@@ -1004,7 +1003,7 @@ static reply h_metrics(agg_api *a) {
                    "outbox depth a meter reported in its latest status\n"
                    "# TYPE gridlet_aggregator_meter_outbox_messages gauge\n");
   dyn_walk w = {&t};
-  agg_store_dyn_each(a->st, metric_dyn, &w);
+  agg_store_dyn_outboxes(a->st, metric_outbox, &w);
   reply r = {.status = 200, .type = "text/plain; version=0.0.4"};
   if (t.oom) {
     agg_text_free(&t);

@@ -302,6 +302,12 @@ static agg_reason check_reading(agg_ingest *in, const agg_job *j,
         "%.1f degrees all interval long at %s, %s",
         r->pv_wh, gl_time_format(r->start, a), gl_time_format(r->end, b),
         (double)cfg->night_elev_mdeg / 1000.0, cfg->latitude, cfg->longitude);
+  /* last_reading is the newest start of any reading stored for the meter
+   * (it moves in the transaction that stores the reading and never back),
+   * so a later interval has none yet: the usual case, one interval after
+   * the other, needs no lookup. */
+  if (r->start > d->last_reading)
+    return AGG_R_NONE;
   agg_reading_rec old;
   int g = agg_store_reading_find(in->st, r->start, m->id, &old);
   if (g == 0)

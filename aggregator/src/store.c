@@ -36,6 +36,7 @@ enum {
   Q_DYN_PUT,
   Q_DYN_GET,
   Q_DYN_EACH,
+  Q_DYN_OUTBOXES,
   Q_MSG_PUT,
   Q_MSG_FIND,
   Q_MSG_BYTES,
@@ -125,6 +126,8 @@ static const char *const sql[Q_COUNT] = {
                   ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
     [Q_DYN_GET] = "SELECT " DYN_COLS " FROM agg_meter_dyn WHERE id = ?1",
     [Q_DYN_EACH] = "SELECT " DYN_COLS " FROM agg_meter_dyn ORDER BY id",
+    [Q_DYN_OUTBOXES] = "SELECT id, outbox FROM agg_meter_dyn WHERE outbox >= 0 "
+                       "ORDER BY id",
     [Q_MSG_PUT] = "INSERT INTO agg_messages(meter, seq, kind, received, "
                   "digest, outcome, bytes) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [Q_MSG_FIND] = "SELECT digest, outcome FROM agg_messages "
@@ -739,6 +742,22 @@ int agg_store_dyn_each(agg_store *st, agg_dyn_cb cb, void *ctx) {
     agg_meter_dyn d;
     read_dyn(s, &d);
     int rc = cb(ctx, &d);
+    if (rc) {
+      sqlite3_reset(s);
+      return rc;
+    }
+  }
+  return r;
+}
+
+int agg_store_dyn_outboxes(agg_store *st, agg_depth_cb cb, void *ctx) {
+  sqlite3_stmt *s = get(st, Q_DYN_OUTBOXES);
+  if (!s)
+    return GL_ESTORE;
+  int r;
+  while ((r = row(st, Q_DYN_OUTBOXES, s)) == 1) {
+    const unsigned char *id = sqlite3_column_text(s, 0);
+    int rc = cb(ctx, id ? (const char *)id : "", c_i64(s, 1));
     if (rc) {
       sqlite3_reset(s);
       return rc;

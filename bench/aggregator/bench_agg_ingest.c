@@ -186,8 +186,11 @@ static int http_metric(uint16_t port, const char *series, int64_t *v) {
     len += (size_t)r;
   close(fd);
   buf[len] = '\0';
+  /* A sample line starts with the series; "# HELP <series> 1 while..."
+   * must not count (it made the live phase start publishing before the
+   * aggregator had subscribed, and the broker dropped what came first). */
   char *p = strstr(buf, series);
-  while (p && p[strlen(series)] != ' ')
+  while (p && (p[strlen(series)] != ' ' || (p != buf && p[-1] != '\n')))
     p = strstr(p + 1, series);
   if (!p)
     return -1;

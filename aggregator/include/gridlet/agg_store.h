@@ -164,6 +164,12 @@ int agg_store_dyn_put(agg_store *st, const agg_meter_dyn *d);
 int agg_store_dyn_get(agg_store *st, const char *id, agg_meter_dyn *d);
 typedef int (*agg_dyn_cb)(void *ctx, const agg_meter_dyn *d);
 int agg_store_dyn_each(agg_store *st, agg_dyn_cb cb, void *ctx);
+/* Only the meters whose latest status reported an outbox depth (>= 0), in
+ * id order, with just that depth: what /metrics renders on every scrape,
+ * without decoding every meter's whole row. `id` is valid during the call;
+ * a non-zero callback return stops the walk. */
+typedef int (*agg_depth_cb)(void *ctx, const char *id, int64_t outbox);
+int agg_store_dyn_outboxes(agg_store *st, agg_depth_cb cb, void *ctx);
 
 /* ---- Messages ------------------------------------------------------------ */
 

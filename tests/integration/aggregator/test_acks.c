@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Orders and prefs are acknowledged end to end (docs/protocol.md,
+ * "Delivery and receipts", item 12). paho acknowledges a message to the
+ * broker before the aggregator has stored it, so a kill -9 right then
+ * loses it unless the meter sends it again:
+ *   - the real gridlet-meter (reading the real device simulator) sends its
+ *     standing limits (prefs) at start; the real gridlet-aggregator is
+ *     killed -9 by its test crash point ingest:order-in-batch right after
+ *     taking that message into its open transaction (the broker has its
+ *     PUBACK, the database nothing). The prefs are not stored;
+ *   - the aggregator restarts; the meter, which got no signed ack, sends
+ *     the same bytes again after aggregator.ack_timeout, the aggregator
+ *     stores them and acks, and the meter forgets them: the prefs are in
+ *     the aggregator's database exactly once, nothing awaits an ack, and
+ *     the meter counted its re-send.
+ * Real TLS mosquitto, real daemons by PID, real SQLite files.
+ */
+#include "aggtest.h"
+
+#include "gridlet/error.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+static agt t;
+static agt_sim sim;
+static agt_proc_meter pm;
+
+static void start_daemon(const char *point) {
+  char bin[GT_PATH_MAX], env[96];
+  agt_bin(bin, "aggregator/gridlet-aggregator");
+  char *argv[] = {bin, "-c", t.conf, "--clock", t.spec, NULL};
+  snprintf(env, sizeof env, "GRIDLET_AGG_CRASHPOINT=%s", point ? point : "");
+  char *envp[] = {env, NULL};
+  t.agg = gt_proc_start(argv, t.log, envp);
+}
+
+static void wait_online(void) {
+  for (int w = 0; w < 500 && agt_http(&t, "/healthz", NULL) != 200; w++)
+    gt_sleep_ms(20);
+  assert_int_equal(
+      agt_wait_metric(&t, "gridlet_aggregator_mqtt_connected", 1, 15000), 1);
+}
+
+/* One integer from a query with one text parameter, on a database another
+ * process writes (read-only; WAL lets us read alongside). -1: no answer. */
+static int64_t query(const char *db, const char *sql, const char *arg) {
+  sqlite3 *h = NULL;
+  int64_t v = -1;
+  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+      if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+      if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return v;
+}
+
+static int64_t agg_prefs(void) {
+  return query(t.db, "SELECT count(*) FROM agg_prefs WHERE meter = ?1",
+               pm.id.id);
+}
+
+static int64_t meter_awaiting(void) {
+  return query(pm.db, "SELECT count(*) FROM awaiting_ack", NULL);
+}
+
+static int64_t meter_counter(const char *name) {
+  int64_t v = query(pm.db, "SELECT value FROM counters WHERE name = ?1", name);
+  return v < 0 ? 0 : v;
+}
+
+static int log_count(const char *path, const char *needle) {
+  char *log = gt_read_file(path, NULL);
+  int n = 0;
+  for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  free(log);
+  return n;
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  agt_opts o = {.meters = 1, .speed = 60, .vstart = "2026-06-21T10:00:20Z"};
+  agt_setup(&t, "aggacks", &o);
+  agt_sim_start(&t, &sim, 1, "--no-battery");
+  agt_meter_proc_config(&t, &pm, 1, &sim, 0, "buy_below = 0.26\n");
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (pm.pid > 0)
+    agt_meter_proc_stop(&pm);
+  agt_sim_stop(&sim);
+  if (getenv("AGT_SHOW_LOG")) {
+    char *log = gt_read_file(pm.log, NULL);
+    fprintf(stderr, "---- meter ----\n%s", log ? log : "");
+    free(log);
+  }
+  agt_teardown(&t);
+  return 0;
+}
+
+static void test_acks_prefs_lost_in_a_crash_land_exactly_once(void **state) {
+  (void)state;
+  start_daemon("ingest:order-in-batch");
+  wait_online();
+  agt_meter_proc_start(&t, &pm);
+  /* The meter's prefs reach the aggregator, which dies with them in its
+   * open transaction: acknowledged to the broker, not stored. */
+  int st = agt_wait_exit(&t, 30000);
+  assert_true(st != -1);
+  assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  t.agg = 0;
+  assert_int_equal(log_count(t.log, "crash point ingest:order-in-batch"), 1);
+  assert_int_equal(agg_prefs(), 0);
+  /* The meter has them as awaiting the aggregator's ack. */
+  int64_t waiting = 0;
+  for (int w = 0; w < 200 && (waiting = meter_awaiting()) < 1; w++)
+    gt_sleep_ms(25);
+  assert_int_equal(waiting, 1);
+
+  start_daemon(NULL);
+  wait_online();
+  /* The re-send lands, is stored and acked; the meter forgets it. */
+  int64_t n = 0;
+  for (int w = 0; w < 600 && ((n = agg_prefs()) < 1 || meter_awaiting() != 0);
+       w++)
+    gt_sleep_ms(50);
+  assert_int_equal(n, 1);
+  assert_int_equal(meter_awaiting(), 0);
+  assert_true(meter_counter("orders_resent") >= 1);
+  assert_true(meter_counter("acks_received") >= 1);
+  assert_true(log_count(pm.log, "no ack from the aggregator") >= 1);
+  assert_int_equal(meter_counter("orders_unacked"), 0);
+  /* Exactly once: one stored message of the meter's order topic, the
+   * prefs (the aggregator keeps every authentic message under its seq). */
+  assert_int_equal(
+      query(t.db,
+            "SELECT count(*) FROM agg_messages WHERE meter = ?1 AND kind = 1",
+            pm.id.id),
+      1);
+  assert_int_equal(agg_prefs(), 1);
+  /* Later re-sends (if the ack crossed one) are duplicates, re-acked. */
+  assert_int_equal(log_count(t.log, "seq_reuse"), 0);
+  agt_stop(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_acks_prefs_lost_in_a_crash_land_exactly_once),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

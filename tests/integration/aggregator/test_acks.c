@@ -13,7 +13,10 @@
  *     the same bytes again after aggregator.ack_timeout, the aggregator
  *     stores them and acks, and the meter forgets them: the prefs are in
  *     the aggregator's database exactly once, nothing awaits an ack, and
- *     the meter counted its re-send.
+ *     the meter counted its re-send;
+ *   - the same for an exante order, which must land before its gate
+ *     closure: the order is in the aggregator's book and database exactly
+ *     once, accepted.
  * Real TLS mosquitto, real daemons by PID, real SQLite files.
  */
 #include "aggtest.h"
@@ -95,16 +98,36 @@ static int log_count(const char *path, const char *needle) {
   return n;
 }
 
-static int group_setup(void **state) {
-  (void)state;
-  agt_opts o = {.meters = 1, .speed = 60, .vstart = "2026-06-21T10:00:20Z"};
-  agt_setup(&t, "aggacks", &o);
+static void setup_with(const char *tag, const char *mode, uint32_t speed,
+                       const char *extra, const char *trading) {
+  agt_opts o = {.meters = 1,
+                .speed = speed,
+                .mode = mode,
+                .extra = extra,
+                .vstart = "2026-06-21T10:00:20Z"};
+  agt_setup(&t, tag, &o);
   agt_sim_start(&t, &sim, 1, "--no-battery");
-  agt_meter_proc_config(&t, &pm, 1, &sim, 0, "buy_below = 0.26\n");
+  agt_meter_proc_config(&t, &pm, 1, &sim, 0, trading);
+}
+
+static int setup_expost(void **state) {
+  (void)state;
+  setup_with("aggacks", "expost", 60, NULL, "buy_below = 0.26\n");
   return 0;
 }
 
-static int group_teardown(void **state) {
+/* Orders 50 s before their interval, gate closure 20 s before it: at
+ * speed 10 that is 3 s of real time for the crash, the restart and the
+ * meter's re-send (ack_timeout: six 2 s polls). */
+static int setup_exante(void **state) {
+  (void)state;
+  setup_with("aggacko", "exante", 10, "gate_closure = 20s",
+             "buy_below = 0.30\nsell_above = 0.08\nforecast_lag = 2m\n"
+             "gate_closure = 20s\norder_margin = 30s\n");
+  return 0;
+}
+
+static int teardown(void **state) {
   (void)state;
   if (pm.pid > 0)
     agt_meter_proc_stop(&pm);
@@ -115,21 +138,28 @@ static int group_teardown(void **state) {
     free(log);
   }
   agt_teardown(&t);
+  memset(&pm, 0, sizeof pm);
   return 0;
 }
 
-static void test_acks_prefs_lost_in_a_crash_land_exactly_once(void **state) {
-  (void)state;
+/* Start the aggregator armed to die with the first order or prefs message
+ * in its open transaction, then the meter; wait for the crash. */
+static void crash_on_first_order(void) {
   start_daemon("ingest:order-in-batch");
   wait_online();
   agt_meter_proc_start(&t, &pm);
-  /* The meter's prefs reach the aggregator, which dies with them in its
-   * open transaction: acknowledged to the broker, not stored. */
-  int st = agt_wait_exit(&t, 30000);
+  int st = agt_wait_exit(&t, 60000);
   assert_true(st != -1);
   assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
   t.agg = 0;
   assert_int_equal(log_count(t.log, "crash point ingest:order-in-batch"), 1);
+}
+
+static void test_acks_prefs_lost_in_a_crash_land_exactly_once(void **state) {
+  (void)state;
+  /* The meter's prefs reach the aggregator, which dies with them in its
+   * open transaction: acknowledged to the broker, not stored. */
+  crash_on_first_order();
   assert_int_equal(agg_prefs(), 0);
   /* The meter has them as awaiting the aggregator's ack. */
   int64_t waiting = 0;
@@ -163,9 +193,64 @@ static void test_acks_prefs_lost_in_a_crash_land_exactly_once(void **state) {
   agt_stop(&t);
 }
 
+static int64_t order_rows(int64_t seq, const char *table) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM %s WHERE meter = ?1 AND seq = %lld", table,
+           (long long)seq);
+  return query(t.db, sql, pm.id.id);
+}
+
+static void
+test_acks_order_lost_in_a_crash_lands_before_its_gate(void **state) {
+  (void)state;
+  crash_on_first_order();
+  /* The order the aggregator died with waits for its ack at the meter. */
+  int64_t seq = -1;
+  for (int w = 0; w < 200 && seq <= 0; w++) {
+    seq = query(
+        pm.db, "SELECT coalesce(min(seq), -1) FROM awaiting_ack WHERE kind = 2",
+        NULL);
+    if (seq <= 0)
+      gt_sleep_ms(10);
+  }
+  assert_true(seq > 0);
+  assert_int_equal(order_rows(seq, "agg_orders"), 0);
+  start_daemon(NULL);
+  wait_online();
+  int64_t n = 0;
+  for (int w = 0; w < 300 && (n = order_rows(seq, "agg_orders")) < 1; w++)
+    gt_sleep_ms(50);
+  assert_int_equal(n, 1);
+  /* Accepted (in the book), stored once, and no longer awaited. */
+  assert_int_equal(order_rows(seq, "agg_messages"), 1);
+  char sql[128];
+  snprintf(sql, sizeof sql,
+           "SELECT outcome FROM agg_messages WHERE meter = ?1 AND seq = %lld",
+           (long long)seq);
+  assert_int_equal(query(t.db, sql, pm.id.id), 0);
+  int64_t left = 1;
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM awaiting_ack WHERE seq = %lld",
+           (long long)seq);
+  for (int w = 0; w < 200 && (left = query(pm.db, sql, NULL)) != 0; w++)
+    gt_sleep_ms(20);
+  assert_int_equal(left, 0);
+  assert_true(meter_counter("orders_resent") >= 1);
+  assert_int_equal(meter_counter("orders_unacked"), 0);
+  assert_true(log_count(pm.log, "no ack from the aggregator for our order") >=
+              1);
+  agt_stop(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_acks_prefs_lost_in_a_crash_land_exactly_once),
+      cmocka_unit_test_setup_teardown(
+          test_acks_prefs_lost_in_a_crash_land_exactly_once, setup_expost,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_acks_order_lost_in_a_crash_lands_before_its_gate, setup_exante,
+          teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, NULL, NULL);
 }

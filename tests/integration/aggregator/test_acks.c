@@ -56,11 +56,13 @@ static void wait_online(void) {
 }
 
 /* One integer from a query with one text parameter, on a database another
- * process writes (read-only; WAL lets us read alongside). -1: no answer. */
+ * process writes (WAL lets us read alongside). Opened read-write: after a
+ * kill -9 the first reader may have to recover the WAL index, which a
+ * read-only connection cannot do. -1: no answer. */
 static int64_t query(const char *db, const char *sql, const char *arg) {
   sqlite3 *h = NULL;
   int64_t v = -1;
-  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
     sqlite3_busy_timeout(h, 2000);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {

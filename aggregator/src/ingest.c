@@ -419,16 +419,19 @@ static void send_acks(agg_ingest *in) {
   if (!in->nacks)
     return;
   qsort(in->acks, in->nacks, sizeof *in->acks, ack_cmp);
+  /* Drop repeats (the same message twice in one batch), so each meter's
+   * numbers strictly increase. */
+  size_t k = 0;
+  for (size_t i = 0; i < in->nacks; i++)
+    if (k == 0 || in->acks[i].seq != in->acks[k - 1].seq ||
+        strcmp(in->acks[i].meter, in->acks[k - 1].meter) != 0)
+      in->acks[k++] = in->acks[i];
   int64_t seqs[PR_MAX_ACK_SEQS];
   size_t n = 0;
-  for (size_t i = 0; i < in->nacks; i++) {
+  for (size_t i = 0; i < k; i++) {
     const ack_item *a = &in->acks[i];
-    if (n > 0 && a->seq == seqs[n - 1] &&
-        strcmp(a->meter, in->acks[i - 1].meter) == 0)
-      continue; /* the same message twice in one batch */
     seqs[n++] = a->seq;
-    bool last =
-        i + 1 == in->nacks || strcmp(in->acks[i + 1].meter, a->meter) != 0;
+    bool last = i + 1 == k || strcmp(in->acks[i + 1].meter, a->meter) != 0;
     if (last || n == PR_MAX_ACK_SEQS) {
       in->d.ack(in->d.ack_ctx, a->meter, seqs, n);
       n = 0;

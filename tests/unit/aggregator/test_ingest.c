@@ -267,6 +267,12 @@ test_stored_orders_and_prefs_are_acked_after_the_commit(void **state) {
   /* Readings have their receipts: no ack (this one is stored with its
    * verdict, before_start). */
   assert_int_equal(fx_reading(&f, 2, FX_T0 - IV, 100, 0), AGG_R_BEFORE_START);
+  /* The meter's re-send of p2 while it is still in the open batch: a
+   * duplicate, acked once with the rest. */
+  bool dup = false;
+  agg_reason r;
+  assert_int_equal(fx_send(&f, 0, &p2, PR_TOPIC_ORDER, &r, &dup), 0);
+  assert_true(dup);
   assert_int_equal(f.acks, 0); /* nothing is committed yet */
   assert_true(agg_ingest_pending(f.in));
   fx_flush(&f);
@@ -280,8 +286,6 @@ test_stored_orders_and_prefs_are_acked_after_the_commit(void **state) {
   assert_int_equal(f.ack[1].seqs[0], o.seq);
   /* The same bytes again (the meter got no ack): a duplicate, acked
    * again after the next commit, which it makes due by itself. */
-  bool dup = false;
-  agg_reason r;
   assert_int_equal(fx_send(&f, 0, &p1, PR_TOPIC_ORDER, &r, &dup), 0);
   assert_true(dup);
   assert_int_equal(f.acks, 2);
@@ -298,6 +302,18 @@ test_stored_orders_and_prefs_are_acked_after_the_commit(void **state) {
   assert_int_equal(r, AGG_R_SEQ_REUSE);
   fx_flush(&f);
   assert_int_equal(f.acks, 3);
+  /* More than an ack holds: several acks, each increasing. */
+  int64_t first = f.seq[0] + 1;
+  for (int k = 0; k < PR_MAX_ACK_SEQS + 6; k++) {
+    pr_msg p = prefs_msg(0, 200000 + k);
+    assert_int_equal(send(0, &p, PR_TOPIC_ORDER), AGG_R_NONE);
+  }
+  fx_flush(&f);
+  assert_int_equal(f.acks, 5);
+  assert_int_equal(f.ack[3].n, PR_MAX_ACK_SEQS);
+  assert_int_equal(f.ack[3].seqs[0], first);
+  assert_int_equal(f.ack[4].n, 6);
+  assert_int_equal(f.ack[4].seqs[5], f.seq[0]);
 }
 
 static void tweak_exante(agg_config *c) {

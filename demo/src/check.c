@@ -612,17 +612,17 @@ int demo_ledger_check_meter(const demo_ledger *l, const char *id,
     mtr_store_free(s);
     return fail(why, GL_ENOMEM, "out of memory");
   }
-  int64_t last_seq = 0;
-  if (mtr_store_reading_last(s, row) == 0)
-    last_seq = row->seq;
   int64_t last = l->nst ? l->st[l->nst - 1].start : INT64_MIN;
   char a[GL_TIME_STR_MAX];
-  /* Sequence numbers are shared by all the meter's messages: walk them
-   * all; those that are not readings are not in the readings table. */
-  for (int64_t seq = 1; seq <= last_seq && rc == 0; seq++) {
-    int g = mtr_store_reading_get(s, seq, row);
+  /* Every reading in seq order (sequence numbers are shared by all the
+   * meter's messages and start at the wall clock in milliseconds, so they
+   * are walked through the readings table, not counted up from 1). */
+  for (int64_t seq = 0; rc == 0;) {
+    int g = mtr_store_reading_next(s, seq, row);
     if (g == GL_ENOENT)
-      continue;
+      break;
+    if (!g)
+      seq = row->seq;
     if (g) {
       rc = fail(why, g, "%s: cannot read seq %" PRId64 ": %s", meter_db, seq,
                 gl_strerror(g));

@@ -47,6 +47,7 @@ enum {
   Q_RD_GET,
   Q_RD_BY_START,
   Q_RD_LAST,
+  Q_RD_NEXT,
   Q_RD_SET,
   Q_RD_DUE,
   Q_RD_STALE,
@@ -132,6 +133,8 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_RD_GET] = "SELECT " RD_COLS " FROM readings WHERE seq = ?1",
     [Q_RD_BY_START] = "SELECT " RD_COLS " FROM readings WHERE start = ?1",
     [Q_RD_LAST] = "SELECT " RD_COLS " FROM readings ORDER BY seq DESC LIMIT 1",
+    [Q_RD_NEXT] = "SELECT " RD_COLS " FROM readings WHERE seq > ?1 ORDER BY "
+                  "seq LIMIT 1",
     [Q_RD_SET] = "UPDATE readings SET state = ?2, due = ?3, resends = ?4 "
                  "WHERE seq = ?1",
     [Q_RD_DUE] = "SELECT " RD_COLS " FROM readings WHERE state = 1 AND "
@@ -873,6 +876,15 @@ int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row) {
   sqlite3_stmt *st = stmt(s, Q_RD_LAST);
   if (!st)
     return GL_ESTORE;
+  return read_reading(s, st, row);
+}
+
+int mtr_store_reading_next(mtr_store *s, int64_t after_seq,
+                           mtr_reading_row *row) {
+  sqlite3_stmt *st = stmt(s, Q_RD_NEXT);
+  if (!st)
+    return GL_ESTORE;
+  sqlite3_bind_int64(st, 1, after_seq);
   return read_reading(s, st, row);
 }
 

@@ -334,6 +334,10 @@ int mtr_store_reading_get(mtr_store *s, int64_t seq, mtr_reading_row *row);
 /* mtr_store_reading_by_start - the reading of the interval at `start`. */
 int mtr_store_reading_by_start(mtr_store *s, int64_t start,
                                mtr_reading_row *row);
+/* mtr_store_reading_next - the reading with the smallest seq > after_seq
+ * (walks the readings in seq order; seqs are sparse and large). */
+int mtr_store_reading_next(mtr_store *s, int64_t after_seq,
+                           mtr_reading_row *row);
 /* mtr_store_reading_last - the newest reading (highest seq). */
 int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row);
 /* mtr_store_reading_set_state - set state, due time and re-send count of

@@ -274,6 +274,12 @@ static void test_store_reading_states(void **st) {
   assert_int_equal(mtr_store_reading_last(s, &got), 0);
   assert_int_equal(got.seq, 22);
   assert_int_equal(got.resends, 2);
+  /* Walked in seq order. */
+  assert_int_equal(mtr_store_reading_next(s, 0, &got), 0);
+  assert_int_equal(got.seq, 20);
+  assert_int_equal(mtr_store_reading_next(s, 20, &got), 0);
+  assert_int_equal(got.seq, 21);
+  assert_int_equal(mtr_store_reading_next(s, 22, &got), GL_ENOENT);
   assert_int_equal(mtr_store_reading_prune(s, 1000000), 0);
   assert_int_equal(mtr_store_reading_count(s, -1, &n), 0);
   assert_int_equal(n, 2); /* the confirmed one is gone */

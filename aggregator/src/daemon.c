@@ -169,43 +169,6 @@ static void on_proof(void *ctx, const agg_job *j) {
   free(msg);
 }
 
-/* ---- Acks -------------------------------------------------------------- */
-
-/* Orders/prefs of `meter` are committed: tell it (docs/protocol.md, "ack").
- * Not stored: if we die before it is out, the meter's re-send is a
- * duplicate that is acked again. */
-static void on_ack(void *ctx, const char *meter, const int64_t *seqs,
-                   size_t n) {
-  daemon_t *d = ctx;
-  pr_msg *msg = malloc(sizeof *msg);
-  uint8_t *buf = malloc(PR_SEAL_MAX);
-  size_t len = 0;
-  pr_diag diag = {0};
-  char topic[PR_TOPIC_MAX];
-  int64_t ts =
-      gl_floor_div(gl_clock_now(d->clock), GL_NS_PER_SEC) * GL_NS_PER_SEC;
-  int rc = msg && buf ? agg_market_reserve_seqs(d->market, 1) : GL_ENOMEM;
-  if (rc == 0)
-    rc = pr_msg_init(msg, PR_MSG_ACK, PR_AGGREGATOR_ID,
-                     agg_market_next_seq(d->market), ts);
-  if (rc == 0) {
-    snprintf(msg->ack.meter, sizeof msg->ack.meter, "%s", meter);
-    msg->ack.nseqs = n;
-    memcpy(msg->ack.seqs, seqs, n * sizeof *seqs);
-    rc = pr_seal(msg, &d->agg_key, buf, PR_SEAL_MAX, &len, &diag);
-  }
-  if (rc == 0)
-    rc = pr_topic_build(PR_TOPIC_ACK, d->cfg->community, meter, topic,
-                        sizeof topic);
-  if (rc == 0)
-    rc = agg_outbox_transient(d->outbox, AGG_PUB_ACK, topic, buf, len, NULL, 0);
-  if (rc)
-    GL_ERROR(LOG, "cannot ack %zu message(s) of %s: %s (its re-send is acked)",
-             n, meter, diag.msg[0] ? diag.msg : gl_strerror(rc));
-  free(buf);
-  free(msg);
-}
-
 /* ---- Building and tearing down ------------------------------------------- */
 
 static int load_keys(daemon_t *d) {
@@ -298,9 +261,7 @@ static int build(daemon_t *d) {
                         .clock = d->clock,
                         .real = d->real,
                         .proof = on_proof,
-                        .proof_ctx = d,
-                        .ack = on_ack,
-                        .ack_ctx = d};
+                        .proof_ctx = d};
   if (rc == 0)
     rc = agg_ingest_new(&id, &d->ingest);
   if (rc == 0 && cfg->http_listen[0]) {
@@ -378,12 +339,8 @@ static void teardown(daemon_t *d) {
 /* ---- The loop ------------------------------------------------------------ */
 
 static int flush(daemon_t *d) {
-  if (!agg_ingest_pending(d->ingest)) {
-    /* Nothing to commit (e.g. only duplicates of readings came): the
-     * batch timer must not stay armed, or poll() would spin on it. */
-    d->batch_since = 0;
+  if (!agg_ingest_pending(d->ingest))
     return 0;
-  }
   crashpoint(d, "ingest:before-commit");
   int rc = agg_ingest_flush(d->ingest);
   d->batch_since = 0;
@@ -588,14 +545,11 @@ static int drain_verified(daemon_t *d) {
     if (!d->batch_since && !agg_ingest_batch(d->ingest))
       d->batch_since = gl_clock_monotonic(d->real);
     int rc = agg_ingest_process(d->ingest, j, NULL, NULL);
-    bool order = j->rc == 0 && j->parsed.kind == PR_TOPIC_ORDER;
     agg_verify_release(d->verify, j);
     if (rc)
       return rc;
     if (agg_ingest_batch(d->ingest))
       crashpoint(d, "ingest:in-batch"); /* acknowledged, not committed */
-    if (order && agg_ingest_batch(d->ingest))
-      crashpoint(d, "ingest:order-in-batch"); /* an order or prefs, too */
     if (agg_ingest_batch(d->ingest) >= (size_t)d->cfg->batch_max) {
       rc = flush(d);
       if (rc)

@@ -28,11 +28,6 @@ typedef struct ratelog {
   uint64_t suppressed;
 } ratelog;
 
-typedef struct ack_item {
-  char meter[PR_ID_MAX + 1];
-  int64_t seq;
-} ack_item;
-
 struct agg_ingest {
   agg_ingest_deps d;
   const agg_config *cfg;
@@ -43,10 +38,6 @@ struct agg_ingest {
   size_t ndirty, capdirty;
   ratelog logs[AGG_R_COUNT + 1]; /* + 1: duplicates */
   int64_t online, outbox;
-  /* Orders/prefs stored (or re-sent) in the open batch: acked after the
-   * commit. */
-  ack_item *acks;
-  size_t nacks, capacks;
 };
 
 /* ---- Logging and counting ------------------------------------------------ */
@@ -178,7 +169,6 @@ void agg_ingest_free(agg_ingest *in) {
   if (agg_store_in_tx(in->st))
     agg_store_rollback(in->st);
   free(in->dirty);
-  free(in->acks);
   free(in);
 }
 
@@ -393,59 +383,6 @@ static int resend_receipt(agg_ingest *in, const agg_meter *m,
   return rc;
 }
 
-/* Remember that `m`'s order/prefs `seq` is stored: acked after the commit
- * (a duplicate's original may still sit in the open batch). */
-static int queue_ack(agg_ingest *in, const agg_meter *m, int64_t seq) {
-  if (!in->d.ack)
-    return 0;
-  if (in->nacks == in->capacks) {
-    size_t cap = in->capacks ? in->capacks * 2 : 64;
-    ack_item *v = realloc(in->acks, cap * sizeof *v);
-    if (!v)
-      return GL_ENOMEM;
-    in->acks = v;
-    in->capacks = cap;
-  }
-  ack_item *a = &in->acks[in->nacks++];
-  memcpy(a->meter, m->id, sizeof a->meter);
-  a->seq = seq;
-  return 0;
-}
-
-static int ack_cmp(const void *x, const void *y) {
-  const ack_item *a = x, *b = y;
-  int c = strcmp(a->meter, b->meter);
-  if (c)
-    return c;
-  return (a->seq > b->seq) - (a->seq < b->seq);
-}
-
-/* After a commit: one call per meter (and per PR_MAX_ACK_SEQS numbers). */
-static void send_acks(agg_ingest *in) {
-  if (!in->nacks)
-    return;
-  qsort(in->acks, in->nacks, sizeof *in->acks, ack_cmp);
-  /* Drop repeats (the same message twice in one batch), so each meter's
-   * numbers strictly increase. */
-  size_t k = 0;
-  for (size_t i = 0; i < in->nacks; i++)
-    if (k == 0 || in->acks[i].seq != in->acks[k - 1].seq ||
-        strcmp(in->acks[i].meter, in->acks[k - 1].meter) != 0)
-      in->acks[k++] = in->acks[i];
-  int64_t seqs[PR_MAX_ACK_SEQS];
-  size_t n = 0;
-  for (size_t i = 0; i < k; i++) {
-    const ack_item *a = &in->acks[i];
-    seqs[n++] = a->seq;
-    bool last = i + 1 == k || strcmp(in->acks[i + 1].meter, a->meter) != 0;
-    if (last || n == PR_MAX_ACK_SEQS) {
-      in->d.ack(in->d.ack_ctx, a->meter, seqs, n);
-      n = 0;
-    }
-  }
-  in->nacks = 0;
-}
-
 /* A message already stored under its (meter, seq). */
 static int seen_before(agg_ingest *in, const agg_job *j, agg_meter *m,
                        const uint8_t digest[32], int outcome,
@@ -459,8 +396,6 @@ static int seen_before(agg_ingest *in, const agg_job *j, agg_meter *m,
     rlog(in, AGG_R_COUNT, GL_LOG_DEBUG,
          "%.*s: duplicate of seq %" PRId64 " (ignored)", (int)j->topic_len,
          j->topic, j->msg.seq);
-    if (k == AGG_KIND_ORDER)
-      return queue_ack(in, m, j->msg.seq); /* the re-send gets its ack */
     if (k == AGG_KIND_READING && outcome == AGG_R_NONE &&
         agg_market_settled(in->d.market, j->msg.reading.start))
       return resend_receipt(in, m, j->msg.reading.start);
@@ -728,8 +663,6 @@ int agg_ingest_process(agg_ingest *in, const agg_job *j, agg_reason *outcome,
   memcpy(rec.meter, m->id, sizeof rec.meter);
   memcpy(rec.digest, j->digest, 32);
   rc = agg_store_msg_put(in->st, &rec);
-  if (rc == 0 && kind == AGG_KIND_ORDER)
-    rc = queue_ack(in, m, j->msg.seq);
   if (rc)
     return rc;
   in->batch++;
@@ -758,8 +691,7 @@ size_t agg_ingest_batch(const agg_ingest *in) {
 }
 
 bool agg_ingest_pending(const agg_ingest *in) {
-  return agg_store_in_tx(in->st) || agg_outbox_dirty(in->d.outbox) ||
-         in->nacks > 0;
+  return agg_store_in_tx(in->st) || agg_outbox_dirty(in->d.outbox);
 }
 
 int agg_ingest_flush(agg_ingest *in) {
@@ -778,7 +710,6 @@ int agg_ingest_flush(agg_ingest *in) {
     rc = agg_store_commit(in->st);
   if (rc) {
     agg_store_rollback(in->st);
-    in->nacks = 0; /* nothing of the batch is stored */
     GL_ERROR(LOG, "cannot commit %zu received message(s): %s", in->batch,
              gl_strerror(rc));
     return rc;
@@ -791,7 +722,6 @@ int agg_ingest_flush(agg_ingest *in) {
   }
   in->ndirty = 0;
   in->batch = 0;
-  send_acks(in);
   return agg_market_after_commit(in->d.market);
 }
 

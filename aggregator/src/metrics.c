@@ -96,7 +96,7 @@ const char *agg_kind_name(agg_kind k) {
 
 const char *agg_pub_name(agg_pub p) {
   static const char *const n[AGG_PUB_COUNT] = {
-      "result", "summary", "checkpoint", "proof", "receipt", "ack"};
+      "result", "summary", "checkpoint", "proof", "receipt"};
   return (unsigned)p < AGG_PUB_COUNT ? n[p] : "other";
 }
 

@@ -582,7 +582,6 @@ int mtr_agent_new(const mtr_config *cfg, gl_clock clock, gl_rand rand,
                     .interval_ns = cfg->interval_ns,
                     .receipt_wait_ns = cfg->receipt_wait_ns,
                     .give_up_ns = cfg->receipt_give_up_ns,
-                    .ack_wait_ns = cfg->ack_wait_ns,
                     .on_acked = on_acked,
                     .ctx = a};
   rc = mtr_pub_new(&pc, a->store, a->mqtt, &a->pub);
@@ -1147,21 +1146,6 @@ static int trading_tick(mtr_agent *a, int64_t now) {
  * ------------------------------------------------
  */
 
-/* The aggregator stored our orders/prefs (a verified "ack"). */
-static int on_ack(mtr_agent *a, const pr_ack *ack) {
-  size_t matched = 0;
-  int rc = mtr_pub_ack(a->pub, ack->seqs, ack->nseqs, &matched);
-  if (!rc)
-    rc = mtr_store_counter_add(a->store, "acks_received", 1);
-  if (!rc)
-    GL_DEBUG(COMP,
-             "the aggregator stored %zu of our message(s) (seq %lld%s); %zu "
-             "were awaiting its ack",
-             ack->nseqs, (long long)ack->seqs[0], ack->nseqs > 1 ? ", ..." : "",
-             matched);
-  return rc;
-}
-
 static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
   pr_topic t;
   pr_diag d = {0};
@@ -1210,9 +1194,6 @@ static int on_message(mtr_agent *a, const pr_mqtt_event *ev, int64_t now) {
     break;
   case PR_TOPIC_PROOF_RESPONSE:
     rc = mtr_audit_proof_response(a->audit, &a->msg, now);
-    break;
-  case PR_TOPIC_ACK:
-    rc = on_ack(a, &a->msg.ack);
     break;
   case PR_TOPIC_CHECKPOINT:
     rc = mtr_audit_checkpoint(a->audit, &a->msg, now);

@@ -130,10 +130,6 @@ static const gl_conf_item items[] = {
       "0 = 2 intervals + interval/5"),
     D("aggregator", "receipt_give_up", receipt_give_up_ns, "2d", HOUR, 30 * DAY,
       "stop re-sending a reading this long after its interval"),
-    D("aggregator", "ack_timeout", ack_timeout_ns, "0", 0, DAY,
-      "re-send an order or prefs message the aggregator has not "
-      "acknowledged storing this long after the broker took it (doubling "
-      "per re-send); 0 = 6 polls, at least 10s"),
     D("aggregator", "proof_timeout", proof_timeout_ns, "1m", SEC, HOUR,
       "wait this long for an answer to a proof request"),
     GL_CONF_BOOLEAN("aggregator", "check_ledger", mtr_config, check_ledger,
@@ -410,9 +406,6 @@ int mtr_config_check(mtr_config *cfg, const char *name, gl_conf_errors *errs) {
   cfg->receipt_wait_ns = cfg->receipt_timeout_ns
                              ? cfg->receipt_timeout_ns
                              : 2 * cfg->interval_ns + cfg->interval_ns / 5;
-  cfg->ack_wait_ns = cfg->ack_timeout_ns           ? cfg->ack_timeout_ns
-                     : 6 * cfg->poll_ns > 10 * SEC ? 6 * cfg->poll_ns
-                                                   : 10 * SEC;
   if (errs && errs->count > before)
     bad = true;
   return bad ? GL_ECONFIG : 0;

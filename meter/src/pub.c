@@ -26,10 +26,7 @@
  * often is set aside too. */
 #define FAILURES_MAX 3
 
-enum { F_OUTBOX = 1, F_RESEND, F_DIRECT, F_ACK_RESEND };
-/* Sequence numbers of the latest acks, for an ack that overtakes the
- * broker's PUBACK of the same message. */
-#define RECENT_ACKS 64
+enum { F_OUTBOX = 1, F_RESEND, F_DIRECT };
 
 typedef struct flight {
   uint64_t token;
@@ -60,12 +57,9 @@ struct mtr_pub {
   /* Publishes the broker takes at once (its Receive Maximum), learned
    * from the first "window full" answer of this connection. */
   int window;
-  int64_t recent[RECENT_ACKS];
-  size_t nrecent;
   /* scratch rows */
   mtr_outbox_row row, victim;
   mtr_reading_row rd;
-  mtr_await_row aw;
 };
 
 int mtr_pub_new(const mtr_pub_cfg *cfg, mtr_store *store, pr_mqtt *mqtt,
@@ -81,8 +75,6 @@ int mtr_pub_new(const mtr_pub_cfg *cfg, mtr_store *store, pr_mqtt *mqtt,
   p->mqtt = mqtt;
   p->refuse_wait = REFUSE_MIN;
   p->window = INT_MAX;
-  if (p->cfg.ack_wait_ns <= 0)
-    p->cfg.ack_wait_ns = MTR_ACK_WAIT_DEFAULT;
   *out = p;
   return 0;
 }
@@ -320,87 +312,8 @@ static int give_up_stale(mtr_pub *p, int64_t now) {
   return 0;
 }
 
-/* Orders awaiting an ack whose gate closed: useless now. */
-static int expire_unacked(mtr_pub *p, int64_t now) {
-  for (int i = 0; i < 16; i++) {
-    int rc = mtr_store_await_expired(p->store, now, &p->aw);
-    if (rc == GL_ENOENT)
-      return 0;
-    if (rc)
-      return rc;
-    char t[GL_TIME_STR_MAX];
-    GL_WARN(COMP,
-            "the aggregator never acknowledged our order for %s (seq %lld, "
-            "%lld re-sends) before its gate closed; it is given up",
-            gl_time_format(p->aw.start, t), (long long)p->aw.seq,
-            (long long)p->aw.resends);
-    rc = mtr_store_await_delete(p->store, p->aw.seq, NULL);
-    if (!rc)
-      rc = mtr_store_counter_add(p->store, "orders_unacked", 1);
-    if (rc)
-      return rc;
-  }
-  return 0;
-}
-
-/* Re-send orders and prefs whose ack is overdue: the same bytes. */
-static int resend_unacked(mtr_pub *p, int64_t now) {
-  while (p->nfl < p->cfg.inflight) {
-    int rc = mtr_store_await_due(p->store, now, &p->aw);
-    if (rc == GL_ENOENT)
-      return 0;
-    if (rc)
-      return rc;
-    uint64_t token;
-    int e = publish(p, p->aw.topic, p->aw.bytes, p->aw.len, &token);
-    if (e == GL_EAGAIN)
-      window_full(p);
-    if (e)
-      return 0;
-    GL_NOTICE(COMP,
-              "no ack from the aggregator for our %s (seq %lld): sending the "
-              "same message again",
-              kind_name(p->aw.kind), (long long)p->aw.seq);
-    int64_t wait = p->cfg.ack_wait_ns;
-    for (int64_t k = 0; k < p->aw.resends + 1 && k < 6; k++)
-      wait *= 2;
-    rc =
-        mtr_store_await_set(p->store, p->aw.seq, now + wait, p->aw.resends + 1);
-    if (rc)
-      return rc;
-    track(p, token, p->aw.seq, F_ACK_RESEND, p->aw.kind);
-  }
-  return 0;
-}
-
-int mtr_pub_ack(mtr_pub *p, const int64_t *seqs, size_t n, size_t *matched) {
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    p->recent[p->nrecent++ % RECENT_ACKS] = seqs[i];
-    bool del = false;
-    int rc = mtr_store_await_delete(p->store, seqs[i], &del);
-    if (rc)
-      return rc;
-    if (del)
-      k++;
-  }
-  if (matched)
-    *matched = k;
-  return 0;
-}
-
-static bool recently_acked(const mtr_pub *p, int64_t seq) {
-  size_t n = p->nrecent < RECENT_ACKS ? p->nrecent : RECENT_ACKS;
-  for (size_t i = 0; i < n; i++)
-    if (p->recent[i] == seq)
-      return true;
-  return false;
-}
-
 int mtr_pub_pump(mtr_pub *p, int64_t now) {
   int rc = give_up_stale(p, now);
-  if (!rc)
-    rc = expire_unacked(p, now);
   if (rc || !p->connected || !p->mqtt)
     return rc;
   if (p->rewind && p->n_outbox == 0) {
@@ -461,11 +374,7 @@ int mtr_pub_pump(mtr_pub *p, int64_t now) {
   }
   if (!outbox_done || p->n_outbox > 0)
     return 0;
-  /* The outbox is empty: re-send orders/prefs without an ack, and readings
-   * that got no receipt in time. */
-  rc = resend_unacked(p, now);
-  if (rc)
-    return rc;
+  /* The outbox is empty: re-send readings that got no receipt in time. */
   while (p->nfl < p->cfg.inflight) {
     rc = mtr_store_reading_due(p->store, now, &p->rd);
     if (rc == GL_ENOENT)
@@ -508,14 +417,6 @@ int mtr_pub_published(mtr_pub *p, uint64_t token, bool ok, int reason,
   p->fl[i] = p->fl[--p->nfl];
   if (f.what == F_DIRECT)
     return 0;
-  if (f.what == F_ACK_RESEND) {
-    if (ok)
-      return mtr_store_counter_add(p->store, "orders_resent", 1);
-    /* Not taken by the broker: due again at once (a row acked meanwhile
-     * is gone, and the update changes nothing). The count restarts, so
-     * the next wait is the first one again. */
-    return mtr_store_await_set(p->store, f.seq, now, 0);
-  }
   if (f.what == F_RESEND) {
     if (ok)
       return mtr_store_counter_add(p->store, "readings_resent", 1);
@@ -579,29 +480,7 @@ int mtr_pub_published(mtr_pub *p, uint64_t token, bool ok, int reason,
   int rc = mtr_store_begin(p->store);
   if (rc)
     return rc;
-  if ((f.kind == MTR_MSG_ORDER || f.kind == MTR_MSG_PREFS) &&
-      !recently_acked(p, f.seq)) {
-    /* The broker has it; the aggregator's ack says it is stored. Until
-     * then it is kept, the same bytes, to be sent again. */
-    rc = mtr_store_outbox_next(p->store, f.seq - 1, &p->row);
-    if (rc == 0 && p->row.seq == f.seq) {
-      mtr_await_row *w = &p->aw;
-      memset(w, 0, offsetof(mtr_await_row, bytes));
-      w->seq = f.seq;
-      w->kind = f.kind;
-      memcpy(w->topic, p->row.topic, sizeof w->topic);
-      w->start = p->row.start;
-      w->expires = p->row.expires;
-      w->due = now + p->cfg.ack_wait_ns;
-      w->len = p->row.len;
-      memcpy(w->bytes, p->row.bytes, p->row.len);
-      rc = mtr_store_await_add(p->store, w);
-    } else if (rc == 0 || rc == GL_ENOENT) {
-      rc = 0; /* gone from the outbox already */
-    }
-  }
-  if (!rc)
-    rc = mtr_store_outbox_delete(p->store, f.seq);
+  rc = mtr_store_outbox_delete(p->store, f.seq);
   if (!rc)
     rc = mtr_store_put_int(p->store, MTR_KEY_LAST_ACK, now);
   if (!rc) {

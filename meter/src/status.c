@@ -201,12 +201,6 @@ int mtr_status_report(const char *path, int64_t now, FILE *out) {
             when(rows->orow.created, t1));
   else
     fprintf(out, "outbox         empty\n");
-  int64_t unacked = 0;
-  if (mtr_store_await_count(s, &unacked) == 0 && unacked > 0)
-    fprintf(out,
-            "awaiting ack   %lld order/prefs message%s the aggregator has "
-            "not acknowledged storing (re-sent until it does)\n",
-            (long long)unacked, unacked == 1 ? "" : "s");
 
   const mtr_reading_row *rd = &rows->rd;
   bool have_last = mtr_store_reading_last(s, &rows->rd) == 0;

@@ -36,13 +36,6 @@ enum {
   Q_OUT_EXPIRED,
   Q_OUT_DEL,
   Q_OUT_COUNT,
-  Q_AW_ADD,
-  Q_AW_SUPERSEDE,
-  Q_AW_DUE,
-  Q_AW_EXPIRED,
-  Q_AW_SET,
-  Q_AW_DEL,
-  Q_AW_COUNT,
   Q_RD_ADD,
   Q_RD_GET,
   Q_RD_BY_START,
@@ -95,7 +88,6 @@ enum {
   "soc_bp, import_total, export_total, flags, state, due, resends, created, "  \
   "topic, bytes, acked"
 #define OUT_COLS "seq, kind, topic, start, expires, created, bytes"
-#define AW_COLS "seq, kind, topic, start, expires, due, resends, bytes"
 #define RES_COLS                                                               \
   "start, end_, seq, received, flags, net, balance, ledger_size, bytes"
 #define CK_COLS "size, root, received, note"
@@ -116,17 +108,6 @@ static const char *const sql_text[Q_COUNT] = {
                       "ORDER BY seq LIMIT 1",
     [Q_OUT_DEL] = "DELETE FROM outbox WHERE seq = ?1",
     [Q_OUT_COUNT] = "SELECT count(*) FROM outbox",
-    [Q_AW_ADD] = "INSERT OR IGNORE INTO awaiting_ack(" AW_COLS
-                 ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [Q_AW_SUPERSEDE] = "DELETE FROM awaiting_ack WHERE kind = ?1 AND seq < ?2",
-    [Q_AW_DUE] = "SELECT " AW_COLS " FROM awaiting_ack WHERE due <= ?1 "
-                 "ORDER BY due, seq LIMIT 1",
-    [Q_AW_EXPIRED] = "SELECT " AW_COLS " FROM awaiting_ack WHERE expires < ?1 "
-                     "ORDER BY seq LIMIT 1",
-    [Q_AW_SET] =
-        "UPDATE awaiting_ack SET due = ?2, resends = ?3 WHERE seq = ?1",
-    [Q_AW_DEL] = "DELETE FROM awaiting_ack WHERE seq = ?1",
-    [Q_AW_COUNT] = "SELECT count(*) FROM awaiting_ack",
     [Q_RD_ADD] = "INSERT INTO readings(" RD_COLS ") VALUES(?1, ?2, ?3, ?4, "
                  "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
                  "?18, ?19)",
@@ -221,12 +202,6 @@ static const char schema[] =
     "created INTEGER NOT NULL, topic TEXT NOT NULL, bytes BLOB NOT NULL, "
     "acked INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS readings_due ON readings(state, due);"
-    /* Added after version 2 without a version change: it is created in
-     * any file the agent opens, and nothing older reads it. */
-    "CREATE TABLE IF NOT EXISTS awaiting_ack(seq INTEGER PRIMARY KEY, kind "
-    "INTEGER NOT NULL, topic TEXT NOT NULL, start INTEGER NOT NULL, expires "
-    "INTEGER NOT NULL, due INTEGER NOT NULL, resends INTEGER NOT NULL, bytes "
-    "BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS results(start INTEGER PRIMARY KEY, end_ "
     "INTEGER NOT NULL, seq INTEGER NOT NULL, received INTEGER NOT NULL, flags "
     "INTEGER NOT NULL, net INTEGER NOT NULL, balance INTEGER NOT NULL, "
@@ -683,91 +658,6 @@ int mtr_store_outbox_delete(mtr_store *s, int64_t seq) {
 
 int mtr_store_outbox_count(mtr_store *s, int64_t *n) {
   return count_query(s, Q_OUT_COUNT, 0, false, n);
-}
-
-/* ---- Awaiting ack -----------------------------------------------------------
- */
-
-static int read_await(mtr_store *s, sqlite3_stmt *st, mtr_await_row *row) {
-  int rc = first_row(s, st, "awaiting_ack");
-  if (rc)
-    return rc;
-  memset(row, 0, offsetof(mtr_await_row, bytes));
-  row->seq = sqlite3_column_int64(st, 0);
-  row->kind = sqlite3_column_int(st, 1);
-  copy_text(st, 2, row->topic, sizeof row->topic);
-  row->start = sqlite3_column_int64(st, 3);
-  row->expires = sqlite3_column_int64(st, 4);
-  row->due = sqlite3_column_int64(st, 5);
-  row->resends = sqlite3_column_int64(st, 6);
-  rc = copy_blob(st, 7, row->bytes, sizeof row->bytes, &row->len);
-  done(st);
-  return rc;
-}
-
-int mtr_store_await_add(mtr_store *s, const mtr_await_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_AW_ADD);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, row->seq);
-  sqlite3_bind_int(st, 2, row->kind);
-  sqlite3_bind_text(st, 3, row->topic, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, row->start);
-  sqlite3_bind_int64(st, 5, row->expires);
-  sqlite3_bind_int64(st, 6, row->due);
-  sqlite3_bind_int64(st, 7, row->resends);
-  sqlite3_bind_blob(st, 8, row->bytes, (int)row->len, SQLITE_STATIC);
-  int rc = exec_stmt(s, st, "awaiting_ack add");
-  if (rc || row->kind != MTR_MSG_PREFS)
-    return rc;
-  st = stmt(s, Q_AW_SUPERSEDE);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int(st, 1, row->kind);
-  sqlite3_bind_int64(st, 2, row->seq);
-  return exec_stmt(s, st, "awaiting_ack supersede");
-}
-
-int mtr_store_await_due(mtr_store *s, int64_t now, mtr_await_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_AW_DUE);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, now);
-  return read_await(s, st, row);
-}
-
-int mtr_store_await_expired(mtr_store *s, int64_t now, mtr_await_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_AW_EXPIRED);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, now);
-  return read_await(s, st, row);
-}
-
-int mtr_store_await_set(mtr_store *s, int64_t seq, int64_t due,
-                        int64_t resends) {
-  sqlite3_stmt *st = stmt(s, Q_AW_SET);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, seq);
-  sqlite3_bind_int64(st, 2, due);
-  sqlite3_bind_int64(st, 3, resends);
-  return exec_stmt(s, st, "awaiting_ack set");
-}
-
-int mtr_store_await_delete(mtr_store *s, int64_t seq, bool *deleted) {
-  sqlite3_stmt *st = stmt(s, Q_AW_DEL);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, seq);
-  int rc = exec_stmt(s, st, "awaiting_ack delete");
-  if (!rc && deleted)
-    *deleted = sqlite3_changes(s->db) > 0;
-  return rc;
-}
-
-int mtr_store_await_count(mtr_store *s, int64_t *n) {
-  return count_query(s, Q_AW_COUNT, 0, false, n);
 }
 
 /* ---- Readings --------------------------------------------------------------

@@ -31,7 +31,6 @@ static const char *const type_names[PR_MSG_COUNT] = {
     [PR_MSG_PROOF_RESPONSE] = "proof_response",
     [PR_MSG_CHECKPOINT] = "checkpoint",
     [PR_MSG_SUMMARY] = "summary",
-    [PR_MSG_ACK] = "ack",
 };
 static const char *const side_names[] = {NULL, "buy", "sell"};
 static const char *const mode_names[] = {NULL, "expost", "exante",
@@ -63,7 +62,7 @@ static const size_t type_limits[PR_MSG_COUNT] = {
     [PR_MSG_PREFS] = 1024,           [PR_MSG_STATUS] = 1024,
     [PR_MSG_PROOF_REQUEST] = 1024,   [PR_MSG_RESULT] = 12288,
     [PR_MSG_PROOF_RESPONSE] = 24576, [PR_MSG_CHECKPOINT] = 12288,
-    [PR_MSG_SUMMARY] = 2048,         [PR_MSG_ACK] = 2048,
+    [PR_MSG_SUMMARY] = 2048,
 };
 _Static_assert(PR_PAYLOAD_MAX >= 24576, "every type fits the envelope");
 
@@ -465,33 +464,6 @@ static const jfield summary_fields[] = {
 };
 #undef SM
 
-/* -- ack -- */
-#define AK(f) BODY(pr_ack, ack, f)
-static int check_ack(const void *base, const char *path, pr_diag *d) {
-  (void)path;
-  const pr_ack *a = &((const pr_msg *)base)->ack;
-  if (a->nseqs == 0)
-    return pr_diag_set(d, PR_R_INVALID, GL_ERANGE,
-                       "seqs: must name at least one sequence number");
-  for (size_t i = 1; i < a->nseqs; i++)
-    if (a->seqs[i] <= a->seqs[i - 1])
-      return pr_diag_set(d, PR_R_INVALID, GL_ERANGE,
-                         "seqs[%zu]: numbers must strictly increase", i);
-  return 0;
-}
-static const jfield ack_fields[] = {
-    HEADER_FIELDS,
-    {.name = "meter", .kind = JK_METER, .off = AK(meter)},
-    {.name = "seqs",
-     .kind = JK_INTS,
-     .off = AK(seqs),
-     .max = PR_MAX_ACK_SEQS,
-     .imin = 1,
-     .imax = I,
-     .count_off = AK(nseqs)},
-};
-#undef AK
-
 #define SCHEMA(t, name, check)                                                 \
   [t] = {#name, name##_fields, sizeof name##_fields / sizeof *name##_fields,   \
          check}
@@ -505,7 +477,6 @@ static const jschema schemas[PR_MSG_COUNT] = {
     SCHEMA(PR_MSG_PROOF_RESPONSE, proof_response, check_proof_response),
     SCHEMA(PR_MSG_CHECKPOINT, checkpoint, NULL),
     SCHEMA(PR_MSG_SUMMARY, summary, check_summary),
-    SCHEMA(PR_MSG_ACK, ack, check_ack),
 };
 
 /* ---- Names ------------------------------------------------------------- */
@@ -562,7 +533,7 @@ size_t pr_type_max_payload(pr_type type) {
 /* Which side of the protocol may send each type. */
 static bool from_aggregator(pr_type t) {
   return t == PR_MSG_RESULT || t == PR_MSG_PROOF_RESPONSE ||
-         t == PR_MSG_CHECKPOINT || t == PR_MSG_SUMMARY || t == PR_MSG_ACK;
+         t == PR_MSG_CHECKPOINT || t == PR_MSG_SUMMARY;
 }
 
 static int check_origin(const pr_msg *m, pr_diag *d) {

@@ -148,11 +148,9 @@ static int open_msg(const uint8_t *buf, size_t len, const pr_topic *topic,
                        "\"%s\"",
                        m->sender, kid);
   if (topic != NULL &&
-      (m->type == PR_MSG_RESULT || m->type == PR_MSG_PROOF_RESPONSE ||
-       m->type == PR_MSG_ACK)) {
-    const char *meter = m->type == PR_MSG_RESULT ? m->result.meter
-                        : m->type == PR_MSG_ACK  ? m->ack.meter
-                                                 : m->proof_response.meter;
+      (m->type == PR_MSG_RESULT || m->type == PR_MSG_PROOF_RESPONSE)) {
+    const char *meter =
+        m->type == PR_MSG_RESULT ? m->result.meter : m->proof_response.meter;
     if (strcmp(meter, topic->id) != 0)
       return pr_diag_set(d, PR_R_SENDER_MISMATCH, GL_EPERM,
                          "meter: \"%s\" but the topic is meter \"%s\"'s", meter,

@@ -36,7 +36,6 @@ static const topic_def defs[PR_TOPIC_COUNT] = {
                           PR_TYPE_BIT(PR_MSG_SUMMARY), false},
     [PR_TOPIC_CHECKPOINT] = {"public", "checkpoint", "checkpoint",
                              PR_TYPE_BIT(PR_MSG_CHECKPOINT), true},
-    [PR_TOPIC_ACK] = {"result", "ack", "ack", PR_TYPE_BIT(PR_MSG_ACK), false},
 };
 
 static bool valid_kind(pr_topic_kind k) {

@@ -33,11 +33,6 @@
  *      prefs    stored and logged in the ledger.
  *      status   the meter's state, outbox depth and version.
  *      proof    rate-limited per meter (rate_limited), then answered.
- *   Orders and prefs are acknowledged end to end: once the transaction
- *   that stored one commits (whatever its verdict), and again after every
- *   byte-identical re-send of a stored one, its seq is handed to the `ack`
- *   callback (one call per meter and commit, at most PR_MAX_ACK_SEQS
- *   numbers each, increasing), which signs an "ack" to the meter.
  *   Every authentic message is stored with its outcome, so its re-delivery
  *   is recognised as a duplicate whatever the outcome was; except for
  *   verdicts that may change (ts_future: our clock may be behind;
@@ -76,11 +71,6 @@ extern "C" {
 /* Called for an accepted proof request (inside the open transaction). */
 typedef void (*agg_proof_fn)(void *ctx, const agg_job *job);
 
-/* Called after a commit with the seqs of `meter`'s stored orders/prefs
- * (1..PR_MAX_ACK_SEQS, strictly increasing), outside any transaction. */
-typedef void (*agg_ack_fn)(void *ctx, const char *meter, const int64_t *seqs,
-                           size_t n);
-
 typedef struct agg_ingest_deps {
   const agg_config *cfg;
   agg_store *st;
@@ -92,8 +82,6 @@ typedef struct agg_ingest_deps {
   const gl_clock *real; /* rate limits of log lines */
   agg_proof_fn proof;   /* may be NULL: proof requests are then ignored */
   void *proof_ctx;
-  agg_ack_fn ack; /* may be NULL: no acks are sent */
-  void *ack_ctx;
 } agg_ingest_deps;
 
 typedef struct agg_ingest agg_ingest;
@@ -137,15 +125,13 @@ void agg_ingest_reject(agg_ingest *in, const char *topic, agg_reason r,
 /* agg_ingest_batch - messages written in the open transaction. */
 size_t agg_ingest_batch(const agg_ingest *in);
 
-/* agg_ingest_pending - something waits for agg_ingest_flush (a write, an
- * acknowledgement of the publisher, or an ack to send). */
+/* agg_ingest_pending - something waits for agg_ingest_flush. */
 bool agg_ingest_pending(const agg_ingest *in);
 
 /*
  * agg_ingest_flush - commit the open transaction (with the dynamic meter
- * state and the publisher's acknowledgements), hand the acks of what it
- * stored to deps.ack, then let the market act on it
- * (agg_market_after_commit). Returns 0 or an error (fatal).
+ * state and the publisher's acknowledgements), then let the market act on
+ * it (agg_market_after_commit). Returns 0 or an error (fatal).
  */
 int agg_ingest_flush(agg_ingest *in);
 

@@ -44,7 +44,6 @@ typedef enum agg_pub {
   AGG_PUB_CHECKPOINT,
   AGG_PUB_PROOF,
   AGG_PUB_RECEIPT, /* a stored result re-sent for a duplicate reading */
-  AGG_PUB_ACK,     /* "ack": orders/prefs stored */
   AGG_PUB_COUNT
 } agg_pub;
 

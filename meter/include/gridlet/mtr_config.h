@@ -104,7 +104,6 @@ typedef struct mtr_config {
   char log_key[MTR_TEXT_MAX]; /* ledger verifier key; "" = no ledger checks */
   int64_t receipt_timeout_ns; /* 0 = 2 intervals + interval/5 */
   int64_t receipt_give_up_ns;
-  int64_t ack_timeout_ns; /* 0 = 6 polls, at least 10 s */
   int64_t proof_timeout_ns;
   bool check_ledger;
   /* [outbox] */
@@ -140,7 +139,6 @@ typedef struct mtr_config {
   int64_t buy_below, sell_above; /* micro-currency per kWh */
   int log_level;                 /* GL_LOG_* */
   int64_t receipt_wait_ns;       /* receipt_timeout, default applied */
-  int64_t ack_wait_ns;           /* ack_timeout, default applied */
   bool ha_has_tariffs;           /* both tariffs set: savings are shown */
   int64_t ha_retail, ha_feed_in; /* micro-currency per kWh */
 } mtr_config;

@@ -38,15 +38,6 @@
  *     outage gets its full time) they are given up (state UNCONFIRMED,
  *     logged, counted).
  *  4. Orders whose gate closure passed are dropped unsent (logged).
- *  5. Orders and prefs: PUBACK only says the broker has them, so each one
- *     the broker acknowledged waits in the awaiting_ack table (same
- *     bytes) until the aggregator's signed "ack" names its seq
- *     (mtr_pub_ack). When the outbox has nothing left to send, rows whose
- *     ack is overdue (ack_wait after the PUBACK, doubling with each
- *     re-send up to 64 x) are published again, the same bytes; the
- *     aggregator re-acks a duplicate. An order still unacked at its gate
- *     closure is given up (logged, counter orders_unacked); newer prefs
- *     replace older ones awaiting an ack; prefs are re-sent until acked.
  *
  * Full outbox (max_messages rows): first orders whose gate closed are
  * dropped, then the oldest queued order or prefs message (a reading is
@@ -76,10 +67,6 @@
 extern "C" {
 #endif
 
-/* The default wait for the aggregator's ack before a re-send: its batch
- * commits within a second, so this is generous. */
-#define MTR_ACK_WAIT_DEFAULT (INT64_C(30) * INT64_C(1000000000))
-
 typedef struct mtr_pub_cfg {
   int64_t outbox_max;      /* rows */
   int when_full;           /* mtr_full_policy */
@@ -87,8 +74,6 @@ typedef struct mtr_pub_cfg {
   int64_t interval_ns;     /* the delivery interval */
   int64_t receipt_wait_ns; /* re-send after this past the interval end */
   int64_t give_up_ns;      /* stop re-sending after this past the end */
-  int64_t ack_wait_ns;     /* orders/prefs: re-send without an ack after
-                              this (0: MTR_ACK_WAIT_DEFAULT) */
   /* Optional: called when the broker acknowledged outbox row `seq` of
    * `kind` (mtr_msg_kind), inside the transaction that deletes it; a
    * non-zero return (a store error) rolls it back and is returned. */
@@ -137,15 +122,6 @@ int mtr_pub_published(mtr_pub *p, uint64_t token, bool ok, int reason,
  * ...); the message is then simply not sent.
  */
 int mtr_pub_direct(mtr_pub *p, const pr_mqtt_msg *msg);
-
-/*
- * mtr_pub_ack - the aggregator's verified ack named `seqs` (n of them):
- * they are stored, so they are never re-sent. Inside the caller's
- * transaction. *matched (may be NULL) gets how many were awaiting an ack.
- * An ack that arrives before the broker's PUBACK of the same message is
- * remembered (the last 64 numbers), so that message is not kept.
- */
-int mtr_pub_ack(mtr_pub *p, const int64_t *seqs, size_t n, size_t *matched);
 
 /* mtr_pub_idle - nothing in flight (for an orderly shutdown). */
 bool mtr_pub_idle(const mtr_pub *p);

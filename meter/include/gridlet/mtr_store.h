@@ -13,9 +13,6 @@
  *                accountant's state, trading bookkeeping, broker state
  *   outbox       signed messages not yet acknowledged by the broker
  *                (seq, kind, topic, interval, expiry, exact bytes)
- *   awaiting_ack orders and prefs the broker took but the aggregator has
- *                not acknowledged storing yet (exact bytes, re-send due
- *                time and count); created in any file the agent opens
  *   readings     every reading made, with its exact signed bytes and its
  *                delivery state (queued, awaiting receipt, receipted,
  *                confirmed in the ledger, late, dropped, unconfirmed,
@@ -252,43 +249,6 @@ int mtr_store_outbox_delete(mtr_store *s, int64_t seq);
 /* mtr_store_outbox_count - how many rows the outbox holds. */
 int mtr_store_outbox_count(mtr_store *s, int64_t *n);
 
-/* ---- Awaiting the aggregator's ack -------------------------------------- */
-
-/* An order or prefs message the broker acknowledged (PUBACK) whose
- * storage the aggregator has not acknowledged yet ("ack"). */
-typedef struct mtr_await_row {
-  int64_t seq;
-  int kind; /* MTR_MSG_ORDER or MTR_MSG_PREFS */
-  char topic[PR_TOPIC_MAX];
-  int64_t start;   /* the order's interval (0 for prefs) */
-  int64_t expires; /* gate closure (orders), else INT64_MAX */
-  int64_t due;     /* when to re-send, wall time */
-  int64_t resends;
-  size_t len;
-  uint8_t bytes[MTR_MSG_MAX];
-} mtr_await_row;
-
-/*
- * Rows awaiting an ack. Readers fill *row and return 0, GL_ENOENT,
- * GL_ETOOBIG or GL_ESTORE; the others return 0 or GL_ESTORE.
- */
-/* mtr_store_await_add - insert `row` (copied; a seq present already is
- * left as it is). Adding prefs forgets older prefs awaiting an ack: only
- * the newest standing limits matter. */
-int mtr_store_await_add(mtr_store *s, const mtr_await_row *row);
-/* mtr_store_await_due - the row with the earliest due time <= now. */
-int mtr_store_await_due(mtr_store *s, int64_t now, mtr_await_row *row);
-/* mtr_store_await_expired - the oldest row that expired before `now`. */
-int mtr_store_await_expired(mtr_store *s, int64_t now, mtr_await_row *row);
-/* mtr_store_await_set - set due time and re-send count of row `seq`. */
-int mtr_store_await_set(mtr_store *s, int64_t seq, int64_t due,
-                        int64_t resends);
-/* mtr_store_await_delete - forget row `seq`; *deleted (may be NULL) tells
- * whether there was one. */
-int mtr_store_await_delete(mtr_store *s, int64_t seq, bool *deleted);
-/* mtr_store_await_count - how many rows await an ack. */
-int mtr_store_await_count(mtr_store *s, int64_t *n);
-
 /* ---- Readings ------------------------------------------------------------ */
 
 typedef enum mtr_reading_state {
@@ -334,12 +294,13 @@ int mtr_store_reading_get(mtr_store *s, int64_t seq, mtr_reading_row *row);
 /* mtr_store_reading_by_start - the reading of the interval at `start`. */
 int mtr_store_reading_by_start(mtr_store *s, int64_t start,
                                mtr_reading_row *row);
-/* mtr_store_reading_next - the reading with the smallest seq > after_seq
- * (walks the readings in seq order; seqs are sparse and large). */
-int mtr_store_reading_next(mtr_store *s, int64_t after_seq,
-                           mtr_reading_row *row);
 /* mtr_store_reading_last - the newest reading (highest seq). */
 int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row);
+/* mtr_store_reading_next - the reading with the smallest seq > after_seq
+ * (walking every reading: sequence numbers are sparse, they follow the
+ * wall clock in milliseconds). */
+int mtr_store_reading_next(mtr_store *s, int64_t after_seq,
+                           mtr_reading_row *row);
 /* mtr_store_reading_set_state - set state, due time and re-send count of
  * reading `seq` (none: nothing happens). */
 int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,

@@ -73,7 +73,6 @@ extern "C" {
 #define PR_NOTE_MAX 4096         /* bytes of signed-note text */
 #define PR_ENTRY_MAX 8192        /* bytes of one ledger entry */
 #define PR_TOKEN_MAX 31          /* short names: software version, rule */
-#define PR_MAX_ACK_SEQS 64       /* sequence numbers in one ack */
 
 /* ---- Message types ----------------------------------------------------- */
 
@@ -88,7 +87,6 @@ typedef enum pr_type {
   PR_MSG_PROOF_RESPONSE, /* "proof_response": aggregator -> one meter */
   PR_MSG_CHECKPOINT,     /* "checkpoint": aggregator, public, retained */
   PR_MSG_SUMMARY,        /* "summary": aggregator, public */
-  PR_MSG_ACK,            /* "ack": aggregator -> one meter, stored orders */
   PR_MSG_COUNT
 } pr_type;
 
@@ -316,19 +314,6 @@ typedef struct pr_summary {
   int64_t ledger_size;  /* tree size of the checkpoint for this interval */
 } pr_summary;
 
-/*
- * "ack": the aggregator has durably stored (committed) the meter's
- * messages with these sequence numbers (orders and prefs; whatever its
- * verdict on them). Sent after the storing transaction commits, and again
- * for every byte-identical re-send of a stored message, so a meter that
- * re-sends because an ack was lost gets one.
- */
-typedef struct pr_ack {
-  char meter[PR_ID_MAX + 1];     /* the meter whose messages these are */
-  size_t nseqs;                  /* 1 .. PR_MAX_ACK_SEQS */
-  int64_t seqs[PR_MAX_ACK_SEQS]; /* strictly increasing, 1 .. 2^53-1 */
-} pr_ack;
-
 /* ---- The message ------------------------------------------------------- */
 
 typedef struct pr_msg {
@@ -347,7 +332,6 @@ typedef struct pr_msg {
     pr_proof_response proof_response;
     pr_checkpoint checkpoint;
     pr_summary summary;
-    pr_ack ack;
   };
 } pr_msg;
 

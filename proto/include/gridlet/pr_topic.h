@@ -49,7 +49,6 @@ typedef enum pr_topic_kind {
   PR_TOPIC_PROOF_RESPONSE, /* result/<id>/proof */
   PR_TOPIC_SUMMARY,        /* public/summary */
   PR_TOPIC_CHECKPOINT,     /* public/checkpoint (retained) */
-  PR_TOPIC_ACK,            /* result/<id>/ack */
   PR_TOPIC_COUNT
 } pr_topic_kind;
 

@@ -243,33 +243,6 @@ void mh_agg_start(mh_agg *a, const gt_community *c, unsigned nmeters) {
 
 static bool subscribed_flag;
 
-/* Sign and publish an ack of `m` (an order or prefs, received on topic
- * `t`) to its sender: one attempt, as the real aggregator's acks are not
- * stored either. */
-static void send_ack(mh_agg *a, const pr_topic *t, const pr_msg *m) {
-  pr_msg ack;
-  assert_int_equal(
-      pr_msg_init(&ack, PR_MSG_ACK, PR_AGGREGATOR_ID, ++a->seq,
-                  gl_floor_div(m->ts, GL_NS_PER_SEC) * GL_NS_PER_SEC),
-      0);
-  snprintf(ack.ack.meter, sizeof ack.ack.meter, "%s", m->sender);
-  ack.ack.nseqs = 1;
-  ack.ack.seqs[0] = m->seq;
-  char topic[PR_TOPIC_MAX];
-  assert_int_equal(pr_topic_build(PR_TOPIC_ACK, t->community, m->sender, topic,
-                                  sizeof topic),
-                   0);
-  uint8_t buf[PR_SEAL_MAX];
-  size_t len;
-  pr_diag d = {0};
-  if (pr_seal(&ack, &a->key, buf, sizeof buf, &len, &d))
-    fail_msg("seal: %s", d.msg);
-  pr_mqtt_msg msg = {
-      .topic = topic, .payload = buf, .payload_len = len, .qos = 1};
-  if (pr_mqtt_publish(a->mqtt, &msg, NULL) == 0)
-    a->acks++;
-}
-
 static void handle(mh_agg *a, const pr_mqtt_event *ev) {
   if (ev->type == PR_MQTT_CONNECTED)
     a->connected = true;
@@ -310,8 +283,6 @@ static void handle(mh_agg *a, const pr_mqtt_event *ev) {
     assert_non_null(a->recs);
   }
   a->recs[a->n++] = r;
-  if (!a->no_acks && (r.m->type == PR_MSG_ORDER || r.m->type == PR_MSG_PREFS))
-    send_ack(a, &r.t, r.m);
 }
 
 void mh_agg_pump(mh_agg *a, int ms) {

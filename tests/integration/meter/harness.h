@@ -104,11 +104,6 @@ typedef struct mh_agg {
   size_t rejected;
   bool connected;
   int64_t seq;
-  /* Like the real aggregator, every order and prefs message received is
-   * acknowledged with a signed "ack" (one publish, not retried: a lost
-   * ack is re-earned by the meter's re-send), unless this is set. */
-  bool no_acks;
-  size_t acks; /* acks published */
 } mh_agg;
 
 /* Connect as the aggregator and subscribe to every meter topic; knows

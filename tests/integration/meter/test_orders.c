@@ -40,23 +40,7 @@ static void run_until(mh_agg *a, const gl_clock *clock, int64_t until) {
     mh_agg_pump(a, 20);
 }
 
-/* Distinct messages of `type` (a re-send of the same seq counts once;
- * mh_check_seq_unique checks that it is the same bytes). */
 static int count_type(const mh_agg *a, pr_type type) {
-  int n = 0;
-  for (size_t i = 0; i < a->n; i++) {
-    const pr_msg *m = a->recs[i].m;
-    bool again = false;
-    for (size_t k = 0; k < i && !again; k++)
-      again = a->recs[k].m->seq == m->seq &&
-              strcmp(a->recs[k].m->sender, m->sender) == 0;
-    n += m->type == type && !again;
-  }
-  return n;
-}
-
-/* Every message of `type`, re-sends included. */
-static int count_sent(const mh_agg *a, pr_type type) {
   int n = 0;
   for (size_t i = 0; i < a->n; i++)
     n += a->recs[i].m->type == type;
@@ -166,54 +150,6 @@ static void test_meter_prefs_dropped_from_the_outbox_are_sent_again(void **st) {
   gl_accel_clock_free(ac);
 }
 
-/* The broker's PUBACK is not the aggregator's: without a signed ack the
- * meter sends the same prefs again (same seq, same bytes), at a growing
- * interval; the first ack ends it. */
-static void test_meter_prefs_are_sent_again_until_acked(void **st) {
-  (void)st;
-  char spec[GL_CLOCK_SPEC_MAX];
-  gl_clock clock;
-  gl_accel_clock *ac;
-  mh_clock(600, I15, 12 * 3600 * MH_SEC, spec, &clock, &ac);
-  char dir[GT_PATH_MAX];
-  gt_path(dir, comm.root, "simk");
-  mkdir(dir, 0700);
-  mh_sim sim;
-  mh_sim_start(&sim, dir, spec, 1, NULL);
-  mh_agg agg;
-  mh_agg_start(&agg, &comm, 2);
-  agg.no_acks = true;
-  mh_meter m;
-  mh_meter_config(&m, &comm, 1, &sim, 0, NULL, "poll = 30s\n",
-                  "[aggregator]\nack_timeout = 1m\n"
-                  "[trading]\nbuy_below = 0.25\n");
-  mh_meter_start(&m, spec);
-  /* 1m, then 2m, 4m: three re-sends within ~8 virtual minutes. */
-  for (int i = 0; i < 1000 && count_sent(&agg, PR_MSG_PREFS) < 3; i++)
-    mh_agg_pump(&agg, 20);
-  assert_true(count_sent(&agg, PR_MSG_PREFS) >= 3);
-  assert_int_equal(count_type(&agg, PR_MSG_PREFS), 1);
-  mh_check_seq_unique(&agg); /* the same bytes each time */
-  /* Acked now: the next re-send is the last. */
-  agg.no_acks = false;
-  for (int i = 0; i < 1000 && agg.acks == 0; i++)
-    mh_agg_pump(&agg, 20);
-  assert_true(agg.acks >= 1);
-  mh_agg_pump(&agg, 300);
-  int sent = count_sent(&agg, PR_MSG_PREFS);
-  /* 30 virtual minutes, far beyond the next due re-send. */
-  run_until(&agg, &clock, gl_clock_now(&clock) + 30 * MH_MIN);
-  mh_meter_stop(&m);
-  mh_agg_pump(&agg, 200);
-  assert_int_equal(count_sent(&agg, PR_MSG_PREFS), sent);
-  char *log = gt_read_file(m.log, NULL);
-  assert_non_null(strstr(log, "no ack from the aggregator for our prefs"));
-  free(log);
-  mh_agg_free(&agg);
-  mh_sim_stop(&sim);
-  gl_accel_clock_free(ac);
-}
-
 static void test_meter_exante_orders_repeat_the_forecast_interval(void **st) {
   (void)st;
   char spec[GL_CLOCK_SPEC_MAX];
@@ -272,11 +208,6 @@ static void test_meter_exante_orders_repeat_the_forecast_interval(void **st) {
     assert_int_equal(sell, h->export_wh);
   }
   /* Intervals from the third on have a full interval to forecast from. */
-  if (orders < 2) {
-    char *l = gt_read_file(m.log, NULL);
-    fprintf(stderr, "%s", l ? l : "");
-    free(l);
-  }
   assert_true(orders >= 2);
   free(r);
   char *log = gt_read_file(m.log, NULL);
@@ -292,7 +223,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_meter_expost_prefs_sent_once_per_change),
       cmocka_unit_test(test_meter_prefs_dropped_from_the_outbox_are_sent_again),
-      cmocka_unit_test(test_meter_prefs_are_sent_again_until_acked),
       cmocka_unit_test(test_meter_exante_orders_repeat_the_forecast_interval),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

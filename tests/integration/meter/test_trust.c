@@ -141,9 +141,6 @@ static void test_meter_keeps_metering_with_an_untrusted_aggregator(void **st) {
   mh_sim_start(&sim, dir, spec, 1, NULL);
   mh_agg agg;
   mh_agg_start(&agg, &comm, 2);
-  /* Only the results sent here reach the meter: acks of its prefs would be
-   * rejected as untrusted too, and counted. */
-  agg.no_acks = true;
   mh_meter m;
   char crl[GT_PATH_MAX], extra[GT_PATH_MAX + 16];
   gt_path(crl, comm.root, "stale-crl.pem");
@@ -191,9 +188,6 @@ static void test_meter_trusts_the_aggregator_after_sighup(void **st) {
   mh_sim_start(&sim, dir, spec, 1, NULL);
   mh_agg agg;
   mh_agg_start(&agg, &comm, 2);
-  /* Only the results sent here reach the meter: acks of its prefs would be
-   * rejected as untrusted too, and counted. */
-  agg.no_acks = true;
   mh_meter m;
   mh_meter_config(&m, &comm, 2, &sim, 0, NULL, "poll = 30s\n", NULL);
   /* The aggregator's certificate is not installed yet. */

@@ -22,17 +22,6 @@ static void on_proof(void *ctx, const agg_job *j) {
   ((fx *)ctx)->proofs++;
 }
 
-static void on_ack(void *ctx, const char *meter, const int64_t *seqs,
-                   size_t n) {
-  fx *f = ctx;
-  if ((size_t)f->acks < sizeof f->ack / sizeof f->ack[0]) {
-    snprintf(f->ack[f->acks].meter, sizeof f->ack[f->acks].meter, "%s", meter);
-    f->ack[f->acks].n = n;
-    memcpy(f->ack[f->acks].seqs, seqs, n * sizeof *seqs);
-  }
-  f->acks++;
-}
-
 static int put_meter(fx *f, size_t i) {
   agg_meter_rec m;
   memset(&m, 0, sizeof m);
@@ -82,9 +71,7 @@ void fx_open(fx *f) {
                         .clock = &f->clock,
                         .real = &f->real,
                         .proof = on_proof,
-                        .proof_ctx = f,
-                        .ack = on_ack,
-                        .ack_ctx = f};
+                        .proof_ctx = f};
   assert_int_equal(agg_ingest_new(&id, &f->in), 0);
 }
 

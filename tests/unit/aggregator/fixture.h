@@ -42,13 +42,6 @@ typedef struct fx {
   char ids[FX_MAX_METERS][24];
   int64_t seq[FX_MAX_METERS];
   int proofs; /* proof requests handed to the proof hook */
-  /* Calls of the ack hook since setup (the first 8 kept). */
-  int acks;
-  struct {
-    char meter[PR_ID_MAX + 1];
-    size_t n;
-    int64_t seqs[PR_MAX_ACK_SEQS];
-  } ack[8];
 } fx;
 
 /* The start of the manual clock: a summer morning, UTC. */

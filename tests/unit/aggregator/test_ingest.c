@@ -239,83 +239,6 @@ static void test_order_in_expost_mode_is_mode_mismatch(void **state) {
   assert_int_equal(send(0, &m, PR_TOPIC_ORDER), AGG_R_MODE_MISMATCH);
 }
 
-static pr_msg prefs_msg(size_t i, int64_t buy) {
-  pr_msg m;
-  assert_int_equal(pr_msg_init(&m, PR_MSG_PREFS, f.ids[i], ++f.seq[i], FX_T0),
-                   0);
-  m.prefs.effective = FX_T0 + IV;
-  m.prefs.has_buy_below = true;
-  m.prefs.buy_below = buy;
-  return m;
-}
-
-static void
-test_stored_orders_and_prefs_are_acked_after_the_commit(void **state) {
-  (void)state;
-  at(FX_T0);
-  pr_msg p1 = prefs_msg(0, 250000), p2 = prefs_msg(0, 260000);
-  assert_int_equal(send(0, &p1, PR_TOPIC_ORDER), AGG_R_NONE);
-  assert_int_equal(send(0, &p2, PR_TOPIC_ORDER), AGG_R_NONE);
-  /* A refused order is stored with its verdict: acked as well (sending
-   * it again would change nothing). */
-  pr_msg o;
-  assert_int_equal(pr_msg_init(&o, PR_MSG_ORDER, f.ids[1], ++f.seq[1], FX_T0),
-                   0);
-  o.order.start = FX_T0 + 2 * IV;
-  o.order.end = FX_T0 + 3 * IV;
-  assert_int_equal(send(1, &o, PR_TOPIC_ORDER), AGG_R_MODE_MISMATCH);
-  /* Readings have their receipts: no ack (this one is stored with its
-   * verdict, before_start). */
-  assert_int_equal(fx_reading(&f, 2, FX_T0 - IV, 100, 0), AGG_R_BEFORE_START);
-  /* The meter's re-send of p2 while it is still in the open batch: a
-   * duplicate, acked once with the rest. */
-  bool dup = false;
-  agg_reason r;
-  assert_int_equal(fx_send(&f, 0, &p2, PR_TOPIC_ORDER, &r, &dup), 0);
-  assert_true(dup);
-  assert_int_equal(f.acks, 0); /* nothing is committed yet */
-  assert_true(agg_ingest_pending(f.in));
-  fx_flush(&f);
-  assert_int_equal(f.acks, 2); /* one per meter, in meter order */
-  assert_string_equal(f.ack[0].meter, f.ids[0]);
-  assert_int_equal(f.ack[0].n, 2);
-  assert_int_equal(f.ack[0].seqs[0], p1.seq);
-  assert_int_equal(f.ack[0].seqs[1], p2.seq);
-  assert_string_equal(f.ack[1].meter, f.ids[1]);
-  assert_int_equal(f.ack[1].n, 1);
-  assert_int_equal(f.ack[1].seqs[0], o.seq);
-  /* The same bytes again (the meter got no ack): a duplicate, acked
-   * again after the next commit, which it makes due by itself. */
-  assert_int_equal(fx_send(&f, 0, &p1, PR_TOPIC_ORDER, &r, &dup), 0);
-  assert_true(dup);
-  assert_int_equal(f.acks, 2);
-  assert_true(agg_ingest_pending(f.in));
-  fx_flush(&f);
-  assert_int_equal(f.acks, 3);
-  assert_int_equal(f.ack[2].n, 1);
-  assert_int_equal(f.ack[2].seqs[0], p1.seq);
-  assert_false(agg_ingest_pending(f.in));
-  /* Other bytes under a used seq are evidence, never acked. */
-  pr_msg forged = p1;
-  forged.prefs.buy_below = 1;
-  assert_int_equal(fx_send(&f, 0, &forged, PR_TOPIC_ORDER, &r, &dup), 0);
-  assert_int_equal(r, AGG_R_SEQ_REUSE);
-  fx_flush(&f);
-  assert_int_equal(f.acks, 3);
-  /* More than an ack holds: several acks, each increasing. */
-  int64_t first = f.seq[0] + 1;
-  for (int k = 0; k < PR_MAX_ACK_SEQS + 6; k++) {
-    pr_msg p = prefs_msg(0, 200000 + k);
-    assert_int_equal(send(0, &p, PR_TOPIC_ORDER), AGG_R_NONE);
-  }
-  fx_flush(&f);
-  assert_int_equal(f.acks, 5);
-  assert_int_equal(f.ack[3].n, PR_MAX_ACK_SEQS);
-  assert_int_equal(f.ack[3].seqs[0], first);
-  assert_int_equal(f.ack[4].n, 6);
-  assert_int_equal(f.ack[4].seqs[5], f.seq[0]);
-}
-
 static void tweak_exante(agg_config *c) {
   c->horizon = 2 * 3600 * SEC;
 }
@@ -427,9 +350,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_order_in_expost_mode_is_mode_mismatch, setup, teardown),
       cmocka_unit_test(test_order_beyond_horizon),
-      cmocka_unit_test_setup_teardown(
-          test_stored_orders_and_prefs_are_acked_after_the_commit, setup,
-          teardown),
       cmocka_unit_test_setup_teardown(
           test_status_updates_gauges_and_proofs_are_rate_limited, setup,
           teardown),

@@ -157,60 +157,6 @@ static void test_pub_gives_up_on_readings_without_receipt(void **st) {
   mtr_pub_free(p);
 }
 
-static void await_row(int64_t seq, int kind, int64_t expires, int64_t due) {
-  static mtr_await_row w;
-  memset(&w, 0, sizeof w);
-  w.seq = seq;
-  w.kind = kind;
-  snprintf(w.topic, sizeof w.topic, "gridlet/c1/meter/m1/order");
-  w.start = 1800;
-  w.expires = expires;
-  w.due = due;
-  w.len = 1;
-  assert_int_equal(mtr_store_await_add(store, &w), 0);
-}
-
-static int64_t awaiting(void) {
-  int64_t n = -1;
-  assert_int_equal(mtr_store_await_count(store, &n), 0);
-  return n;
-}
-
-static void test_pub_ack_forgets_what_the_aggregator_stored(void **st) {
-  (void)st;
-  mtr_pub *p = new_pub(MTR_FULL_DROP_OLDEST);
-  await_row(3, MTR_MSG_ORDER, 1000, 10);
-  await_row(4, MTR_MSG_PREFS, INT64_MAX, 10);
-  await_row(8, MTR_MSG_ORDER, 1000, 10);
-  size_t matched = 0;
-  const int64_t seqs[] = {3, 4, 5};
-  assert_int_equal(mtr_pub_ack(p, seqs, 3, &matched), 0);
-  assert_int_equal(matched, 2); /* 5 was not awaited: ignored */
-  assert_int_equal(awaiting(), 1);
-  static mtr_await_row w;
-  assert_int_equal(mtr_store_await_due(store, INT64_MAX, &w), 0);
-  assert_int_equal(w.seq, 8);
-  mtr_pub_free(p);
-}
-
-static void test_pub_gives_up_unacked_orders_at_gate_closure(void **st) {
-  (void)st;
-  mtr_pub *p = new_pub(MTR_FULL_DROP_OLDEST);
-  await_row(3, MTR_MSG_ORDER, 1000, 10);
-  await_row(4, MTR_MSG_PREFS, INT64_MAX, 10);
-  gt_log_capture_begin();
-  assert_int_equal(mtr_pub_pump(p, 1000), 0);
-  assert_int_equal(awaiting(), 2);
-  assert_int_equal(mtr_pub_pump(p, 1001), 0);
-  assert_true(gt_log_contains("never acknowledged our order"));
-  gt_log_capture_end();
-  assert_int_equal(awaiting(), 1); /* prefs wait for their ack */
-  int64_t v = 0;
-  assert_int_equal(mtr_store_counter_get(store, "orders_unacked", &v), 0);
-  assert_int_equal(v, 1);
-  mtr_pub_free(p);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -219,10 +165,6 @@ int main(void) {
           test_pub_full_outbox_drop_newest_keeps_the_queue, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_pub_gives_up_on_readings_without_receipt, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_pub_ack_forgets_what_the_aggregator_stored, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_pub_gives_up_unacked_orders_at_gate_closure, setup, teardown),
   };
   gl_log_set_level(GL_LOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);

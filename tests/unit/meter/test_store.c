@@ -166,68 +166,6 @@ static void test_store_outbox_keeps_seq_order(void **st) {
   mtr_store_free(s);
 }
 
-static void add_await(mtr_store *s, int64_t seq, int kind, int64_t expires,
-                      int64_t due) {
-  static mtr_await_row row;
-  memset(&row, 0, sizeof row);
-  row.seq = seq;
-  row.kind = kind;
-  snprintf(row.topic, sizeof row.topic, "gridlet/c1/meter/m1/order");
-  row.start = kind == MTR_MSG_ORDER ? 900 : 0;
-  row.expires = expires;
-  row.due = due;
-  row.len = 3;
-  memcpy(row.bytes, "xyz", 3);
-  assert_int_equal(mtr_store_await_add(s, &row), 0);
-}
-
-static void test_store_awaiting_ack_keeps_bytes_and_newest_prefs(void **st) {
-  (void)st;
-  mtr_store *s = open_rw();
-  static mtr_await_row got;
-  add_await(s, 5, MTR_MSG_PREFS, INT64_MAX, 100);
-  add_await(s, 6, MTR_MSG_ORDER, 800, 50);
-  add_await(s, 6, MTR_MSG_ORDER, 800, 1); /* present already: kept */
-  int64_t n;
-  assert_int_equal(mtr_store_await_count(s, &n), 0);
-  assert_int_equal(n, 2);
-  assert_int_equal(mtr_store_await_due(s, 49, &got), GL_ENOENT);
-  assert_int_equal(mtr_store_await_due(s, 100, &got), 0);
-  assert_int_equal(got.seq, 6);
-  assert_int_equal(got.kind, MTR_MSG_ORDER);
-  assert_int_equal(got.start, 900);
-  assert_int_equal(got.len, 3);
-  assert_memory_equal(got.bytes, "xyz", 3);
-  assert_string_equal(got.topic, "gridlet/c1/meter/m1/order");
-  /* Newer prefs replace older ones awaiting an ack; orders stay. */
-  add_await(s, 7, MTR_MSG_PREFS, INT64_MAX, 300);
-  assert_int_equal(mtr_store_await_count(s, &n), 0);
-  assert_int_equal(n, 2);
-  assert_int_equal(mtr_store_await_set(s, 6, 400, 2), 0);
-  assert_int_equal(mtr_store_await_due(s, 1000, &got), 0);
-  assert_int_equal(got.seq, 7);
-  assert_int_equal(mtr_store_await_expired(s, 800, &got), GL_ENOENT);
-  assert_int_equal(mtr_store_await_expired(s, 801, &got), 0);
-  assert_int_equal(got.seq, 6);
-  assert_int_equal(got.due, 400);
-  assert_int_equal(got.resends, 2);
-  bool del = false;
-  assert_int_equal(mtr_store_await_delete(s, 6, &del), 0);
-  assert_true(del);
-  assert_int_equal(mtr_store_await_delete(s, 6, &del), 0);
-  assert_false(del);
-  assert_int_equal(mtr_store_await_delete(s, 5, &del), 0);
-  assert_false(del); /* superseded */
-  assert_int_equal(mtr_store_await_count(s, &n), 0);
-  assert_int_equal(n, 1);
-  mtr_store_free(s);
-  /* Durable: it is there after a reopen. */
-  s = open_rw();
-  assert_int_equal(mtr_store_await_due(s, INT64_MAX, &got), 0);
-  assert_int_equal(got.seq, 7);
-  mtr_store_free(s);
-}
-
 static void test_store_reading_states(void **st) {
   (void)st;
   mtr_store *s = open_rw();
@@ -274,12 +212,6 @@ static void test_store_reading_states(void **st) {
   assert_int_equal(mtr_store_reading_last(s, &got), 0);
   assert_int_equal(got.seq, 22);
   assert_int_equal(got.resends, 2);
-  /* Walked in seq order. */
-  assert_int_equal(mtr_store_reading_next(s, 0, &got), 0);
-  assert_int_equal(got.seq, 20);
-  assert_int_equal(mtr_store_reading_next(s, 20, &got), 0);
-  assert_int_equal(got.seq, 21);
-  assert_int_equal(mtr_store_reading_next(s, 22, &got), GL_ENOENT);
   assert_int_equal(mtr_store_reading_prune(s, 1000000), 0);
   assert_int_equal(mtr_store_reading_count(s, -1, &n), 0);
   assert_int_equal(n, 2); /* the confirmed one is gone */
@@ -515,9 +447,6 @@ static void test_store_prune_keeps_what_is_still_needed(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(
-          test_store_awaiting_ack_keeps_bytes_and_newest_prefs, setup,
-          teardown),
       cmocka_unit_test_setup_teardown(test_store_binds_to_meter_and_community,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -59,8 +59,7 @@ static const char *const note =
 
 void sample_msg(pr_type type, pr_msg *m) {
   bool agg = type == PR_MSG_RESULT || type == PR_MSG_PROOF_RESPONSE ||
-             type == PR_MSG_CHECKPOINT || type == PR_MSG_SUMMARY ||
-             type == PR_MSG_ACK;
+             type == PR_MSG_CHECKPOINT || type == PR_MSG_SUMMARY;
   if (pr_msg_init(m, type, agg ? PR_AGGREGATOR_ID : "meter-17", agg ? 9001 : 42,
                   sample_time("2026-11-21T10:15:04Z")) != 0)
     abort();
@@ -177,12 +176,6 @@ void sample_msg(pr_type type, pr_msg *m) {
     s->ledger_size = 1234;
     break;
   }
-  case PR_MSG_ACK:
-    memcpy(m->ack.meter, "meter-17", 9);
-    m->ack.nseqs = 2;
-    m->ack.seqs[0] = 41;
-    m->ack.seqs[1] = 42;
-    break;
   default:
     abort();
   }
@@ -290,12 +283,6 @@ void sample_max_msg(pr_type type, pr_msg *m) {
         s->grid_sell_wh = s->meters = s->missing = s->ledger_size = PR_INT_MAX;
     break;
   }
-  case PR_MSG_ACK:
-    fill_id(m->ack.meter, '.');
-    m->ack.nseqs = PR_MAX_ACK_SEQS;
-    for (size_t i = 0; i < PR_MAX_ACK_SEQS; i++)
-      m->ack.seqs[i] = PR_INT_MAX - (int64_t)(PR_MAX_ACK_SEQS - 1 - i);
-    break;
   default:
     abort();
   }

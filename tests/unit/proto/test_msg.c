@@ -491,48 +491,6 @@ static void test_msg_arrays_have_limits(void **state) {
                  "steps: 17 elements exceed the limit of 16");
 }
 
-static void test_msg_ack_names_one_to_64_increasing_seqs(void **state) {
-  (void)state;
-  pr_msg m;
-  pr_diag d = {0};
-  const char *ok = edited(PR_MSG_ACK, "[41,42]", "[7]");
-  assert_int_equal(
-      pr_msg_decode(ok, strlen(ok), PR_TYPE_BIT(PR_MSG_ACK), &m, &d), 0);
-  assert_string_equal(m.ack.meter, "meter-17");
-  assert_int_equal(m.ack.nseqs, 1);
-  assert_int_equal(m.ack.seqs[0], 7);
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", "[]"),
-                 "seqs: must name at least one sequence number");
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", "[42,41]"),
-                 "seqs[1]: numbers must strictly increase");
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", "[41,41]"),
-                 "seqs[1]: numbers must strictly increase");
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", "[0,42]"), "seqs[0]");
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", "[41,9007199254740992]"),
-                 "seqs[1]");
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", "[41,\"42\"]"), "seqs[1]");
-  expect_invalid(edited(PR_MSG_ACK, "\"meter-17\"", "\"aggregator\""), "meter");
-  char seqs[2048];
-  size_t pos = (size_t)snprintf(seqs, sizeof seqs, "[");
-  for (int i = 0; i < PR_MAX_ACK_SEQS + 1; i++)
-    pos += (size_t)snprintf(seqs + pos, sizeof seqs - pos, "%s%d", i ? "," : "",
-                            i + 1);
-  snprintf(seqs + pos, sizeof seqs - pos, "]");
-  expect_invalid(edited(PR_MSG_ACK, "[41,42]", seqs),
-                 "seqs: 65 elements exceed the limit of 64");
-  /* The encoder applies the same rules. */
-  sample_msg(PR_MSG_ACK, &m);
-  m.ack.nseqs = 0;
-  size_t n;
-  assert_int_equal(pr_msg_encode(&m, json, sizeof json, &n, &d), GL_EINVAL);
-  assert_string_equal(d.msg, "seqs: must name at least one sequence number");
-  /* Only the aggregator sends one. */
-  sample_msg(PR_MSG_ACK, &m);
-  memcpy(m.sender, "meter-17", 9);
-  assert_int_equal(pr_msg_encode(&m, json, sizeof json, &n, &d), GL_EINVAL);
-  assert_int_equal(d.reason, PR_R_SENDER_MISMATCH);
-}
-
 /* ---- Encoder ----------------------------------------------------------- */
 
 static void
@@ -639,7 +597,6 @@ int main(void) {
       cmocka_unit_test(test_msg_proof_fields_follow_the_kind_and_status),
       cmocka_unit_test(test_msg_settlement_must_add_up),
       cmocka_unit_test(test_msg_arrays_have_limits),
-      cmocka_unit_test(test_msg_ack_names_one_to_64_increasing_seqs),
       cmocka_unit_test(test_msg_encoder_refuses_what_the_decoder_would_reject),
       cmocka_unit_test(test_msg_init_checks_type_and_sender),
       cmocka_unit_test(test_msg_names_round_trip),

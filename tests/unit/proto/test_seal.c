@@ -370,33 +370,6 @@ static void test_open_rejects_results_for_another_meter(void **state) {
   expect_open(n, &t, &keys, PR_R_NONE, 0, NULL);
 }
 
-/* An ack names its meter, which must own the inbox it arrives in, and is
- * signed by the aggregator: a meter cannot forge one for another. */
-static void test_open_checks_the_meter_and_signer_of_an_ack(void **state) {
-  (void)state;
-  pr_msg m;
-  sample_msg(PR_MSG_ACK, &m);
-  size_t n;
-  assert_int_equal(pr_seal(&m, &agg_key, sealed, sizeof sealed, &n, NULL), 0);
-  pr_topic t = topic_of(PR_TOPIC_ACK, "meter-17");
-  expect_open(n, &t, &keys, PR_R_NONE, 0, NULL);
-  t = topic_of(PR_TOPIC_ACK, "meter-18");
-  expect_open(n, &t, &keys, PR_R_SENDER_MISMATCH, GL_EPERM,
-              "meter: \"meter-17\" but the topic is meter \"meter-18\"'s");
-  /* Not on the result topic, nor signed by a meter. */
-  t = topic_of(PR_TOPIC_RESULT, "meter-17");
-  expect_open(n, &t, &keys, PR_R_WRONG_TYPE, GL_EPROTO, "ack");
-  size_t k = sign_raw(&meter_key, "meter-17",
-                      "{\"v\":1,\"type\":\"ack\",\"sender\":\"meter-17\","
-                      "\"seq\":1,\"ts\":\"2026-01-01T00:00:00Z\","
-                      "\"meter\":\"meter-17\",\"seqs\":[1]}");
-  t = topic_of(PR_TOPIC_ACK, "meter-17");
-  expect_open(k, &t, &keys, PR_R_SENDER_MISMATCH, GL_EPERM,
-              "may not publish on this topic");
-  expect_open(k, NULL, &keys, PR_R_SENDER_MISMATCH, GL_EPERM,
-              "ack is only sent by \"aggregator\"");
-}
-
 static void test_open_rejects_an_unparsed_topic(void **state) {
   (void)state;
   size_t n = seal_sample(PR_MSG_READING);
@@ -461,7 +434,6 @@ int main(void) {
       cmocka_unit_test(test_open_rejects_invalid_payloads),
       cmocka_unit_test(test_open_rejects_a_sender_field_other_than_the_kid),
       cmocka_unit_test(test_open_rejects_results_for_another_meter),
-      cmocka_unit_test(test_open_checks_the_meter_and_signer_of_an_ack),
       cmocka_unit_test(test_open_rejects_an_unparsed_topic),
       cmocka_unit_test(test_open_runs_concurrently_on_shared_keys),
   };

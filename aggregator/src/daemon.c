@@ -339,8 +339,12 @@ static void teardown(daemon_t *d) {
 /* ---- The loop ------------------------------------------------------------ */
 
 static int flush(daemon_t *d) {
-  if (!agg_ingest_pending(d->ingest))
+  if (!agg_ingest_pending(d->ingest)) {
+    /* Nothing to commit (e.g. only duplicates of readings came): the
+     * batch timer must not stay armed, or poll() would spin on it. */
+    d->batch_since = 0;
     return 0;
+  }
   crashpoint(d, "ingest:before-commit");
   int rc = agg_ingest_flush(d->ingest);
   d->batch_since = 0;

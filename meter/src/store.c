@@ -736,6 +736,15 @@ static int read_reading(mtr_store *s, sqlite3_stmt *st, mtr_reading_row *row) {
   return rc;
 }
 
+/* The one reading statement `q` selects with its parameter ?1 = `v`. */
+static int reading_where(mtr_store *s, int q, int64_t v, mtr_reading_row *row) {
+  sqlite3_stmt *st = stmt(s, q);
+  if (!st)
+    return GL_ESTORE;
+  sqlite3_bind_int64(st, 1, v);
+  return read_reading(s, st, row);
+}
+
 int mtr_store_reading_acked(mtr_store *s, int64_t seq, int64_t when) {
   sqlite3_stmt *st = stmt(s, Q_RD_ACKED);
   if (!st)
@@ -746,20 +755,12 @@ int mtr_store_reading_acked(mtr_store *s, int64_t seq, int64_t when) {
 }
 
 int mtr_store_reading_get(mtr_store *s, int64_t seq, mtr_reading_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_RD_GET);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, seq);
-  return read_reading(s, st, row);
+  return reading_where(s, Q_RD_GET, seq, row);
 }
 
 int mtr_store_reading_by_start(mtr_store *s, int64_t start,
                                mtr_reading_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_RD_BY_START);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, start);
-  return read_reading(s, st, row);
+  return reading_where(s, Q_RD_BY_START, start, row);
 }
 
 int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row) {
@@ -771,11 +772,7 @@ int mtr_store_reading_last(mtr_store *s, mtr_reading_row *row) {
 
 int mtr_store_reading_next(mtr_store *s, int64_t after_seq,
                            mtr_reading_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_RD_NEXT);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, after_seq);
-  return read_reading(s, st, row);
+  return reading_where(s, Q_RD_NEXT, after_seq, row);
 }
 
 int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,
@@ -791,20 +788,12 @@ int mtr_store_reading_set_state(mtr_store *s, int64_t seq, int state,
 }
 
 int mtr_store_reading_due(mtr_store *s, int64_t now, mtr_reading_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_RD_DUE);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, now);
-  return read_reading(s, st, row);
+  return reading_where(s, Q_RD_DUE, now, row);
 }
 
 int mtr_store_reading_stale(mtr_store *s, int64_t before,
                             mtr_reading_row *row) {
-  sqlite3_stmt *st = stmt(s, Q_RD_STALE);
-  if (!st)
-    return GL_ESTORE;
-  sqlite3_bind_int64(st, 1, before);
-  return read_reading(s, st, row);
+  return reading_where(s, Q_RD_STALE, before, row);
 }
 
 int mtr_store_reading_count(mtr_store *s, int state, int64_t *n) {

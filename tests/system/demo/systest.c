@@ -203,15 +203,9 @@ void st_finish(st *s, int64_t until, st_result *r) {
                m->id, (long long)mc.undelivered);
     }
     if (mc.lost > 0) {
-      if (!s->todo_lost) {
-        demo_ledger_free(l);
-        fail_msg("%lld readings of %s lost: %s", (long long)mc.lost, m->id,
-                 why.text);
-      }
-      print_message("TODO (known gap, %s): %lld readings of %s lost; the "
-                    "first: %s\n",
-                    s->todo_lost, (long long)mc.lost, m->id, why.text);
-      r->lost += mc.lost;
+      demo_ledger_free(l);
+      fail_msg("%lld readings of %s lost: %s", (long long)mc.lost, m->id,
+               why.text);
     }
     assert_int_equal(mc.in_ledger + mc.pending + mc.lost, mc.readings);
     r->readings += mc.in_ledger;
@@ -221,10 +215,7 @@ void st_finish(st *s, int64_t until, st_result *r) {
       r->missing += bal.missing;
   }
   demo_ledger_free(l);
-  /* Kept when a known gap showed, for whoever fixes it. */
-  demo_fleet_remove_dir(s->f, r->lost == 0);
-  if (r->lost)
-    print_message("kept for inspection: %s\n", s->in->dir);
+  demo_fleet_remove_dir(s->f, true);
   demo_fleet_free(s->f);
   s->f = NULL;
 }

@@ -53,10 +53,6 @@ typedef struct st {
   const demo_fleet_info *in;
   int64_t L;     /* interval, ns */
   int64_t first; /* the first interval the meters run through */
-  /* A known gap, reported to the lead and not yet fixed: when set, readings
-   * lost (demo_meter_check.lost) are printed with this TODO text instead
-   * of failing the test. Every other check still fails it. */
-  const char *todo_lost;
 } st;
 
 /* st_up - build and start the fleet in a fresh directory tagged `tag`. */
@@ -85,7 +81,6 @@ typedef struct st_result {
   int64_t readings; /* the households' readings in the ledger */
   int64_t late;     /* of which late */
   int64_t missing;  /* settlement rows without a reading (households) */
-  int64_t lost;     /* readings lost (only with s->todo_lost) */
 } st_result;
 
 /*

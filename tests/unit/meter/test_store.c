@@ -190,6 +190,12 @@ static void test_store_reading_states(void **st) {
   gt_log_capture_begin();
   assert_int_equal(mtr_store_reading_add(s, &row), GL_ESTORE);
   gt_log_capture_end();
+  /* Walking them in seq order from any point, gaps skipped. */
+  assert_int_equal(mtr_store_reading_next(s, 0, &got), 0);
+  assert_int_equal(got.seq, 20);
+  assert_int_equal(mtr_store_reading_next(s, 20, &got), 0);
+  assert_int_equal(got.seq, 21);
+  assert_int_equal(mtr_store_reading_next(s, 22, &got), GL_ENOENT);
   assert_int_equal(mtr_store_reading_by_start(s, 900, &got), 0);
   assert_int_equal(got.seq, 21);
   assert_int_equal(got.r.import_wh, 101);
